@@ -1,0 +1,1 @@
+//! The conformance suite every [`NamingStore`](crate::NamingStore) backend runs.

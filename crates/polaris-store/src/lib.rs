@@ -1,0 +1,78 @@
+//! The storage contract. Domain services write through [`NamingStore::apply`], which returns only
+//! once the whole batch is durable, and read back with the `load_*` methods, which return every
+//! record modified at or after a point in time, deletions included as tombstones. That shape lets
+//! a single node load everything at start and lets several nodes sharing one SQL database poll for
+//! what the others changed. Backends live in their own crates (`polaris-store-redb`, later
+//! `polaris-store-sql`) and each runs [`conformance`], the one suite that defines the contract.
+
+pub mod conformance;
+
+use async_trait::async_trait;
+use polaris_types::{Instance, Millis, Namespace, Service, ServiceKey};
+
+/// Why a store operation failed. Domain services map every variant to `StoreLayerException`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached or refused the operation.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The backend holds data it cannot decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The store was closed; no further writes are accepted.
+    #[error("store is closed")]
+    Closed,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One write. A batch of mutations is applied atomically and in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    PutNamespace(Namespace),
+    DeleteNamespace { name: String, mtime: Millis },
+    PutService(Service),
+    DeleteService { key: ServiceKey, mtime: Millis },
+    PutInstance(Instance),
+    DeleteInstance { id: String, mtime: Millis },
+}
+
+/// A record as returned by an incremental load: either its current value or a tombstone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change<T, K> {
+    Upsert(T),
+    Deleted { key: K, mtime: Millis },
+}
+
+impl<T, K> Change<T, K> {
+    /// The value, for an upsert.
+    pub fn upserted(self) -> Option<T> {
+        match self {
+            Change::Upsert(value) => Some(value),
+            Change::Deleted { .. } => None,
+        }
+    }
+}
+
+/// Persistence of namespaces, services and instances.
+#[async_trait]
+pub trait NamingStore: Send + Sync + 'static {
+    /// Applies the mutations as one atomic, durable unit. When this returns `Ok`, every mutation
+    /// survives a crash of the process or the machine.
+    async fn apply(&self, batch: Vec<Mutation>) -> StoreResult<()>;
+
+    /// Namespaces modified at or after `since` (pass 0 for all), tombstones included.
+    async fn load_namespaces(&self, since: Millis) -> StoreResult<Vec<Change<Namespace, String>>>;
+
+    /// Services and aliases modified at or after `since`, tombstones included.
+    async fn load_services(&self, since: Millis) -> StoreResult<Vec<Change<Service, ServiceKey>>>;
+
+    /// Instances modified at or after `since`, tombstones included.
+    async fn load_instances(&self, since: Millis) -> StoreResult<Vec<Change<Instance, String>>>;
+
+    /// Forgets tombstones older than `before`.
+    async fn purge_tombstones(&self, before: Millis) -> StoreResult<()>;
+
+    /// Finishes writes already accepted, then refuses new ones and releases the backend.
+    async fn close(&self) -> StoreResult<()>;
+}

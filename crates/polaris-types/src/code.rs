@@ -1,0 +1,159 @@
+//! Polaris response codes: six digits, the first three follow HTTP status classes.
+
+macro_rules! codes {
+    ($($name:ident = $value:literal => $info:literal,)*) => {
+        /// A Polaris response code as carried in `code` fields on every protocol.
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($name,)*
+        }
+
+        impl Code {
+            /// The numeric value sent on the wire.
+            pub const fn value(self) -> u32 {
+                match self {
+                    $(Code::$name => $value,)*
+                }
+            }
+
+            /// The official English description of the code.
+            pub const fn info(self) -> &'static str {
+                match self {
+                    $(Code::$name => $info,)*
+                }
+            }
+
+            /// Looks a code up by its numeric value.
+            pub fn from_value(value: u32) -> Option<Code> {
+                match value {
+                    $($value => Some(Code::$name),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    ExecuteSuccess = 200000 => "execute success",
+    DataNoChange = 200001 => "discover data is no change",
+    NoNeedUpdate = 200002 => "update data is no change, no need to update",
+    BadRequest = 400000 => "bad request",
+    ParseException = 400001 => "request decode failed",
+    EmptyRequest = 400002 => "empty request",
+    BatchSizeOverLimit = 400003 => "batch size over the limit",
+    InvalidDiscoverResource = 400004 => "invalid discover resource",
+    InvalidRequestId = 400100 => "invalid request id",
+    InvalidUserName = 400101 => "invalid user name",
+    InvalidUserToken = 400102 => "invalid user token",
+    InvalidParameter = 400103 => "invalid parameter",
+    EmptyQueryParameter = 400104 => "query instance parameter is empty",
+    InvalidQueryInsParameter = 400105 => "query instance, (service,namespace) or host is required",
+    InvalidNamespaceName = 400110 => "invalid namespace name",
+    InvalidNamespaceOwners = 400111 => "invalid namespace owners",
+    InvalidNamespaceToken = 400112 => "invalid namespace token",
+    InvalidServiceName = 400120 => "invalid service name",
+    InvalidServiceOwners = 400121 => "invalid service owners",
+    InvalidServiceToken = 400122 => "invalid service token",
+    InvalidServiceMetadata = 400123 => "invalid service metadata",
+    InvalidServicePorts = 400124 => "invalid service ports",
+    InvalidServiceBusiness = 400125 => "invalid service business",
+    InvalidServiceDepartment = 400126 => "invalid service department",
+    InvalidServiceCmdb = 400127 => "invalid service CMDB",
+    InvalidServiceComment = 400128 => "invalid service comment",
+    InvalidServiceAliasComment = 400129 => "invalid service alias comment",
+    InvalidInstanceId = 400130 => "invalid instance id",
+    InvalidInstanceHost = 400131 => "invalid instance host",
+    InvalidInstancePort = 400132 => "invalid instance port",
+    InvalidServiceAlias = 400133 => "invalid service alias",
+    InvalidNamespaceWithAlias = 400134 => "request namespace is not allow to create sid type alias",
+    InvalidServiceAliasOwners = 400135 => "invalid service alias owners",
+    InvalidInstanceProtocol = 400136 => "invalid instance protocol",
+    InvalidInstanceVersion = 400137 => "invalid instance version",
+    InvalidInstanceLogicSet = 400138 => "invalid instance logic set",
+    InvalidInstanceIsolate = 400139 => "invalid instance isolate",
+    HealthCheckNotOpen = 400140 => "server not open health check",
+    HeartbeatOnDisabledIns = 400141 => "heartbeat on disabled instance",
+    HeartbeatExceedLimit = 400142 => "instance can only heartbeat 1 time per second",
+    HeartbeatTypeNotFound = 400143 => "heartbeat type not found",
+    InvalidMetadata = 400150 => "the length of metadata is too long or metadata contains invalid characters",
+    ExistedResource = 400201 => "existed resource",
+    NotFoundResource = 400202 => "not found resource",
+    NamespaceExistedServices = 400203 => "some services existed in namespace",
+    ServiceExistedInstances = 400204 => "some instances existed in service",
+    ServiceExistedRoutings = 400205 => "some routings existed in service",
+    ServiceExistedRateLimits = 400206 => "some rate limits existed in service",
+    ExistReleasedConfig = 400207 => "exist released config",
+    SameInstanceRequest = 400208 => "the same instance request",
+    ServiceExistedCircuitBreakers = 400209 => "some circuit breakers existed in service",
+    ServiceExistedAlias = 400210 => "some aliases existed in service",
+    NamespaceExistedConfigGroups = 400219 => "some config group existed in namespace",
+    NotFoundService = 400301 => "not found service",
+    NotFoundRouting = 400302 => "not found routing",
+    NotFoundInstance = 400303 => "not found instances",
+    NotFoundServiceAlias = 400304 => "not found service alias",
+    NotFoundNamespace = 400305 => "not found namespace",
+    NotFoundSourceService = 400306 => "not found the source service link with the alias",
+    ClientApiNotOpen = 400401 => "client api is not open",
+    NotAllowBusinessService = 400402 => "not allow requesting business service",
+    NotAllowAliasUpdate = 400501 => "not allow service alias updating",
+    NotAllowAliasCreateInstance = 400502 => "not allow service alias creating instance",
+    NotAllowCreateAliasForAlias = 400504 => "only source service can create alias",
+    Unauthorized = 401000 => "unauthorized",
+    NotAllowedAccess = 401001 => "access is not approved",
+    EmptyAutToken = 401002 => "empty auth token",
+    TokenDisabled = 401003 => "token already disabled",
+    TokenNotExisted = 401004 => "token not existed",
+    AuthTokenForbidden = 403001 => "token forbidden",
+    OperationRoleForbidden = 403002 => "operation role forbidden",
+    ApiRateLimit = 403003 => "server limit the api access",
+    CmdbNotFindHost = 404001 => "not found the host cmdb",
+    DataConflict = 409000 => "data is conflict, please try again",
+    InstanceTooManyRequests = 429001 => "your instance has too many requests",
+    IpRateLimit = 429002 => "server limit the ip access",
+    ExecuteException = 500000 => "execute exception",
+    StoreLayerException = 500001 => "store layer exception",
+    CmdbPluginException = 500002 => "cmdb plugin exception",
+    HeartbeatException = 500007 => "heartbeat execute exception",
+    InstanceRegisTimeout = 500008 => "instance register timeout",
+}
+
+impl Code {
+    /// The HTTP status class of the code (`code / 1000`), as the official server computes it.
+    pub const fn http_status(self) -> u16 {
+        (self.value() / 1000) as u16
+    }
+
+    /// True for 200xxx codes.
+    pub const fn is_success(self) -> bool {
+        self.value() / 1000 == 200
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.value(), self.info())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_status_is_code_over_thousand() {
+        assert_eq!(Code::DataNoChange.http_status(), 200);
+        assert_eq!(Code::NotFoundResource.http_status(), 400);
+        assert_eq!(Code::NotAllowedAccess.http_status(), 401);
+        assert_eq!(Code::DataConflict.http_status(), 409);
+        assert_eq!(Code::StoreLayerException.http_status(), 500);
+    }
+
+    #[test]
+    fn values_round_trip() {
+        for code in [Code::ExecuteSuccess, Code::SameInstanceRequest, Code::InstanceRegisTimeout] {
+            assert_eq!(Code::from_value(code.value()), Some(code));
+        }
+        assert_eq!(Code::from_value(123), None);
+    }
+}

@@ -1,0 +1,23 @@
+//! The vocabulary every other polaris-rs crate speaks: Polaris response codes ([`Code`]), the
+//! naming model ([`Namespace`], [`Service`], [`Instance`]), identifiers and revisions, and the
+//! validation rules the official server applies to names. This crate does no IO and knows no wire
+//! format: adapters translate these types to JSON or protobuf, stores persist them.
+
+mod code;
+mod error;
+mod id;
+mod model;
+pub mod validate;
+
+pub use code::Code;
+pub use error::{PolarisError, Result};
+pub use id::{instance_id, new_revision, new_token, new_uuid};
+pub use model::{
+    HealthCheck, Instance, InstanceKey, Location, Metadata, Millis, Namespace, Service,
+    ServiceKey,
+};
+
+/// Name of the namespace that always exists and holds unqualified services.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// Name of the system namespace created at first start.
+pub const POLARIS_NAMESPACE: &str = "Polaris";
