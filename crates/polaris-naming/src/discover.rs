@@ -1,0 +1,74 @@
+//! Client discovery reads: a service's instances and a namespace's service list, each with a
+//! revision so that clients holding the current one get a cheap "no change".
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use polaris_types::{Code, PolarisError, Result, Service, ServiceKey};
+
+use crate::Naming;
+use crate::cache::ServiceView;
+use crate::services::validate_service_key;
+
+/// The answer to an instance discovery.
+#[derive(Clone, Debug)]
+pub struct InstancesDiscovery {
+    /// The service that holds the instances (the alias target when an alias was asked for).
+    pub view: Arc<ServiceView>,
+    /// The alias that was asked for, when it was one.
+    pub alias: Option<Arc<Service>>,
+    /// True when the client's revision is current: send no payload.
+    pub unchanged: bool,
+}
+
+/// The answer to a service-list discovery.
+#[derive(Clone, Debug)]
+pub struct ServicesDiscovery {
+    pub services: Vec<Arc<Service>>,
+    /// Empty when there are no services.
+    pub revision: String,
+    pub unchanged: bool,
+}
+
+impl Naming {
+    /// The instances of a service (or of the service an alias points to).
+    pub fn discover_instances(&self, key: &ServiceKey, client_revision: &str) -> Result<InstancesDiscovery> {
+        validate_service_key(&key.namespace, &key.name)?;
+        let snapshot = self.snapshot();
+        let Some(asked) = snapshot.service(key) else {
+            return Err(PolarisError::new(Code::NotFoundResource, format!("service {key}")));
+        };
+        let (view, alias) = match &asked.service.reference {
+            Some(target) => match snapshot.service(target) {
+                Some(view) => (view.clone(), Some(asked.service.clone())),
+                None => return Err(PolarisError::new(Code::NotFoundSourceService, key.to_string())),
+            },
+            None => (asked.clone(), None),
+        };
+        let unchanged = !client_revision.is_empty() && *view.revision == *client_revision;
+        Ok(InstancesDiscovery { view, alias, unchanged })
+    }
+
+    /// The services of one namespace, or of all namespaces when `namespace` is empty.
+    pub fn discover_services(&self, namespace: &str, client_revision: &str) -> ServicesDiscovery {
+        let snapshot = self.snapshot();
+        let services: Vec<Arc<Service>> = snapshot
+            .services
+            .values()
+            .filter(|v| !v.service.is_alias())
+            .filter(|v| namespace.is_empty() || v.service.namespace == namespace)
+            .map(|v| v.service.clone())
+            .collect();
+        let revision = if services.is_empty() {
+            String::new()
+        } else {
+            let mut hasher = DefaultHasher::new();
+            for service in &services {
+                (&service.namespace, &service.name, &service.id, service.mtime).hash(&mut hasher);
+            }
+            format!("{:016x}", hasher.finish())
+        };
+        let unchanged = !revision.is_empty() && revision == client_revision;
+        ServicesDiscovery { services, revision, unchanged }
+    }
+}
