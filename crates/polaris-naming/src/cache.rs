@@ -119,7 +119,8 @@ impl NamingCache {
 
     pub fn put_namespace(&self, namespace: Namespace) {
         self.update(|s| {
-            s.namespaces.insert(namespace.name.clone(), Arc::new(namespace));
+            s.namespaces
+                .insert(namespace.name.clone(), Arc::new(namespace));
         });
     }
 
@@ -206,7 +207,11 @@ mod tests {
     use super::*;
 
     fn service(ns: &str, name: &str) -> Service {
-        Service { namespace: ns.into(), name: name.into(), ..Default::default() }
+        Service {
+            namespace: ns.into(),
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     fn instance(id: &str, svc: &str, healthy: bool) -> Instance {
@@ -289,7 +294,10 @@ mod tests {
             cache.put_service(service(ns, name));
         }
         let snap = cache.snapshot();
-        let names: Vec<_> = snap.namespace_services("b").map(|v| v.service.name.clone()).collect();
+        let names: Vec<_> = snap
+            .namespace_services("b")
+            .map(|v| v.service.name.clone())
+            .collect();
         assert_eq!(names, ["y", "z"]);
     }
 }

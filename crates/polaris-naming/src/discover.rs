@@ -32,21 +32,37 @@ pub struct ServicesDiscovery {
 
 impl Naming {
     /// The instances of a service (or of the service an alias points to).
-    pub fn discover_instances(&self, key: &ServiceKey, client_revision: &str) -> Result<InstancesDiscovery> {
+    pub fn discover_instances(
+        &self,
+        key: &ServiceKey,
+        client_revision: &str,
+    ) -> Result<InstancesDiscovery> {
         validate_service_key(&key.namespace, &key.name)?;
         let snapshot = self.snapshot();
         let Some(asked) = snapshot.service(key) else {
-            return Err(PolarisError::new(Code::NotFoundResource, format!("service {key}")));
+            return Err(PolarisError::new(
+                Code::NotFoundResource,
+                format!("service {key}"),
+            ));
         };
         let (view, alias) = match &asked.service.reference {
             Some(target) => match snapshot.service(target) {
                 Some(view) => (view.clone(), Some(asked.service.clone())),
-                None => return Err(PolarisError::new(Code::NotFoundSourceService, key.to_string())),
+                None => {
+                    return Err(PolarisError::new(
+                        Code::NotFoundSourceService,
+                        key.to_string(),
+                    ));
+                }
             },
             None => (asked.clone(), None),
         };
         let unchanged = !client_revision.is_empty() && *view.revision == *client_revision;
-        Ok(InstancesDiscovery { view, alias, unchanged })
+        Ok(InstancesDiscovery {
+            view,
+            alias,
+            unchanged,
+        })
     }
 
     /// The services of one namespace, or of all namespaces when `namespace` is empty.
@@ -64,11 +80,21 @@ impl Naming {
         } else {
             let mut hasher = DefaultHasher::new();
             for service in &services {
-                (&service.namespace, &service.name, &service.id, service.mtime).hash(&mut hasher);
+                (
+                    &service.namespace,
+                    &service.name,
+                    &service.id,
+                    service.mtime,
+                )
+                    .hash(&mut hasher);
             }
             format!("{:016x}", hasher.finish())
         };
         let unchanged = !revision.is_empty() && revision == client_revision;
-        ServicesDiscovery { services, revision, unchanged }
+        ServicesDiscovery {
+            services,
+            revision,
+            unchanged,
+        }
     }
 }

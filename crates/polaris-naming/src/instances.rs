@@ -7,8 +7,8 @@ use std::sync::Arc;
 use polaris_store::Mutation;
 use polaris_types::validate::{MAX_HOST_LEN, is_valid_metadata};
 use polaris_types::{
-    Code, HealthCheck, Instance, Location, Metadata, PolarisError, Result, ServiceKey,
-    instance_id, new_revision,
+    Code, HealthCheck, Instance, Location, Metadata, PolarisError, Result, ServiceKey, instance_id,
+    new_revision,
 };
 
 use crate::query::{Page, Paged, matches_pattern};
@@ -98,9 +98,10 @@ pub type LabelValues = BTreeMap<String, BTreeSet<String>>;
 
 fn check_len(value: &Option<String>, max: usize, code: Code, what: &str) -> Result<()> {
     match value {
-        Some(v) if v.chars().count() > max => {
-            Err(PolarisError::new(code, format!("{what} is longer than {max} characters")))
-        }
+        Some(v) if v.chars().count() > max => Err(PolarisError::new(
+            code,
+            format!("{what} is longer than {max} characters"),
+        )),
         _ => Ok(()),
     }
 }
@@ -119,12 +120,21 @@ fn validate_identity(spec: &InstanceSpec) -> Result<()> {
 
 fn validate_host_port(spec: &InstanceSpec) -> Result<()> {
     if spec.host.trim().is_empty() || spec.host.chars().count() > MAX_HOST_LEN {
-        return Err(PolarisError::new(Code::InvalidInstanceHost, "host is required, at most 128 characters"));
+        return Err(PolarisError::new(
+            Code::InvalidInstanceHost,
+            "host is required, at most 128 characters",
+        ));
     }
     match spec.port {
         Some(port) if port <= 65535 => Ok(()),
-        Some(port) => Err(PolarisError::new(Code::InvalidInstancePort, format!("port {port} is out of range"))),
-        None => Err(PolarisError::new(Code::InvalidInstancePort, "port is required")),
+        Some(port) => Err(PolarisError::new(
+            Code::InvalidInstancePort,
+            format!("port {port} is out of range"),
+        )),
+        None => Err(PolarisError::new(
+            Code::InvalidInstancePort,
+            "port is required",
+        )),
     }
 }
 
@@ -132,19 +142,42 @@ fn validate_full(spec: &InstanceSpec) -> Result<()> {
     validate_service_key(&spec.namespace, &spec.service)?;
     validate_host_port(spec)?;
     validate_identity(spec)?;
-    if spec.metadata.as_ref().is_some_and(|m| !is_valid_metadata(m.iter())) {
-        return Err(PolarisError::new(Code::InvalidMetadata, "at most 64 pairs, keys up to 128 bytes"));
+    if spec
+        .metadata
+        .as_ref()
+        .is_some_and(|m| !is_valid_metadata(m.iter()))
+    {
+        return Err(PolarisError::new(
+            Code::InvalidMetadata,
+            "at most 64 pairs, keys up to 128 bytes",
+        ));
     }
-    check_len(&spec.protocol, 32, Code::InvalidInstanceProtocol, "protocol")?;
+    check_len(
+        &spec.protocol,
+        32,
+        Code::InvalidInstanceProtocol,
+        "protocol",
+    )?;
     check_len(&spec.version, 32, Code::InvalidInstanceVersion, "version")?;
-    check_len(&spec.logic_set, 128, Code::InvalidInstanceLogicSet, "logic_set")?;
+    check_len(
+        &spec.logic_set,
+        128,
+        Code::InvalidInstanceLogicSet,
+        "logic_set",
+    )?;
     if spec.weight.is_some_and(|w| w > 65535) {
-        return Err(PolarisError::new(Code::InvalidParameter, "weight must be at most 65535"));
+        return Err(PolarisError::new(
+            Code::InvalidParameter,
+            "weight must be at most 65535",
+        ));
     }
     if let Some(loc) = &spec.location {
         for part in [&loc.region, &loc.zone, &loc.campus] {
             if part.chars().count() > 128 {
-                return Err(PolarisError::new(Code::InvalidParameter, "location is too long"));
+                return Err(PolarisError::new(
+                    Code::InvalidParameter,
+                    "location is too long",
+                ));
             }
         }
     }
@@ -156,7 +189,10 @@ fn health_check_of(spec: &InstanceSpec) -> Option<HealthCheck> {
     if spec.enable_health_check == Some(false) {
         return None;
     }
-    let ttl = hc.ttl.filter(|t| (1..=MAX_TTL_SECS).contains(t)).unwrap_or(DEFAULT_TTL_SECS);
+    let ttl = hc
+        .ttl
+        .filter(|t| (1..=MAX_TTL_SECS).contains(t))
+        .unwrap_or(DEFAULT_TTL_SECS);
     Some(HealthCheck { ttl_secs: ttl })
 }
 
@@ -177,7 +213,10 @@ fn registered_instance(spec: InstanceSpec, id: String, existing: Option<&Instanc
         weight: spec.weight.unwrap_or(100),
         health_check,
         healthy: spec.healthy.unwrap_or(true),
-        isolate: spec.isolate.or(existing.map(|e| e.isolate)).unwrap_or(false),
+        isolate: spec
+            .isolate
+            .or(existing.map(|e| e.isolate))
+            .unwrap_or(false),
         location: spec.location.unwrap_or_default(),
         metadata: spec.metadata.unwrap_or_default(),
         logic_set: spec.logic_set.unwrap_or_default(),
@@ -203,13 +242,17 @@ impl Naming {
         match snapshot.service(&key) {
             None => return Err(PolarisError::new(Code::NotFoundService, key.to_string())),
             Some(v) if v.service.is_alias() => {
-                return Err(PolarisError::new(Code::BadRequest, format!("service {key} is alias")));
+                return Err(PolarisError::new(
+                    Code::BadRequest,
+                    format!("service {key} is alias"),
+                ));
             }
             Some(_) => {}
         }
         let existing = snapshot.instance(&id).map(|i| Instance::clone(i));
         let instance = registered_instance(spec, id, existing.as_ref());
-        self.write(vec![Mutation::PutInstance(instance.clone())]).await?;
+        self.write(vec![Mutation::PutInstance(instance.clone())])
+            .await?;
         self.cache.put_instance(instance.clone());
         self.forget_unknown_beats(&instance.id);
         Ok(Arc::new(instance))
@@ -226,11 +269,18 @@ impl Naming {
         }
         if !snapshot.namespaces.contains_key(&key.namespace) {
             if !self.options.auto_create_namespace {
-                return Err(PolarisError::new(Code::NotFoundNamespace, key.namespace.clone()));
+                return Err(PolarisError::new(
+                    Code::NotFoundNamespace,
+                    key.namespace.clone(),
+                ));
             }
             self.ensure_namespace_locked(&key.namespace).await?;
         }
-        let spec = ServiceSpec { namespace: key.namespace.clone(), name: key.name.clone(), ..Default::default() };
+        let spec = ServiceSpec {
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            ..Default::default()
+        };
         self.insert_service_locked(spec).await.map(drop)
     }
 
@@ -246,11 +296,16 @@ impl Naming {
         let mut merged = spec;
         merged.namespace = current.namespace.clone();
         merged.service = current.service.clone();
-        merged.host = if merged.host.is_empty() { current.host.clone() } else { merged.host };
+        merged.host = if merged.host.is_empty() {
+            current.host.clone()
+        } else {
+            merged.host
+        };
         merged.port = merged.port.or(Some(current.port));
         validate_full(&merged)?;
         let mut next = Instance::clone(&current);
-        let health_check_changed = merged.health_check.is_some() || merged.enable_health_check.is_some();
+        let health_check_changed =
+            merged.health_check.is_some() || merged.enable_health_check.is_some();
         if health_check_changed {
             next.health_check = match (merged.enable_health_check, merged.health_check) {
                 (Some(false), _) => None,
@@ -287,7 +342,8 @@ impl Naming {
         }
         next.revision = new_revision();
         next.mtime = now_millis();
-        self.write(vec![Mutation::PutInstance(next.clone())]).await?;
+        self.write(vec![Mutation::PutInstance(next.clone())])
+            .await?;
         self.cache.put_instance(next.clone());
         Ok(Arc::new(next))
     }
@@ -302,7 +358,11 @@ impl Naming {
         if self.snapshot().instance(&id).is_none() {
             return Ok(());
         }
-        self.write(vec![Mutation::DeleteInstance { id: id.clone(), mtime: now_millis() }]).await?;
+        self.write(vec![Mutation::DeleteInstance {
+            id: id.clone(),
+            mtime: now_millis(),
+        }])
+        .await?;
         self.cache.remove_instance(&id);
         Ok(())
     }
@@ -312,13 +372,21 @@ impl Naming {
     fn instances_on_host(&self, key: &ServiceKey, host: &str) -> Result<Vec<Arc<Instance>>> {
         validate_service_key(&key.namespace, &key.name)?;
         if host.trim().is_empty() || host.chars().count() > MAX_HOST_LEN {
-            return Err(PolarisError::new(Code::InvalidInstanceHost, "host is required"));
+            return Err(PolarisError::new(
+                Code::InvalidInstanceHost,
+                "host is required",
+            ));
         }
         let snapshot = self.snapshot();
         let Some(view) = snapshot.service(key) else {
             return Err(PolarisError::new(Code::NotFoundService, key.to_string()));
         };
-        Ok(view.instances.values().filter(|i| i.host == host.trim()).cloned().collect())
+        Ok(view
+            .instances
+            .values()
+            .filter(|i| i.host == host.trim())
+            .cloned()
+            .collect())
     }
 
     /// Removes every instance of a service on a host; returns how many were removed.
@@ -329,7 +397,13 @@ impl Naming {
             return Ok(0);
         }
         let now = now_millis();
-        let batch = victims.iter().map(|i| Mutation::DeleteInstance { id: i.id.clone(), mtime: now }).collect();
+        let batch = victims
+            .iter()
+            .map(|i| Mutation::DeleteInstance {
+                id: i.id.clone(),
+                mtime: now,
+            })
+            .collect();
         self.write(batch).await?;
         for victim in &victims {
             self.cache.remove_instance(&victim.id);
@@ -339,25 +413,42 @@ impl Naming {
 
     /// Sets the isolation flag on every instance of a service on a host. `NotFoundInstance` when
     /// the host has none, `NoNeedUpdate` when all already have that flag.
-    pub async fn isolate_host(&self, key: &ServiceKey, host: &str, isolate: Option<bool>) -> Result<usize> {
+    pub async fn isolate_host(
+        &self,
+        key: &ServiceKey,
+        host: &str,
+        isolate: Option<bool>,
+    ) -> Result<usize> {
         let Some(isolate) = isolate else {
-            return Err(PolarisError::new(Code::InvalidInstanceIsolate, "isolate is required"));
+            return Err(PolarisError::new(
+                Code::InvalidInstanceIsolate,
+                "isolate is required",
+            ));
         };
         let _structure = self.structure.read().await;
         let on_host = self.instances_on_host(key, host)?;
         if on_host.is_empty() {
-            return Err(PolarisError::new(Code::NotFoundInstance, format!("no instance of {key} on {host}")));
+            return Err(PolarisError::new(
+                Code::NotFoundInstance,
+                format!("no instance of {key} on {host}"),
+            ));
         }
         let now = now_millis();
         let changed: Vec<Instance> = on_host
             .into_iter()
             .filter(|i| i.isolate != isolate)
-            .map(|i| Instance { isolate, revision: new_revision(), mtime: now, ..Instance::clone(&i) })
+            .map(|i| Instance {
+                isolate,
+                revision: new_revision(),
+                mtime: now,
+                ..Instance::clone(&i)
+            })
             .collect();
         if changed.is_empty() {
             return Err(Code::NoNeedUpdate.into());
         }
-        self.write(changed.iter().cloned().map(Mutation::PutInstance).collect()).await?;
+        self.write(changed.iter().cloned().map(Mutation::PutInstance).collect())
+            .await?;
         for instance in &changed {
             self.cache.put_instance(instance.clone());
         }
@@ -374,7 +465,12 @@ impl Naming {
         let mut matching: Vec<Arc<Instance>> = if by_service {
             let key = ServiceKey::new(filter.namespace.clone(), filter.service.clone());
             match snapshot.service(&key) {
-                Some(view) => view.instances.values().filter(|i| instance_matches(filter, i)).cloned().collect(),
+                Some(view) => view
+                    .instances
+                    .values()
+                    .filter(|i| instance_matches(filter, i))
+                    .cloned()
+                    .collect(),
                 None => Vec::new(),
             }
         } else {
@@ -432,9 +528,15 @@ impl Naming {
         let count = beats.entry(id.clone()).or_insert(0);
         *count += 1;
         if *count > UNKNOWN_BEAT_ALLOWANCE {
-            return Err(PolarisError::new(Code::NotFoundResource, format!("instance {id}")));
+            return Err(PolarisError::new(
+                Code::NotFoundResource,
+                format!("instance {id}"),
+            ));
         }
-        Ok(Arc::new(Instance { id, ..Default::default() }))
+        Ok(Arc::new(Instance {
+            id,
+            ..Default::default()
+        }))
     }
 
     fn forget_unknown_beats(&self, id: &str) {

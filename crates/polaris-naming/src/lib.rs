@@ -36,7 +36,10 @@ pub struct NamingOptions {
 
 impl Default for NamingOptions {
     fn default() -> Self {
-        NamingOptions { auto_create_service: true, auto_create_namespace: true }
+        NamingOptions {
+            auto_create_service: true,
+            auto_create_namespace: true,
+        }
     }
 }
 
@@ -89,7 +92,10 @@ impl Naming {
             }
         }
         if orphans > 0 {
-            tracing::warn!(orphans, "instances whose service is missing were not loaded");
+            tracing::warn!(
+                orphans,
+                "instances whose service is missing were not loaded"
+            );
         }
         let snapshot = self.cache.snapshot();
         tracing::info!(
@@ -120,7 +126,9 @@ impl Naming {
     }
 
     fn instance_lock(&self, id: &str) -> &Mutex<()> {
-        let hash = id.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+        let hash = id
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
         &self.instance_locks[hash % INSTANCE_LOCK_STRIPES]
     }
 
@@ -138,7 +146,10 @@ fn store_error(err: polaris_store::StoreError) -> PolarisError {
 
 /// Wall-clock time in Unix milliseconds.
 pub fn now_millis() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

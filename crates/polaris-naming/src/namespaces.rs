@@ -40,18 +40,41 @@ fn validate(spec: &NamespaceSpec) -> Result<()> {
     if !is_valid_name(&spec.name, MAX_NAMESPACE_LEN) {
         return Err(PolarisError::new(
             Code::InvalidNamespaceName,
-            format!("name must match [0-9A-Za-z-./:_]+ with at most {MAX_NAMESPACE_LEN} characters"),
+            format!(
+                "name must match [0-9A-Za-z-./:_]+ with at most {MAX_NAMESPACE_LEN} characters"
+            ),
         ));
     }
-    if spec.comment.as_ref().is_some_and(|c| c.chars().count() > MAX_TEXT_LEN) {
-        return Err(PolarisError::new(Code::InvalidParameter, "comment is too long"));
+    if spec
+        .comment
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > MAX_TEXT_LEN)
+    {
+        return Err(PolarisError::new(
+            Code::InvalidParameter,
+            "comment is too long",
+        ));
     }
-    if spec.owners.as_ref().is_some_and(|o| o.chars().count() > MAX_TEXT_LEN) {
-        return Err(PolarisError::new(Code::InvalidNamespaceOwners, "owners is too long"));
+    if spec
+        .owners
+        .as_ref()
+        .is_some_and(|o| o.chars().count() > MAX_TEXT_LEN)
+    {
+        return Err(PolarisError::new(
+            Code::InvalidNamespaceOwners,
+            "owners is too long",
+        ));
     }
     let exports = spec.service_export_to.iter().flatten();
-    if exports.clone().count() > MAX_BATCH || exports.clone().any(|n| !is_valid_name(n, MAX_NAMESPACE_LEN)) {
-        return Err(PolarisError::new(Code::InvalidParameter, "invalid service_export_to"));
+    if exports.clone().count() > MAX_BATCH
+        || exports
+            .clone()
+            .any(|n| !is_valid_name(n, MAX_NAMESPACE_LEN))
+    {
+        return Err(PolarisError::new(
+            Code::InvalidParameter,
+            "invalid service_export_to",
+        ));
     }
     Ok(())
 }
@@ -62,7 +85,10 @@ impl Naming {
         validate(&spec)?;
         let _guard = self.structure.write().await;
         if self.snapshot().namespaces.contains_key(&spec.name) {
-            return Err(PolarisError::new(Code::ExistedResource, format!("namespace {}", spec.name)));
+            return Err(PolarisError::new(
+                Code::ExistedResource,
+                format!("namespace {}", spec.name),
+            ));
         }
         let now = now_millis();
         let namespace = Namespace {
@@ -74,7 +100,8 @@ impl Naming {
             ctime: now,
             mtime: now,
         };
-        self.write(vec![Mutation::PutNamespace(namespace.clone())]).await?;
+        self.write(vec![Mutation::PutNamespace(namespace.clone())])
+            .await?;
         self.cache.put_namespace(namespace.clone());
         Ok(Arc::new(namespace))
     }
@@ -93,14 +120,18 @@ impl Naming {
             mtime: now,
             ..Default::default()
         };
-        self.write(vec![Mutation::PutNamespace(namespace.clone())]).await?;
+        self.write(vec![Mutation::PutNamespace(namespace.clone())])
+            .await?;
         self.cache.put_namespace(namespace);
         Ok(())
     }
 
     pub(crate) async fn ensure_builtin_namespaces(&self) -> Result<()> {
         let _guard = self.structure.write().await;
-        for name in [polaris_types::DEFAULT_NAMESPACE, polaris_types::POLARIS_NAMESPACE] {
+        for name in [
+            polaris_types::DEFAULT_NAMESPACE,
+            polaris_types::POLARIS_NAMESPACE,
+        ] {
             self.ensure_namespace_locked(name).await?;
         }
         Ok(())
@@ -111,7 +142,10 @@ impl Naming {
         validate(&spec)?;
         let _guard = self.structure.write().await;
         let Some(current) = self.snapshot().namespaces.get(&spec.name).cloned() else {
-            return Err(PolarisError::new(Code::NotFoundResource, format!("namespace {}", spec.name)));
+            return Err(PolarisError::new(
+                Code::NotFoundResource,
+                format!("namespace {}", spec.name),
+            ));
         };
         let mut next = Namespace::clone(&current);
         if let Some(comment) = spec.comment {
@@ -124,7 +158,8 @@ impl Naming {
             next.service_export_to = export;
         }
         next.mtime = now_millis();
-        self.write(vec![Mutation::PutNamespace(next.clone())]).await?;
+        self.write(vec![Mutation::PutNamespace(next.clone())])
+            .await?;
         self.cache.put_namespace(next.clone());
         Ok(Arc::new(next))
     }
@@ -137,9 +172,15 @@ impl Naming {
             return Ok(());
         }
         if snapshot.namespace_services(name).next().is_some() {
-            return Err(PolarisError::new(Code::NamespaceExistedServices, name.to_string()));
+            return Err(PolarisError::new(
+                Code::NamespaceExistedServices,
+                name.to_string(),
+            ));
         }
-        let mutation = Mutation::DeleteNamespace { name: name.to_string(), mtime: now_millis() };
+        let mutation = Mutation::DeleteNamespace {
+            name: name.to_string(),
+            mtime: now_millis(),
+        };
         self.write(vec![mutation]).await?;
         self.cache.remove_namespace(name);
         Ok(())
@@ -165,7 +206,10 @@ impl Naming {
                 instance_count: 0,
                 healthy_instance_count: 0,
             };
-            for view in snapshot.namespace_services(&ns.name).filter(|v| !v.service.is_alias()) {
+            for view in snapshot
+                .namespace_services(&ns.name)
+                .filter(|v| !v.service.is_alias())
+            {
                 summary.service_count += 1;
                 summary.instance_count += view.instances.len();
                 summary.healthy_instance_count += view.healthy_count;

@@ -11,14 +11,20 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Page { offset: 0, limit: MAX_BATCH }
+        Page {
+            offset: 0,
+            limit: MAX_BATCH,
+        }
     }
 }
 
 impl Page {
     /// A page with the limit clamped to the official maximum of 100.
     pub fn new(offset: usize, limit: usize) -> Self {
-        Page { offset, limit: limit.min(MAX_BATCH) }
+        Page {
+            offset,
+            limit: limit.min(MAX_BATCH),
+        }
     }
 
     /// Cuts one page out of `items`, returning it together with the total count.
@@ -45,7 +51,10 @@ pub struct Paged<T> {
 impl<T> Paged<T> {
     /// Transforms the items of the page, keeping the total.
     pub fn items_map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
-        Paged { total: self.total, items: self.items.into_iter().map(f).collect() }
+        Paged {
+            total: self.total,
+            items: self.items.into_iter().map(f).collect(),
+        }
     }
 }
 

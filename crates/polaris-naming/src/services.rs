@@ -6,7 +6,9 @@ use polaris_store::Mutation;
 use polaris_types::validate::{
     MAX_BATCH, MAX_NAMESPACE_LEN, MAX_SERVICE_LEN, MAX_TEXT_LEN, is_valid_metadata, is_valid_name,
 };
-use polaris_types::{Code, Metadata, PolarisError, Result, Service, ServiceKey, new_token, new_uuid};
+use polaris_types::{
+    Code, Metadata, PolarisError, Result, Service, ServiceKey, new_token, new_uuid,
+};
 
 use crate::cache::ServiceView;
 use crate::query::{Page, Paged, matches_pattern, matches_pattern_fuzzy};
@@ -65,9 +67,10 @@ pub struct ServiceFilter {
 
 fn check_text(value: &Option<String>, max: usize, code: Code, what: &str) -> Result<()> {
     match value {
-        Some(v) if v.chars().count() > max => {
-            Err(PolarisError::new(code, format!("{what} is longer than {max} characters")))
-        }
+        Some(v) if v.chars().count() > max => Err(PolarisError::new(
+            code,
+            format!("{what} is longer than {max} characters"),
+        )),
         _ => Ok(()),
     }
 }
@@ -82,7 +85,9 @@ pub(crate) fn validate_service_key(namespace: &str, name: &str) -> Result<()> {
     if !is_valid_name(namespace, MAX_NAMESPACE_LEN) {
         return Err(PolarisError::new(
             Code::InvalidNamespaceName,
-            format!("namespace must match [0-9A-Za-z-./:_]+ with at most {MAX_NAMESPACE_LEN} characters"),
+            format!(
+                "namespace must match [0-9A-Za-z-./:_]+ with at most {MAX_NAMESPACE_LEN} characters"
+            ),
         ));
     }
     Ok(())
@@ -90,24 +95,55 @@ pub(crate) fn validate_service_key(namespace: &str, name: &str) -> Result<()> {
 
 fn validate(spec: &ServiceSpec) -> Result<()> {
     validate_service_key(&spec.namespace, &spec.name)?;
-    if spec.metadata.as_ref().is_some_and(|m| !is_valid_metadata(m.iter())) {
+    if spec
+        .metadata
+        .as_ref()
+        .is_some_and(|m| !is_valid_metadata(m.iter()))
+    {
         return Err(PolarisError::new(
             Code::InvalidMetadata,
             "at most 64 pairs, keys up to 128 and values up to 4096 bytes",
         ));
     }
     check_text(&spec.ports, 8192, Code::InvalidServicePorts, "ports")?;
-    check_text(&spec.business, 128, Code::InvalidServiceBusiness, "business")?;
-    check_text(&spec.department, MAX_TEXT_LEN, Code::InvalidServiceDepartment, "department")?;
+    check_text(
+        &spec.business,
+        128,
+        Code::InvalidServiceBusiness,
+        "business",
+    )?;
+    check_text(
+        &spec.department,
+        MAX_TEXT_LEN,
+        Code::InvalidServiceDepartment,
+        "department",
+    )?;
     for cmdb in [&spec.cmdb_mod1, &spec.cmdb_mod2, &spec.cmdb_mod3] {
         check_text(cmdb, MAX_TEXT_LEN, Code::InvalidServiceCmdb, "cmdb")?;
     }
-    check_text(&spec.comment, MAX_TEXT_LEN, Code::InvalidServiceComment, "comment")?;
-    check_text(&spec.owners, MAX_TEXT_LEN, Code::InvalidServiceOwners, "owners")?;
+    check_text(
+        &spec.comment,
+        MAX_TEXT_LEN,
+        Code::InvalidServiceComment,
+        "comment",
+    )?;
+    check_text(
+        &spec.owners,
+        MAX_TEXT_LEN,
+        Code::InvalidServiceOwners,
+        "owners",
+    )?;
     check_text(&spec.platform_id, 32, Code::InvalidParameter, "platform_id")?;
     let exports = spec.export_to.iter().flatten();
-    if exports.clone().count() > MAX_BATCH || exports.clone().any(|n| !is_valid_name(n, MAX_NAMESPACE_LEN)) {
-        return Err(PolarisError::new(Code::InvalidParameter, "invalid export_to"));
+    if exports.clone().count() > MAX_BATCH
+        || exports
+            .clone()
+            .any(|n| !is_valid_name(n, MAX_NAMESPACE_LEN))
+    {
+        return Err(PolarisError::new(
+            Code::InvalidParameter,
+            "invalid export_to",
+        ));
     }
     Ok(())
 }
@@ -143,7 +179,10 @@ impl Naming {
         let snapshot = self.snapshot();
         let key = ServiceKey::new(spec.namespace.clone(), spec.name.clone());
         if let Some(existing) = snapshot.service(&key) {
-            return Err(PolarisError::new(Code::ExistedResource, existing.service.id.clone()));
+            return Err(PolarisError::new(
+                Code::ExistedResource,
+                existing.service.id.clone(),
+            ));
         }
         if !snapshot.namespaces.contains_key(&spec.namespace) {
             if !self.options.auto_create_namespace {
@@ -168,7 +207,8 @@ impl Naming {
             ..Default::default()
         };
         apply_spec(&mut service, spec);
-        self.write(vec![Mutation::PutService(service.clone())]).await?;
+        self.write(vec![Mutation::PutService(service.clone())])
+            .await?;
         self.cache.put_service(service.clone());
         Ok(Arc::new(service))
     }
@@ -179,10 +219,16 @@ impl Naming {
         let _guard = self.structure.write().await;
         let key = ServiceKey::new(spec.namespace.clone(), spec.name.clone());
         let Some(view) = self.snapshot().service(&key).cloned() else {
-            return Err(PolarisError::new(Code::NotFoundResource, format!("service {key}")));
+            return Err(PolarisError::new(
+                Code::NotFoundResource,
+                format!("service {key}"),
+            ));
         };
         if view.service.is_alias() {
-            return Err(PolarisError::new(Code::NotAllowAliasUpdate, key.to_string()));
+            return Err(PolarisError::new(
+                Code::NotAllowAliasUpdate,
+                key.to_string(),
+            ));
         }
         let mut next = Service::clone(&view.service);
         apply_spec(&mut next, spec);
@@ -204,15 +250,32 @@ impl Naming {
             return Ok(());
         };
         if view.service.is_alias() {
-            return Err(PolarisError::new(Code::InvalidServiceName, format!("{key} is an alias")));
+            return Err(PolarisError::new(
+                Code::InvalidServiceName,
+                format!("{key} is an alias"),
+            ));
         }
         if !view.instances.is_empty() {
-            return Err(PolarisError::new(Code::ServiceExistedInstances, key.to_string()));
+            return Err(PolarisError::new(
+                Code::ServiceExistedInstances,
+                key.to_string(),
+            ));
         }
-        if snapshot.services.values().any(|v| v.service.reference.as_ref() == Some(key)) {
-            return Err(PolarisError::new(Code::ServiceExistedAlias, key.to_string()));
+        if snapshot
+            .services
+            .values()
+            .any(|v| v.service.reference.as_ref() == Some(key))
+        {
+            return Err(PolarisError::new(
+                Code::ServiceExistedAlias,
+                key.to_string(),
+            ));
         }
-        self.write(vec![Mutation::DeleteService { key: key.clone(), mtime: now_millis() }]).await?;
+        self.write(vec![Mutation::DeleteService {
+            key: key.clone(),
+            mtime: now_millis(),
+        }])
+        .await?;
         self.cache.remove_service(key);
         Ok(())
     }
@@ -227,14 +290,21 @@ impl Naming {
             .cloned()
             .collect();
         matching.sort_by(|a, b| {
-            b.service.mtime.cmp(&a.service.mtime).then_with(|| a.service.id.cmp(&b.service.id))
+            b.service
+                .mtime
+                .cmp(&a.service.mtime)
+                .then_with(|| a.service.id.cmp(&b.service.id))
         });
         page.apply(matching)
     }
 
     /// Number of services (aliases excluded).
     pub fn count_services(&self) -> usize {
-        self.snapshot().services.values().filter(|v| !v.service.is_alias()).count()
+        self.snapshot()
+            .services
+            .values()
+            .filter(|v| !v.service.is_alias())
+            .count()
     }
 
     /// Creates an alias of an existing, non-alias service.
@@ -248,14 +318,23 @@ impl Naming {
             return Err(PolarisError::new(Code::NotFoundService, source.to_string()));
         };
         if source_view.service.is_alias() {
-            return Err(PolarisError::new(Code::NotAllowCreateAliasForAlias, source.to_string()));
+            return Err(PolarisError::new(
+                Code::NotAllowCreateAliasForAlias,
+                source.to_string(),
+            ));
         }
         if !snapshot.namespaces.contains_key(&spec.alias_namespace) {
-            return Err(PolarisError::new(Code::NotFoundNamespace, spec.alias_namespace));
+            return Err(PolarisError::new(
+                Code::NotFoundNamespace,
+                spec.alias_namespace,
+            ));
         }
         let alias_key = ServiceKey::new(spec.alias_namespace.clone(), spec.alias.clone());
         if snapshot.service(&alias_key).is_some() {
-            return Err(PolarisError::new(Code::ExistedResource, format!("service {alias_key}")));
+            return Err(PolarisError::new(
+                Code::ExistedResource,
+                format!("service {alias_key}"),
+            ));
         }
         let now = now_millis();
         let alias = Service {
@@ -270,7 +349,8 @@ impl Naming {
             mtime: now,
             ..Default::default()
         };
-        self.write(vec![Mutation::PutService(alias.clone())]).await?;
+        self.write(vec![Mutation::PutService(alias.clone())])
+            .await?;
         self.cache.put_service(alias.clone());
         Ok(Arc::new(alias))
     }
@@ -281,8 +361,14 @@ impl Naming {
         let _guard = self.structure.write().await;
         let snapshot = self.snapshot();
         let alias_key = ServiceKey::new(spec.alias_namespace.clone(), spec.alias.clone());
-        let Some(view) = snapshot.service(&alias_key).filter(|v| v.service.is_alias()) else {
-            return Err(PolarisError::new(Code::NotFoundServiceAlias, alias_key.to_string()));
+        let Some(view) = snapshot
+            .service(&alias_key)
+            .filter(|v| v.service.is_alias())
+        else {
+            return Err(PolarisError::new(
+                Code::NotFoundServiceAlias,
+                alias_key.to_string(),
+            ));
         };
         let mut next = Service::clone(&view.service);
         if !spec.service.is_empty() {
@@ -290,7 +376,10 @@ impl Naming {
             match snapshot.service(&source) {
                 None => return Err(PolarisError::new(Code::NotFoundService, source.to_string())),
                 Some(v) if v.service.is_alias() => {
-                    return Err(PolarisError::new(Code::NotAllowCreateAliasForAlias, source.to_string()));
+                    return Err(PolarisError::new(
+                        Code::NotAllowCreateAliasForAlias,
+                        source.to_string(),
+                    ));
                 }
                 Some(_) => next.reference = Some(source),
             }
@@ -313,45 +402,91 @@ impl Naming {
     /// Deletes an alias; `NotFoundServiceAlias` when there is none.
     pub async fn delete_alias(&self, alias: &ServiceKey) -> Result<()> {
         if !is_valid_name(&alias.name, MAX_SERVICE_LEN) {
-            return Err(PolarisError::new(Code::InvalidServiceAlias, "alias must match [0-9A-Za-z-./:_]+"));
+            return Err(PolarisError::new(
+                Code::InvalidServiceAlias,
+                "alias must match [0-9A-Za-z-./:_]+",
+            ));
         }
         if !is_valid_name(&alias.namespace, MAX_NAMESPACE_LEN) {
-            return Err(PolarisError::new(Code::InvalidNamespaceWithAlias, "invalid alias namespace"));
+            return Err(PolarisError::new(
+                Code::InvalidNamespaceWithAlias,
+                "invalid alias namespace",
+            ));
         }
         let _guard = self.structure.write().await;
         let snapshot = self.snapshot();
-        if !snapshot.service(alias).is_some_and(|v| v.service.is_alias()) {
-            return Err(PolarisError::new(Code::NotFoundServiceAlias, alias.to_string()));
+        if !snapshot
+            .service(alias)
+            .is_some_and(|v| v.service.is_alias())
+        {
+            return Err(PolarisError::new(
+                Code::NotFoundServiceAlias,
+                alias.to_string(),
+            ));
         }
-        self.write(vec![Mutation::DeleteService { key: alias.clone(), mtime: now_millis() }]).await?;
+        self.write(vec![Mutation::DeleteService {
+            key: alias.clone(),
+            mtime: now_millis(),
+        }])
+        .await?;
         self.cache.remove_service(alias);
         Ok(())
     }
 
-    /// Aliases matching the filter (`name` filters the alias, `namespace` its namespace).
-    pub fn list_aliases(&self, filter: &ServiceFilter, source: &str, page: Page) -> Paged<Arc<Service>> {
+    /// Aliases matching the filter (`name` and `namespace` filter the alias itself) whose
+    /// source service matches `source_service` and `source_namespace` (patterns, empty = any).
+    pub fn list_aliases(
+        &self,
+        filter: &ServiceFilter,
+        source_service: &str,
+        source_namespace: &str,
+        page: Page,
+    ) -> Paged<Arc<Service>> {
         let snapshot = self.snapshot();
-        let matching = snapshot.services.values().filter_map(|v| {
-            let reference = v.service.reference.as_ref()?;
-            let keep = matches_pattern(&filter.name, &v.service.name)
-                && (filter.namespace.is_empty() || filter.namespace == v.service.namespace)
-                && matches_pattern(source, &reference.name)
-                && (filter.owner.is_empty() || v.service.owners.contains(filter.owner.as_str()));
-            keep.then(|| v.service.clone())
-        });
+        let mut matching: Vec<_> = snapshot
+            .services
+            .values()
+            .filter_map(|v| {
+                let reference = v.service.reference.as_ref()?;
+                let keep = matches_pattern(&filter.name, &v.service.name)
+                    && matches_pattern(&filter.namespace, &v.service.namespace)
+                    && matches_pattern(source_service, &reference.name)
+                    && matches_pattern(source_namespace, &reference.namespace)
+                    && (filter.owner.is_empty()
+                        || v.service.owners.contains(filter.owner.as_str()));
+                keep.then(|| v.service.clone())
+            })
+            .collect();
+        matching.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.id.cmp(&b.id)));
         page.apply(matching)
     }
 }
 
 fn validate_alias_key(spec: &AliasSpec) -> Result<()> {
     if !is_valid_name(&spec.alias, MAX_SERVICE_LEN) {
-        return Err(PolarisError::new(Code::InvalidServiceAlias, "alias must match [0-9A-Za-z-./:_]+"));
+        return Err(PolarisError::new(
+            Code::InvalidServiceAlias,
+            "alias must match [0-9A-Za-z-./:_]+",
+        ));
     }
     if !is_valid_name(&spec.alias_namespace, MAX_NAMESPACE_LEN) {
-        return Err(PolarisError::new(Code::InvalidNamespaceWithAlias, "invalid alias namespace"));
+        return Err(PolarisError::new(
+            Code::InvalidNamespaceWithAlias,
+            "invalid alias namespace",
+        ));
     }
-    check_text(&spec.comment, MAX_TEXT_LEN, Code::InvalidServiceAliasComment, "comment")?;
-    check_text(&spec.owners, MAX_TEXT_LEN, Code::InvalidServiceAliasOwners, "owners")
+    check_text(
+        &spec.comment,
+        MAX_TEXT_LEN,
+        Code::InvalidServiceAliasComment,
+        "comment",
+    )?;
+    check_text(
+        &spec.owners,
+        MAX_TEXT_LEN,
+        Code::InvalidServiceAliasOwners,
+        "owners",
+    )
 }
 
 fn service_matches(filter: &ServiceFilter, view: &ServiceView) -> bool {
@@ -367,7 +502,9 @@ fn service_matches(filter: &ServiceFilter, view: &ServiceView) -> bool {
     }
     let instance_has = |pairs: &[(String, String)]| {
         view.instances.values().any(|i| {
-            pairs.iter().all(|(k, v)| i.metadata.get(k).is_some_and(|iv| matches_pattern(v, iv)))
+            pairs
+                .iter()
+                .all(|(k, v)| i.metadata.get(k).is_some_and(|iv| matches_pattern(v, iv)))
         })
     };
     if !filter.instance_metadata.is_empty() && !instance_has(&filter.instance_metadata) {
@@ -385,8 +522,17 @@ fn service_matches(filter: &ServiceFilter, view: &ServiceView) -> bool {
     if filter.only_with_healthy_instances && view.healthy_count == 0 {
         return false;
     }
-    if !filter.hosts.is_empty() && !view.instances.values().any(|i| filter.hosts.contains(&i.host)) {
+    if !filter.hosts.is_empty()
+        && !view
+            .instances
+            .values()
+            .any(|i| filter.hosts.contains(&i.host))
+    {
         return false;
     }
-    filter.ports.is_empty() || view.instances.values().any(|i| filter.ports.contains(&i.port))
+    filter.ports.is_empty()
+        || view
+            .instances
+            .values()
+            .any(|i| filter.ports.contains(&i.port))
 }

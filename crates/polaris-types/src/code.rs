@@ -151,7 +151,11 @@ mod tests {
 
     #[test]
     fn values_round_trip() {
-        for code in [Code::ExecuteSuccess, Code::SameInstanceRequest, Code::InstanceRegisTimeout] {
+        for code in [
+            Code::ExecuteSuccess,
+            Code::SameInstanceRequest,
+            Code::InstanceRegisTimeout,
+        ] {
             assert_eq!(Code::from_value(code.value()), Some(code));
         }
         assert_eq!(Code::from_value(123), None);

@@ -13,7 +13,10 @@ pub struct PolarisError {
 
 impl PolarisError {
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
-        PolarisError { code, detail: detail.into() }
+        PolarisError {
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// The message to send: the official text, followed by the detail when there is one.
@@ -28,7 +31,10 @@ impl PolarisError {
 
 impl From<Code> for PolarisError {
     fn from(code: Code) -> Self {
-        PolarisError { code, detail: String::new() }
+        PolarisError {
+            code,
+            detail: String::new(),
+        }
     }
 }
 

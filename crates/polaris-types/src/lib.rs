@@ -13,8 +13,7 @@ pub use code::Code;
 pub use error::{PolarisError, Result};
 pub use id::{instance_id, new_revision, new_token, new_uuid};
 pub use model::{
-    HealthCheck, Instance, InstanceKey, Location, Metadata, Millis, Namespace, Service,
-    ServiceKey,
+    HealthCheck, Instance, InstanceKey, Location, Metadata, Millis, Namespace, Service, ServiceKey,
 };
 
 /// Name of the namespace that always exists and holds unqualified services.

@@ -33,7 +33,10 @@ pub struct ServiceKey {
 
 impl ServiceKey {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        ServiceKey { namespace: namespace.into(), name: name.into() }
+        ServiceKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 }
 

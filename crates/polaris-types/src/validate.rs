@@ -27,12 +27,16 @@ pub fn is_valid_name(name: &str, max_len: usize) -> bool {
 }
 
 /// True when the metadata respects the pair count and key/value length limits.
-pub fn is_valid_metadata<'a>(pairs: impl ExactSizeIterator<Item = (&'a String, &'a String)>) -> bool {
+pub fn is_valid_metadata<'a>(
+    pairs: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+) -> bool {
     if pairs.len() > MAX_METADATA_PAIRS {
         return false;
     }
     let mut pairs = pairs;
-    pairs.all(|(k, v)| !k.is_empty() && k.len() <= MAX_METADATA_KEY_LEN && v.len() <= MAX_METADATA_VALUE_LEN)
+    pairs.all(|(k, v)| {
+        !k.is_empty() && k.len() <= MAX_METADATA_KEY_LEN && v.len() <= MAX_METADATA_VALUE_LEN
+    })
 }
 
 #[cfg(test)]

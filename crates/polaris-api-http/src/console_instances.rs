@@ -1,0 +1,230 @@
+//! `/naming/v1/instances` and its host-wide operations.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use polaris_naming::InstanceFilter;
+use polaris_types::{Code, PolarisError, ServiceKey};
+use serde_json::json;
+
+use crate::AppState;
+use crate::body::Query;
+use crate::console_namespaces::run_batch;
+use crate::reply::{BatchRule, Reply, query_error, query_reply};
+use crate::wire::naming::{InstanceIn, instance_created, instance_out};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/naming/v1/instances", get(list).post(create).put(update))
+        .route("/naming/v1/instances/delete", post(delete))
+        .route("/naming/v1/instances/delete/host", post(delete_by_host))
+        .route("/naming/v1/instances/isolate/host", put(isolate_by_host))
+        .route("/naming/v1/instances/count", get(count))
+        .route("/naming/v1/instances/labels", get(labels))
+}
+
+async fn create(State(state): State<AppState>, body: Body) -> Response {
+    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
+        let naming = state.naming.clone();
+        async move {
+            match naming.register_instance(ins.spec()).await {
+                Ok(created) => Reply::ok().with("instance", instance_created(&created)),
+                Err(err) => Reply::from(err).with("instance", ins.echo()),
+            }
+        }
+    })
+    .await
+}
+
+async fn update(State(state): State<AppState>, body: Body) -> Response {
+    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
+        let naming = state.naming.clone();
+        async move {
+            match naming.update_instance(ins.spec()).await {
+                Ok(_) => Reply::ok().with("instance", ins.echo()),
+                Err(err) => Reply::from(err).with("instance", ins.echo()),
+            }
+        }
+    })
+    .await
+}
+
+async fn delete(State(state): State<AppState>, body: Body) -> Response {
+    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
+        let naming = state.naming.clone();
+        async move {
+            match naming.deregister_instance(&ins.spec()).await {
+                Ok(()) => Reply::ok().with("instance", ins.echo()),
+                Err(err) => Reply::from(err).with("instance", ins.echo()),
+            }
+        }
+    })
+    .await
+}
+
+fn host_target(ins: &InstanceIn) -> (ServiceKey, String) {
+    let key = ServiceKey::new(
+        ins.namespace.clone().unwrap_or_default(),
+        ins.service.clone().unwrap_or_default(),
+    );
+    (key, ins.host.clone().unwrap_or_default())
+}
+
+async fn delete_by_host(State(state): State<AppState>, body: Body) -> Response {
+    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
+        let naming = state.naming.clone();
+        async move {
+            let (key, host) = host_target(&ins);
+            match naming.delete_instances_by_host(&key, &host).await {
+                Ok(_) => Reply::ok().with("instance", ins.echo()),
+                Err(err) => Reply::from(err).with("instance", ins.echo()),
+            }
+        }
+    })
+    .await
+}
+
+async fn isolate_by_host(State(state): State<AppState>, body: Body) -> Response {
+    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
+        let naming = state.naming.clone();
+        async move {
+            let (key, host) = host_target(&ins);
+            match naming.isolate_host(&key, &host, ins.isolate).await {
+                Ok(_) => Reply::ok().with("instance", ins.echo()),
+                Err(err) => Reply::from(err).with("instance", ins.echo()),
+            }
+        }
+    })
+    .await
+}
+
+const LIST_KEYS: &[&str] = &[
+    "id",
+    "service",
+    "namespace",
+    "host",
+    "port",
+    "keys",
+    "values",
+    "protocol",
+    "version",
+    "health_status",
+    "healthy",
+    "isolate",
+    "weight",
+    "logic_set",
+    "cmdb_region",
+    "cmdb_zone",
+    "cmdb_idc",
+    "priority",
+    "offset",
+    "limit",
+    "show_last_heartbeat",
+];
+
+/// Metadata keys the official list hides because they duplicate instance fields.
+const HIDDEN_METADATA: &[&str] = &["version", "protocol", "region", "zone", "campus"];
+
+fn instance_filter(query: &Query) -> Result<InstanceFilter, PolarisError> {
+    if query.is_empty() {
+        return Err(Code::EmptyQueryParameter.into());
+    }
+    query.check_keys(LIST_KEYS, &[])?;
+    let (keys, values) = (query.list("keys"), query.list("values"));
+    if keys.len() != values.len() {
+        return Err(PolarisError::new(
+            Code::InvalidQueryInsParameter,
+            "keys and values must pair up",
+        ));
+    }
+    let number = |key: &str| query.get(key).and_then(|v| v.parse::<u32>().ok());
+    Ok(InstanceFilter {
+        id: query.text("id"),
+        namespace: query.text("namespace"),
+        service: query.text("service"),
+        hosts: query.list("host"),
+        port: number("port"),
+        weight: number("weight"),
+        protocol: query.text("protocol"),
+        version: query.text("version"),
+        healthy: query
+            .boolean("healthy")
+            .or_else(|| query.boolean("health_status")),
+        isolate: query.boolean("isolate"),
+        metadata: keys.into_iter().zip(values).collect(),
+        region: query.text("cmdb_region"),
+        zone: query.text("cmdb_zone"),
+        campus: query.text("cmdb_idc"),
+    })
+}
+
+async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let query = Query::parse(raw.as_deref());
+    let (filter, page) = match instance_filter(&query).and_then(|f| Ok((f, query.page()?))) {
+        Ok(parsed) => parsed,
+        Err(err) => return query_error(&err),
+    };
+    let paged = state.naming.list_instances(&filter, page);
+    let snapshot = state.naming.snapshot();
+    let items = paged
+        .items
+        .iter()
+        .map(|i| {
+            let token = snapshot
+                .service(&i.service_key())
+                .map(|v| v.service.token.as_str());
+            let mut value = instance_out(i, token);
+            if let Some(metadata) = value["metadata"].as_object_mut() {
+                metadata.retain(|k, _| !HIDDEN_METADATA.contains(&k.as_str()));
+            }
+            value
+        })
+        .collect();
+    query_reply("instances", paged.total, items)
+}
+
+async fn count(State(state): State<AppState>) -> Response {
+    query_reply("instances", state.naming.count_instances(), Vec::new())
+}
+
+async fn labels(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let query = Query::parse(raw.as_deref());
+    let namespace = query
+        .get("namespace")
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default");
+    let key = ServiceKey::new(namespace, query.text("service"));
+    let labels: serde_json::Map<_, _> = state
+        .naming
+        .instance_labels(&key)
+        .into_iter()
+        .map(|(k, values)| (k, json!({ "values": values })))
+        .collect();
+    Reply::ok()
+        .with(
+            "instanceLabels",
+            json!({ "labels": labels, "namespace": "", "service": "", "serviceId": "" }),
+        )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_unknown_queries_are_refused() {
+        let code = |q: &str| {
+            instance_filter(&Query::parse(Some(q)))
+                .map(|_| ())
+                .map_err(|e| e.code)
+        };
+        assert_eq!(code(""), Err(Code::EmptyQueryParameter));
+        assert_eq!(code("bogus=1"), Err(Code::InvalidParameter));
+        assert_eq!(code("service="), Err(Code::InvalidParameter));
+        assert_eq!(code("keys=a"), Err(Code::InvalidQueryInsParameter));
+        assert_eq!(code("host=1.2.3.4"), Ok(()));
+    }
+}

@@ -1,0 +1,100 @@
+//! Request counters and latency histograms per API, and the `/metrics` endpoint.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    path: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    method: String,
+    path: String,
+}
+
+/// The HTTP adapter's metric families.
+pub struct HttpMetrics {
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<ApiLabels, Histogram>,
+}
+
+impl HttpMetrics {
+    /// Creates the families and registers them under `polaris_http_*`.
+    pub fn register(registry: &mut Registry) -> Arc<HttpMetrics> {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<ApiLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+        });
+        registry.register(
+            "polaris_http_requests",
+            "HTTP requests by API and status",
+            requests.clone(),
+        );
+        registry.register(
+            "polaris_http_request_seconds",
+            "HTTP request latency by API",
+            latency.clone(),
+        );
+        Arc::new(HttpMetrics { requests, latency })
+    }
+}
+
+/// Middleware recording one count and one latency sample per request.
+pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let labels = ApiLabels { method, path };
+    state
+        .metrics
+        .latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method: labels.method,
+            path: labels.path,
+            status,
+        })
+        .inc();
+    response
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub async fn expose(State(state): State<AppState>) -> Response {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &state.registry) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
+}

@@ -1,0 +1,264 @@
+//! Response envelopes and the one place where Polaris codes become HTTP statuses.
+//!
+//! The official server answers with `Response`, `BatchWriteResponse` or `BatchQueryResponse`
+//! objects whose `code` decides the HTTP status (`code / 1000`). Non-success replies also carry
+//! the `X-Polaris-Code` and `X-Polaris-Message` headers.
+
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use polaris_types::{Code, PolarisError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One reply object: `code`, `info` and any payload fields (`namespace`, `instance`, ...).
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub code: u32,
+    pub info: String,
+    pub fields: Map<String, Value>,
+}
+
+impl Reply {
+    pub fn ok() -> Self {
+        Reply::of(Code::ExecuteSuccess)
+    }
+
+    pub fn of(code: Code) -> Self {
+        Reply {
+            code: code.value(),
+            info: code.info().to_string(),
+            fields: Map::new(),
+        }
+    }
+
+    pub fn error(err: &PolarisError) -> Self {
+        Reply {
+            code: err.code.value(),
+            info: err.info(),
+            fields: Map::new(),
+        }
+    }
+
+    /// Adds a payload field.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.fields.insert(key.to_string(), value);
+        self
+    }
+
+    fn to_value(&self) -> Value {
+        let mut object = Map::with_capacity(self.fields.len() + 2);
+        object.insert("code".into(), self.code.into());
+        object.insert("info".into(), self.info.clone().into());
+        object.extend(self.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Value::Object(object)
+    }
+}
+
+impl From<PolarisError> for Reply {
+    fn from(err: PolarisError) -> Self {
+        Reply::error(&err)
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> HttpResponse {
+        json_reply(self.code, &self.info, &self.to_value())
+    }
+}
+
+/// Serialises a reply body with the status and headers its code calls for.
+pub fn json_reply(code: u32, info: &str, body: &Value) -> HttpResponse {
+    let status =
+        StatusCode::from_u16((code / 1000) as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response =
+        (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
+    if code != Code::ExecuteSuccess.value() {
+        let headers = response.headers_mut();
+        headers.insert(
+            HeaderName::from_static("x-polaris-code"),
+            HeaderValue::from(code),
+        );
+        // Header values must be visible ASCII; the message is ASCII for every official code.
+        if let Ok(message) = HeaderValue::from_str(info.split(':').next().unwrap_or_default()) {
+            headers.insert(HeaderName::from_static("x-polaris-message"), message);
+        }
+    }
+    response
+}
+
+/// How a batch's overall code is derived from its items.
+#[derive(Clone, Copy, Debug)]
+pub enum BatchRule {
+    /// The highest failing item code (namespaces).
+    HighestFailure,
+    /// The common code when all items agree, else 500000 for any 5xx, 400000 for any 4xx,
+    /// else success (services, aliases, instances).
+    Uniform,
+}
+
+/// A `BatchWriteResponse`: one reply per item, in request order.
+#[derive(Debug)]
+pub struct BatchReply {
+    pub rule: BatchRule,
+    pub items: Vec<Reply>,
+}
+
+impl BatchReply {
+    pub fn new(rule: BatchRule) -> Self {
+        BatchReply {
+            rule,
+            items: Vec::new(),
+        }
+    }
+
+    /// A batch that failed as a whole before any item ran.
+    pub fn failed(err: &PolarisError) -> HttpResponse {
+        let body = serde_json::json!({
+            "code": err.code.value(),
+            "info": err.info(),
+            "size": 0,
+            "responses": [],
+        });
+        json_reply(err.code.value(), &err.info(), &body)
+    }
+
+    pub fn push(&mut self, reply: Reply) {
+        self.items.push(reply);
+    }
+
+    fn code(&self) -> u32 {
+        let failures = self
+            .items
+            .iter()
+            .map(|r| r.code)
+            .filter(|c| c / 1000 != 200);
+        let highest = failures.clone().max();
+        match self.rule {
+            BatchRule::HighestFailure => highest.unwrap_or(Code::ExecuteSuccess.value()),
+            BatchRule::Uniform => {
+                let first = self
+                    .items
+                    .first()
+                    .map_or(Code::ExecuteSuccess.value(), |r| r.code);
+                if self.items.iter().all(|r| r.code == first) {
+                    first
+                } else if failures.clone().any(|c| c / 1000 == 5) {
+                    Code::ExecuteException.value()
+                } else if highest.is_some() {
+                    Code::BadRequest.value()
+                } else {
+                    Code::ExecuteSuccess.value()
+                }
+            }
+        }
+    }
+}
+
+impl IntoResponse for BatchReply {
+    fn into_response(self) -> HttpResponse {
+        let code = self.code();
+        let info = Code::from_value(code).map_or("", Code::info);
+        let body = serde_json::json!({
+            "code": code,
+            "info": info,
+            "size": self.items.len(),
+            "responses": self.items.iter().map(Reply::to_value).collect::<Vec<_>>(),
+        });
+        json_reply(code, info, &body)
+    }
+}
+
+/// A `BatchQueryResponse`: `amount` matches in all, `size` in this page, under `field`.
+pub fn query_reply(field: &str, amount: usize, items: Vec<Value>) -> HttpResponse {
+    let mut body = Map::new();
+    body.insert("code".into(), Code::ExecuteSuccess.value().into());
+    body.insert("info".into(), Code::ExecuteSuccess.info().into());
+    body.insert("amount".into(), amount.into());
+    body.insert("size".into(), items.len().into());
+    body.insert(field.into(), Value::Array(items));
+    json_reply(
+        Code::ExecuteSuccess.value(),
+        Code::ExecuteSuccess.info(),
+        &Value::Object(body),
+    )
+}
+
+/// A failed query, in the `BatchQueryResponse` shape.
+pub fn query_error(err: &PolarisError) -> HttpResponse {
+    let body =
+        serde_json::json!({ "code": err.code.value(), "info": err.info(), "amount": 0, "size": 0 });
+    json_reply(err.code.value(), &err.info(), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(rule: BatchRule, codes: &[Code]) -> u32 {
+        BatchReply {
+            rule,
+            items: codes.iter().map(|c| Reply::of(*c)).collect(),
+        }
+        .code()
+    }
+
+    #[test]
+    fn uniform_rule() {
+        use Code::*;
+        assert_eq!(
+            batch(BatchRule::Uniform, &[NoNeedUpdate, NoNeedUpdate]),
+            200002
+        );
+        assert_eq!(
+            batch(BatchRule::Uniform, &[ExistedResource, ExistedResource]),
+            400201
+        );
+        assert_eq!(
+            batch(BatchRule::Uniform, &[ExecuteSuccess, ExistedResource]),
+            400000
+        );
+        assert_eq!(
+            batch(BatchRule::Uniform, &[StoreLayerException, ExistedResource]),
+            500000
+        );
+        assert_eq!(
+            batch(BatchRule::Uniform, &[ExecuteSuccess, NoNeedUpdate]),
+            200000
+        );
+    }
+
+    #[test]
+    fn highest_failure_rule() {
+        use Code::*;
+        assert_eq!(
+            batch(
+                BatchRule::HighestFailure,
+                &[ExecuteSuccess, ExistedResource]
+            ),
+            400201
+        );
+        assert_eq!(
+            batch(BatchRule::HighestFailure, &[NoNeedUpdate, ExecuteSuccess]),
+            200000
+        );
+        assert_eq!(
+            batch(
+                BatchRule::HighestFailure,
+                &[NamespaceExistedServices, ExistedResource]
+            ),
+            400203
+        );
+    }
+
+    #[test]
+    fn status_is_code_over_thousand_with_headers() {
+        let response = Reply::of(Code::NotFoundResource).into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()["x-polaris-code"], "400202");
+        let ok = Reply::ok().into_response();
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert!(ok.headers().get("x-polaris-code").is_none());
+    }
+}
