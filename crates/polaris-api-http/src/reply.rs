@@ -144,7 +144,7 @@ impl BatchReply {
                     .map_or(Code::ExecuteSuccess.value(), |r| r.code);
                 if self.items.iter().all(|r| r.code == first) {
                     first
-                } else if failures.clone().any(|c| c / 1000 == 5) {
+                } else if failures.clone().any(|c| c / 100_000 == 5) {
                     Code::ExecuteException.value()
                 } else if highest.is_some() {
                     Code::BadRequest.value()
