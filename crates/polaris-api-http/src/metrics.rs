@@ -35,19 +35,19 @@ pub struct HttpMetrics {
 }
 
 impl HttpMetrics {
-    /// Creates the families and registers them under `polaris_http_*`.
+    /// Creates the families and registers them as `http_*` (exposed with the registry prefix).
     pub fn register(registry: &mut Registry) -> Arc<HttpMetrics> {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<ApiLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0001, 2.0, 16))
         });
         registry.register(
-            "polaris_http_requests",
+            "http_requests",
             "HTTP requests by API and status",
             requests.clone(),
         );
         registry.register(
-            "polaris_http_request_seconds",
+            "http_request_seconds",
             "HTTP request latency by API",
             latency.clone(),
         );
