@@ -167,10 +167,10 @@ impl NamingCache {
                 return false;
             }
             // An id moving to another service leaves its old service first.
-            if let Some(prev_key) = s.instance_owner.get(&instance.id).cloned() {
-                if prev_key != key {
-                    remove_from_service(s, &prev_key, &instance.id);
-                }
+            if let Some(prev_key) = s.instance_owner.get(&instance.id).cloned()
+                && prev_key != key
+            {
+                remove_from_service(s, &prev_key, &instance.id);
             }
             let Some(old) = s.services.get(&key) else {
                 return false;
