@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use imbl::{HashMap, OrdMap};
 use parking_lot::Mutex;
 use polaris_types::{Instance, Namespace, Service, ServiceKey, new_revision};
+use tokio::sync::broadcast;
 
 /// A service with its instances, as one consistent value.
 #[derive(Clone, Debug)]
@@ -96,14 +97,58 @@ impl Snapshot {
     }
 }
 
+/// What changed in the registry. Events are hints published after the snapshot that contains
+/// the change; a consumer that lags behind (and so misses some) re-reads the snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegistryEvent {
+    /// A service's fields or instances changed: its view has a new revision.
+    ServiceChanged(ServiceKey),
+    /// A service was removed together with its instances.
+    ServiceRemoved(ServiceKey),
+    /// An instance was created or replaced (its service also gets `ServiceChanged`).
+    InstanceUpserted { id: String, key: ServiceKey },
+    /// An instance was removed (its service also gets `ServiceChanged`).
+    InstanceRemoved { id: String, key: ServiceKey },
+    /// A namespace was created, updated or removed.
+    NamespacesChanged,
+}
+
+/// How many events a slow consumer may fall behind before it is told it lagged.
+const EVENT_CAPACITY: usize = 65_536;
+
 /// The shared, atomically swapped registry view.
-#[derive(Default)]
 pub struct NamingCache {
     current: ArcSwap<Snapshot>,
     writer: Mutex<()>,
+    events: broadcast::Sender<RegistryEvent>,
+}
+
+impl Default for NamingCache {
+    fn default() -> Self {
+        NamingCache {
+            current: ArcSwap::default(),
+            writer: Mutex::new(()),
+            events: broadcast::channel(EVENT_CAPACITY).0,
+        }
+    }
 }
 
 impl NamingCache {
+    /// Subscribes to registry events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<RegistryEvent> {
+        self.events.subscribe()
+    }
+
+    fn emit(&self, events: impl IntoIterator<Item = RegistryEvent>) {
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        for event in events {
+            // No receiver left is not an error: events are only hints.
+            let _ = self.events.send(event);
+        }
+    }
+
     /// The current snapshot. Cheap; never blocks.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
@@ -132,8 +177,8 @@ impl NamingCache {
 
     /// Inserts or replaces a service, keeping its instances.
     pub fn put_service(&self, service: Service) {
+        let key = service.key();
         self.update(|s| {
-            let key = service.key();
             let view = match s.services.get(&key) {
                 Some(old) => {
                     let mut view = ServiceView::clone(old);
@@ -143,52 +188,97 @@ impl NamingCache {
                 }
                 None => ServiceView::new(service),
             };
-            s.services.insert(key, Arc::new(view));
+            s.services.insert(key.clone(), Arc::new(view));
         });
+        self.emit([RegistryEvent::ServiceChanged(key)]);
     }
 
     /// Removes a service and forgets its instances.
     pub fn remove_service(&self, key: &ServiceKey) {
-        self.update(|s| {
-            if let Some(view) = s.services.remove(key) {
-                for id in view.instances.keys() {
-                    s.instance_owner.remove(id);
-                }
+        let removed = self.update(|s| {
+            let view = s.services.remove(key)?;
+            for id in view.instances.keys() {
+                s.instance_owner.remove(id);
             }
+            Some(view)
         });
+        if let Some(view) = removed {
+            let instances = view
+                .instances
+                .keys()
+                .map(|id| RegistryEvent::InstanceRemoved {
+                    id: id.clone(),
+                    key: key.clone(),
+                });
+            self.emit(instances.chain([RegistryEvent::ServiceRemoved(key.clone())]));
+        }
     }
 
     /// Inserts or replaces an instance. Returns false (and changes nothing) when its service is
     /// not cached, which callers prevent by creating the service first.
     pub fn put_instance(&self, instance: Instance) -> bool {
-        self.update(|s| {
-            let key = instance.service_key();
+        let (id, key) = (instance.id.clone(), instance.service_key());
+        let moved_from = self.update(|s| {
             if !s.services.contains_key(&key) {
-                return false;
+                return None;
             }
             // An id moving to another service leaves its old service first.
-            if let Some(prev_key) = s.instance_owner.get(&instance.id).cloned()
-                && prev_key != key
-            {
-                remove_from_service(s, &prev_key, &instance.id);
+            let moved_from = s
+                .instance_owner
+                .get(&instance.id)
+                .cloned()
+                .filter(|prev| *prev != key);
+            if let Some(prev_key) = &moved_from {
+                remove_from_service(s, prev_key, &instance.id);
             }
-            let Some(old) = s.services.get(&key) else {
-                return false;
-            };
+            let old = s.services.get(&key)?;
             let mut view = ServiceView::clone(old);
             s.instance_owner.insert(instance.id.clone(), key.clone());
             view.put_instance(Arc::new(instance));
-            s.services.insert(key, Arc::new(view));
-            true
-        })
+            s.services.insert(key.clone(), Arc::new(view));
+            Some(moved_from)
+        });
+        let Some(moved_from) = moved_from else {
+            return false;
+        };
+        if let Some(prev) = moved_from {
+            self.emit([
+                RegistryEvent::InstanceRemoved {
+                    id: id.clone(),
+                    key: prev.clone(),
+                },
+                RegistryEvent::ServiceChanged(prev),
+            ]);
+        }
+        self.emit([
+            RegistryEvent::InstanceUpserted {
+                id,
+                key: key.clone(),
+            },
+            RegistryEvent::ServiceChanged(key),
+        ]);
+        true
     }
 
     /// Removes an instance by id; returns whether it was cached.
     pub fn remove_instance(&self, id: &str) -> bool {
-        self.update(|s| match s.instance_owner.remove(id) {
-            Some(key) => remove_from_service(s, &key, id),
+        let removed = self.update(|s| {
+            let key = s.instance_owner.remove(id)?;
+            remove_from_service(s, &key, id).then_some(key)
+        });
+        match removed {
+            Some(key) => {
+                self.emit([
+                    RegistryEvent::InstanceRemoved {
+                        id: id.to_string(),
+                        key: key.clone(),
+                    },
+                    RegistryEvent::ServiceChanged(key),
+                ]);
+                true
+            }
             None => false,
-        })
+        }
     }
 }
 
@@ -268,6 +358,33 @@ mod tests {
         assert_eq!((view.instances.len(), view.healthy_count), (2, 1));
         cache.remove_instance("i1");
         assert_eq!(cache.snapshot().service(&key).unwrap().healthy_count, 0);
+    }
+
+    #[test]
+    fn changes_are_announced_after_they_are_visible() {
+        let cache = NamingCache::default();
+        let mut events = cache.subscribe();
+        cache.put_service(service("default", "a"));
+        cache.put_instance(instance("i1", "a", true));
+        cache.remove_instance("i1");
+        let key = ServiceKey::new("default", "a");
+        let seen: Vec<_> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+        assert_eq!(
+            seen,
+            [
+                RegistryEvent::ServiceChanged(key.clone()),
+                RegistryEvent::InstanceUpserted {
+                    id: "i1".into(),
+                    key: key.clone()
+                },
+                RegistryEvent::ServiceChanged(key.clone()),
+                RegistryEvent::InstanceRemoved {
+                    id: "i1".into(),
+                    key: key.clone()
+                },
+                RegistryEvent::ServiceChanged(key),
+            ]
+        );
     }
 
     #[test]

@@ -455,6 +455,48 @@ impl Naming {
         Ok(changed.len())
     }
 
+    /// Applies health-check verdicts in one durable batch: each `(id, healthy)` whose instance
+    /// still exists, still has health checking on and is in the other state is flipped.
+    /// Returns the instances that changed.
+    pub async fn set_health(&self, verdicts: &[(String, bool)]) -> Result<Vec<Arc<Instance>>> {
+        if verdicts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _structure = self.structure.read().await;
+        // Hold the stripe of every id (in stripe order, so concurrent callers cannot deadlock):
+        // no registration of these instances can interleave with this batch.
+        let mut stripes: Vec<usize> = verdicts.iter().map(|(id, _)| self.stripe_of(id)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut _guards = Vec::with_capacity(stripes.len());
+        for stripe in stripes {
+            _guards.push(self.instance_locks[stripe].lock().await);
+        }
+        let now = now_millis();
+        let snapshot = self.snapshot();
+        let changed: Vec<Instance> = verdicts
+            .iter()
+            .filter_map(|(id, healthy)| {
+                let current = snapshot.instance(id)?;
+                (current.health_check.is_some() && current.healthy != *healthy).then(|| Instance {
+                    healthy: *healthy,
+                    revision: new_revision(),
+                    mtime: now,
+                    ..Instance::clone(current)
+                })
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(changed.iter().cloned().map(Mutation::PutInstance).collect())
+            .await?;
+        for instance in &changed {
+            self.cache.put_instance(instance.clone());
+        }
+        Ok(changed.into_iter().map(Arc::new).collect())
+    }
+
     /// Instances matching the filter, most recently modified first.
     pub fn list_instances(&self, filter: &InstanceFilter, page: Page) -> Paged<Arc<Instance>> {
         let by_service = !filter.service.is_empty()

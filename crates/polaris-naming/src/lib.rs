@@ -18,7 +18,7 @@ use polaris_store::{Mutation, NamingStore};
 use polaris_types::{Code, Millis, PolarisError, Result};
 use tokio::sync::{Mutex, RwLock};
 
-pub use cache::{NamingCache, ServiceView, Snapshot};
+pub use cache::{NamingCache, RegistryEvent, ServiceView, Snapshot};
 pub use discover::{InstancesDiscovery, ServicesDiscovery};
 pub use instances::{HealthCheckSpec, InstanceFilter, InstanceSpec, LabelValues};
 pub use namespaces::{NamespaceFilter, NamespaceSpec, NamespaceSummary};
@@ -125,11 +125,15 @@ impl Naming {
         self.store.apply(batch).await.map_err(store_error)
     }
 
-    fn instance_lock(&self, id: &str) -> &Mutex<()> {
+    fn stripe_of(&self, id: &str) -> usize {
         let hash = id
             .bytes()
             .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-        &self.instance_locks[hash % INSTANCE_LOCK_STRIPES]
+        hash % INSTANCE_LOCK_STRIPES
+    }
+
+    fn instance_lock(&self, id: &str) -> &Mutex<()> {
+        &self.instance_locks[self.stripe_of(id)]
     }
 
     /// Finishes accepted writes and closes the store.

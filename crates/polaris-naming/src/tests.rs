@@ -462,3 +462,31 @@ async fn validation_codes() {
     );
     assert_eq!(naming.count_instances(), 0);
 }
+
+#[tokio::test]
+async fn health_verdicts_flip_only_checked_instances() {
+    let (store, naming) = naming().await;
+    let mut checked = instance("default", "svc", "h", 1);
+    checked.health_check = Some(HealthCheckSpec { ttl: Some(2) });
+    let checked = naming.register_instance(checked).await.unwrap();
+    let plain = naming
+        .register_instance(instance("default", "svc", "h", 2))
+        .await
+        .unwrap();
+    let verdicts = [
+        (checked.id.clone(), false),
+        (plain.id.clone(), false),
+        ("ghost".to_string(), false),
+    ];
+    let changed = naming.set_health(&verdicts).await.unwrap();
+    assert_eq!(changed.len(), 1);
+    assert!(
+        !store.instances.lock()[&checked.id].healthy,
+        "the flip is durable"
+    );
+    assert!(!naming.snapshot().instance(&checked.id).unwrap().healthy);
+    assert!(
+        naming.set_health(&verdicts).await.unwrap().is_empty(),
+        "already unhealthy"
+    );
+}
