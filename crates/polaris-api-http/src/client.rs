@@ -52,8 +52,8 @@ async fn heartbeat(State(state): State<AppState>, body: Body) -> Response {
         Ok(ins) => ins,
         Err(reply) => return reply.into_response(),
     };
-    match state.naming.heartbeat(&ins.spec()) {
-        Ok(_) => Reply::ok().with("instance", ins.echo()),
+    match state.health.heartbeat(&ins.spec()).await {
+        Ok(()) => Reply::ok().with("instance", ins.echo()),
         Err(err) => Reply::from(err).with("instance", ins.echo()),
     }
     .into_response()

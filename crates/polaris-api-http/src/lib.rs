@@ -21,6 +21,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
+use polaris_health::Health;
 use polaris_naming::Naming;
 use prometheus_client::registry::Registry;
 
@@ -30,6 +31,7 @@ pub use metrics::HttpMetrics;
 #[derive(Clone)]
 pub struct AppState {
     pub naming: Arc<Naming>,
+    pub health: Arc<Health>,
     pub metrics: Arc<HttpMetrics>,
     /// The process-wide registry, read by `/metrics`.
     pub registry: Arc<Registry>,

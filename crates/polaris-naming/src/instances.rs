@@ -547,22 +547,23 @@ impl Naming {
         labels
     }
 
-    /// Accepts a heartbeat. Health state transitions belong to the health checker; here the
-    /// instance must exist (a few beats for an unknown one are tolerated, as officially) and
-    /// have heartbeat checking enabled.
-    pub fn heartbeat(&self, spec: &InstanceSpec) -> Result<Arc<Instance>> {
+    /// Checks that a heartbeat may be accepted and returns the instance it is for. `None` means
+    /// an unknown instance whose beat is still tolerated (the official server accepts three
+    /// before answering `NotFoundResource`). Recording the beat and flipping health belong to
+    /// the health checker.
+    pub fn heartbeat_target(&self, spec: &InstanceSpec) -> Result<Option<Arc<Instance>>> {
         validate_identity(spec)?;
         let id = spec.resolved_id();
         let Some(instance) = self.snapshot().instance(&id).cloned() else {
-            return self.unknown_beat(id);
+            return self.unknown_beat(id).map(|()| None);
         };
         if instance.health_check.is_none() {
             return Err(PolarisError::new(Code::HeartbeatOnDisabledIns, id));
         }
-        Ok(instance)
+        Ok(Some(instance))
     }
 
-    fn unknown_beat(&self, id: String) -> Result<Arc<Instance>> {
+    fn unknown_beat(&self, id: String) -> Result<()> {
         let mut beats = self.unknown_beats.lock();
         if beats.len() >= MAX_TRACKED_UNKNOWN_BEATS {
             beats.clear();
@@ -575,10 +576,7 @@ impl Naming {
                 format!("instance {id}"),
             ));
         }
-        Ok(Arc::new(Instance {
-            id,
-            ..Default::default()
-        }))
+        Ok(())
     }
 
     fn forget_unknown_beats(&self, id: &str) {

@@ -319,11 +319,17 @@ async fn heartbeats_for_unknown_instances_are_tolerated_three_times() {
     let (_, naming) = naming().await;
     let ghost = instance("default", "svc", "h", 9);
     for _ in 0..3 {
-        naming.heartbeat(&ghost).unwrap();
+        naming.heartbeat_target(&ghost).unwrap();
     }
-    assert_eq!(code(naming.heartbeat(&ghost)), Code::NotFoundResource);
+    assert_eq!(
+        code(naming.heartbeat_target(&ghost)),
+        Code::NotFoundResource
+    );
     naming.register_instance(ghost.clone()).await.unwrap();
-    assert_eq!(code(naming.heartbeat(&ghost)), Code::HeartbeatOnDisabledIns);
+    assert_eq!(
+        code(naming.heartbeat_target(&ghost)),
+        Code::HeartbeatOnDisabledIns
+    );
 }
 
 #[tokio::test]
