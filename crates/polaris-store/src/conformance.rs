@@ -1,1 +1,362 @@
 //! The conformance suite every [`NamingStore`](crate::NamingStore) backend runs.
+//!
+//! A backend implements [`StoreHarness`] for a fixture that owns one store location (a temporary
+//! directory, a scratch database) and invokes [`naming_store_conformance!`](crate::naming_store_conformance)
+//! with an expression building a fresh fixture. Every check below is a plain `pub async fn` so a
+//! backend can also call one directly while debugging. The calling crate needs `tokio` (features
+//! `macros` and `rt-multi-thread`) among its dev-dependencies.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use polaris_types::{HealthCheck, Instance, Location, Millis, Namespace, Service, ServiceKey};
+
+use crate::{Change, Mutation, NamingStore, StoreError};
+
+/// Opens the store under test.
+#[async_trait]
+pub trait StoreHarness: Send + Sync {
+    /// Opens the store at the fixture's location. Every call opens the SAME location, so data
+    /// written through an earlier (closed) handle must be visible. Panics on failure.
+    async fn open(&self) -> Arc<dyn NamingStore>;
+}
+
+/// Expands to one `#[tokio::test]` per conformance check, in a module `naming_store_conformance`.
+/// `$harness` is evaluated once per test and must yield a [`StoreHarness`]. A check that hangs
+/// (for instance a `close` that never returns) fails after two minutes.
+#[macro_export]
+macro_rules! naming_store_conformance {
+    (@tests $harness:expr; $($name:ident),* $(,)?) => {
+        mod naming_store_conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let harness = $harness;
+                    let check = $crate::conformance::$name(&harness);
+                    let limit = ::std::time::Duration::from_secs(120);
+                    if tokio::time::timeout(limit, check).await.is_err() {
+                        panic!("conformance check {} hung", stringify!($name));
+                    }
+                }
+            )*
+        }
+    };
+    ($harness:expr) => {
+        $crate::naming_store_conformance!(@tests $harness;
+            round_trip_every_field, load_since_is_incremental, delete_leaves_tombstone,
+            re_put_clears_tombstone, batch_is_applied_in_order, concurrent_applies_all_visible,
+            data_survives_reopen, apply_after_close_is_refused, purge_removes_old_tombstones_only);
+    };
+}
+
+fn namespace(name: &str, mtime: Millis) -> Namespace {
+    Namespace {
+        name: name.to_string(),
+        comment: format!("comment of {name}"),
+        owners: "alice,bob".to_string(),
+        token: format!("token-{name}"),
+        service_export_to: vec!["ns-a".to_string(), "ns-b".to_string()],
+        ctime: mtime - 7,
+        mtime,
+    }
+}
+
+fn service(namespace: &str, name: &str, mtime: Millis) -> Service {
+    Service {
+        id: format!("id-{namespace}-{name}"),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        metadata: [
+            ("env".to_string(), "prod".to_string()),
+            ("k".to_string(), String::new()),
+        ]
+        .into_iter()
+        .collect(),
+        ports: "8080,9090".to_string(),
+        business: "biz".to_string(),
+        department: "dept".to_string(),
+        cmdb_mod1: "m1".to_string(),
+        cmdb_mod2: "m2".to_string(),
+        cmdb_mod3: "m3".to_string(),
+        comment: "a comment".to_string(),
+        owners: "carol".to_string(),
+        token: "svc-token".to_string(),
+        platform_id: "platform".to_string(),
+        export_to: vec!["other-ns".to_string()],
+        reference: None,
+        ctime: mtime - 11,
+        mtime,
+    }
+}
+
+fn alias(namespace: &str, name: &str, target: ServiceKey, mtime: Millis) -> Service {
+    Service {
+        reference: Some(target),
+        export_to: Vec::new(),
+        ..service(namespace, name, mtime)
+    }
+}
+
+fn instance(id: &str, mtime: Millis) -> Instance {
+    Instance {
+        id: id.to_string(),
+        namespace: "ns".to_string(),
+        service: "svc".to_string(),
+        vpc_id: "vpc-1".to_string(),
+        host: "10.0.0.1".to_string(),
+        port: 8080,
+        protocol: "grpc".to_string(),
+        version: "1.2.3".to_string(),
+        priority: 3,
+        weight: 77,
+        health_check: Some(HealthCheck { ttl_secs: 5 }),
+        healthy: true,
+        isolate: true,
+        location: Location {
+            region: "south".to_string(),
+            zone: "sz".to_string(),
+            campus: "c1".to_string(),
+        },
+        metadata: [("version".to_string(), "v1".to_string())]
+            .into_iter()
+            .collect(),
+        logic_set: "set-a".to_string(),
+        revision: format!("rev-{id}"),
+        ctime: mtime - 13,
+        mtime,
+    }
+}
+
+/// Every change of the three kinds, sorted so that comparisons do not depend on scan order.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Snapshot {
+    namespaces: Vec<Change<Namespace, String>>,
+    services: Vec<Change<Service, ServiceKey>>,
+    instances: Vec<Change<Instance, String>>,
+}
+
+impl Snapshot {
+    fn sorted(mut self) -> Self {
+        self.namespaces.sort_by_key(|c| format!("{c:?}"));
+        self.services.sort_by_key(|c| format!("{c:?}"));
+        self.instances.sort_by_key(|c| format!("{c:?}"));
+        self
+    }
+
+    fn and(mut self, other: Snapshot) -> Self {
+        self.extend(other);
+        self.sorted()
+    }
+
+    fn extend(&mut self, other: Snapshot) {
+        self.namespaces.extend(other.namespaces);
+        self.services.extend(other.services);
+        self.instances.extend(other.instances);
+    }
+}
+
+async fn snapshot(store: &dyn NamingStore, since: Millis) -> Snapshot {
+    Snapshot {
+        namespaces: store.load_namespaces(since).await.expect("load_namespaces"),
+        services: store.load_services(since).await.expect("load_services"),
+        instances: store.load_instances(since).await.expect("load_instances"),
+    }
+    .sorted()
+}
+
+async fn apply(store: &dyn NamingStore, batch: Vec<Mutation>) {
+    store.apply(batch).await.expect("apply");
+}
+
+/// Record set `n`: namespace `ns{n}`, service `ns/svc{n}` and instance `i-{n}`.
+fn keys(n: usize) -> (String, ServiceKey, String) {
+    (
+        format!("ns{n}"),
+        ServiceKey::new("ns", format!("svc{n}")),
+        format!("i-{n}"),
+    )
+}
+
+fn put_set(n: usize, mtime: Millis) -> Vec<Mutation> {
+    let (ns, svc, id) = keys(n);
+    vec![
+        Mutation::PutNamespace(namespace(&ns, mtime)),
+        Mutation::PutService(service(&svc.namespace, &svc.name, mtime)),
+        Mutation::PutInstance(instance(&id, mtime)),
+    ]
+}
+
+fn delete_set(n: usize, mtime: Millis) -> Vec<Mutation> {
+    let (name, key, id) = keys(n);
+    vec![
+        Mutation::DeleteNamespace { name, mtime },
+        Mutation::DeleteService { key, mtime },
+        Mutation::DeleteInstance { id, mtime },
+    ]
+}
+
+fn upserts(n: usize, mtime: Millis) -> Snapshot {
+    let (ns, svc, id) = keys(n);
+    Snapshot {
+        namespaces: vec![Change::Upsert(namespace(&ns, mtime))],
+        services: vec![Change::Upsert(service(&svc.namespace, &svc.name, mtime))],
+        instances: vec![Change::Upsert(instance(&id, mtime))],
+    }
+}
+
+fn tombstones(n: usize, mtime: Millis) -> Snapshot {
+    let (ns, svc, id) = keys(n);
+    Snapshot {
+        namespaces: vec![Change::Deleted { key: ns, mtime }],
+        services: vec![Change::Deleted { key: svc, mtime }],
+        instances: vec![Change::Deleted { key: id, mtime }],
+    }
+}
+
+/// Every field of every record kind comes back exactly as written, aliases and defaults included.
+pub async fn round_trip_every_field(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    let ns = namespace("ns", 1_000);
+    let bare_ns = Namespace {
+        name: "bare".to_string(),
+        ..Namespace::default()
+    };
+    let svc = service("ns", "svc", 1_001);
+    let ali = alias("ns", "alias", svc.key(), 1_002);
+    let ins = instance("i-1", 1_003);
+    let plain = Instance {
+        health_check: None,
+        healthy: false,
+        isolate: false,
+        ..instance("i-2", 5)
+    };
+    let batch = vec![
+        Mutation::PutNamespace(ns.clone()),
+        Mutation::PutNamespace(bare_ns.clone()),
+        Mutation::PutService(svc.clone()),
+        Mutation::PutService(ali.clone()),
+        Mutation::PutInstance(ins.clone()),
+        Mutation::PutInstance(plain.clone()),
+    ];
+    apply(&*store, batch).await;
+    let expected = Snapshot {
+        namespaces: vec![Change::Upsert(ns), Change::Upsert(bare_ns)],
+        services: vec![Change::Upsert(svc), Change::Upsert(ali)],
+        instances: vec![Change::Upsert(ins), Change::Upsert(plain)],
+    };
+    assert_eq!(snapshot(&*store, 0).await, expected.sorted());
+    store.close().await.expect("close");
+}
+
+/// `load_*(since)` returns exactly the records with `mtime >= since`.
+pub async fn load_since_is_incremental(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    let batch = [put_set(0, 100), put_set(1, 200), put_set(2, 300)].concat();
+    apply(&*store, batch).await;
+    assert_eq!(
+        snapshot(&*store, 200).await,
+        upserts(1, 200).and(upserts(2, 300))
+    );
+    assert_eq!(snapshot(&*store, 0).await.instances.len(), 3);
+    assert_eq!(snapshot(&*store, 301).await, Snapshot::default());
+    store.close().await.expect("close");
+}
+
+/// A delete removes the record and leaves a tombstone carrying the delete's mtime.
+pub async fn delete_leaves_tombstone(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    apply(&*store, put_set(1, 100)).await;
+    apply(&*store, delete_set(1, 200)).await;
+    assert_eq!(snapshot(&*store, 0).await, tombstones(1, 200));
+    assert_eq!(snapshot(&*store, 200).await, tombstones(1, 200));
+    assert_eq!(snapshot(&*store, 201).await, Snapshot::default());
+    store.close().await.expect("close");
+}
+
+/// Putting a deleted record again removes its tombstone.
+pub async fn re_put_clears_tombstone(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    apply(&*store, put_set(1, 100)).await;
+    apply(&*store, delete_set(1, 200)).await;
+    apply(&*store, put_set(1, 300)).await;
+    assert_eq!(snapshot(&*store, 0).await, upserts(1, 300));
+    store.close().await.expect("close");
+}
+
+/// Mutations of one batch apply in order: put then delete leaves a tombstone, delete then put a
+/// record.
+pub async fn batch_is_applied_in_order(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    apply(&*store, [put_set(1, 100), delete_set(1, 150)].concat()).await;
+    assert_eq!(snapshot(&*store, 0).await, tombstones(1, 150));
+    apply(&*store, [delete_set(1, 200), put_set(1, 250)].concat()).await;
+    assert_eq!(snapshot(&*store, 0).await, upserts(1, 250));
+    store.close().await.expect("close");
+}
+
+/// Many concurrent `apply` calls all succeed and all their records are visible afterwards.
+pub async fn concurrent_applies_all_visible(harness: &impl StoreHarness) {
+    const TASKS: usize = 200;
+    let store = harness.open().await;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.apply(put_set(i, 1_000 + i as Millis)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task panicked").expect("apply");
+    }
+    let mut expected = Snapshot::default();
+    for i in 0..TASKS {
+        expected.extend(upserts(i, 1_000 + i as Millis));
+    }
+    assert_eq!(snapshot(&*store, 0).await, expected.sorted());
+    store.close().await.expect("close");
+}
+
+/// What was acknowledged survives closing the store and opening the same location again.
+pub async fn data_survives_reopen(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    apply(&*store, [put_set(1, 100), put_set(2, 110)].concat()).await;
+    apply(&*store, delete_set(2, 120)).await;
+    store.close().await.expect("close");
+    drop(store);
+    let store = harness.open().await;
+    assert_eq!(
+        snapshot(&*store, 0).await,
+        upserts(1, 100).and(tombstones(2, 120))
+    );
+    store.close().await.expect("close");
+}
+
+/// After `close`, `apply` fails with [`StoreError::Closed`].
+pub async fn apply_after_close_is_refused(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    apply(&*store, put_set(1, 100)).await;
+    store.close().await.expect("close");
+    match store.apply(put_set(1, 200)).await {
+        Err(StoreError::Closed) => {}
+        other => panic!("apply after close returned {other:?}, expected Err(Closed)"),
+    }
+}
+
+/// `purge_tombstones(before)` forgets tombstones with `mtime < before` and keeps the rest.
+pub async fn purge_removes_old_tombstones_only(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    apply(
+        &*store,
+        [put_set(1, 100), put_set(2, 100), put_set(3, 50)].concat(),
+    )
+    .await;
+    apply(&*store, delete_set(1, 200)).await;
+    apply(&*store, delete_set(2, 300)).await;
+    store.purge_tombstones(300).await.expect("purge_tombstones");
+    assert_eq!(
+        snapshot(&*store, 0).await,
+        tombstones(2, 300).and(upserts(3, 50))
+    );
+    store.close().await.expect("close");
+}
