@@ -1,0 +1,161 @@
+//! Wiring: opens the store, loads the registry, serves the HTTP OpenAPI, and shuts everything
+//! down in order when asked to.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
+use polaris_api_http::{AppState, HttpMetrics};
+use polaris_health::{Health, HealthOptions, MemoryBeats};
+use polaris_naming::{Naming, NamingOptions};
+use polaris_store::NamingStore;
+use polaris_store_redb::{GroupCommitOptions, RedbStore};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+use crate::config::{ServerConfig, StoreConfig};
+
+/// A server that has opened its store and bound its listeners, ready to serve.
+pub struct Server {
+    naming: Arc<Naming>,
+    health: Arc<Health>,
+    http: Option<(TcpListener, axum::Router)>,
+}
+
+impl Server {
+    /// Opens the store, loads the registry and binds the listeners.
+    pub async fn bind(config: &ServerConfig) -> anyhow::Result<Server> {
+        let mut registry = Registry::with_prefix("polaris");
+        let store = open_store(config, &mut registry)?;
+        let options = NamingOptions {
+            auto_create_service: config.naming.auto_create,
+            auto_create_namespace: config.namespace.auto_create,
+        };
+        let naming = Arc::new(
+            Naming::open(store, options)
+                .await
+                .map_err(|e| anyhow::anyhow!("loading the registry: {e}"))?,
+        );
+        let health = Health::start(
+            naming.clone(),
+            Arc::new(MemoryBeats::default()),
+            HealthOptions {
+                open: config.healthcheck.open,
+            },
+        );
+        let metrics = HttpMetrics::register(&mut registry);
+        let registry = Arc::new(registry);
+        let http = match &config.http {
+            Some(listen) => {
+                let addr = SocketAddr::new(listen.listen_ip, listen.listen_port);
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+                let state = AppState {
+                    naming: naming.clone(),
+                    health: health.clone(),
+                    metrics,
+                    registry,
+                };
+                Some((listener, polaris_api_http::router(state)))
+            }
+            None => None,
+        };
+        Ok(Server {
+            naming,
+            health,
+            http,
+        })
+    }
+
+    /// The bound HTTP address, if the HTTP OpenAPI is enabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// and closes the store.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        if let Some((listener, router)) = self.http {
+            tracing::info!(target: "polaris_api_http", addr = ?listener.local_addr().ok(), "HTTP OpenAPI listening");
+            let listener = listener.tap_io(|stream| {
+                if let Err(err) = stream.set_nodelay(true) {
+                    tracing::debug!(%err, "cannot set TCP_NODELAY");
+                }
+            });
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("HTTP server failed")?;
+        } else {
+            shutdown.await;
+        }
+        tracing::info!("listeners closed; stopping the health checker and closing the store");
+        self.health.stop().await;
+        self.naming
+            .close()
+            .await
+            .map_err(|e| anyhow::anyhow!("closing the store: {e}"))?;
+        tracing::info!("polaris-server stopped");
+        Ok(())
+    }
+}
+
+fn open_store(
+    config: &ServerConfig,
+    registry: &mut Registry,
+) -> anyhow::Result<Arc<dyn NamingStore>> {
+    match &config.store {
+        StoreConfig::Embedded { path } => {
+            // waitTime is not used: batches form on their own while the previous commit syncs.
+            let batch = &config.naming.batch_register;
+            let options = GroupCommitOptions {
+                queue_size: batch.queue_size.max(1),
+                max_batch: batch.max_batch_count.max(1),
+                ..GroupCommitOptions::default()
+            };
+            let store = RedbStore::open(path, options)?;
+            store.register_metrics(registry);
+            tracing::info!(target: "polaris_store", path = %path.display(), "embedded store opened");
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Sql { name, .. } => {
+            bail!(
+                "store `{name}` is not supported yet; use the embedded store (store.name: embedded)"
+            )
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
