@@ -1,0 +1,39 @@
+//! Compiles `proto/polaris/v1/*.proto` with protox (no system `protoc`) and
+//! generates the prost messages plus tonic clients and servers into `OUT_DIR`.
+
+use std::path::PathBuf;
+
+const FILES: &[&str] = &[
+    "model.proto",
+    "namespace.proto",
+    "service.proto",
+    "client.proto",
+    "contract.proto",
+    "discover.proto",
+    "response.proto",
+    "heartbeat.proto",
+    "grpc.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");
+    let files: Vec<PathBuf> = FILES
+        .iter()
+        .map(|f| root.join("polaris").join("v1").join(f))
+        .collect();
+    println!("cargo:rerun-if-changed=build.rs");
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+
+    let fds = protox::compile(&files, [&root])?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        // Callers bring their own channel; this keeps tonic's transport
+        // feature out of this crate.
+        .build_transport(false)
+        .emit_rerun_if_changed(false)
+        .compile_fds(fds)?;
+    Ok(())
+}

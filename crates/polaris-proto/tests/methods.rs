@@ -1,0 +1,116 @@
+//! The gRPC paths the generated clients call and the servers answer must be exactly the
+//! official ones (`/v1.<Service>/<Method>`), since SDKs dial them by name.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient;
+use polaris_proto::v1::polaris_heartbeat_grpc_client::PolarisHeartbeatGrpcClient;
+use polaris_proto::v1::polaris_service_contract_grpc_client::PolarisServiceContractGrpcClient;
+use polaris_proto::v1::{
+    Client, DelHeartbeatsRequest, DiscoverRequest, GetHeartbeatsRequest, HeartbeatsRequest,
+    Instance, ServiceContract, polaris_grpc_server, polaris_heartbeat_grpc_server,
+    polaris_service_contract_grpc_server,
+};
+use tonic::body::Body;
+use tonic::codegen::{http, tokio_stream};
+
+/// A transport that records the path of every request and answers a bare HTTP 200, which
+/// the client then reports as a (missing grpc-status) error. Only the path matters here.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl tonic::codegen::Service<http::Request<Body>> for Recorder {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        self.0
+            .lock()
+            .expect("recorder lock")
+            .push(req.uri().path().to_owned());
+        std::future::ready(Ok(http::Response::new(Body::empty())))
+    }
+}
+
+impl Recorder {
+    fn paths(&self) -> Vec<String> {
+        self.0.lock().expect("recorder lock").clone()
+    }
+}
+
+#[tokio::test]
+async fn naming_client_paths() {
+    let rec = Recorder::default();
+    let mut c = PolarisGrpcClient::new(rec.clone());
+    let _ = c.report_client(Client::default()).await;
+    let _ = c.register_instance(Instance::default()).await;
+    let _ = c.deregister_instance(Instance::default()).await;
+    let _ = c.heartbeat(Instance::default()).await;
+    let _ = c
+        .discover(tokio_stream::iter(vec![DiscoverRequest::default()]))
+        .await;
+    assert_eq!(
+        rec.paths(),
+        [
+            "/v1.PolarisGRPC/ReportClient",
+            "/v1.PolarisGRPC/RegisterInstance",
+            "/v1.PolarisGRPC/DeregisterInstance",
+            "/v1.PolarisGRPC/Heartbeat",
+            "/v1.PolarisGRPC/Discover",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn heartbeat_client_paths() {
+    let rec = Recorder::default();
+    let mut c = PolarisHeartbeatGrpcClient::new(rec.clone());
+    let _ = c
+        .batch_heartbeat(tokio_stream::iter(vec![HeartbeatsRequest::default()]))
+        .await;
+    let _ = c.batch_get_heartbeat(GetHeartbeatsRequest::default()).await;
+    let _ = c.batch_del_heartbeat(DelHeartbeatsRequest::default()).await;
+    assert_eq!(
+        rec.paths(),
+        [
+            "/v1.PolarisHeartbeatGRPC/BatchHeartbeat",
+            "/v1.PolarisHeartbeatGRPC/BatchGetHeartbeat",
+            "/v1.PolarisHeartbeatGRPC/BatchDelHeartbeat",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn contract_client_paths() {
+    let rec = Recorder::default();
+    let mut c = PolarisServiceContractGrpcClient::new(rec.clone());
+    let _ = c.report_service_contract(ServiceContract::default()).await;
+    let _ = c.get_service_contract(ServiceContract::default()).await;
+    assert_eq!(
+        rec.paths(),
+        [
+            "/v1.PolarisServiceContractGRPC/ReportServiceContract",
+            "/v1.PolarisServiceContractGRPC/GetServiceContract",
+        ]
+    );
+}
+
+#[test]
+fn server_names() {
+    assert_eq!(polaris_grpc_server::SERVICE_NAME, "v1.PolarisGRPC");
+    assert_eq!(
+        polaris_heartbeat_grpc_server::SERVICE_NAME,
+        "v1.PolarisHeartbeatGRPC"
+    );
+    assert_eq!(
+        polaris_service_contract_grpc_server::SERVICE_NAME,
+        "v1.PolarisServiceContractGRPC"
+    );
+}
