@@ -55,7 +55,11 @@ fn create_list_update_delete_under_both_prefixes() {
         assert_eq!(item["namespace"]["name"], name);
         let token = item["namespace"]["token"].as_str().unwrap();
         assert_eq!(token.len(), 32, "token {token}");
-        assert!(token.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            token
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
 
         // Visible through both prefixes.
         for other in ["/naming/v1", "/core/v1"] {
@@ -194,7 +198,11 @@ fn list_filters_with_wildcards() {
     for (query, want) in cases {
         for prefix in ["/naming/v1", "/core/v1"] {
             let body = list(&server, prefix, query);
-            assert_eq!(names(&body, "namespaces", "name"), *want, "{prefix} {query}");
+            assert_eq!(
+                names(&body, "namespaces", "name"),
+                *want,
+                "{prefix} {query}"
+            );
             assert_eq!(body["amount"].as_u64(), Some(want.len() as u64), "{query}");
         }
     }

@@ -174,7 +174,11 @@ impl TestServer {
             .build()
             .into();
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!(
                     "polaris-server exited during startup with {status}; stderr:\n{}\nstdout:\n{}",
                     std::fs::read_to_string(self.stderr_path()).unwrap_or_default(),
