@@ -1,87 +1,40 @@
-//! Registry rules against an in-memory store (a test double for this module only; the real
-//! backends are covered by the store conformance suite and the end-to-end tests).
+//! Registry rules against the in-memory store backend (which passes the same conformance suite
+//! as the real ones).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
-use parking_lot::Mutex;
-use polaris_store::{Change, Mutation, NamingStore, StoreError, StoreResult};
-use polaris_types::{Code, Instance, Millis, Namespace, Service, ServiceKey};
+use polaris_store::NamingStore;
+use polaris_store::memory::MemoryStore;
+use polaris_types::{Code, Instance, ServiceKey};
 
 use crate::*;
 
-#[derive(Default)]
-struct MemStore {
-    namespaces: Mutex<BTreeMap<String, Namespace>>,
-    services: Mutex<BTreeMap<ServiceKey, Service>>,
-    instances: Mutex<BTreeMap<String, Instance>>,
-    fail: AtomicBool,
+async fn stored_instances(store: &MemoryStore) -> BTreeMap<String, Instance> {
+    let loaded = store.load_instances(0).await.unwrap();
+    loaded
+        .into_iter()
+        .filter_map(|c| c.upserted())
+        .map(|i| (i.id.clone(), i))
+        .collect()
 }
 
-#[async_trait]
-impl NamingStore for MemStore {
-    async fn apply(&self, batch: Vec<Mutation>) -> StoreResult<()> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("disk on fire".into()));
-        }
-        for m in batch {
-            match m {
-                Mutation::PutNamespace(n) => drop(self.namespaces.lock().insert(n.name.clone(), n)),
-                Mutation::DeleteNamespace { name, .. } => {
-                    drop(self.namespaces.lock().remove(&name))
-                }
-                Mutation::PutService(s) => drop(self.services.lock().insert(s.key(), s)),
-                Mutation::DeleteService { key, .. } => drop(self.services.lock().remove(&key)),
-                Mutation::PutInstance(i) => drop(self.instances.lock().insert(i.id.clone(), i)),
-                Mutation::DeleteInstance { id, .. } => drop(self.instances.lock().remove(&id)),
-            }
-        }
-        Ok(())
-    }
-    async fn load_namespaces(&self, _: Millis) -> StoreResult<Vec<Change<Namespace, String>>> {
-        Ok(self
-            .namespaces
-            .lock()
-            .values()
-            .cloned()
-            .map(Change::Upsert)
-            .collect())
-    }
-    async fn load_services(&self, _: Millis) -> StoreResult<Vec<Change<Service, ServiceKey>>> {
-        Ok(self
-            .services
-            .lock()
-            .values()
-            .cloned()
-            .map(Change::Upsert)
-            .collect())
-    }
-    async fn load_instances(&self, _: Millis) -> StoreResult<Vec<Change<Instance, String>>> {
-        Ok(self
-            .instances
-            .lock()
-            .values()
-            .cloned()
-            .map(Change::Upsert)
-            .collect())
-    }
-    async fn purge_tombstones(&self, _: Millis) -> StoreResult<()> {
-        Ok(())
-    }
-    async fn close(&self) -> StoreResult<()> {
-        Ok(())
-    }
+async fn stored_namespaces(store: &MemoryStore) -> Vec<String> {
+    let loaded = store.load_namespaces(0).await.unwrap();
+    loaded
+        .into_iter()
+        .filter_map(|c| c.upserted())
+        .map(|n| n.name)
+        .collect()
 }
 
-async fn naming_with(options: NamingOptions) -> (Arc<MemStore>, Naming) {
-    let store = Arc::new(MemStore::default());
+async fn naming_with(options: NamingOptions) -> (Arc<MemoryStore>, Naming) {
+    let store = Arc::new(MemoryStore::new());
     let naming = Naming::open(store.clone(), options).await.unwrap();
     (store, naming)
 }
 
-async fn naming() -> (Arc<MemStore>, Naming) {
+async fn naming() -> (Arc<MemoryStore>, Naming) {
     naming_with(NamingOptions::default()).await
 }
 
@@ -102,8 +55,9 @@ fn code<T: std::fmt::Debug>(result: polaris_types::Result<T>) -> Code {
 #[tokio::test]
 async fn builtin_namespaces_exist_and_names_are_unique() {
     let (store, naming) = naming().await;
-    assert!(store.namespaces.lock().contains_key("default"));
-    assert!(store.namespaces.lock().contains_key("Polaris"));
+    let stored = stored_namespaces(&store).await;
+    assert!(stored.contains(&"default".to_string()));
+    assert!(stored.contains(&"Polaris".to_string()));
     let spec = NamespaceSpec {
         name: "default".into(),
         ..Default::default()
@@ -229,7 +183,7 @@ async fn failed_writes_are_not_visible() {
         .await
         .unwrap();
     let before = naming.snapshot();
-    store.fail.store(true, Ordering::SeqCst);
+    store.fail_writes(true);
     let err = naming
         .register_instance(instance("default", "svc", "h", 2))
         .await
@@ -268,7 +222,12 @@ async fn a_reopened_registry_sees_what_was_stored() {
         .register_instance(instance("ns", "svc", "h", 1))
         .await
         .unwrap();
-    let reopened = Naming::open(store, NamingOptions::default()).await.unwrap();
+    let reopened = Naming::open(
+        Arc::new(MemoryStore::open(store.data())),
+        NamingOptions::default(),
+    )
+    .await
+    .unwrap();
     let found = reopened
         .discover_instances(&ServiceKey::new("ns", "svc"), "")
         .unwrap();
@@ -432,7 +391,7 @@ async fn concurrent_registrations_all_land() {
         task.await.unwrap().unwrap();
     }
     assert_eq!(naming.count_instances(), 200);
-    assert_eq!(store.instances.lock().len(), 200);
+    assert_eq!(stored_instances(&store).await.len(), 200);
 }
 
 #[tokio::test]
@@ -487,7 +446,7 @@ async fn health_verdicts_flip_only_checked_instances() {
     let changed = naming.set_health(&verdicts).await.unwrap();
     assert_eq!(changed.len(), 1);
     assert!(
-        !store.instances.lock()[&checked.id].healthy,
+        !stored_instances(&store).await[&checked.id].healthy,
         "the flip is durable"
     );
     assert!(!naming.snapshot().instance(&checked.id).unwrap().healthy);

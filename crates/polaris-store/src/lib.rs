@@ -6,6 +6,7 @@
 //! `polaris-store-sql`) and each runs [`conformance`], the one suite that defines the contract.
 
 pub mod conformance;
+pub mod memory;
 
 use async_trait::async_trait;
 use polaris_types::{Instance, Millis, Namespace, Service, ServiceKey};

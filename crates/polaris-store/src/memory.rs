@@ -1,0 +1,174 @@
+//! A volatile in-memory backend: the reference implementation of the contract for tests of the
+//! layers above (it keeps nothing across processes, so the server never uses it).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use polaris_types::{Instance, Millis, Namespace, Service, ServiceKey};
+use std::sync::Mutex;
+
+use crate::{Change, Mutation, NamingStore, StoreError, StoreResult};
+
+/// Records and tombstones of one kind.
+struct Table<K, T> {
+    records: BTreeMap<K, T>,
+    tombstones: BTreeMap<K, Millis>,
+}
+
+impl<K: Ord + Clone, T: Clone> Table<K, T> {
+    fn new() -> Self {
+        Table {
+            records: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
+        }
+    }
+
+    fn put(&mut self, key: K, value: T) {
+        self.tombstones.remove(&key);
+        self.records.insert(key, value);
+    }
+
+    fn delete(&mut self, key: K, mtime: Millis) {
+        self.records.remove(&key);
+        self.tombstones.insert(key, mtime);
+    }
+
+    fn since(&self, since: Millis, mtime: impl Fn(&T) -> Millis) -> Vec<Change<T, K>> {
+        let upserts = self
+            .records
+            .values()
+            .filter(|v| mtime(v) >= since)
+            .cloned()
+            .map(Change::Upsert);
+        let deleted = self
+            .tombstones
+            .iter()
+            .filter(|(_, m)| **m >= since)
+            .map(|(key, mtime)| Change::Deleted {
+                key: key.clone(),
+                mtime: *mtime,
+            });
+        upserts.chain(deleted).collect()
+    }
+
+    fn purge(&mut self, before: Millis) {
+        self.tombstones.retain(|_, mtime| *mtime >= before);
+    }
+}
+
+struct Data {
+    namespaces: Table<String, Namespace>,
+    services: Table<ServiceKey, Service>,
+    instances: Table<String, Instance>,
+}
+
+/// Shared contents, so that a "reopened" handle sees what an earlier one wrote.
+#[derive(Clone)]
+pub struct MemoryData(Arc<Mutex<Data>>);
+
+impl Default for MemoryData {
+    fn default() -> Self {
+        MemoryData(Arc::new(Mutex::new(Data {
+            namespaces: Table::new(),
+            services: Table::new(),
+            instances: Table::new(),
+        })))
+    }
+}
+
+/// [`NamingStore`] in memory. `fail_writes` makes every `apply` fail, for fault tests.
+#[derive(Default)]
+pub struct MemoryStore {
+    data: MemoryData,
+    closed: AtomicBool,
+    fail_writes: AtomicBool,
+}
+
+impl MemoryStore {
+    /// A fresh, empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// A new handle on existing contents, as if the store were reopened.
+    pub fn open(data: MemoryData) -> Self {
+        MemoryStore {
+            data,
+            ..MemoryStore::default()
+        }
+    }
+
+    /// The contents, to reopen them later.
+    pub fn data(&self) -> MemoryData {
+        self.data.clone()
+    }
+
+    /// Makes every later `apply` fail with `Unavailable` (or succeed again).
+    pub fn fail_writes(&self, fail: bool) {
+        self.fail_writes.store(fail, Ordering::SeqCst);
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Data) -> R) -> StoreResult<R> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
+        let mut data = self
+            .data
+            .0
+            .lock()
+            .map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        Ok(f(&mut data))
+    }
+}
+
+#[async_trait]
+impl NamingStore for MemoryStore {
+    async fn apply(&self, batch: Vec<Mutation>) -> StoreResult<()> {
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "writes are failing on purpose".into(),
+            ));
+        }
+        self.with(|data| {
+            for mutation in batch {
+                match mutation {
+                    Mutation::PutNamespace(ns) => data.namespaces.put(ns.name.clone(), ns),
+                    Mutation::DeleteNamespace { name, mtime } => {
+                        data.namespaces.delete(name, mtime)
+                    }
+                    Mutation::PutService(svc) => data.services.put(svc.key(), svc),
+                    Mutation::DeleteService { key, mtime } => data.services.delete(key, mtime),
+                    Mutation::PutInstance(ins) => data.instances.put(ins.id.clone(), ins),
+                    Mutation::DeleteInstance { id, mtime } => data.instances.delete(id, mtime),
+                }
+            }
+        })
+    }
+
+    async fn load_namespaces(&self, since: Millis) -> StoreResult<Vec<Change<Namespace, String>>> {
+        self.with(|data| data.namespaces.since(since, |ns| ns.mtime))
+    }
+
+    async fn load_services(&self, since: Millis) -> StoreResult<Vec<Change<Service, ServiceKey>>> {
+        self.with(|data| data.services.since(since, |svc| svc.mtime))
+    }
+
+    async fn load_instances(&self, since: Millis) -> StoreResult<Vec<Change<Instance, String>>> {
+        self.with(|data| data.instances.since(since, |ins| ins.mtime))
+    }
+
+    async fn purge_tombstones(&self, before: Millis) -> StoreResult<()> {
+        self.with(|data| {
+            data.namespaces.purge(before);
+            data.services.purge(before);
+            data.instances.purge(before);
+        })
+    }
+
+    async fn close(&self) -> StoreResult<()> {
+        self.closed.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
