@@ -260,3 +260,15 @@ fn bad_paging_is_400103() {
         }
     }
 }
+
+#[test]
+#[ignore = "server bug: GET /namespaces?limit=0 returns an empty page (official: every namespace)"]
+fn limit_zero_lists_every_namespace() {
+    let server = TestServer::start();
+    let items: Vec<Value> = (0..3).map(|i| json!({ "name": format!("z{i}") })).collect();
+    assert_code(&create(&server, "/naming/v1", &json!(items)), 200_000);
+    // Official cache paging treats limit 0 as "no limit" for namespaces.
+    let body = list(&server, "/naming/v1", "?name=z*&limit=0");
+    assert_eq!(body["amount"], 3, "{body}");
+    assert_eq!(body["size"], 3, "{body}");
+}

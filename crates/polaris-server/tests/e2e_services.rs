@@ -351,3 +351,19 @@ fn aliases() {
     assert_code(&r, 200_000);
     assert_eq!(list(&server, "?name=source&namespace=default")["amount"], 0);
 }
+
+#[test]
+fn limit_zero_gives_an_empty_page_with_amount() {
+    let server = TestServer::start();
+    assert_code(
+        &create(
+            &server,
+            &json!([{ "name": "a1", "namespace": "default" }, { "name": "a2", "namespace": "default" }]),
+        ),
+        200_000,
+    );
+    let body = list(&server, "?name=a*&limit=0");
+    assert_eq!(body["amount"], 2, "{body}");
+    assert_eq!(body["size"], 0, "{body}");
+    assert_eq!(body["services"], json!([]));
+}

@@ -359,3 +359,66 @@ pub fn names(body: &Value, field: &str, key: &str) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Sends one HTTP/1.1 request over a raw socket, writing the body from a second thread while
+/// the reply is read, so a server that answers before reading everything can still be heard.
+/// Returns the reply, or the I/O error met while reading it.
+pub fn raw_request(port: u16, method: &str, path: &str, body: Vec<u8>) -> std::io::Result<Resp> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut writer = stream.try_clone()?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes());
+        for chunk in body.chunks(64 * 1024) {
+            if writer.write_all(chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
+    let mut polaris_code = None;
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let value = value.trim().to_string();
+            match name.to_ascii_lowercase().as_str() {
+                "x-polaris-code" => polaris_code = Some(value),
+                "content-length" => length = value.parse::<usize>().ok(),
+                _ => {}
+            }
+        }
+    }
+    let mut bytes = vec![0; length.unwrap_or(0)];
+    if length.is_some() {
+        reader.read_exact(&mut bytes)?;
+    } else {
+        reader.read_to_end(&mut bytes)?;
+    }
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
+    Ok(Resp {
+        status,
+        polaris_code,
+        text,
+        body,
+    })
+}
