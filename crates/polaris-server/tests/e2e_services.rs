@@ -367,3 +367,15 @@ fn limit_zero_gives_an_empty_page_with_amount() {
     assert_eq!(body["size"], 0, "{body}");
     assert_eq!(body["services"], json!([]));
 }
+
+#[test]
+#[ignore = "server bug: a service batch with one invalid item still creates the valid ones (official main: validation fails the whole batch with the highest failing code, nothing executed)"]
+fn batch_with_an_invalid_item_executes_nothing() {
+    let server = TestServer::start();
+    let r = create(
+        &server,
+        &json!([{ "name": "good", "namespace": "default" }, { "name": "bad name", "namespace": "default" }]),
+    );
+    assert_code(&r, 400_120);
+    assert_eq!(list(&server, "?name=good")["amount"], 0);
+}
