@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use polaris_naming::NamespaceFilter;
+use polaris_naming::{NamespaceFilter, Page};
 use polaris_types::{Code, PolarisError};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -109,6 +109,11 @@ async fn delete(State(state): State<AppState>, body: Body) -> Response {
 async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let query = Query::parse(raw.as_deref());
     let page = match query.page() {
+        // For namespaces, as officially, `limit=0` means "no limit".
+        Ok(page) if query.get("limit") == Some("0") => Page {
+            offset: page.offset,
+            limit: usize::MAX,
+        },
         Ok(page) => page,
         Err(err) => return query_error(&err),
     };

@@ -91,7 +91,6 @@ const LIST_KEYS: &[&str] = &[
     "limit",
     "platform_id",
     "only_exist_health_instance",
-    "only_exist_instance",
     "host",
     "port",
     "keys",
@@ -138,7 +137,6 @@ fn service_filter(query: &Query) -> Result<ServiceFilter, PolarisError> {
         hosts,
         ports,
         only_with_healthy_instances: query.boolean("only_exist_health_instance").unwrap_or(false),
-        only_with_instances: query.boolean("only_exist_instance").unwrap_or(false),
     })
 }
 

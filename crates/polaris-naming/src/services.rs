@@ -62,7 +62,6 @@ pub struct ServiceFilter {
     /// Only services with an instance on one of these ports.
     pub ports: Vec<u32>,
     pub only_with_healthy_instances: bool,
-    pub only_with_instances: bool,
 }
 
 fn check_text(value: &Option<String>, max: usize, code: Code, what: &str) -> Result<()> {
@@ -515,9 +514,6 @@ fn service_matches(filter: &ServiceFilter, view: &ServiceView) -> bool {
             Some(v) if value.is_empty() || v == value => {}
             _ => return false,
         }
-    }
-    if filter.only_with_instances && view.instances.is_empty() {
-        return false;
     }
     if filter.only_with_healthy_instances && view.healthy_count == 0 {
         return false;

@@ -7,6 +7,7 @@ mod code;
 mod error;
 mod id;
 mod model;
+pub mod time;
 pub mod validate;
 
 pub use code::Code;

@@ -26,32 +26,7 @@ pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
 
 /// Formats Unix milliseconds as `YYYY-MM-DD hh:mm:ss` (UTC), or `null` when unset.
 pub fn time(ms: Millis) -> Value {
-    if ms <= 0 {
-        return Value::Null;
-    }
-    let secs = ms.div_euclid(1000);
-    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    Value::String(format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        day_secs / 3600,
-        day_secs % 3600 / 60,
-        day_secs % 60
-    ))
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    polaris_types::time::format_millis(ms).map_or(Value::Null, Value::String)
 }
 
 #[cfg(test)]
@@ -78,20 +53,5 @@ mod tests {
         assert!(port(r#"{"port":4294967296}"#).is_err());
         assert!(port(r#"{"port":true}"#).is_err());
         assert!(port(r#"{"port":1.5}"#).is_err());
-    }
-
-    #[test]
-    fn times() {
-        assert_eq!(time(0), Value::Null);
-        // 2021-03-04 05:06:07 UTC
-        assert_eq!(
-            time(1_614_834_367_000),
-            Value::String("2021-03-04 05:06:07".into())
-        );
-        // 2000-02-29 23:59:59 UTC (leap day)
-        assert_eq!(
-            time(951_868_799_000),
-            Value::String("2000-02-29 23:59:59".into())
-        );
     }
 }

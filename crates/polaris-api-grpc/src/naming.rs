@@ -1,0 +1,128 @@
+//! The unary methods of `PolarisGRPC`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use polaris_health::Health;
+use polaris_naming::Naming;
+use polaris_proto::v1;
+use polaris_proto::v1::polaris_grpc_server::PolarisGrpc;
+use polaris_types::Code;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::convert::{error_response, instance_created, instance_spec, response};
+use crate::push::PushHub;
+
+/// `PolarisGRPC` over the registry and the health checker.
+pub struct PolarisService {
+    pub(crate) naming: Arc<Naming>,
+    health: Arc<Health>,
+    pub(crate) hub: Arc<PushHub>,
+}
+
+impl PolarisService {
+    pub fn new(naming: Arc<Naming>, health: Arc<Health>, hub: Arc<PushHub>) -> Self {
+        PolarisService {
+            naming,
+            health,
+            hub,
+        }
+    }
+}
+
+fn echo(ins: &v1::Instance) -> v1::Instance {
+    v1::Instance {
+        id: ins.id.clone(),
+        service: ins.service.clone(),
+        namespace: ins.namespace.clone(),
+        vpc_id: ins.vpc_id.clone(),
+        host: ins.host.clone(),
+        port: ins.port,
+        ..Default::default()
+    }
+}
+
+type DiscoverStream = Pin<Box<dyn Stream<Item = Result<v1::DiscoverResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl PolarisGrpc for PolarisService {
+    async fn report_client(
+        &self,
+        request: Request<v1::Client>,
+    ) -> Result<Response<v1::Response>, Status> {
+        let peer = request.remote_addr().map(|a| a.ip().to_string());
+        let client = request.into_inner();
+        let host = client.host.filter(|h| !h.is_empty()).or(peer);
+        let reply = v1::Response {
+            client: Some(v1::Client {
+                host,
+                location: client.location,
+                ..Default::default()
+            }),
+            ..response(Code::ExecuteSuccess)
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn register_instance(
+        &self,
+        request: Request<v1::Instance>,
+    ) -> Result<Response<v1::Response>, Status> {
+        let ins = request.into_inner();
+        let reply = match self.naming.register_instance(instance_spec(&ins)).await {
+            Ok(created) => v1::Response {
+                instance: Some(instance_created(&created)),
+                ..response(Code::ExecuteSuccess)
+            },
+            Err(err) => v1::Response {
+                instance: Some(echo(&ins)),
+                ..error_response(&err)
+            },
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn deregister_instance(
+        &self,
+        request: Request<v1::Instance>,
+    ) -> Result<Response<v1::Response>, Status> {
+        let ins = request.into_inner();
+        let reply = match self.naming.deregister_instance(&instance_spec(&ins)).await {
+            Ok(()) => response(Code::ExecuteSuccess),
+            Err(err) => error_response(&err),
+        };
+        Ok(Response::new(v1::Response {
+            instance: Some(echo(&ins)),
+            ..reply
+        }))
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<v1::Instance>,
+    ) -> Result<Response<v1::Response>, Status> {
+        let ins = request.into_inner();
+        let reply = match self.health.heartbeat(&instance_spec(&ins)).await {
+            Ok(()) => response(Code::ExecuteSuccess),
+            Err(err) => error_response(&err),
+        };
+        Ok(Response::new(v1::Response {
+            instance: Some(echo(&ins)),
+            ..reply
+        }))
+    }
+
+    type DiscoverStream = DiscoverStream;
+
+    async fn discover(
+        &self,
+        request: Request<Streaming<v1::DiscoverRequest>>,
+    ) -> Result<Response<Self::DiscoverStream>, Status> {
+        let push = crate::push::wants_push(request.metadata());
+        let inbound = request.into_inner();
+        let outbound =
+            crate::discover::run_stream(self.naming.clone(), self.hub.clone(), inbound, push);
+        Ok(Response::new(Box::pin(outbound)))
+    }
+}

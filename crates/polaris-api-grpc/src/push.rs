@@ -1,0 +1,262 @@
+//! Server push on the `Discover` stream (seed 000, scheme 2).
+//!
+//! A client opts in by sending the gRPC metadata [`PUSH_METADATA_KEY`]`: true` when it opens the
+//! stream. Every INSTANCE or SERVICES request it then sends is answered as usual and also
+//! subscribes the stream to that resource: whenever the resource's revision moves past the one
+//! last sent, the server sends a new `DiscoverResponse` unasked. A request whose `service.metadata`
+//! holds `x-polaris-push: off` cancels the subscription to that resource (its reply is an empty
+//! success); closing the stream cancels them all. Clients that do not opt in see exactly the
+//! official request/response behaviour.
+//!
+//! Cost per stream is bounded: one reader and one writer task whatever the number of
+//! subscriptions. One hub task turns registry events into "dirty" marks on the subscribed
+//! streams; a stream's writer recomputes each dirty subscription once, so a slow client gets only
+//! the newest revision of each resource (changes coalesce while it is not reading) and never
+//! holds up other streams.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Mutex, RwLock};
+use polaris_naming::{Naming, RegistryEvent};
+use polaris_proto::v1;
+use polaris_proto::v1::discover_request::DiscoverRequestType;
+use polaris_types::{Code, ServiceKey};
+use tokio::sync::{Notify, broadcast, mpsc};
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use crate::discover::{Answer, Subscription, answer};
+
+/// The metadata key a client sends with value `true` to receive pushes on its Discover stream.
+pub const PUSH_METADATA_KEY: &str = "x-polaris-push";
+
+/// True when the stream's metadata asks for push.
+pub fn wants_push(metadata: &MetadataMap) -> bool {
+    metadata
+        .get(PUSH_METADATA_KEY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "on"))
+}
+
+/// True when a request cancels its subscription.
+pub(crate) fn is_cancel(request: &v1::DiscoverRequest) -> bool {
+    request
+        .service
+        .as_ref()
+        .and_then(|s| s.metadata.get(PUSH_METADATA_KEY))
+        .is_some_and(|v| v.eq_ignore_ascii_case("off"))
+}
+
+/// A pushable resource: instances of one service, or the service list of a namespace ("" = all).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum SubKey {
+    Instances(ServiceKey),
+    Services(String),
+}
+
+impl SubKey {
+    pub(crate) fn of(request: &v1::DiscoverRequest) -> Option<SubKey> {
+        let service = request.service.clone().unwrap_or_default();
+        let namespace = service.namespace.unwrap_or_default();
+        match DiscoverRequestType::try_from(request.r#type).ok()? {
+            DiscoverRequestType::Instance => {
+                let namespace = if namespace.is_empty() {
+                    polaris_types::DEFAULT_NAMESPACE.to_string()
+                } else {
+                    namespace
+                };
+                Some(SubKey::Instances(ServiceKey::new(
+                    namespace,
+                    service.name.unwrap_or_default(),
+                )))
+            }
+            DiscoverRequestType::Services => Some(SubKey::Services(namespace)),
+            _ => None,
+        }
+    }
+}
+
+/// Which streams watch which resources.
+pub struct PushHub {
+    watchers: RwLock<HashMap<SubKey, HashMap<u64, Weak<StreamState>>>>,
+    next_id: AtomicU64,
+}
+
+impl PushHub {
+    /// Creates the hub and its task, which follows registry events for the server's lifetime.
+    pub fn start(naming: Arc<Naming>) -> Arc<PushHub> {
+        let hub = Arc::new(PushHub {
+            watchers: RwLock::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        });
+        let events = naming.cache().subscribe();
+        tokio::spawn(Arc::downgrade(&hub).follow(events));
+        hub
+    }
+
+    fn mark(&self, key: &SubKey) {
+        let watchers = self.watchers.read();
+        if let Some(streams) = watchers.get(key) {
+            for stream in streams.values().filter_map(Weak::upgrade) {
+                stream.mark(key.clone());
+            }
+        }
+    }
+
+    fn mark_all(&self) {
+        let watchers = self.watchers.read();
+        for (key, streams) in watchers.iter() {
+            for stream in streams.values().filter_map(Weak::upgrade) {
+                stream.mark(key.clone());
+            }
+        }
+    }
+
+    fn watch(&self, key: SubKey, id: u64, stream: &Arc<StreamState>) {
+        self.watchers
+            .write()
+            .entry(key)
+            .or_default()
+            .insert(id, Arc::downgrade(stream));
+    }
+
+    fn unwatch(&self, key: &SubKey, id: u64) {
+        let mut watchers = self.watchers.write();
+        if let Some(streams) = watchers.get_mut(key) {
+            streams.remove(&id);
+            if streams.is_empty() {
+                watchers.remove(key);
+            }
+        }
+    }
+
+    /// Number of (resource, stream) subscriptions.
+    pub fn subscriptions(&self) -> usize {
+        self.watchers.read().values().map(HashMap::len).sum()
+    }
+}
+
+trait Follow {
+    async fn follow(self, events: broadcast::Receiver<RegistryEvent>);
+}
+
+impl Follow for Weak<PushHub> {
+    async fn follow(self, mut events: broadcast::Receiver<RegistryEvent>) {
+        loop {
+            let event = events.recv().await;
+            let Some(hub) = self.upgrade() else { return };
+            match event {
+                Ok(RegistryEvent::ServiceChanged(key) | RegistryEvent::ServiceRemoved(key)) => {
+                    hub.mark(&SubKey::Services(key.namespace.clone()));
+                    hub.mark(&SubKey::Services(String::new()));
+                    hub.mark(&SubKey::Instances(key));
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => hub.mark_all(),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// What the hub can touch of one stream.
+pub(crate) struct StreamState {
+    dirty: Mutex<HashSet<SubKey>>,
+    notify: Notify,
+}
+
+impl StreamState {
+    fn mark(&self, key: SubKey) {
+        self.dirty.lock().insert(key);
+        self.notify.notify_one();
+    }
+}
+
+/// The writer side of one stream.
+pub(crate) struct StreamPush {
+    hub: Arc<PushHub>,
+    naming: Arc<Naming>,
+    id: u64,
+    state: Arc<StreamState>,
+    /// Each subscription with the request to replay, carrying the revision last sent.
+    subs: HashMap<SubKey, v1::DiscoverRequest>,
+}
+
+type Outbound = mpsc::Sender<Result<v1::DiscoverResponse, Status>>;
+
+impl StreamPush {
+    pub(crate) fn new(hub: Arc<PushHub>, naming: Arc<Naming>) -> StreamPush {
+        let id = hub.next_id.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(StreamState {
+            dirty: Mutex::new(HashSet::new()),
+            notify: Notify::new(),
+        });
+        StreamPush {
+            hub,
+            naming,
+            id,
+            state,
+            subs: HashMap::new(),
+        }
+    }
+
+    /// Sends answers in order and pushes changes until the client or the reader goes away.
+    pub(crate) async fn write(mut self, mut answers: mpsc::Receiver<Answer>, out: Outbound) {
+        loop {
+            tokio::select! {
+                biased;
+                answer = answers.recv() => {
+                    let Some(answer) = answer else { break };
+                    if out.send(Ok(answer.response)).await.is_err() {
+                        break;
+                    }
+                    match answer.subscription {
+                        Some((key, Subscription::Watch(request))) => {
+                            self.hub.watch(key.clone(), self.id, &self.state);
+                            self.subs.insert(key.clone(), *request);
+                            // A change between answering and subscribing must not be missed.
+                            self.state.mark(key);
+                        }
+                        Some((key, Subscription::Cancel)) => {
+                            self.hub.unwatch(&key, self.id);
+                            self.subs.remove(&key);
+                        }
+                        None => {}
+                    }
+                }
+                () = self.state.notify.notified() => {
+                    if !self.push_dirty(&out).await {
+                        break;
+                    }
+                }
+            }
+        }
+        for key in self.subs.keys() {
+            self.hub.unwatch(key, self.id);
+        }
+    }
+
+    /// Sends the newest state of every dirty subscription whose revision moved; false when the
+    /// client is gone.
+    async fn push_dirty(&mut self, out: &Outbound) -> bool {
+        let dirty: Vec<SubKey> = self.state.dirty.lock().drain().collect();
+        for key in dirty {
+            let Some(request) = self.subs.get_mut(&key) else {
+                continue;
+            };
+            let response = answer(&self.naming, request);
+            if response.code != Some(Code::ExecuteSuccess.value()) {
+                continue;
+            }
+            if let Some(service) = request.service.as_mut() {
+                service.revision = response.service.as_ref().and_then(|s| s.revision.clone());
+            }
+            if out.send(Ok(response)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
