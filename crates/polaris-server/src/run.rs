@@ -14,13 +14,19 @@ use polaris_store::NamingStore;
 use polaris_store_redb::{GroupCommitOptions, RedbStore};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::config::{ServerConfig, StoreConfig};
+
+/// How long open connections and streams may take to finish after a stop signal.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A server that has opened its store and bound its listeners, ready to serve.
 pub struct Server {
     naming: Arc<Naming>,
     health: Arc<Health>,
+    grpc: Option<TcpListener>,
     http: Option<(TcpListener, axum::Router)>,
 }
 
@@ -63,11 +69,27 @@ impl Server {
             }
             None => None,
         };
+        let grpc = match config.apiserver("service-grpc") {
+            Some(api) => {
+                let addr = api.listener.socket_addr();
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for naming gRPC on {addr}"))?;
+                Some(listener)
+            }
+            None => None,
+        };
         Ok(Server {
             naming,
             health,
+            grpc,
             http,
         })
+    }
+
+    /// The bound naming gRPC address, if enabled.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The bound HTTP address, if the HTTP OpenAPI is enabled.
@@ -76,11 +98,19 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-    /// and closes the store.
+    /// (long-lived streams get [`SHUTDOWN_GRACE`]) and closes the store.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        let mut servers = JoinSet::new();
         if let Some((listener, router)) = self.http {
             tracing::info!(target: "polaris_api_http", addr = ?listener.local_addr().ok(), "HTTP OpenAPI listening");
             let listener = listener.tap_io(|stream| {
@@ -88,12 +118,37 @@ impl Server {
                     tracing::debug!(%err, "cannot set TCP_NODELAY");
                 }
             });
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .context("HTTP server failed")?;
-        } else {
-            shutdown.await;
+            let serve = axum::serve(listener, router).with_graceful_shutdown(stopped());
+            servers.spawn(async move { serve.await.context("HTTP server failed") });
+        }
+        if let Some(listener) = self.grpc {
+            tracing::info!(target: "polaris_api_grpc", addr = ?listener.local_addr().ok(), "naming gRPC listening");
+            let serve = polaris_api_grpc::serve(
+                listener,
+                self.naming.clone(),
+                self.health.clone(),
+                stopped(),
+            );
+            servers.spawn(async move { serve.await.context("naming gRPC server failed") });
+        }
+        let mut failure = None;
+        tokio::select! {
+            () = shutdown => {}
+            Some(result) = servers.join_next() => {
+                failure = result.map_err(anyhow::Error::from).and_then(|r| r).err();
+            }
+        }
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while let Some(result) = servers.join_next().await {
+                if let Err(err) = result.map_err(anyhow::Error::from).and_then(|r| r) {
+                    tracing::error!(%err, "listener failed while stopping");
+                }
+            }
+        });
+        if drained.await.is_err() {
+            tracing::warn!("open streams did not end within {SHUTDOWN_GRACE:?}; closing them");
+            servers.abort_all();
         }
         tracing::info!("listeners closed; stopping the health checker and closing the store");
         self.health.stop().await;
@@ -102,7 +157,10 @@ impl Server {
             .await
             .map_err(|e| anyhow::anyhow!("closing the store: {e}"))?;
         tracing::info!("polaris-server stopped");
-        Ok(())
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 }
 

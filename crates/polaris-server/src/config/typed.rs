@@ -43,7 +43,13 @@ impl Default for ServerConfig {
         Self {
             logger,
             http: Some(ListenerConfig::new(DEFAULT_HTTP_PORT)),
-            apiservers: Vec::new(),
+            // Without an `apiservers` section the naming gRPC port is served too.
+            apiservers: vec![ApiServerConfig {
+                name: "service-grpc".to_owned(),
+                listener: ListenerConfig::new(8091),
+                option: serde_json::Map::new(),
+                api: BTreeMap::new(),
+            }],
             naming: NamingConfig::default(),
             namespace: NamespaceConfig::default(),
             healthcheck: HealthCheckConfig::default(),
@@ -438,7 +444,7 @@ pub(crate) fn build(
 
     // API servers.
     let (http, apiservers) = match file.apiservers {
-        None => (defaults.http, Vec::new()),
+        None => (defaults.http, defaults.apiservers),
         Some(entries) => {
             let mut raw_entries = raw.apiservers.unwrap_or_default().into_iter();
             let mut http = None;
