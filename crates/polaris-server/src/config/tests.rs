@@ -373,7 +373,9 @@ fn defaults_without_file() {
         config.http.unwrap().socket_addr().to_string(),
         "0.0.0.0:8090"
     );
-    assert!(config.apiservers.is_empty());
+    let grpc = config.apiserver("service-grpc").expect("naming gRPC is on by default");
+    assert_eq!(grpc.listener.socket_addr().to_string(), "0.0.0.0:8091");
+    assert_eq!(config.apiservers.len(), 1);
 
     assert!(config.naming.auto_create);
     let reg = &config.naming.batch_register;
@@ -734,5 +736,7 @@ namespace:
 ";
     let l = load_text(text).unwrap();
     assert!(l.warnings.is_empty(), "{:?}", l.warnings);
-    assert_eq!(l.config, ServerConfig::default());
+    // The section lists only api-http, so no other listener is served.
+    let expected = ServerConfig { apiservers: Vec::new(), ..ServerConfig::default() };
+    assert_eq!(l.config, expected);
 }
