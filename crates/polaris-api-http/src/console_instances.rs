@@ -11,8 +11,10 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::body::Query;
-use crate::console_namespaces::run_batch;
-use crate::reply::{BatchRule, Reply, query_error, query_reply};
+use std::collections::HashSet;
+
+use crate::console_namespaces::{decode_batch, join_in_order, run_batch};
+use crate::reply::{BatchReply, BatchRule, Reply, query_error, query_reply};
 use crate::wire::naming::{InstanceIn, instance_created, instance_out};
 
 pub fn routes() -> Router<AppState> {
@@ -25,17 +27,35 @@ pub fn routes() -> Router<AppState> {
         .route("/naming/v1/instances/labels", get(labels))
 }
 
+/// Registers the items concurrently; an id seen earlier in the same batch is refused with
+/// `SameInstanceRequest`, as officially.
 async fn create(State(state): State<AppState>, body: Body) -> Response {
-    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
-        let naming = state.naming.clone();
-        async move {
-            match naming.register_instance(ins.spec()).await {
-                Ok(created) => Reply::ok().with("instance", instance_created(&created)),
-                Err(err) => Reply::from(err).with("instance", ins.echo()),
+    let items = match decode_batch::<InstanceIn>(body).await {
+        Ok(items) => items,
+        Err(response) => return response,
+    };
+    let mut seen = HashSet::new();
+    let futures: Vec<_> = items
+        .into_iter()
+        .map(|ins| {
+            let naming = state.naming.clone();
+            let duplicate = !seen.insert(ins.spec().resolved_id());
+            async move {
+                if duplicate {
+                    return Reply::of(Code::SameInstanceRequest).with("instance", ins.echo());
+                }
+                match naming.register_instance(ins.spec()).await {
+                    Ok(created) => Reply::ok().with("instance", instance_created(&created)),
+                    Err(err) => Reply::from(err).with("instance", ins.echo()),
+                }
             }
-        }
-    })
-    .await
+        })
+        .collect();
+    let mut reply = BatchReply::new(BatchRule::Uniform);
+    for item in join_in_order(futures).await {
+        reply.push(item);
+    }
+    reply.into_response()
 }
 
 async fn update(State(state): State<AppState>, body: Body) -> Response {

@@ -39,18 +39,47 @@ where
     F: FnMut(T) -> Fut,
     Fut: Future<Output = Reply>,
 {
-    let items = match read_body(body)
-        .await
-        .and_then(|bytes| parse_array::<T>(&bytes))
-    {
+    let items = match decode_batch::<T>(body).await {
         Ok(items) => items,
-        Err(err) => return BatchReply::failed(&err),
+        Err(response) => return response,
     };
     let mut reply = BatchReply::new(rule);
     for item in items {
         reply.push(each(item).await);
     }
     reply.into_response()
+}
+
+/// Decodes a console batch body, or answers with the batch-level error.
+pub(crate) async fn decode_batch<T: DeserializeOwned>(body: Body) -> Result<Vec<T>, Response> {
+    read_body(body)
+        .await
+        .and_then(|bytes| parse_array::<T>(&bytes))
+        .map_err(|err| BatchReply::failed(&err))
+}
+
+/// Runs the items' futures concurrently (so their store writes share commits) and returns the
+/// replies in request order.
+pub(crate) async fn join_in_order<Fut>(futures: Vec<Fut>) -> Vec<Reply>
+where
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    let count = futures.len();
+    for (index, future) in futures.into_iter().enumerate() {
+        tasks.spawn(async move { (index, future.await) });
+    }
+    let mut replies: Vec<Option<Reply>> = (0..count).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, reply)) => replies[index] = Some(reply),
+            Err(err) => tracing::error!(target: "polaris_api_http", %err, "batch item task failed"),
+        }
+    }
+    replies
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Reply::of(Code::ExecuteException)))
+        .collect()
 }
 
 /// Decodes one JSON object body, or answers with a parse error reply.

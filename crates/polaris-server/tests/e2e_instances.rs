@@ -584,3 +584,18 @@ fn request_id_is_echoed_and_header_on_failure() {
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["code"], 400_104);
 }
+
+#[test]
+fn the_same_instance_twice_in_one_batch_is_refused_once() {
+    let server = TestServer::start();
+    let item = json!({ "service": "dup", "namespace": "default", "host": "10.9.9.9", "port": 80 });
+    let r = server.post_full(
+        "/naming/v1/instances",
+        &json!([item.clone(), item]).to_string(),
+    );
+    assert_code(&r, 400_000);
+    assert_eq!(r.body["responses"][0]["code"], 200_000);
+    assert_eq!(r.body["responses"][1]["code"], 400_208);
+    let (_, listed) = server.get("/naming/v1/instances?service=dup&namespace=default");
+    assert_eq!(listed["amount"], 1);
+}
