@@ -373,7 +373,9 @@ fn defaults_without_file() {
         config.http.unwrap().socket_addr().to_string(),
         "0.0.0.0:8090"
     );
-    let grpc = config.apiserver("service-grpc").expect("naming gRPC is on by default");
+    let grpc = config
+        .apiserver("service-grpc")
+        .expect("naming gRPC is on by default");
     assert_eq!(grpc.listener.socket_addr().to_string(), "0.0.0.0:8091");
     assert_eq!(config.apiservers.len(), 1);
 
@@ -737,6 +739,9 @@ namespace:
     let l = load_text(text).unwrap();
     assert!(l.warnings.is_empty(), "{:?}", l.warnings);
     // The section lists only api-http, so no other listener is served.
-    let expected = ServerConfig { apiservers: Vec::new(), ..ServerConfig::default() };
+    let expected = ServerConfig {
+        apiservers: Vec::new(),
+        ..ServerConfig::default()
+    };
     assert_eq!(l.config, expected);
 }
