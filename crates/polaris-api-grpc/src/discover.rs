@@ -2,6 +2,7 @@
 //! subscribed resource changes.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use polaris_naming::Naming;
 use polaris_proto::v1;
@@ -13,6 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use crate::convert::{service, status};
+use crate::metrics::GrpcMetrics;
 use crate::push::{PushHub, StreamPush, SubKey};
 
 /// Replies buffered towards one client before its writer waits (and coalesces pushes).
@@ -189,12 +191,14 @@ fn answer_with_push(naming: &Naming, request: v1::DiscoverRequest, push: bool) -
 pub(crate) fn run_stream(
     naming: Arc<Naming>,
     hub: Arc<PushHub>,
+    metrics: Arc<GrpcMetrics>,
     mut inbound: Streaming<v1::DiscoverRequest>,
     push: bool,
 ) -> impl Stream<Item = Result<v1::DiscoverResponse, Status>> {
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_CAPACITY);
     let (answers_tx, answers_rx) = mpsc::channel::<Answer>(PENDING_REPLIES);
     let reader_naming = naming.clone();
+    let reader_metrics = metrics.clone();
     tokio::spawn(async move {
         loop {
             let request = match inbound.message().await {
@@ -205,13 +209,15 @@ pub(crate) fn run_stream(
                     break;
                 }
             };
+            let started = Instant::now();
             let answer = answer_with_push(&reader_naming, request, push);
+            reader_metrics.observe("Discover", started);
             if answers_tx.send(answer).await.is_err() {
                 break;
             }
         }
     });
-    let stream_push = StreamPush::new(hub, naming);
+    let stream_push = StreamPush::new(hub, naming, metrics);
     tokio::spawn(stream_push.write(answers_rx, out_tx));
     ReceiverStream::new(out_rx)
 }

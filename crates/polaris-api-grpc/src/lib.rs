@@ -8,6 +8,7 @@
 mod contract;
 mod convert;
 mod discover;
+mod metrics;
 mod naming;
 pub mod push;
 
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
+pub use metrics::GrpcMetrics;
 pub use push::PUSH_METADATA_KEY;
 
 /// Largest message accepted or sent, in bytes.
@@ -32,10 +34,11 @@ pub async fn serve(
     listener: TcpListener,
     naming: Arc<Naming>,
     health: Arc<Health>,
+    metrics: Arc<GrpcMetrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let hub = push::PushHub::start(naming.clone());
-    let grpc = naming::PolarisService::new(naming.clone(), health, hub);
+    let grpc = naming::PolarisService::new(naming.clone(), health, hub, metrics);
     let contracts = contract::ContractService::default();
     // Sockets from our own listener do not get the builder's TCP_NODELAY: set it per socket, or
     // Nagle plus delayed ACKs add tens of milliseconds to small replies.

@@ -2,6 +2,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use polaris_health::Health;
 use polaris_naming::Naming;
@@ -12,6 +13,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{error_response, instance_created, instance_spec, response};
+use crate::metrics::GrpcMetrics;
 use crate::push::PushHub;
 
 /// `PolarisGRPC` over the registry and the health checker.
@@ -19,14 +21,21 @@ pub struct PolarisService {
     pub(crate) naming: Arc<Naming>,
     health: Arc<Health>,
     pub(crate) hub: Arc<PushHub>,
+    metrics: Arc<GrpcMetrics>,
 }
 
 impl PolarisService {
-    pub fn new(naming: Arc<Naming>, health: Arc<Health>, hub: Arc<PushHub>) -> Self {
+    pub fn new(
+        naming: Arc<Naming>,
+        health: Arc<Health>,
+        hub: Arc<PushHub>,
+        metrics: Arc<GrpcMetrics>,
+    ) -> Self {
         PolarisService {
             naming,
             health,
             hub,
+            metrics,
         }
     }
 }
@@ -51,6 +60,7 @@ impl PolarisGrpc for PolarisService {
         &self,
         request: Request<v1::Client>,
     ) -> Result<Response<v1::Response>, Status> {
+        let started = Instant::now();
         let peer = request.remote_addr().map(|a| a.ip().to_string());
         let client = request.into_inner();
         let host = client.host.filter(|h| !h.is_empty()).or(peer);
@@ -62,6 +72,7 @@ impl PolarisGrpc for PolarisService {
             }),
             ..response(Code::ExecuteSuccess)
         };
+        self.metrics.observe("ReportClient", started);
         Ok(Response::new(reply))
     }
 
@@ -69,6 +80,7 @@ impl PolarisGrpc for PolarisService {
         &self,
         request: Request<v1::Instance>,
     ) -> Result<Response<v1::Response>, Status> {
+        let started = Instant::now();
         let ins = request.into_inner();
         let reply = match self.naming.register_instance(instance_spec(&ins)).await {
             Ok(created) => v1::Response {
@@ -80,6 +92,7 @@ impl PolarisGrpc for PolarisService {
                 ..error_response(&err)
             },
         };
+        self.metrics.observe("RegisterInstance", started);
         Ok(Response::new(reply))
     }
 
@@ -87,11 +100,13 @@ impl PolarisGrpc for PolarisService {
         &self,
         request: Request<v1::Instance>,
     ) -> Result<Response<v1::Response>, Status> {
+        let started = Instant::now();
         let ins = request.into_inner();
         let reply = match self.naming.deregister_instance(&instance_spec(&ins)).await {
             Ok(()) => response(Code::ExecuteSuccess),
             Err(err) => error_response(&err),
         };
+        self.metrics.observe("DeregisterInstance", started);
         Ok(Response::new(v1::Response {
             instance: Some(echo(&ins)),
             ..reply
@@ -102,11 +117,13 @@ impl PolarisGrpc for PolarisService {
         &self,
         request: Request<v1::Instance>,
     ) -> Result<Response<v1::Response>, Status> {
+        let started = Instant::now();
         let ins = request.into_inner();
         let reply = match self.health.heartbeat(&instance_spec(&ins)).await {
             Ok(()) => response(Code::ExecuteSuccess),
             Err(err) => error_response(&err),
         };
+        self.metrics.observe("Heartbeat", started);
         Ok(Response::new(v1::Response {
             instance: Some(echo(&ins)),
             ..reply
@@ -121,8 +138,13 @@ impl PolarisGrpc for PolarisService {
     ) -> Result<Response<Self::DiscoverStream>, Status> {
         let push = crate::push::wants_push(request.metadata());
         let inbound = request.into_inner();
-        let outbound =
-            crate::discover::run_stream(self.naming.clone(), self.hub.clone(), inbound, push);
+        let outbound = crate::discover::run_stream(
+            self.naming.clone(),
+            self.hub.clone(),
+            self.metrics.clone(),
+            inbound,
+            push,
+        );
         Ok(Response::new(Box::pin(outbound)))
     }
 }

@@ -28,6 +28,7 @@ use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 use crate::discover::{Answer, Subscription, answer};
+use crate::metrics::GrpcMetrics;
 
 /// The metadata key a client sends with value `true` to receive pushes on its Discover stream.
 pub const PUSH_METADATA_KEY: &str = "x-polaris-push";
@@ -178,6 +179,7 @@ impl StreamState {
 pub(crate) struct StreamPush {
     hub: Arc<PushHub>,
     naming: Arc<Naming>,
+    metrics: Arc<GrpcMetrics>,
     id: u64,
     state: Arc<StreamState>,
     /// Each subscription with the request to replay, carrying the revision last sent.
@@ -187,7 +189,11 @@ pub(crate) struct StreamPush {
 type Outbound = mpsc::Sender<Result<v1::DiscoverResponse, Status>>;
 
 impl StreamPush {
-    pub(crate) fn new(hub: Arc<PushHub>, naming: Arc<Naming>) -> StreamPush {
+    pub(crate) fn new(
+        hub: Arc<PushHub>,
+        naming: Arc<Naming>,
+        metrics: Arc<GrpcMetrics>,
+    ) -> StreamPush {
         let id = hub.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(StreamState {
             dirty: Mutex::new(HashSet::new()),
@@ -196,6 +202,7 @@ impl StreamPush {
         StreamPush {
             hub,
             naming,
+            metrics,
             id,
             state,
             subs: HashMap::new(),
@@ -204,6 +211,7 @@ impl StreamPush {
 
     /// Sends answers in order and pushes changes until the client or the reader goes away.
     pub(crate) async fn write(mut self, mut answers: mpsc::Receiver<Answer>, out: Outbound) {
+        self.metrics.discover_streams.inc();
         loop {
             tokio::select! {
                 biased;
@@ -236,6 +244,7 @@ impl StreamPush {
         for key in self.subs.keys() {
             self.hub.unwatch(key, self.id);
         }
+        self.metrics.discover_streams.dec();
     }
 
     /// Sends the newest state of every dirty subscription whose revision moved; false when the
@@ -256,6 +265,7 @@ impl StreamPush {
             if out.send(Ok(response)).await.is_err() {
                 return false;
             }
+            self.metrics.pushes.inc();
         }
         true
     }

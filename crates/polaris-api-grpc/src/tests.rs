@@ -33,10 +33,12 @@ async fn fixture() -> Fixture {
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let metrics = Arc::new(crate::GrpcMetrics::default());
     tokio::spawn(crate::serve(
         listener,
         naming.clone(),
         health,
+        metrics,
         std::future::pending(),
     ));
     let channel = Channel::from_shared(format!("http://{addr}"))

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
+use polaris_api_grpc::GrpcMetrics;
 use polaris_api_http::{AppState, HttpMetrics};
 use polaris_health::{Health, HealthOptions, MemoryBeats};
 use polaris_naming::{Naming, NamingOptions};
@@ -27,6 +28,7 @@ pub struct Server {
     naming: Arc<Naming>,
     health: Arc<Health>,
     grpc: Option<TcpListener>,
+    grpc_metrics: Arc<GrpcMetrics>,
     http: Option<(TcpListener, axum::Router)>,
 }
 
@@ -52,6 +54,7 @@ impl Server {
             },
         );
         let metrics = HttpMetrics::register(&mut registry);
+        let grpc_metrics = GrpcMetrics::register(&mut registry);
         let registry = Arc::new(registry);
         let http = match &config.http {
             Some(listen) => {
@@ -83,6 +86,7 @@ impl Server {
             naming,
             health,
             grpc,
+            grpc_metrics,
             http,
         })
     }
@@ -127,6 +131,7 @@ impl Server {
                 listener,
                 self.naming.clone(),
                 self.health.clone(),
+                self.grpc_metrics.clone(),
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("naming gRPC server failed") });
