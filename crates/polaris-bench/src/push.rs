@@ -1,0 +1,178 @@
+//! `push`: how fast one change reaches many subscribed Discover streams.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+
+use crate::discover::{DiscoverStream, instance_request};
+use crate::net::{client, code_of, connect, instance};
+use crate::proc::CpuMark;
+use crate::report::{Recorder, Report, is_success};
+use crate::{Common, PushArgs};
+
+/// Streams opened at the same time while setting up.
+const OPENING: usize = 256;
+/// How long a round waits for every stream's push.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A reply read on a subscribed stream after its first one.
+struct Pushed {
+    at: Instant,
+    instances: usize,
+    code: u32,
+}
+
+/// Opens one push stream, reports its first reply on `ready`, then forwards every later reply.
+async fn subscriber(
+    channel: tonic::transport::Channel,
+    service: String,
+    opening: Arc<Semaphore>,
+    ready: mpsc::UnboundedSender<Result<u32, String>>,
+    pushed: mpsc::UnboundedSender<Pushed>,
+) {
+    let permit = opening.acquire_owned().await;
+    let opened = async {
+        let mut stream =
+            DiscoverStream::open(channel, instance_request(&service, None), true).await?;
+        let first = stream.next().await?;
+        anyhow::Ok((stream, first.code.unwrap_or(0)))
+    }
+    .await;
+    drop(permit);
+    let mut stream = match opened {
+        Ok((stream, code)) => {
+            let _ = ready.send(Ok(code));
+            stream
+        }
+        Err(err) => {
+            let _ = ready.send(Err(format!("{err:#}")));
+            return;
+        }
+    };
+    while let Ok(reply) = stream.next().await {
+        let event = Pushed {
+            at: Instant::now(),
+            instances: reply.instances.len(),
+            code: reply.code.unwrap_or(0),
+        };
+        if pushed.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// `push --streams N --rounds R`.
+pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
+    let per_conn = args.streams_per_connection.max(1);
+    let conns = common.connections.max(args.streams.div_ceil(per_conn));
+    let channels = connect(&common.addr, conns).await?;
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
+    let service = format!("bench-push-{stamp}");
+    let mut registrar = client(&channels, 0);
+    let code = code_of(
+        registrar
+            .register_instance(instance(&service, 0, None))
+            .await,
+    )
+    .map_err(anyhow::Error::msg)?;
+    if !is_success(code) {
+        bail!("registering the first instance of {service}: code {code}");
+    }
+
+    let opening = Arc::new(Semaphore::new(OPENING));
+    let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    let (pushed_tx, mut pushed) = mpsc::unbounded_channel();
+    let mut streams = JoinSet::new();
+    let began = Instant::now();
+    for s in 0..args.streams {
+        streams.spawn(subscriber(
+            channels[s % channels.len()].clone(),
+            service.clone(),
+            opening.clone(),
+            ready_tx.clone(),
+            pushed_tx.clone(),
+        ));
+    }
+    drop(ready_tx);
+    let mut rec = Recorder::default();
+    let mut subscribed = 0usize;
+    for _ in 0..args.streams {
+        match timeout(Duration::from_secs(120), ready.recv()).await {
+            Ok(Some(Ok(code))) if is_success(code) => subscribed += 1,
+            Ok(Some(Ok(code))) => rec.error(format!("first reply code {code}")),
+            Ok(Some(Err(err))) => rec.error(format!("open: {err}")),
+            Ok(None) | Err(_) => bail!("streams did not open within 120 s"),
+        }
+    }
+    eprintln!(
+        "push: {subscribed}/{} streams subscribed over {conns} connections in {:.2?}",
+        args.streams,
+        began.elapsed()
+    );
+
+    let mark = CpuMark::start(common.server_pid)?;
+    let start = Instant::now();
+    let mut acks = Vec::new();
+    let mut ops = 0u64;
+    for round in 1..=args.rounds {
+        // Let the previous round's stragglers (if any) go before timing this one.
+        while pushed.try_recv().is_ok() {}
+        let expected = usize::try_from(round).unwrap_or(usize::MAX) + 1;
+        let t0 = Instant::now();
+        let ins = instance(&service, round, None);
+        let code = code_of(registrar.register_instance(ins).await).map_err(anyhow::Error::msg)?;
+        acks.push(t0.elapsed());
+        if !is_success(code) {
+            bail!("round {round}: registration code {code}");
+        }
+        let mut got = 0usize;
+        let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
+        while got < subscribed {
+            let event = match tokio::time::timeout_at(deadline, pushed.recv()).await {
+                Ok(Some(event)) => event,
+                Ok(None) => bail!("all streams closed"),
+                Err(_) => break,
+            };
+            if event.instances != expected {
+                // A stale or coalesced reply; only the push carrying this round's change counts.
+                continue;
+            }
+            got += 1;
+            ops += 1;
+            rec.record(event.at.saturating_duration_since(t0), Ok(event.code));
+        }
+        for _ in got..subscribed {
+            rec.error(format!("round {round}: no push within {ROUND_TIMEOUT:?}"));
+        }
+    }
+    let elapsed = start.elapsed();
+    let usage = mark.finish().context("read CPU usage")?;
+    streams.abort_all();
+
+    let per_push = |cpu: f64| {
+        if ops == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}", cpu * 1e6 / ops as f64)
+        }
+    };
+    let max_ack = acks.iter().max().copied().unwrap_or_default();
+    Ok(Report {
+        scenario: format!("push {} streams", args.streams),
+        ops,
+        elapsed,
+        rec,
+        usage,
+        note: format!(
+            "rounds={} conns={conns}; µs CPU/notification: server {}, bench {}; register ack max {:.1} ms",
+            args.rounds,
+            usage.server_cpu.map_or("-".into(), per_push),
+            per_push(usage.bench_cpu),
+            max_ack.as_secs_f64() * 1000.0
+        ),
+    })
+}

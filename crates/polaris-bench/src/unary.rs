@@ -1,0 +1,144 @@
+//! Closed-loop unary scenarios: `register` and `heartbeat`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use tokio::task::JoinSet;
+use tonic::transport::Channel;
+
+use crate::net::{Limit, Pacer, client, code_of, instance};
+use crate::proc::CpuMark;
+use crate::report::{Recorder, Report};
+use crate::{Common, RegisterArgs};
+
+/// Runs `op(worker, n)` on `concurrency` workers, each with one call in flight, until `limit`.
+/// Returns what they recorded, the number of operations and the wall time.
+pub async fn closed_loop<F, Fut>(
+    concurrency: usize,
+    limit: Limit,
+    op: F,
+) -> Result<(Recorder, u64, Duration)>
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<u32, String>> + Send + 'static,
+{
+    let pacer = Arc::new(Pacer::new(limit));
+    let op = Arc::new(op);
+    let start = Instant::now();
+    let mut workers = JoinSet::new();
+    for worker in 0..concurrency.max(1) {
+        let pacer = pacer.clone();
+        let op = op.clone();
+        workers.spawn(async move {
+            let mut rec = Recorder::default();
+            let mut ops = 0u64;
+            while let Some(n) = pacer.next() {
+                let began = Instant::now();
+                let outcome = op(worker, n).await;
+                rec.record(began.elapsed(), outcome);
+                ops += 1;
+            }
+            (rec, ops)
+        });
+    }
+    let mut total = Recorder::default();
+    let mut ops = 0;
+    while let Some(done) = workers.join_next().await {
+        let (rec, n) = done?;
+        total.merge(rec);
+        ops += n;
+    }
+    Ok((total, ops, start.elapsed()))
+}
+
+/// Registers instances `offset..offset + count` of `service` with `concurrency` calls in flight.
+pub async fn register_all(
+    channels: &[Channel],
+    concurrency: usize,
+    service: &str,
+    offset: u64,
+    count: u64,
+    ttl: Option<u32>,
+) -> Result<(Recorder, u64, Duration)> {
+    let channels = channels.to_vec();
+    let service = service.to_string();
+    closed_loop(concurrency, Limit::Count(count), move |worker, n| {
+        let mut client = client(&channels, worker);
+        let ins = instance(&service, offset + n, ttl);
+        async move { code_of(client.register_instance(ins).await) }
+    })
+    .await
+}
+
+/// `register`: durable registrations of distinct instances per second.
+pub async fn register(common: &Common, args: &RegisterArgs) -> Result<Report> {
+    let channels = common.channels().await?;
+    let limit = common.limit(Limit::Count(10_000))?;
+    let mark = CpuMark::start(common.server_pid)?;
+    let service = args.service.clone();
+    let offset = args.offset;
+    let (rec, ops, elapsed) = closed_loop(common.concurrency, limit, move |worker, n| {
+        let mut client = client(&channels, worker);
+        let ins = instance(&service, offset + n, None);
+        async move { code_of(client.register_instance(ins).await) }
+    })
+    .await?;
+    Ok(Report {
+        scenario: "register".into(),
+        ops,
+        elapsed,
+        rec,
+        usage: mark.finish()?,
+        note: format!(
+            "c={} conns={} service={}",
+            common.concurrency, common.connections, args.service
+        ),
+    })
+}
+
+/// `heartbeat`: registers `instances` health-checked instances, then beats them round robin.
+pub async fn heartbeat(common: &Common, instances: u64, ttl: u32) -> Result<Report> {
+    if instances == 0 {
+        bail!("--instances must be positive");
+    }
+    let channels = common.channels().await?;
+    let service = "bench-heartbeat".to_string();
+    let (setup, _, took) = register_all(
+        &channels,
+        common.concurrency,
+        &service,
+        0,
+        instances,
+        Some(ttl),
+    )
+    .await?;
+    if setup.errors > 0 {
+        bail!(
+            "setup: {} registrations failed: {:?}",
+            setup.errors,
+            setup.first_error
+        );
+    }
+    eprintln!("heartbeat: registered {instances} instances in {took:.2?}");
+    let limit = common.limit(Limit::For(Duration::from_secs(10)))?;
+    let mark = CpuMark::start(common.server_pid)?;
+    let (rec, ops, elapsed) = closed_loop(common.concurrency, limit, move |worker, n| {
+        let mut client = client(&channels, worker);
+        let ins = instance(&service, n % instances, None);
+        async move { code_of(client.heartbeat(ins).await) }
+    })
+    .await?;
+    Ok(Report {
+        scenario: "heartbeat".into(),
+        ops,
+        elapsed,
+        rec,
+        usage: mark.finish()?,
+        note: format!(
+            "c={} conns={} instances={instances} ttl={ttl}",
+            common.concurrency, common.connections
+        ),
+    })
+}
