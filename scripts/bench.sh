@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Benchmarks a fresh release server with polaris-bench over the naming gRPC port.
+#
+# Builds polaris-server and polaris-bench in release, starts the server on free loopback ports
+# with a temporary data directory, runs every scenario with fixed parameters (about 3 minutes on
+# 2 cores), stops the server, and prints the result table as Markdown (also kept in
+# $BENCH_OUT, default $CARGO_TARGET_DIR/bench-results.md). The load generator shares the machine with the
+# server, so numbers are a floor for what the server alone could do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+echo "== cargo build --release -p polaris-server -p polaris-bench" >&2
+cargo build --release -p polaris-server -p polaris-bench >&2
+SERVER="$CARGO_TARGET_DIR/release/polaris-server"
+BENCH="$CARGO_TARGET_DIR/release/polaris-bench"
+
+WORK="$(mktemp -d -t polaris-bench.XXXXXX)"
+OUT="${BENCH_OUT:-$CARGO_TARGET_DIR/bench-results.md}"
+rm -f "$OUT"
+# 10,000 push streams need no more than a few dozen sockets, but raise the limit anyway.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+PID=""
+GRPC_PORT=""
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_server() {
+  local dir="$WORK/server-$1"
+  mkdir -p "$dir"
+  local http_port
+  http_port="$(free_port)"
+  GRPC_PORT="$(free_port)"
+  while [ "$GRPC_PORT" = "$http_port" ]; do GRPC_PORT="$(free_port)"; done
+  cat >"$dir/polaris-server.yaml" <<EOF
+bootstrap:
+  logger:
+    default: { rotateOutputPath: log/polaris.log, outputLevel: warn }
+    naming: { rotateOutputPath: log/naming.log, outputLevel: warn }
+    store: { rotateOutputPath: log/store.log, outputLevel: warn }
+    apiserver: { rotateOutputPath: log/apiserver.log, outputLevel: warn }
+apiservers:
+  - name: api-http
+    option: { listenIP: "127.0.0.1", listenPort: $http_port }
+  - name: service-grpc
+    option: { listenIP: "127.0.0.1", listenPort: $GRPC_PORT }
+store:
+  name: embedded
+  option: { path: "$dir/data" }
+EOF
+  (cd "$dir" && exec "$SERVER" start --config "$dir/polaris-server.yaml" >"$dir/stdout.log" 2>"$dir/stderr.log") &
+  PID=$!
+  for _ in $(seq 1 200); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$http_port/" 2>/dev/null \
+      && (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null; then
+      echo "== server $1 up: pid $PID, http $http_port, grpc $GRPC_PORT, dir $dir" >&2
+      return
+    fi
+    if ! kill -0 "$PID" 2>/dev/null; then
+      echo "server exited during startup:" >&2
+      cat "$dir/stderr.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "server did not come up" >&2
+  exit 1
+}
+
+stop_server() {
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+    kill -TERM "$PID"
+    wait "$PID" || true
+  fi
+  PID=""
+}
+
+cleanup() {
+  stop_server
+  # BENCH_KEEP=1 keeps the servers' data and logs for a look afterwards.
+  if [ -z "${BENCH_KEEP:-}" ]; then
+    rm -rf "$WORK"
+  else
+    echo "kept $WORK" >&2
+  fi
+}
+trap cleanup EXIT
+
+bench() {
+  local scenario="$1"
+  shift
+  echo "== polaris-bench $scenario $*" >&2
+  "$BENCH" "$scenario" --addr "127.0.0.1:$GRPC_PORT" --server-pid "$PID" --markdown "$OUT" "$@"
+}
+
+# Server 1: throughput and push scenarios.
+start_server 1
+sleep 1
+bench rss --label "idle RSS (fresh server)"
+bench register --count 20000 --concurrency 256 --connections 4
+bench discover --mode unchanged --duration 15s --concurrency 64 --instances 100
+bench discover --mode changed --duration 10s --concurrency 64 --instances 100
+bench push --streams 1000 --rounds 5
+bench push --streams 10000 --rounds 3
+# Last, so that its instances expiring later do not write during the other scenarios.
+bench heartbeat --duration 15s --concurrency 128 --instances 2000
+stop_server
+
+# Server 2: memory with 100,000 instances.
+start_server 2
+sleep 1
+bench rss --label "idle RSS (fresh server)"
+bench register --count 100000 --concurrency 256 --service bench-rss
+bench rss --label "RSS with 100,000 instances"
+stop_server
+
+echo
+cat "$OUT"
