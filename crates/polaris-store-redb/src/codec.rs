@@ -3,7 +3,8 @@
 
 use polaris_store::{StoreError, StoreResult};
 use polaris_types::{
-    HealthCheck, Instance, Location, Metadata, Millis, Namespace, Service, ServiceKey,
+    HealthCheck, Instance, Location, Metadata, Millis, Namespace, Rule, RuleKind, RuleTarget,
+    Service, ServiceKey, TargetRole,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -223,6 +224,107 @@ pub(crate) fn decode_instance(bytes: &[u8]) -> StoreResult<Instance> {
         ctime: r.ctime,
         mtime: r.mtime,
     })
+}
+
+#[derive(Serialize, Deserialize)]
+struct RuleV1 {
+    kind: String,
+    id: String,
+    name: String,
+    namespace: String,
+    enable: bool,
+    priority: u32,
+    description: String,
+    /// `(namespace, service, role)` with role `caller` or `callee`.
+    targets: Vec<(String, String, String)>,
+    /// The opaque body, hex-encoded.
+    body: String,
+    revision: String,
+    ctime: Millis,
+    mtime: Millis,
+}
+
+fn role_name(role: TargetRole) -> &'static str {
+    match role {
+        TargetRole::Caller => "caller",
+        TargetRole::Callee => "callee",
+    }
+}
+
+pub(crate) fn encode_rule(r: &Rule) -> Vec<u8> {
+    encode(&RuleV1 {
+        kind: r.kind.as_str().to_string(),
+        id: r.id.clone(),
+        name: r.name.clone(),
+        namespace: r.namespace.clone(),
+        enable: r.enable,
+        priority: r.priority,
+        description: r.description.clone(),
+        targets: r
+            .targets
+            .iter()
+            .map(|t| {
+                (
+                    t.namespace.clone(),
+                    t.service.clone(),
+                    role_name(t.role).to_string(),
+                )
+            })
+            .collect(),
+        body: hex::encode(&r.body),
+        revision: r.revision.clone(),
+        ctime: r.ctime,
+        mtime: r.mtime,
+    })
+}
+
+pub(crate) fn decode_rule(bytes: &[u8]) -> StoreResult<Rule> {
+    let r: RuleV1 = decode("rule", bytes)?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("rule {}: {what}", r.id));
+    let kind = RuleKind::parse(&r.kind).ok_or_else(|| corrupt("unknown kind"))?;
+    let targets = r
+        .targets
+        .iter()
+        .map(|(namespace, service, role)| {
+            let role = match role.as_str() {
+                "caller" => TargetRole::Caller,
+                "callee" => TargetRole::Callee,
+                _ => return Err(corrupt("unknown target role")),
+            };
+            Ok(RuleTarget {
+                namespace: namespace.clone(),
+                service: service.clone(),
+                role,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let body = hex::decode(&r.body).map_err(|_| corrupt("body is not hex"))?;
+    Ok(Rule {
+        kind,
+        id: r.id,
+        name: r.name,
+        namespace: r.namespace,
+        enable: r.enable,
+        priority: r.priority,
+        description: r.description,
+        targets,
+        body,
+        revision: r.revision,
+        ctime: r.ctime,
+        mtime: r.mtime,
+    })
+}
+
+/// The table key of a rule: `kind NUL id`.
+pub(crate) fn rule_key(kind: RuleKind, id: &str) -> String {
+    format!("{}{KEY_SEPARATOR}{id}", kind.as_str())
+}
+
+/// Parses a key written by [`rule_key`].
+pub(crate) fn parse_rule_key(key: &str) -> StoreResult<(RuleKind, String)> {
+    key.split_once(KEY_SEPARATOR)
+        .and_then(|(kind, id)| Some((RuleKind::parse(kind)?, id.to_string())))
+        .ok_or_else(|| StoreError::Corrupt(format!("rule key {key:?} is malformed")))
 }
 
 /// The table key of a service: `namespace NUL name`.

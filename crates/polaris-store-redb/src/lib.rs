@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use polaris_store::{Change, Mutation, NamingStore, StoreError, StoreResult};
-use polaris_types::{Instance, Millis, Namespace, Service, ServiceKey};
+use polaris_types::{Instance, Millis, Namespace, Rule, RuleKind, Service, ServiceKey};
 use prometheus_client::registry::Registry;
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable};
 use tokio::sync::{mpsc, oneshot};
@@ -297,6 +297,24 @@ impl NamingStore for RedbStore {
                 codec::decode_instance,
                 |i| i.mtime,
                 plain_key,
+            )
+        })
+        .await
+    }
+
+    async fn load_rules(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<Rule, (RuleKind, String)>>> {
+        let tables = (writer::RULES, writer::RULE_TOMBSTONES);
+        self.read(move |db| {
+            load(
+                db,
+                tables,
+                since,
+                codec::decode_rule,
+                |r| r.mtime,
+                codec::parse_rule_key,
             )
         })
         .await

@@ -24,6 +24,8 @@ pub(crate) const NAMESPACE_TOMBSTONES: TombstoneTable =
     TableDefinition::new("namespace_tombstones");
 pub(crate) const SERVICE_TOMBSTONES: TombstoneTable = TableDefinition::new("service_tombstones");
 pub(crate) const INSTANCE_TOMBSTONES: TombstoneTable = TableDefinition::new("instance_tombstones");
+pub(crate) const RULES: RecordTable = TableDefinition::new("rules");
+pub(crate) const RULE_TOMBSTONES: TombstoneTable = TableDefinition::new("rule_tombstones");
 
 /// What a caller asks the writer thread to do.
 pub(crate) enum Op {
@@ -66,13 +68,14 @@ pub(crate) struct Writer {
 /// Creates every table so that read transactions never meet a missing one.
 pub(crate) fn create_tables(db: &Database) -> Result<(), redb::Error> {
     let txn = db.begin_write()?;
-    for table in [NAMESPACES, SERVICES, INSTANCES] {
+    for table in [NAMESPACES, SERVICES, INSTANCES, RULES] {
         txn.open_table(table)?;
     }
     for table in [
         NAMESPACE_TOMBSTONES,
         SERVICE_TOMBSTONES,
         INSTANCE_TOMBSTONES,
+        RULE_TOMBSTONES,
     ] {
         txn.open_table(table)?;
     }
@@ -170,6 +173,8 @@ fn apply_batch(txn: &WriteTransaction, batch: &[Mutation]) -> Result<(), redb::E
     let mut namespace_tombs = txn.open_table(NAMESPACE_TOMBSTONES)?;
     let mut service_tombs = txn.open_table(SERVICE_TOMBSTONES)?;
     let mut instance_tombs = txn.open_table(INSTANCE_TOMBSTONES)?;
+    let mut rules = txn.open_table(RULES)?;
+    let mut rule_tombs = txn.open_table(RULE_TOMBSTONES)?;
     for mutation in batch {
         match mutation {
             Mutation::PutNamespace(ns) => {
@@ -199,6 +204,16 @@ fn apply_batch(txn: &WriteTransaction, batch: &[Mutation]) -> Result<(), redb::E
                 instances.remove(id.as_str())?;
                 instance_tombs.insert(id.as_str(), *mtime)?;
             }
+            Mutation::PutRule(rule) => {
+                let key = codec::rule_key(rule.kind, &rule.id);
+                rules.insert(key.as_str(), codec::encode_rule(rule).as_slice())?;
+                rule_tombs.remove(key.as_str())?;
+            }
+            Mutation::DeleteRule { kind, id, mtime } => {
+                let key = codec::rule_key(*kind, id);
+                rules.remove(key.as_str())?;
+                rule_tombs.insert(key.as_str(), *mtime)?;
+            }
         }
     }
     Ok(())
@@ -209,6 +224,7 @@ fn purge(txn: &WriteTransaction, before: Millis) -> Result<(), redb::Error> {
         NAMESPACE_TOMBSTONES,
         SERVICE_TOMBSTONES,
         INSTANCE_TOMBSTONES,
+        RULE_TOMBSTONES,
     ] {
         txn.open_table(table)?.retain(|_, mtime| mtime >= before)?;
     }

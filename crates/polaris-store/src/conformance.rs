@@ -9,7 +9,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use polaris_types::{HealthCheck, Instance, Location, Millis, Namespace, Service, ServiceKey};
+use polaris_types::{
+    HealthCheck, Instance, Location, Millis, Namespace, Rule, RuleKind, RuleTarget, Service,
+    ServiceKey, TargetRole,
+};
 
 use crate::{Change, Mutation, NamingStore, StoreError};
 
@@ -47,7 +50,8 @@ macro_rules! naming_store_conformance {
         $crate::naming_store_conformance!(@tests $harness;
             round_trip_every_field, load_since_is_incremental, delete_leaves_tombstone,
             re_put_clears_tombstone, batch_is_applied_in_order, concurrent_applies_all_visible,
-            data_survives_reopen, apply_after_close_is_refused, purge_removes_old_tombstones_only);
+            data_survives_reopen, apply_after_close_is_refused, purge_removes_old_tombstones_only,
+            rules_round_trip_with_tombstones);
     };
 }
 
@@ -357,6 +361,87 @@ pub async fn purge_removes_old_tombstones_only(harness: &impl StoreHarness) {
     assert_eq!(
         snapshot(&*store, 0).await,
         tombstones(2, 300).and(upserts(3, 50))
+    );
+    store.close().await.expect("close");
+}
+
+fn rule(kind: RuleKind, id: &str, mtime: Millis) -> Rule {
+    Rule {
+        kind,
+        id: id.to_string(),
+        name: format!("name of {id}"),
+        namespace: "ns".to_string(),
+        enable: true,
+        priority: 7,
+        description: "a rule".to_string(),
+        targets: vec![
+            RuleTarget {
+                namespace: "ns".into(),
+                service: "*".into(),
+                role: TargetRole::Caller,
+            },
+            RuleTarget {
+                namespace: "*".into(),
+                service: "svc".into(),
+                role: TargetRole::Callee,
+            },
+        ],
+        // Arbitrary bytes, including NUL and invalid UTF-8: bodies are opaque.
+        body: vec![0, 159, 146, 150, 10, 255],
+        revision: format!("rev-{id}"),
+        ctime: mtime - 1,
+        mtime,
+    }
+}
+
+/// Rules keep every field, are keyed by (kind, id), load incrementally, leave tombstones when
+/// deleted, and survive a reopen.
+pub async fn rules_round_trip_with_tombstones(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    let routing = rule(RuleKind::Routing, "r1", 100);
+    let same_id_other_kind = rule(RuleKind::RateLimit, "r1", 200);
+    let doomed = rule(RuleKind::CircuitBreaker, "c1", 150);
+    let batch = vec![
+        Mutation::PutRule(routing.clone()),
+        Mutation::PutRule(same_id_other_kind.clone()),
+        Mutation::PutRule(doomed.clone()),
+    ];
+    apply(&*store, batch).await;
+    let delete = Mutation::DeleteRule {
+        kind: RuleKind::CircuitBreaker,
+        id: "c1".into(),
+        mtime: 300,
+    };
+    apply(&*store, vec![delete]).await;
+    store.close().await.expect("close");
+    let store = harness.open().await;
+    let mut all = store.load_rules(0).await.expect("load rules");
+    all.sort_by_key(|c| match c {
+        Change::Upsert(r) => (r.kind, r.id.clone(), 0),
+        Change::Deleted { key, .. } => (key.0, key.1.clone(), 1),
+    });
+    assert_eq!(
+        all,
+        vec![
+            Change::Upsert(routing),
+            Change::Upsert(same_id_other_kind.clone()),
+            Change::Deleted {
+                key: (RuleKind::CircuitBreaker, "c1".into()),
+                mtime: 300
+            },
+        ]
+    );
+    let mut recent = store.load_rules(200).await.expect("load rules");
+    recent.sort_by_key(|c| matches!(c, Change::Deleted { .. }));
+    assert_eq!(
+        recent,
+        vec![
+            Change::Upsert(same_id_other_kind),
+            Change::Deleted {
+                key: (RuleKind::CircuitBreaker, "c1".into()),
+                mtime: 300
+            },
+        ]
     );
     store.close().await.expect("close");
 }

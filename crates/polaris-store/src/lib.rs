@@ -9,7 +9,7 @@ pub mod conformance;
 pub mod memory;
 
 use async_trait::async_trait;
-use polaris_types::{Instance, Millis, Namespace, Service, ServiceKey};
+use polaris_types::{Instance, Millis, Namespace, Rule, RuleKind, Service, ServiceKey};
 
 /// Why a store operation failed. Domain services map every variant to `StoreLayerException`.
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +31,26 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mutation {
     PutNamespace(Namespace),
-    DeleteNamespace { name: String, mtime: Millis },
+    DeleteNamespace {
+        name: String,
+        mtime: Millis,
+    },
     PutService(Service),
-    DeleteService { key: ServiceKey, mtime: Millis },
+    DeleteService {
+        key: ServiceKey,
+        mtime: Millis,
+    },
     PutInstance(Instance),
-    DeleteInstance { id: String, mtime: Millis },
+    DeleteInstance {
+        id: String,
+        mtime: Millis,
+    },
+    PutRule(Rule),
+    DeleteRule {
+        kind: RuleKind,
+        id: String,
+        mtime: Millis,
+    },
 }
 
 /// A record as returned by an incremental load: either its current value or a tombstone.
@@ -55,7 +70,7 @@ impl<T, K> Change<T, K> {
     }
 }
 
-/// Persistence of namespaces, services and instances.
+/// Persistence of the registry: namespaces, services, instances and governance rules.
 #[async_trait]
 pub trait NamingStore: Send + Sync + 'static {
     /// Applies the mutations as one atomic, durable unit. When this returns `Ok`, every mutation
@@ -70,6 +85,10 @@ pub trait NamingStore: Send + Sync + 'static {
 
     /// Instances modified at or after `since`, tombstones included.
     async fn load_instances(&self, since: Millis) -> StoreResult<Vec<Change<Instance, String>>>;
+
+    /// Governance rules modified at or after `since`, tombstones included.
+    async fn load_rules(&self, since: Millis)
+    -> StoreResult<Vec<Change<Rule, (RuleKind, String)>>>;
 
     /// Forgets tombstones older than `before`.
     async fn purge_tombstones(&self, before: Millis) -> StoreResult<()>;

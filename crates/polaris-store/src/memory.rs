@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use polaris_types::{Instance, Millis, Namespace, Service, ServiceKey};
+use polaris_types::{Instance, Millis, Namespace, Rule, RuleKind, Service, ServiceKey};
 use std::sync::Mutex;
 
 use crate::{Change, Mutation, NamingStore, StoreError, StoreResult};
@@ -62,6 +62,7 @@ struct Data {
     namespaces: Table<String, Namespace>,
     services: Table<ServiceKey, Service>,
     instances: Table<String, Instance>,
+    rules: Table<(RuleKind, String), Rule>,
 }
 
 /// Shared contents, so that a "reopened" handle sees what an earlier one wrote.
@@ -74,6 +75,7 @@ impl Default for MemoryData {
             namespaces: Table::new(),
             services: Table::new(),
             instances: Table::new(),
+            rules: Table::new(),
         })))
     }
 }
@@ -142,6 +144,10 @@ impl NamingStore for MemoryStore {
                     Mutation::DeleteService { key, mtime } => data.services.delete(key, mtime),
                     Mutation::PutInstance(ins) => data.instances.put(ins.id.clone(), ins),
                     Mutation::DeleteInstance { id, mtime } => data.instances.delete(id, mtime),
+                    Mutation::PutRule(rule) => data.rules.put((rule.kind, rule.id.clone()), rule),
+                    Mutation::DeleteRule { kind, id, mtime } => {
+                        data.rules.delete((kind, id), mtime)
+                    }
                 }
             }
         })
@@ -159,11 +165,19 @@ impl NamingStore for MemoryStore {
         self.with(|data| data.instances.since(since, |ins| ins.mtime))
     }
 
+    async fn load_rules(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<Rule, (RuleKind, String)>>> {
+        self.with(|data| data.rules.since(since, |rule| rule.mtime))
+    }
+
     async fn purge_tombstones(&self, before: Millis) -> StoreResult<()> {
         self.with(|data| {
             data.namespaces.purge(before);
             data.services.purge(before);
             data.instances.purge(before);
+            data.rules.purge(before);
         })
     }
 
