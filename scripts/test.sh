@@ -18,3 +18,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== compatibility tests (grpcio, polaris-rust)"
+tests/compat/run.sh

@@ -78,6 +78,12 @@ class DiscoverStream:
             self._reader = threading.Thread(target=self._read, daemon=True)
             self._reader.start()
 
+    def start_reading(self):
+        """Starts reading a stream opened with `read=False`."""
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._read, daemon=True)
+            self._reader.start()
+
     def _generate(self):
         while True:
             item = self._requests.get()

@@ -161,6 +161,21 @@ def test_non_reading_push_client_does_not_hold_up_others(addrs):
             assert pushed.service.name.value == small and len(pushed.instances) == 2
             assert time.monotonic() - started < 2.0
             assert_still_serving(addrs[0])
+
+            # Once it reads, the stuck client catches up with the newest state, nothing lost.
+            slow.start_reading()
+            first = slow.recv(5)
+            assert first.service.name.value == big and first.code.value == SUCCESS
+            newest, received = len(first.instances), 1
+            deadline = time.monotonic() + 5.0
+            while newest != 240 and time.monotonic() < deadline:
+                reply = slow.recv_or_none(max(0.01, deadline - time.monotonic()))
+                if reply is None:
+                    break
+                received += 1
+                newest = len(reply.instances)
+            assert newest == 240, f"the slow client never got the newest state ({newest})"
+            print(f"slow client caught up after {received} messages for 200 changes")
         finally:
             slow.close()
             fast.close()
