@@ -23,8 +23,8 @@ use polaris_rust::discovery::api::{
     new_consumer_api_by_context, new_provider_api_by_context, ConsumerAPI, ProviderAPI,
 };
 use polaris_rust::discovery::req::{
-    GetAllInstanceRequest, InstanceDeregisterRequest,
-    InstanceHeartbeatRequest, InstanceRegisterRequest,
+    GetAllInstanceRequest, InstanceDeregisterRequest, InstanceHeartbeatRequest,
+    InstanceRegisterRequest,
 };
 
 const CONFIG_TEMPLATE: &str = include_str!("../polaris.yaml");
@@ -85,8 +85,8 @@ fn write_config(address: &str) -> Result<std::path::PathBuf, String> {
 
 async fn run(address: &str) -> Result<(), String> {
     let config_path = write_config(address)?;
-    let config = load(&config_path)
-        .map_err(|e| format!("cannot load {}: {e}", config_path.display()))?;
+    let config =
+        load(&config_path).map_err(|e| format!("cannot load {}: {e}", config_path.display()))?;
     let context = Arc::new(
         SDKContext::create_by_configuration(config)
             .map_err(|e| format!("cannot create the SDK context: {e}"))?,
