@@ -33,8 +33,32 @@ impl Proc {
         Proc("self".into())
     }
 
-    /// User plus system CPU time consumed so far, in seconds.
+    /// CPU time consumed so far, in seconds: the nanosecond run times of the live threads from
+    /// `/proc/<pid>/task/*/schedstat` when the kernel has them (threads that already exited are
+    /// not counted), else user plus system time from `/proc/<pid>/stat` in clock ticks.
     pub fn cpu_seconds(&self) -> Result<f64> {
+        match self.thread_run_time() {
+            Some(seconds) => Ok(seconds),
+            None => self.stat_cpu_seconds(),
+        }
+    }
+
+    fn thread_run_time(&self) -> Option<f64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.0)).ok()?;
+        let mut nanos = 0u64;
+        for task in tasks {
+            let path = task.ok()?.path().join("schedstat");
+            // A thread may exit between listing and reading: skip it.
+            let Ok(text) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            nanos += text.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+        Some(nanos as f64 / 1e9)
+    }
+
+    /// User plus system CPU time from `/proc/<pid>/stat`, in seconds.
+    fn stat_cpu_seconds(&self) -> Result<f64> {
         let path = format!("/proc/{}/stat", self.0);
         let stat = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
         // The command name may hold spaces and parentheses: fields start after the last ')'.
