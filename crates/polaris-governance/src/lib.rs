@@ -61,34 +61,38 @@ pub struct Applicable {
     pub revision: String,
 }
 
-/// Official codes per kind: (name taken, not found, invalid name).
-fn codes(kind: RuleKind) -> (Code, Code, Code) {
-    match kind {
-        RuleKind::Routing => (
-            Code::ExistedResource,
-            Code::NotFoundRouting,
-            Code::InvalidParameter,
-        ),
-        RuleKind::RateLimit => (
-            Code::ExistedResource,
-            Code::NotFoundRateLimit,
-            Code::InvalidRateLimitName,
-        ),
+/// The official codes of one kind: for a name used twice in a namespace (`None` when names
+/// need not be unique), for an unknown id, and for an overlong name.
+struct KindCodes {
+    duplicate: Option<Code>,
+    not_found: Code,
+    long_name: Code,
+}
+
+fn codes(kind: RuleKind) -> KindCodes {
+    let (duplicate, not_found, long_name) = match kind {
+        RuleKind::Routing => (None, Code::NotFoundRouting, Code::InvalidRoutingName),
+        RuleKind::RateLimit => (None, Code::NotFoundRateLimit, Code::InvalidRateLimitName),
         RuleKind::CircuitBreaker => (
-            Code::CircuitBreakerRuleExisted,
+            Some(Code::ServiceExistedCircuitBreakers),
             Code::NotFoundCircuitBreaker,
             Code::InvalidCircuitBreakerName,
         ),
         RuleKind::FaultDetector => (
-            Code::FaultDetectRuleExisted,
+            Some(Code::FaultDetectRuleExisted),
             Code::NotFoundResource,
-            Code::InvalidFaultDetectName,
+            Code::InvalidRateLimitName,
         ),
         RuleKind::Lane => (
-            Code::ExistedResource,
+            Some(Code::ExistedResource),
             Code::NotFoundResource,
             Code::InvalidParameter,
         ),
+    };
+    KindCodes {
+        duplicate,
+        not_found,
+        long_name,
     }
 }
 
@@ -100,14 +104,14 @@ fn now_millis() -> Millis {
 }
 
 fn validate(spec: &RuleSpec) -> Result<()> {
-    let (_, _, invalid_name) = codes(spec.kind);
-    let name_ok = !spec.name.is_empty()
-        && spec.name.chars().count() <= MAX_RULE_NAME_LEN
-        && !spec.name.chars().any(char::is_control);
+    let name_ok =
+        spec.name.chars().count() <= MAX_RULE_NAME_LEN && !spec.name.chars().any(char::is_control);
     if !name_ok {
         return Err(PolarisError::new(
-            invalid_name,
-            format!("name must be 1 to {MAX_RULE_NAME_LEN} characters"),
+            codes(spec.kind).long_name,
+            format!(
+                "name must be at most {MAX_RULE_NAME_LEN} characters, without control characters"
+            ),
         ));
     }
     if !(spec.namespace == "*" || is_valid_name(&spec.namespace, 64)) {
@@ -190,66 +194,41 @@ impl Governance {
             .cloned()
     }
 
-    /// Creates a rule with a fresh id; the name must be unused in its namespace.
+    /// Creates a rule with a fresh id (a client id is kept; an existing rule with that id is
+    /// replaced, as the official server does for routing rules). For kinds whose names are
+    /// unique, the name must be unused in its namespace.
     pub async fn create(&self, spec: RuleSpec) -> Result<Arc<Rule>> {
-        validate(&spec)?;
-        let (taken, _, _) = codes(spec.kind);
-        let _writer = self.writer.lock().await;
-        if self
-            .find_name(spec.kind, &spec.namespace, &spec.name)
-            .is_some()
-        {
-            return Err(PolarisError::new(
-                taken,
-                format!("rule {} exists", spec.name),
-            ));
-        }
-        let now = now_millis();
-        let rule = Rule {
-            kind: spec.kind,
-            id: spec.id.filter(|id| !id.is_empty()).unwrap_or_else(new_uuid),
-            name: spec.name,
-            namespace: spec.namespace,
-            enable: spec.enable,
-            priority: spec.priority,
-            description: spec.description,
-            targets: spec.targets,
-            body: spec.body,
-            revision: new_revision(),
-            ctime: now,
-            mtime: now,
-        };
-        if self
-            .rules
-            .load()
-            .contains_key(&(rule.kind, rule.id.clone()))
-        {
-            return Err(PolarisError::new(
-                taken,
-                format!("rule id {} exists", rule.id),
-            ));
-        }
-        self.store
-            .apply(vec![Mutation::PutRule(rule.clone())])
-            .await
-            .map_err(store_error)?;
-        let rule = Arc::new(rule);
-        self.publish(rule.kind, |m| {
-            m.insert((rule.kind, rule.id.clone()), rule.clone());
-        });
-        Ok(rule)
+        self.write_rule(spec, false).await
     }
 
     /// Replaces the rule with the spec's id, keeping its creation time.
     pub async fn update(&self, spec: RuleSpec) -> Result<Arc<Rule>> {
+        self.write_rule(spec, true).await
+    }
+
+    async fn write_rule(&self, spec: RuleSpec, must_exist: bool) -> Result<Arc<Rule>> {
         validate(&spec)?;
-        let (taken, not_found, _) = codes(spec.kind);
+        let kind_codes = codes(spec.kind);
         let _writer = self.writer.lock().await;
-        let id = spec.id.clone().unwrap_or_default();
-        let Some(current) = self.rules.load().get(&(spec.kind, id.clone())).cloned() else {
-            return Err(PolarisError::new(not_found, format!("rule {id}")));
+        let id = match spec.id.as_deref() {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ if must_exist => {
+                return Err(PolarisError::new(
+                    kind_codes.not_found,
+                    "rule id is required",
+                ));
+            }
+            _ => new_uuid(),
         };
-        if let Some(other) = self.find_name(spec.kind, &spec.namespace, &spec.name)
+        let current = self.rules.load().get(&(spec.kind, id.clone())).cloned();
+        if must_exist && current.is_none() {
+            return Err(PolarisError::new(
+                kind_codes.not_found,
+                format!("rule {id}"),
+            ));
+        }
+        if let Some(taken) = kind_codes.duplicate
+            && let Some(other) = self.find_name(spec.kind, &spec.namespace, &spec.name)
             && other.id != id
         {
             return Err(PolarisError::new(
@@ -257,6 +236,7 @@ impl Governance {
                 format!("rule {} exists", spec.name),
             ));
         }
+        let now = now_millis();
         let rule = Rule {
             kind: spec.kind,
             id,
@@ -268,8 +248,8 @@ impl Governance {
             targets: spec.targets,
             body: spec.body,
             revision: new_revision(),
-            ctime: current.ctime,
-            mtime: now_millis(),
+            ctime: current.map_or(now, |c| c.ctime),
+            mtime: now,
         };
         self.store
             .apply(vec![Mutation::PutRule(rule.clone())])
@@ -284,10 +264,12 @@ impl Governance {
 
     /// Turns a rule on or off.
     pub async fn enable(&self, kind: RuleKind, id: &str, enable: bool) -> Result<Arc<Rule>> {
-        let (_, not_found, _) = codes(kind);
         let _writer = self.writer.lock().await;
         let Some(current) = self.rules.load().get(&(kind, id.to_string())).cloned() else {
-            return Err(PolarisError::new(not_found, format!("rule {id}")));
+            return Err(PolarisError::new(
+                codes(kind).not_found,
+                format!("rule {id}"),
+            ));
         };
         let rule = Rule {
             enable,
@@ -306,12 +288,11 @@ impl Governance {
         Ok(rule)
     }
 
-    /// Deletes a rule; `not found` when there is none.
+    /// Deletes a rule. Deleting an unknown rule succeeds, as officially.
     pub async fn delete(&self, kind: RuleKind, id: &str) -> Result<()> {
-        let (_, not_found, _) = codes(kind);
         let _writer = self.writer.lock().await;
         if !self.rules.load().contains_key(&(kind, id.to_string())) {
-            return Err(PolarisError::new(not_found, format!("rule {id}")));
+            return Ok(());
         }
         let mutation = Mutation::DeleteRule {
             kind,

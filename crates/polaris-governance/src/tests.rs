@@ -118,14 +118,37 @@ async fn names_are_unique_per_kind_and_namespace_with_official_codes() {
         .create(spec(RuleKind::CircuitBreaker, "x", 0, targets.clone()))
         .await
         .unwrap_err();
-    assert_eq!(again.code, Code::CircuitBreakerRuleExisted);
+    assert_eq!(again.code, Code::ServiceExistedCircuitBreakers);
     g.create(spec(RuleKind::FaultDetector, "x", 0, targets.clone()))
         .await
         .unwrap();
-    let missing = g.delete(RuleKind::RateLimit, "nope").await.unwrap_err();
+    let again = g
+        .create(spec(RuleKind::FaultDetector, "x", 0, targets.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code, Code::FaultDetectRuleExisted);
+    // Rate-limit and routing names need not be unique.
+    g.create(spec(RuleKind::RateLimit, "x", 0, targets.clone()))
+        .await
+        .unwrap();
+    g.create(spec(RuleKind::RateLimit, "x", 0, targets.clone()))
+        .await
+        .unwrap();
+    g.delete(RuleKind::RateLimit, "unknown id").await.unwrap();
+    let missing = g
+        .enable(RuleKind::RateLimit, "nope", true)
+        .await
+        .unwrap_err();
     assert_eq!(missing.code, Code::NotFoundRateLimit);
+    let mut update = spec(RuleKind::CircuitBreaker, "y", 0, targets.clone());
+    update.id = Some("nope".into());
+    assert_eq!(
+        g.update(update).await.unwrap_err().code,
+        Code::NotFoundCircuitBreaker
+    );
+    let long = "n".repeat(65);
     let bad = g
-        .create(spec(RuleKind::RateLimit, "", 0, targets))
+        .create(spec(RuleKind::RateLimit, &long, 0, targets))
         .await
         .unwrap_err();
     assert_eq!(bad.code, Code::InvalidRateLimitName);
