@@ -21,6 +21,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
+use polaris_governance::Governance;
 use polaris_health::Health;
 use polaris_naming::Naming;
 use prometheus_client::registry::Registry;
@@ -32,6 +33,7 @@ pub use metrics::HttpMetrics;
 pub struct AppState {
     pub naming: Arc<Naming>,
     pub health: Arc<Health>,
+    pub governance: Arc<Governance>,
     pub metrics: Arc<HttpMetrics>,
     /// The process-wide registry, read by `/metrics`.
     pub registry: Arc<Registry>,

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use polaris_api_grpc::GrpcMetrics;
 use polaris_api_http::{AppState, HttpMetrics};
+use polaris_governance::Governance;
 use polaris_health::{Health, HealthOptions, MemoryBeats};
 use polaris_naming::{Naming, NamingOptions};
 use polaris_store::NamingStore;
@@ -42,9 +43,14 @@ impl Server {
             auto_create_namespace: config.namespace.auto_create,
         };
         let naming = Arc::new(
-            Naming::open(store, options)
+            Naming::open(store.clone(), options)
                 .await
                 .map_err(|e| anyhow::anyhow!("loading the registry: {e}"))?,
+        );
+        let governance = Arc::new(
+            Governance::open(store.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("loading governance rules: {e}"))?,
         );
         let health = Health::start(
             naming.clone(),
@@ -65,6 +71,7 @@ impl Server {
                 let state = AppState {
                     naming: naming.clone(),
                     health: health.clone(),
+                    governance: governance.clone(),
                     metrics,
                     registry,
                 };
