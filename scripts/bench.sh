@@ -36,12 +36,10 @@ start_server() {
   GRPC_PORT="$(free_port)"
   while [ "$GRPC_PORT" = "$http_port" ]; do GRPC_PORT="$(free_port)"; done
   cat >"$dir/polaris-server.yaml" <<EOF
+# One log scope to stdout, as the embedded defaults have (each file scope adds a writer thread).
 bootstrap:
   logger:
-    default: { rotateOutputPath: log/polaris.log, outputLevel: warn }
-    naming: { rotateOutputPath: log/naming.log, outputLevel: warn }
-    store: { rotateOutputPath: log/store.log, outputLevel: warn }
-    apiserver: { rotateOutputPath: log/apiserver.log, outputLevel: warn }
+    default: { outputLevel: warn }
 apiservers:
   - name: api-http
     option: { listenIP: "127.0.0.1", listenPort: $http_port }
