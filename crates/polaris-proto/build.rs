@@ -1,7 +1,11 @@
 //! Compiles `proto/polaris/v1/*.proto` with protox (no system `protoc`) and
 //! generates the prost messages plus tonic clients and servers into `OUT_DIR`.
+//! It also writes the encoded `FileDescriptorSet` (imports included, source
+//! info stripped) to `OUT_DIR/polaris_v1.bin` for runtime reflection.
 
 use std::path::PathBuf;
+
+use prost::Message;
 
 const FILES: &[&str] = &[
     "model.proto",
@@ -10,6 +14,13 @@ const FILES: &[&str] = &[
     "client.proto",
     "contract.proto",
     "discover.proto",
+    "routing.proto",
+    "ratelimit.proto",
+    "circuitbreaker.proto",
+    "fault_detector.proto",
+    "lane.proto",
+    "lossless.proto",
+    "block_allow_list.proto",
     "response.proto",
     "heartbeat.proto",
     "grpc.proto",
@@ -27,6 +38,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let fds = protox::compile(&files, [&root])?;
+
+    let mut bare = fds.clone();
+    for file in &mut bare.file {
+        file.source_code_info = None;
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("polaris_v1.bin"), bare.encode_to_vec())?;
+
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
