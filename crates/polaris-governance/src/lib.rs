@@ -6,7 +6,6 @@
 //! service (exactly or through `*` wildcards), in priority order, with a revision that changes
 //! whenever any of them changes.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,6 +17,7 @@ use polaris_types::{
     Code, Millis, PolarisError, Result, Rule, RuleKind, RuleTarget, ServiceKey, TargetRole,
     new_revision, new_uuid,
 };
+use sha1::{Digest, Sha1};
 use tokio::sync::{Mutex, broadcast};
 
 /// Longest rule name.
@@ -351,16 +351,26 @@ impl Governance {
                 .then_with(|| a.ctime.cmp(&b.ctime))
                 .then_with(|| a.id.cmp(&b.id))
         });
-        let revision = if rules.is_empty() {
-            String::new()
-        } else {
-            let mut hasher = DefaultHasher::new();
-            for rule in &rules {
-                (&rule.id, &rule.revision).hash(&mut hasher);
-            }
-            format!("{:016x}", hasher.finish())
-        };
+        let revision = combined_revision(&rules);
         Applicable { rules, revision }
+    }
+}
+
+/// The revision of a set of rules as the official server computes it: a single rule's own
+/// revision, else the hex SHA-1 of the sorted revisions concatenated; empty for no rules.
+pub fn combined_revision(rules: &[Arc<Rule>]) -> String {
+    match rules {
+        [] => String::new(),
+        [only] => only.revision.clone(),
+        many => {
+            let mut revisions: Vec<&str> = many.iter().map(|r| r.revision.as_str()).collect();
+            revisions.sort_unstable();
+            let mut hasher = Sha1::new();
+            for revision in revisions {
+                hasher.update(revision.as_bytes());
+            }
+            hex::encode(hasher.finalize())
+        }
     }
 }
 

@@ -270,3 +270,30 @@ async fn oversized_and_invalid_rules_are_refused() {
             .is_empty()
     );
 }
+
+#[test]
+fn combined_revisions_follow_the_official_scheme() {
+    let rule = |revision: &str| {
+        Arc::new(polaris_types::Rule {
+            kind: RuleKind::RateLimit,
+            id: revision.into(),
+            name: String::new(),
+            namespace: "default".into(),
+            enable: true,
+            priority: 0,
+            description: String::new(),
+            targets: vec![],
+            body: vec![],
+            revision: revision.into(),
+            ctime: 0,
+            mtime: 0,
+        })
+    };
+    assert_eq!(crate::combined_revision(&[]), "");
+    assert_eq!(crate::combined_revision(&[rule("only")]), "only");
+    // SHA-1 of "ab" (sorted concatenation), computed independently with Python's hashlib.
+    assert_eq!(
+        crate::combined_revision(&[rule("b"), rule("a")]),
+        "da23614e02469a0d7c7bd1bdab5c9c474b1904dc"
+    );
+}
