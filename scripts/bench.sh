@@ -94,6 +94,9 @@ bench() {
   "$BENCH" "$scenario" --addr "127.0.0.1:$GRPC_PORT" --server-pid "$PID" --markdown "$OUT" "$@"
 }
 
+# Other processes on the machine skew every number: record the load around the run.
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
 # Server 1: throughput and push scenarios.
 start_server 1
 sleep 1
@@ -115,5 +118,7 @@ bench register --count 100000 --concurrency 256 --service bench-rss
 bench rss --label "RSS with 100,000 instances"
 stop_server
 
+echo "" >>"$OUT"
+echo "Load average (1, 5, 15 min) before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$OUT"
 echo
 cat "$OUT"
