@@ -4,18 +4,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use polaris_naming::Naming;
 use polaris_proto::v1;
 use polaris_proto::v1::discover_request::DiscoverRequestType;
-use polaris_types::{Code, ServiceKey};
+use polaris_types::{Code, RuleKind, ServiceKey};
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
+use crate::Backends;
 use crate::convert::{service, status};
 use crate::metrics::GrpcMetrics;
 use crate::push::{PushHub, StreamPush, SubKey};
+use crate::rules;
 
 /// Replies buffered towards one client before its writer waits (and coalesces pushes).
 const OUTBOUND_CAPACITY: usize = 16;
@@ -54,7 +55,8 @@ fn reply(request: &v1::DiscoverRequest, code: Code, info: String) -> v1::Discove
 }
 
 /// Answers one request from the current registry snapshot.
-pub(crate) fn answer(naming: &Naming, request: &v1::DiscoverRequest) -> v1::DiscoverResponse {
+pub(crate) fn answer(backends: &Backends, request: &v1::DiscoverRequest) -> v1::DiscoverResponse {
+    let naming = &backends.naming;
     let asked = request.service.clone().unwrap_or_default();
     let revision = asked.revision.clone().unwrap_or_default();
     match DiscoverRequestType::try_from(request.r#type) {
@@ -133,8 +135,17 @@ pub(crate) fn answer(naming: &Naming, request: &v1::DiscoverRequest) -> v1::Disc
                 ..Default::default()
             }
         }
-        // Types not served yet are echoed with an empty success, so SDKs waiting for them move on.
-        _ => reply(
+        Ok(kind) => match rule_kind(kind) {
+            Some(rule_kind) => answer_rules(backends, request, rule_kind),
+            // Types not served yet are echoed with an empty success, so SDKs waiting for them
+            // move on (the official server answers them with ROUTING, which strands them).
+            None => reply(
+                request,
+                Code::ExecuteSuccess,
+                Code::ExecuteSuccess.info().into(),
+            ),
+        },
+        Err(_) => reply(
             request,
             Code::ExecuteSuccess,
             Code::ExecuteSuccess.info().into(),
@@ -142,17 +153,96 @@ pub(crate) fn answer(naming: &Naming, request: &v1::DiscoverRequest) -> v1::Disc
     }
 }
 
+/// The rule kind a Discover type asks for.
+pub(crate) fn rule_kind(kind: DiscoverRequestType) -> Option<RuleKind> {
+    Some(match kind {
+        DiscoverRequestType::Routing => RuleKind::Routing,
+        DiscoverRequestType::RateLimit => RuleKind::RateLimit,
+        DiscoverRequestType::CircuitBreaker => RuleKind::CircuitBreaker,
+        DiscoverRequestType::FaultDetector => RuleKind::FaultDetector,
+        DiscoverRequestType::Lane => RuleKind::Lane,
+        _ => return None,
+    })
+}
+
+/// Answers a rule request: the rules that apply to the service (or to the service an alias
+/// points to), `200001` when the client's revision is current.
+fn answer_rules(
+    backends: &Backends,
+    request: &v1::DiscoverRequest,
+    kind: RuleKind,
+) -> v1::DiscoverResponse {
+    let asked = request.service.clone().unwrap_or_default();
+    let name = asked.name.clone().unwrap_or_default();
+    let namespace = asked.namespace.clone().unwrap_or_default();
+    if name.is_empty() {
+        return reply(
+            request,
+            Code::InvalidServiceName,
+            Code::InvalidServiceName.info().into(),
+        );
+    }
+    if namespace.is_empty() {
+        return reply(
+            request,
+            Code::InvalidNamespaceName,
+            Code::InvalidNamespaceName.info().into(),
+        );
+    }
+    let asked_key = ServiceKey::new(namespace, name);
+    let snapshot = backends.naming.snapshot();
+    let real = snapshot
+        .service(&asked_key)
+        .and_then(|v| v.service.reference.clone())
+        .unwrap_or_else(|| asked_key.clone());
+    let payload = rules::payload(&backends.governance, kind, &asked_key, &real);
+    let client_revision = asked.revision.clone().unwrap_or_default();
+    // No applicable rule means an empty success (routing always has a revision); circuit
+    // breakers and lanes report "no change" only for a non-empty client revision.
+    let needs_revision = matches!(kind, RuleKind::CircuitBreaker | RuleKind::Lane);
+    let unchanged = !payload.revision.is_empty()
+        && client_revision == payload.revision
+        && !(needs_revision && client_revision.is_empty());
+    if unchanged {
+        return reply(
+            request,
+            Code::DataNoChange,
+            Code::DataNoChange.info().into(),
+        );
+    }
+    let (code, info) = status(Code::ExecuteSuccess, Code::ExecuteSuccess.info());
+    let mut response = v1::DiscoverResponse {
+        code,
+        info,
+        r#type: request.r#type,
+        service: Some(v1::Service {
+            name: Some(asked_key.name.clone()),
+            namespace: Some(asked_key.namespace.clone()),
+            revision: Some(payload.revision.clone()),
+            ..Default::default()
+        }),
+        alias_for: Some(v1::Service {
+            name: Some(real.name.clone()),
+            namespace: Some(real.namespace.clone()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    (payload.fill)(&mut response);
+    response
+}
+
 /// Answers a request and says what it means for push.
-fn answer_with_push(naming: &Naming, request: v1::DiscoverRequest, push: bool) -> Answer {
+fn answer_with_push(backends: &Backends, request: v1::DiscoverRequest, push: bool) -> Answer {
     if !push {
         return Answer {
-            response: answer(naming, &request),
+            response: answer(backends, &request),
             subscription: None,
         };
     }
     let Some(key) = SubKey::of(&request) else {
         return Answer {
-            response: answer(naming, &request),
+            response: answer(backends, &request),
             subscription: None,
         };
     };
@@ -167,7 +257,7 @@ fn answer_with_push(naming: &Naming, request: v1::DiscoverRequest, push: bool) -
             subscription: Some((key, Subscription::Cancel)),
         };
     }
-    let response = answer(naming, &request);
+    let response = answer(backends, &request);
     let code = response.code.and_then(Code::from_value);
     let subscription = match code {
         Some(Code::ExecuteSuccess | Code::DataNoChange) => {
@@ -189,7 +279,7 @@ fn answer_with_push(naming: &Naming, request: v1::DiscoverRequest, push: bool) -
 /// Runs one Discover stream: a reader task answers requests in order, a writer task sends the
 /// answers and, with push on, the changes of subscribed resources.
 pub(crate) fn run_stream(
-    naming: Arc<Naming>,
+    backends: Arc<Backends>,
     hub: Arc<PushHub>,
     metrics: Arc<GrpcMetrics>,
     mut inbound: Streaming<v1::DiscoverRequest>,
@@ -197,7 +287,7 @@ pub(crate) fn run_stream(
 ) -> impl Stream<Item = Result<v1::DiscoverResponse, Status>> {
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_CAPACITY);
     let (answers_tx, answers_rx) = mpsc::channel::<Answer>(PENDING_REPLIES);
-    let reader_naming = naming.clone();
+    let reader_backends = backends.clone();
     let reader_metrics = metrics.clone();
     tokio::spawn(async move {
         loop {
@@ -210,14 +300,14 @@ pub(crate) fn run_stream(
                 }
             };
             let started = Instant::now();
-            let answer = answer_with_push(&reader_naming, request, push);
+            let answer = answer_with_push(&reader_backends, request, push);
             reader_metrics.observe("Discover", started);
             if answers_tx.send(answer).await.is_err() {
                 break;
             }
         }
     });
-    let stream_push = StreamPush::new(hub, naming, metrics);
+    let stream_push = StreamPush::new(hub, backends, metrics);
     tokio::spawn(stream_push.write(answers_rx, out_tx));
     ReceiverStream::new(out_rx)
 }

@@ -11,10 +11,12 @@ mod discover;
 mod metrics;
 mod naming;
 pub mod push;
+mod rules;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use polaris_governance::Governance;
 use polaris_health::Health;
 use polaris_naming::Naming;
 use polaris_proto::v1::polaris_grpc_server::PolarisGrpcServer;
@@ -29,16 +31,27 @@ pub use push::PUSH_METADATA_KEY;
 /// Largest message accepted or sent, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// The domain services the Discover stream reads.
+pub(crate) struct Backends {
+    pub naming: Arc<Naming>,
+    pub governance: Arc<Governance>,
+}
+
 /// Serves the naming gRPC services on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     naming: Arc<Naming>,
+    governance: Arc<Governance>,
     health: Arc<Health>,
     metrics: Arc<GrpcMetrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let hub = push::PushHub::start(naming.clone());
-    let grpc = naming::PolarisService::new(naming.clone(), health, hub, metrics);
+    let backends = Arc::new(Backends {
+        naming: naming.clone(),
+        governance,
+    });
+    let hub = push::PushHub::start(&backends);
+    let grpc = naming::PolarisService::new(backends, health, hub, metrics);
     let contracts = contract::ContractService::default();
     // Sockets from our own listener do not get the builder's TCP_NODELAY: set it per socket, or
     // Nagle plus delayed ACKs add tens of milliseconds to small replies.

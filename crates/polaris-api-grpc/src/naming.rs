@@ -12,6 +12,7 @@ use polaris_types::Code;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::Backends;
 use crate::convert::{error_response, instance_created, instance_spec, response};
 use crate::metrics::GrpcMetrics;
 use crate::push::PushHub;
@@ -19,20 +20,22 @@ use crate::push::PushHub;
 /// `PolarisGRPC` over the registry and the health checker.
 pub struct PolarisService {
     pub(crate) naming: Arc<Naming>,
+    backends: Arc<Backends>,
     health: Arc<Health>,
     pub(crate) hub: Arc<PushHub>,
     metrics: Arc<GrpcMetrics>,
 }
 
 impl PolarisService {
-    pub fn new(
-        naming: Arc<Naming>,
+    pub(crate) fn new(
+        backends: Arc<Backends>,
         health: Arc<Health>,
         hub: Arc<PushHub>,
         metrics: Arc<GrpcMetrics>,
     ) -> Self {
         PolarisService {
-            naming,
+            naming: backends.naming.clone(),
+            backends,
             health,
             hub,
             metrics,
@@ -139,7 +142,7 @@ impl PolarisGrpc for PolarisService {
         let push = crate::push::wants_push(request.metadata());
         let inbound = request.into_inner();
         let outbound = crate::discover::run_stream(
-            self.naming.clone(),
+            self.backends.clone(),
             self.hub.clone(),
             self.metrics.clone(),
             inbound,

@@ -19,14 +19,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, RwLock};
-use polaris_naming::{Naming, RegistryEvent};
+use polaris_naming::RegistryEvent;
 use polaris_proto::v1;
 use polaris_proto::v1::discover_request::DiscoverRequestType;
-use polaris_types::{Code, ServiceKey};
+use polaris_types::{Code, RuleKind, ServiceKey};
 use tokio::sync::{Notify, broadcast, mpsc};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+use crate::Backends;
 use crate::discover::{Answer, Subscription, answer};
 use crate::metrics::GrpcMetrics;
 
@@ -55,6 +56,8 @@ pub(crate) fn is_cancel(request: &v1::DiscoverRequest) -> bool {
 pub(crate) enum SubKey {
     Instances(ServiceKey),
     Services(String),
+    /// Rules of one kind for the service as asked (alias or not).
+    Rules(RuleKind, ServiceKey),
 }
 
 impl SubKey {
@@ -74,7 +77,13 @@ impl SubKey {
                 )))
             }
             DiscoverRequestType::Services => Some(SubKey::Services(namespace)),
-            _ => None,
+            other => {
+                let kind = crate::discover::rule_kind(other)?;
+                Some(SubKey::Rules(
+                    kind,
+                    ServiceKey::new(namespace, service.name.unwrap_or_default()),
+                ))
+            }
         }
     }
 }
@@ -86,15 +95,27 @@ pub struct PushHub {
 }
 
 impl PushHub {
-    /// Creates the hub and its task, which follows registry events for the server's lifetime.
-    pub fn start(naming: Arc<Naming>) -> Arc<PushHub> {
+    /// Creates the hub and its task, which follows registry and rule events for the server's
+    /// lifetime.
+    pub(crate) fn start(backends: &Backends) -> Arc<PushHub> {
         let hub = Arc::new(PushHub {
             watchers: RwLock::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         });
-        let events = naming.cache().subscribe();
-        tokio::spawn(Arc::downgrade(&hub).follow(events));
+        let events = backends.naming.cache().subscribe();
+        let rules = backends.governance.subscribe();
+        tokio::spawn(follow(Arc::downgrade(&hub), events, rules));
         hub
+    }
+
+    /// Marks every subscription whose key satisfies `pick`.
+    fn mark_where(&self, pick: impl Fn(&SubKey) -> bool) {
+        let watchers = self.watchers.read();
+        for (key, streams) in watchers.iter().filter(|(key, _)| pick(key)) {
+            for stream in streams.values().filter_map(Weak::upgrade) {
+                stream.mark(key.clone());
+            }
+        }
     }
 
     fn mark(&self, key: &SubKey) {
@@ -107,12 +128,7 @@ impl PushHub {
     }
 
     fn mark_all(&self) {
-        let watchers = self.watchers.read();
-        for (key, streams) in watchers.iter() {
-            for stream in streams.values().filter_map(Weak::upgrade) {
-                stream.mark(key.clone());
-            }
-        }
+        self.mark_where(|_| true);
     }
 
     fn watch(&self, key: SubKey, id: u64, stream: &Arc<StreamState>) {
@@ -139,24 +155,35 @@ impl PushHub {
     }
 }
 
-trait Follow {
-    async fn follow(self, events: broadcast::Receiver<RegistryEvent>);
-}
-
-impl Follow for Weak<PushHub> {
-    async fn follow(self, mut events: broadcast::Receiver<RegistryEvent>) {
-        loop {
-            let event = events.recv().await;
-            let Some(hub) = self.upgrade() else { return };
-            match event {
-                Ok(RegistryEvent::ServiceChanged(key) | RegistryEvent::ServiceRemoved(key)) => {
-                    hub.mark(&SubKey::Services(key.namespace.clone()));
-                    hub.mark(&SubKey::Services(String::new()));
-                    hub.mark(&SubKey::Instances(key));
+/// The hub task: turns registry and rule events into dirty marks until the hub is gone.
+async fn follow(
+    hub: Weak<PushHub>,
+    mut events: broadcast::Receiver<RegistryEvent>,
+    mut rules: broadcast::Receiver<RuleKind>,
+) {
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(hub) = hub.upgrade() else { return };
+                match event {
+                    Ok(RegistryEvent::ServiceChanged(key) | RegistryEvent::ServiceRemoved(key)) => {
+                        hub.mark(&SubKey::Services(key.namespace.clone()));
+                        hub.mark(&SubKey::Services(String::new()));
+                        hub.mark(&SubKey::Instances(key));
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => hub.mark_all(),
+                    Err(broadcast::error::RecvError::Closed) => return,
                 }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => hub.mark_all(),
-                Err(broadcast::error::RecvError::Closed) => return,
+            }
+            changed = rules.recv() => {
+                let Some(hub) = hub.upgrade() else { return };
+                match changed {
+                    // A rule may name services by wildcard: re-check every subscription of the kind.
+                    Ok(kind) => hub.mark_where(|key| matches!(key, SubKey::Rules(k, _) if *k == kind)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => hub.mark_all(),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
             }
         }
     }
@@ -178,7 +205,7 @@ impl StreamState {
 /// The writer side of one stream.
 pub(crate) struct StreamPush {
     hub: Arc<PushHub>,
-    naming: Arc<Naming>,
+    backends: Arc<Backends>,
     metrics: Arc<GrpcMetrics>,
     id: u64,
     state: Arc<StreamState>,
@@ -191,7 +218,7 @@ type Outbound = mpsc::Sender<Result<v1::DiscoverResponse, Status>>;
 impl StreamPush {
     pub(crate) fn new(
         hub: Arc<PushHub>,
-        naming: Arc<Naming>,
+        backends: Arc<Backends>,
         metrics: Arc<GrpcMetrics>,
     ) -> StreamPush {
         let id = hub.next_id.fetch_add(1, Ordering::Relaxed);
@@ -201,7 +228,7 @@ impl StreamPush {
         });
         StreamPush {
             hub,
-            naming,
+            backends,
             metrics,
             id,
             state,
@@ -255,13 +282,19 @@ impl StreamPush {
             let Some(request) = self.subs.get_mut(&key) else {
                 continue;
             };
-            let response = answer(&self.naming, request);
+            let response = answer(&self.backends, request);
             if response.code != Some(Code::ExecuteSuccess.value()) {
                 continue;
             }
-            if let Some(service) = request.service.as_mut() {
-                service.revision = response.service.as_ref().and_then(|s| s.revision.clone());
+            let revision = response.service.as_ref().and_then(|s| s.revision.clone());
+            let service = request.service.get_or_insert_with(Default::default);
+            // Only a revision the client has not seen is worth a message.
+            if service.revision.as_deref().unwrap_or_default()
+                == revision.as_deref().unwrap_or_default()
+            {
+                continue;
             }
+            service.revision = revision;
             if out.send(Ok(response)).await.is_err() {
                 return false;
             }

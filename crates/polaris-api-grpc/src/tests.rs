@@ -3,12 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use polaris_governance::{Governance, RuleSpec};
 use polaris_health::{Health, HealthOptions, MemoryBeats};
 use polaris_naming::{InstanceSpec, Naming, NamingOptions};
 use polaris_proto::v1;
 use polaris_proto::v1::discover_request::DiscoverRequestType;
 use polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient;
 use polaris_store::memory::MemoryStore;
+use polaris_types::{RuleKind, RuleTarget, TargetRole};
+use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -17,15 +20,18 @@ use tonic::transport::Channel;
 
 struct Fixture {
     naming: Arc<Naming>,
+    governance: Arc<Governance>,
     client: PolarisGrpcClient<Channel>,
 }
 
 async fn fixture() -> Fixture {
+    let store = Arc::new(MemoryStore::new());
     let naming = Arc::new(
-        Naming::open(Arc::new(MemoryStore::new()), NamingOptions::default())
+        Naming::open(store.clone(), NamingOptions::default())
             .await
             .unwrap(),
     );
+    let governance = Arc::new(Governance::open(store).await.unwrap());
     let health = Health::start(
         naming.clone(),
         Arc::new(MemoryBeats::default()),
@@ -37,6 +43,7 @@ async fn fixture() -> Fixture {
     tokio::spawn(crate::serve(
         listener,
         naming.clone(),
+        governance.clone(),
         health,
         metrics,
         std::future::pending(),
@@ -48,6 +55,7 @@ async fn fixture() -> Fixture {
         .unwrap();
     Fixture {
         naming,
+        governance,
         client: PolarisGrpcClient::new(channel),
     }
 }
@@ -275,5 +283,160 @@ async fn registration_and_heartbeat_codes_travel_in_the_body() {
             .into_inner()
             .code,
         Some(200_000)
+    );
+}
+
+fn rule_spec(kind: RuleKind, name: &str, targets: Vec<RuleTarget>, body: Vec<u8>) -> RuleSpec {
+    RuleSpec {
+        kind,
+        id: None,
+        name: name.into(),
+        namespace: "default".into(),
+        enable: true,
+        priority: 0,
+        description: String::new(),
+        targets,
+        body,
+    }
+}
+
+fn callee(service: &str) -> RuleTarget {
+    RuleTarget {
+        namespace: "default".into(),
+        service: service.into(),
+        role: TargetRole::Callee,
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_are_discovered_with_revisions_and_pushed_on_change() {
+    let mut f = fixture().await;
+    let (tx, mut stream) = open(&mut f.client, true).await;
+    tx.send(request(DiscoverRequestType::RateLimit, "svc", None))
+        .await
+        .unwrap();
+    let empty = next(&mut stream).await;
+    assert_eq!(
+        (empty.code, empty.rate_limit.is_none()),
+        (Some(200_000), true),
+        "no rules, no payload"
+    );
+    let body = v1::Rule {
+        amounts: vec![v1::Amount {
+            max_amount: Some(10),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let created = f
+        .governance
+        .create(rule_spec(
+            RuleKind::RateLimit,
+            "rl",
+            vec![callee("svc")],
+            body,
+        ))
+        .await
+        .unwrap();
+    let pushed = next(&mut stream).await;
+    let limits = pushed.rate_limit.expect("the new rule is pushed");
+    assert_eq!(limits.rules.len(), 1);
+    assert_eq!(limits.rules[0].id.as_deref(), Some(created.id.as_str()));
+    assert_eq!(limits.rules[0].service.as_deref(), Some("svc"));
+    assert_eq!(limits.rules[0].amounts[0].max_amount, Some(10));
+    let revision = limits.revision.clone();
+    assert_eq!(revision.as_deref(), Some(created.revision.as_str()));
+    tx.send(request(DiscoverRequestType::RateLimit, "svc", revision))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut stream).await.code, Some(200_001));
+    f.governance
+        .enable(RuleKind::RateLimit, &created.id, false)
+        .await
+        .unwrap();
+    let disabled = next(&mut stream).await;
+    assert_eq!(
+        (disabled.code, disabled.rate_limit),
+        (Some(200_000), None),
+        "disabled rules are not sent"
+    );
+}
+
+#[tokio::test]
+async fn v2_routing_rules_arrive_as_v1_inbounds_and_outbounds() {
+    let mut f = fixture().await;
+    let (tx, mut stream) = open(&mut f.client, false).await;
+    tx.send(request(DiscoverRequestType::Routing, "callee", None))
+        .await
+        .unwrap();
+    let none = next(&mut stream).await;
+    assert_eq!(
+        none.routing.and_then(|r| r.revision).as_deref(),
+        Some(crate::rules::EMPTY_ROUTING_REVISION)
+    );
+    let config = v1::RuleRoutingConfig {
+        sources: vec![v1::SourceService {
+            namespace: "default".into(),
+            service: "caller".into(),
+            arguments: vec![v1::SourceMatch {
+                r#type: v1::source_match::Type::Header as i32,
+                key: "x-user".into(),
+                value: Some(v1::MatchString {
+                    value: Some("vip".into()),
+                    ..Default::default()
+                }),
+            }],
+        }],
+        destinations: vec![v1::DestinationGroup {
+            namespace: "default".into(),
+            service: "callee".into(),
+            name: "gray".into(),
+            weight: 100,
+            ..Default::default()
+        }],
+        rules: vec![],
+    };
+    let rule = v1::RouteRule {
+        routing_config: Some(prost_types::Any {
+            type_url: "type.googleapis.com/v1.RuleRoutingConfig".into(),
+            value: config.encode_to_vec(),
+        }),
+        ..Default::default()
+    };
+    let targets = vec![
+        RuleTarget {
+            namespace: "default".into(),
+            service: "caller".into(),
+            role: TargetRole::Caller,
+        },
+        callee("callee"),
+    ];
+    f.governance
+        .create(rule_spec(
+            RuleKind::Routing,
+            "r",
+            targets,
+            rule.encode_to_vec(),
+        ))
+        .await
+        .unwrap();
+    tx.send(request(DiscoverRequestType::Routing, "callee", None))
+        .await
+        .unwrap();
+    let routing = next(&mut stream).await.routing.unwrap();
+    assert_eq!((routing.inbounds.len(), routing.outbounds.len()), (1, 0));
+    let route = &routing.inbounds[0];
+    assert_eq!(route.sources[0].service.as_deref(), Some("caller"));
+    assert!(route.sources[0].metadata.contains_key("$header.x-user"));
+    assert_eq!(route.destinations[0].name.as_deref(), Some("r..gray"));
+    tx.send(request(DiscoverRequestType::Routing, "caller", None))
+        .await
+        .unwrap();
+    let routing = next(&mut stream).await.routing.unwrap();
+    assert_eq!((routing.inbounds.len(), routing.outbounds.len()), (0, 1));
+    assert_eq!(
+        routing.outbounds[0].destinations[0].service.as_deref(),
+        Some("callee")
     );
 }

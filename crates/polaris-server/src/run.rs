@@ -28,6 +28,7 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5
 pub struct Server {
     naming: Arc<Naming>,
     health: Arc<Health>,
+    governance: Arc<Governance>,
     grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
     http: Option<(TcpListener, axum::Router)>,
@@ -92,6 +93,7 @@ impl Server {
         Ok(Server {
             naming,
             health,
+            governance,
             grpc,
             grpc_metrics,
             http,
@@ -137,6 +139,7 @@ impl Server {
             let serve = polaris_api_grpc::serve(
                 listener,
                 self.naming.clone(),
+                self.governance.clone(),
                 self.health.clone(),
                 self.grpc_metrics.clone(),
                 stopped(),

@@ -1,0 +1,408 @@
+//! Governance rules in Discover: ROUTING (v2 rules delivered in the v1 inbound/outbound shape the
+//! SDKs read), RATE_LIMIT, CIRCUIT_BREAKER, FAULT_DETECTOR and LANE.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use polaris_governance::{Applicable, Governance};
+use polaris_proto::v1;
+use polaris_proto::v1::source_match::Type as ArgType;
+use polaris_types::{Rule, RuleKind, ServiceKey, TargetRole};
+use prost::Message;
+
+/// The revision of "no routing rule": SHA-1 of nothing, as the official server sends it.
+pub const EMPTY_ROUTING_REVISION: &str = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+
+/// What a rule lookup produced for a Discover reply.
+pub(crate) struct RulePayload {
+    /// Empty when no rule applies (and the kind sends no payload then).
+    pub revision: String,
+    pub fill: Box<dyn FnOnce(&mut v1::DiscoverResponse) + Send>,
+}
+
+fn decoded<M: Message + Default>(rule: &Rule) -> Option<M> {
+    match M::decode(rule.body.as_slice()) {
+        Ok(message) => Some(message),
+        Err(err) => {
+            tracing::error!(target: "polaris_api_grpc", %err, id = rule.id, "undecodable stored rule");
+            None
+        }
+    }
+}
+
+fn time(ms: polaris_types::Millis) -> String {
+    polaris_types::time::format_millis(ms).unwrap_or_default()
+}
+
+/// The rules of `kind` for `real` (the alias-resolved service), shaped for a reply that names
+/// `asked` (the service as requested).
+pub(crate) fn payload(
+    governance: &Governance,
+    kind: RuleKind,
+    asked: &ServiceKey,
+    real: &ServiceKey,
+) -> RulePayload {
+    match kind {
+        RuleKind::Routing => routing(governance.rules_for(kind, real, None), real),
+        RuleKind::RateLimit => rate_limits(
+            governance.rules_for(kind, real, Some(TargetRole::Callee)),
+            asked,
+        ),
+        RuleKind::CircuitBreaker => circuit_breakers(
+            governance.rules_for(kind, real, Some(TargetRole::Callee)),
+            asked,
+        ),
+        RuleKind::FaultDetector => {
+            fault_detectors(governance.rules_for(kind, real, Some(TargetRole::Callee)))
+        }
+        RuleKind::Lane => lanes(governance.rules_for(kind, real, None)),
+    }
+}
+
+fn rate_limits(found: Applicable, asked: &ServiceKey) -> RulePayload {
+    let revision = found.revision.clone();
+    let asked = asked.clone();
+    let fill = move |response: &mut v1::DiscoverResponse| {
+        if found.rules.is_empty() {
+            return;
+        }
+        let rules = found
+            .rules
+            .iter()
+            .filter_map(|r| {
+                let mut rule: v1::Rule = decoded(r)?;
+                rule.id = Some(r.id.clone());
+                rule.name = Some(r.name.clone());
+                rule.revision = Some(r.revision.clone());
+                rule.disable = Some(!r.enable);
+                rule.priority = Some(r.priority);
+                rule.service = Some(asked.name.clone());
+                rule.namespace = Some(asked.namespace.clone());
+                rule.ctime = Some(time(r.ctime));
+                rule.mtime = Some(time(r.mtime));
+                Some(rule)
+            })
+            .collect();
+        response.rate_limit = Some(v1::RateLimit {
+            rules,
+            revision: Some(found.revision.clone()),
+        });
+    };
+    RulePayload {
+        revision,
+        fill: Box::new(fill),
+    }
+}
+
+fn circuit_breakers(found: Applicable, asked: &ServiceKey) -> RulePayload {
+    let revision = found.revision.clone();
+    let asked = asked.clone();
+    let fill = move |response: &mut v1::DiscoverResponse| {
+        if found.rules.is_empty() {
+            return;
+        }
+        let rules = found
+            .rules
+            .iter()
+            .filter_map(|r| {
+                let mut rule: v1::CircuitBreakerRule = decoded(r)?;
+                rule.id = r.id.clone();
+                rule.name = r.name.clone();
+                rule.namespace = r.namespace.clone();
+                rule.enable = r.enable;
+                rule.revision = r.revision.clone();
+                rule.ctime = time(r.ctime);
+                rule.mtime = time(r.mtime);
+                Some(rule)
+            })
+            .collect();
+        response.circuit_breaker = Some(v1::CircuitBreaker {
+            service: Some(asked.name.clone()),
+            service_namespace: Some(asked.namespace.clone()),
+            revision: Some(found.revision.clone()),
+            rules,
+            ..Default::default()
+        });
+    };
+    RulePayload {
+        revision,
+        fill: Box::new(fill),
+    }
+}
+
+fn fault_detectors(found: Applicable) -> RulePayload {
+    let revision = found.revision.clone();
+    let fill = move |response: &mut v1::DiscoverResponse| {
+        if found.rules.is_empty() {
+            return;
+        }
+        let rules = found
+            .rules
+            .iter()
+            .filter_map(|r| {
+                let mut rule: v1::FaultDetectRule = decoded(r)?;
+                rule.id = r.id.clone();
+                rule.name = r.name.clone();
+                rule.namespace = r.namespace.clone();
+                rule.revision = r.revision.clone();
+                rule.ctime = time(r.ctime);
+                rule.mtime = time(r.mtime);
+                Some(rule)
+            })
+            .collect();
+        response.fault_detector = Some(v1::FaultDetector {
+            rules,
+            revision: found.revision.clone(),
+        });
+    };
+    RulePayload {
+        revision,
+        fill: Box::new(fill),
+    }
+}
+
+fn lanes(found: Applicable) -> RulePayload {
+    let revision = found.revision.clone();
+    let fill = move |response: &mut v1::DiscoverResponse| {
+        response.lanes = found
+            .rules
+            .iter()
+            .filter_map(|r| {
+                let mut group: v1::LaneGroup = decoded(r)?;
+                group.id = r.id.clone();
+                group.name = r.name.clone();
+                group.revision = r.revision.clone();
+                group.ctime = time(r.ctime);
+                group.mtime = time(r.mtime);
+                Some(group)
+            })
+            .collect();
+    };
+    RulePayload {
+        revision,
+        fill: Box::new(fill),
+    }
+}
+
+/// The label key a v2 source argument becomes in a v1 route, as the official conversion names
+/// it; `None` for argument types v1 routes cannot carry.
+fn label_key(argument: &v1::SourceMatch) -> Option<String> {
+    let key = &argument.key;
+    Some(match ArgType::try_from(argument.r#type).ok()? {
+        ArgType::Custom => key.clone(),
+        ArgType::Method => "$method".to_string(),
+        ArgType::Header => format!("$header.{key}"),
+        ArgType::Query => format!("$query.{key}"),
+        ArgType::CallerIp => "$caller_ip".to_string(),
+        ArgType::Cookie => format!("$cookie.{key}"),
+        ArgType::Path => "$path".to_string(),
+        ArgType::CallerMetadata => return None,
+    })
+}
+
+fn names(namespace: &str, service: &str, key: &ServiceKey) -> bool {
+    let part = |pattern: &str, value: &str| pattern == "*" || pattern == value;
+    part(namespace, &key.namespace) && part(service, &key.name)
+}
+
+fn v1_source(source: &v1::SourceService, rewrite_to: Option<&ServiceKey>) -> v1::Source {
+    let metadata: HashMap<String, v1::MatchString> = source
+        .arguments
+        .iter()
+        .filter_map(|a| Some((label_key(a)?, a.value.clone().unwrap_or_default())))
+        .collect();
+    let (service, namespace) = match rewrite_to {
+        Some(key) => (key.name.clone(), key.namespace.clone()),
+        None => (source.service.clone(), source.namespace.clone()),
+    };
+    v1::Source {
+        service: Some(service),
+        namespace: Some(namespace),
+        metadata,
+    }
+}
+
+fn v1_destination(
+    rule: &str,
+    sub_rule: &str,
+    dest: &v1::DestinationGroup,
+    rewrite_to: Option<&ServiceKey>,
+) -> v1::Destination {
+    let (service, namespace) = match rewrite_to {
+        Some(key) => (key.name.clone(), key.namespace.clone()),
+        None => (dest.service.clone(), dest.namespace.clone()),
+    };
+    v1::Destination {
+        service: Some(service),
+        namespace: Some(namespace),
+        metadata: dest.labels.clone(),
+        priority: Some(dest.priority),
+        weight: Some(dest.weight),
+        transfer: Some(dest.transfer.clone()),
+        isolate: Some(dest.isolate),
+        name: Some(format!("{rule}.{sub_rule}.{}", dest.name)),
+    }
+}
+
+/// The sub-rules of a routing config, with the top-level sources and destinations standing in
+/// for missing ones (the official normalisation).
+fn sub_rules(config: &v1::RuleRoutingConfig) -> Vec<v1::SubRuleRouting> {
+    if config.rules.is_empty() {
+        return vec![v1::SubRuleRouting {
+            name: String::new(),
+            sources: config.sources.clone(),
+            destinations: config.destinations.clone(),
+        }];
+    }
+    config
+        .rules
+        .iter()
+        .map(|sub| v1::SubRuleRouting {
+            name: sub.name.clone(),
+            sources: if sub.sources.is_empty() {
+                config.sources.clone()
+            } else {
+                sub.sources.clone()
+            },
+            destinations: if sub.destinations.is_empty() {
+                config.destinations.clone()
+            } else {
+                sub.destinations.clone()
+            },
+        })
+        .collect()
+}
+
+/// Converts the v2 routing rules that mention `real` into v1 inbounds (the service as callee)
+/// and outbounds (the service as caller).
+fn routing(found: Applicable, real: &ServiceKey) -> RulePayload {
+    let revision = if found.rules.is_empty() {
+        EMPTY_ROUTING_REVISION.to_string()
+    } else {
+        found.revision.clone()
+    };
+    let real = real.clone();
+    let routing_revision = revision.clone();
+    let fill = move |response: &mut v1::DiscoverResponse| {
+        let (mut inbounds, mut outbounds) = (Vec::new(), Vec::new());
+        for rule in found.rules.iter().map(Arc::as_ref) {
+            let Some(stored) = decoded::<v1::RouteRule>(rule) else {
+                continue;
+            };
+            let Some(config) = stored
+                .routing_config
+                .as_ref()
+                .filter(|any| any.type_url.ends_with("RuleRoutingConfig"))
+                .and_then(|any| v1::RuleRoutingConfig::decode(any.value.as_slice()).ok())
+            else {
+                continue;
+            };
+            for sub in sub_rules(&config) {
+                let calls_from_here: Vec<_> = sub
+                    .sources
+                    .iter()
+                    .filter(|s| names(&s.namespace, &s.service, &real))
+                    .collect();
+                if !calls_from_here.is_empty() {
+                    outbounds.push(v1::Route {
+                        sources: calls_from_here
+                            .iter()
+                            .map(|s| v1_source(s, Some(&real)))
+                            .collect(),
+                        destinations: sub
+                            .destinations
+                            .iter()
+                            .map(|d| v1_destination(&rule.name, &sub.name, d, None))
+                            .collect(),
+                        ..Default::default()
+                    });
+                }
+                let calls_to_here: Vec<_> = sub
+                    .destinations
+                    .iter()
+                    .filter(|d| names(&d.namespace, &d.service, &real))
+                    .collect();
+                if !calls_to_here.is_empty() {
+                    inbounds.push(v1::Route {
+                        sources: sub.sources.iter().map(|s| v1_source(s, None)).collect(),
+                        destinations: calls_to_here
+                            .iter()
+                            .map(|d| v1_destination(&rule.name, &sub.name, d, Some(&real)))
+                            .collect(),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        response.routing = Some(v1::Routing {
+            service: Some(real.name.clone()),
+            namespace: Some(real.namespace.clone()),
+            inbounds,
+            outbounds,
+            revision: Some(routing_revision),
+            ..Default::default()
+        });
+    };
+    RulePayload {
+        revision,
+        fill: Box::new(fill),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(ns: &str, svc: &str) -> v1::SourceService {
+        v1::SourceService {
+            namespace: ns.into(),
+            service: svc.into(),
+            arguments: vec![v1::SourceMatch {
+                r#type: ArgType::Header as i32,
+                key: "x-user".into(),
+                value: Some(v1::MatchString {
+                    value: Some("vip".into()),
+                    ..Default::default()
+                }),
+            }],
+        }
+    }
+
+    fn dest(ns: &str, svc: &str, name: &str) -> v1::DestinationGroup {
+        v1::DestinationGroup {
+            namespace: ns.into(),
+            service: svc.into(),
+            name: name.into(),
+            weight: 100,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn top_level_lists_stand_in_for_missing_sub_rule_parts() {
+        let config = v1::RuleRoutingConfig {
+            sources: vec![source("ns", "caller")],
+            destinations: vec![dest("ns", "callee", "d")],
+            rules: vec![v1::SubRuleRouting {
+                name: "s".into(),
+                ..Default::default()
+            }],
+        };
+        let subs = sub_rules(&config);
+        assert_eq!((subs[0].sources.len(), subs[0].destinations.len()), (1, 1));
+        let bare = v1::RuleRoutingConfig {
+            rules: vec![],
+            ..config
+        };
+        assert_eq!(sub_rules(&bare)[0].name, "");
+    }
+
+    #[test]
+    fn arguments_become_v1_label_keys() {
+        let converted = v1_source(&source("ns", "*"), Some(&ServiceKey::new("ns", "me")));
+        assert_eq!(converted.service.as_deref(), Some("me"));
+        assert!(converted.metadata.contains_key("$header.x-user"));
+        let destination = v1_destination("r", "s", &dest("ns", "callee", "d"), None);
+        assert_eq!(destination.name.as_deref(), Some("r.s.d"));
+    }
+}
