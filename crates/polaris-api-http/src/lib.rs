@@ -9,6 +9,7 @@ mod client;
 mod console_instances;
 mod console_namespaces;
 mod console_services;
+mod governance;
 mod metrics;
 mod reply;
 mod wire;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console_namespaces::routes())
         .merge(console_services::routes())
         .merge(console_instances::routes())
+        .merge(governance::routes())
         .merge(client::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
