@@ -104,6 +104,8 @@ fn spec(rule: &v1::Rule, id: Option<String>, create: bool) -> Result<RuleSpec> {
     add_target(&mut targets, namespace, service, TargetRole::Callee);
     let mut stored = rule.clone();
     stored.id = None;
+    // The token only authorises the write; it is never stored or listed.
+    stored.service_token = None;
     Ok(RuleSpec {
         kind: KIND,
         id,
