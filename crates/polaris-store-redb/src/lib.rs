@@ -24,6 +24,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use writer::{Metrics, Op, RecordTable, Request, TombstoneTable, Writer};
 
+/// redb's page cache.
+const REDB_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Name of the database file inside the data directory.
 pub const DB_FILE_NAME: &str = "polaris.redb";
 
@@ -94,7 +97,12 @@ impl RedbStore {
             source,
         })?;
         let path = dir.join(DB_FILE_NAME);
-        let db = match Database::create(&path) {
+        // Reads are served from the registry's own cache, so redb needs only a small page cache
+        // (its 1 GiB default would keep every written page resident).
+        let db = match Database::builder()
+            .set_cache_size(REDB_CACHE_BYTES)
+            .create(&path)
+        {
             Ok(db) => Arc::new(db),
             Err(DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(OpenError::AlreadyInUse {
