@@ -91,7 +91,17 @@ impl SubKey {
 /// Which streams watch which resources.
 pub struct PushHub {
     watchers: RwLock<HashMap<SubKey, HashMap<u64, Weak<StreamState>>>>,
+    /// The full answer of each watched resource, built once per change and shared by every
+    /// stream that pushes it.
+    answers: Mutex<HashMap<SubKey, SharedAnswer>>,
     next_id: AtomicU64,
+}
+
+/// A memoised answer and the change generation it was built in.
+#[derive(Default)]
+struct SharedAnswer {
+    generation: u64,
+    response: Option<Arc<v1::DiscoverResponse>>,
 }
 
 impl PushHub {
@@ -100,6 +110,7 @@ impl PushHub {
     pub(crate) fn start(backends: &Backends) -> Arc<PushHub> {
         let hub = Arc::new(PushHub {
             watchers: RwLock::new(HashMap::new()),
+            answers: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         });
         let events = backends.naming.cache().subscribe();
@@ -108,10 +119,58 @@ impl PushHub {
         hub
     }
 
+    /// Forgets the memoised answer of `key`: the resource changed.
+    fn invalidate(&self, key: &SubKey) {
+        if let Some(shared) = self.answers.lock().get_mut(key) {
+            shared.generation += 1;
+            shared.response = None;
+        }
+    }
+
+    /// The full answer for a resource, built by the first stream that needs it after a change
+    /// and shared with the others. Answers that echo request details are not shared.
+    fn shared_answer(
+        &self,
+        key: &SubKey,
+        backends: &Backends,
+        request: &v1::DiscoverRequest,
+    ) -> Arc<v1::DiscoverResponse> {
+        let full_request = || {
+            let mut full = request.clone();
+            if let Some(service) = full.service.as_mut() {
+                service.revision = None;
+            }
+            full
+        };
+        if matches!(key, SubKey::Services(_)) {
+            return Arc::new(answer(backends, &full_request()));
+        }
+        let generation = {
+            let answers = self.answers.lock();
+            match answers.get(key) {
+                Some(SharedAnswer {
+                    response: Some(response),
+                    ..
+                }) => return response.clone(),
+                Some(shared) => shared.generation,
+                None => 0,
+            }
+        };
+        let response = Arc::new(answer(backends, &full_request()));
+        let mut answers = self.answers.lock();
+        let shared = answers.entry(key.clone()).or_default();
+        // A change that happened while building makes this answer stale: do not keep it.
+        if shared.generation == generation {
+            shared.response = Some(response.clone());
+        }
+        response
+    }
+
     /// Marks every subscription whose key satisfies `pick`.
     fn mark_where(&self, pick: impl Fn(&SubKey) -> bool) {
         let watchers = self.watchers.read();
         for (key, streams) in watchers.iter().filter(|(key, _)| pick(key)) {
+            self.invalidate(key);
             for stream in streams.values().filter_map(Weak::upgrade) {
                 stream.mark(key.clone());
             }
@@ -121,6 +180,7 @@ impl PushHub {
     fn mark(&self, key: &SubKey) {
         let watchers = self.watchers.read();
         if let Some(streams) = watchers.get(key) {
+            self.invalidate(key);
             for stream in streams.values().filter_map(Weak::upgrade) {
                 stream.mark(key.clone());
             }
@@ -145,6 +205,7 @@ impl PushHub {
             streams.remove(&id);
             if streams.is_empty() {
                 watchers.remove(key);
+                self.answers.lock().remove(key);
             }
         }
     }
@@ -282,7 +343,7 @@ impl StreamPush {
             let Some(request) = self.subs.get_mut(&key) else {
                 continue;
             };
-            let response = answer(&self.backends, request);
+            let response = self.hub.shared_answer(&key, &self.backends, request);
             if response.code != Some(Code::ExecuteSuccess.value()) {
                 continue;
             }
@@ -295,7 +356,11 @@ impl StreamPush {
                 continue;
             }
             service.revision = revision;
-            if out.send(Ok(response)).await.is_err() {
+            if out
+                .send(Ok(v1::DiscoverResponse::clone(&response)))
+                .await
+                .is_err()
+            {
                 return false;
             }
             self.metrics.pushes.inc();
