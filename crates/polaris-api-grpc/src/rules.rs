@@ -405,4 +405,97 @@ mod tests {
         let destination = v1_destination("r", "s", &dest("ns", "callee", "d"), None);
         assert_eq!(destination.name.as_deref(), Some("r.s.d"));
     }
+
+    mod conversion {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn service() -> impl Strategy<Value = (String, String)> {
+            (
+                prop_oneof!["ns1", "ns2", Just("*".to_string())],
+                prop_oneof!["a", "b", "c", Just("*".to_string())],
+            )
+        }
+
+        fn sub_rule() -> impl Strategy<Value = v1::SubRuleRouting> {
+            (
+                "[a-z]{0,3}",
+                proptest::collection::vec(service(), 1..4),
+                proptest::collection::vec(service(), 1..4),
+            )
+                .prop_map(|(name, sources, destinations)| v1::SubRuleRouting {
+                    name,
+                    sources: sources
+                        .into_iter()
+                        .map(|(namespace, service)| v1::SourceService {
+                            namespace,
+                            service,
+                            arguments: vec![],
+                        })
+                        .collect(),
+                    destinations: destinations
+                        .into_iter()
+                        .map(|(namespace, service)| v1::DestinationGroup {
+                            namespace,
+                            service,
+                            weight: 100,
+                            ..Default::default()
+                        })
+                        .collect(),
+                })
+        }
+
+        fn stored(config: &v1::RuleRoutingConfig) -> Arc<Rule> {
+            let body = v1::RouteRule {
+                routing_config: Some(prost_types::Any {
+                    type_url: "type.googleapis.com/v1.RuleRoutingConfig".into(),
+                    value: config.encode_to_vec(),
+                }),
+                ..Default::default()
+            };
+            Arc::new(Rule {
+                kind: RuleKind::Routing,
+                id: "r".into(),
+                name: "rule".into(),
+                namespace: "ns1".into(),
+                enable: true,
+                priority: 0,
+                description: String::new(),
+                targets: vec![],
+                body: body.encode_to_vec(),
+                revision: "rev".into(),
+                ctime: 1,
+                mtime: 1,
+            })
+        }
+
+        proptest! {
+            /// Every sub-rule that names the service as a caller yields exactly one outbound
+            /// route (sources rewritten to the service, all destinations kept), and every
+            /// sub-rule that names it as a callee yields one inbound route (destinations
+            /// rewritten, all sources kept).
+            #[test]
+            fn v2_rules_convert_to_v1_routes(rules in proptest::collection::vec(sub_rule(), 1..5), ns in prop_oneof!["ns1", "ns2"], svc in prop_oneof!["a", "b", "c"]) {
+                let key = ServiceKey::new(ns, svc);
+                let config = v1::RuleRoutingConfig { sources: vec![], destinations: vec![], rules: rules.clone() };
+                let found = Applicable { rules: vec![stored(&config)], revision: "rev".into() };
+                let mut response = v1::DiscoverResponse::default();
+                (routing(found, &key).fill)(&mut response);
+                let routing = response.routing.expect("routing payload");
+                let calls_out: Vec<_> = rules.iter().filter(|r| r.sources.iter().any(|s| names(&s.namespace, &s.service, &key))).collect();
+                let calls_in: Vec<_> = rules.iter().filter(|r| r.destinations.iter().any(|d| names(&d.namespace, &d.service, &key))).collect();
+                prop_assert_eq!(routing.outbounds.len(), calls_out.len());
+                prop_assert_eq!(routing.inbounds.len(), calls_in.len());
+                for (route, sub) in routing.outbounds.iter().zip(&calls_out) {
+                    prop_assert!(route.sources.iter().all(|s| s.service.as_deref() == Some(key.name.as_str()) && s.namespace.as_deref() == Some(key.namespace.as_str())));
+                    prop_assert_eq!(route.destinations.len(), sub.destinations.len());
+                }
+                for (route, sub) in routing.inbounds.iter().zip(&calls_in) {
+                    prop_assert!(route.destinations.iter().all(|d| d.service.as_deref() == Some(key.name.as_str())));
+                    prop_assert_eq!(route.sources.len(), sub.sources.len());
+                }
+                prop_assert_eq!(routing.revision.as_deref(), Some("rev"));
+            }
+        }
+    }
 }
