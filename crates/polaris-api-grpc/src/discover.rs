@@ -8,8 +8,8 @@ use polaris_proto::v1;
 use polaris_proto::v1::discover_request::DiscoverRequestType;
 use polaris_types::{Code, RuleKind, ServiceKey};
 use tokio::sync::mpsc;
-use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Status, Streaming};
 
 use crate::Backends;
@@ -286,7 +286,9 @@ pub(crate) fn run_stream(
     push: bool,
 ) -> impl Stream<Item = Result<v1::DiscoverResponse, Status>> {
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_CAPACITY);
-    let (answers_tx, answers_rx) = mpsc::channel::<Answer>(PENDING_REPLIES);
+    // Channel slots are allocated in blocks; boxing keeps a stream's idle cost to a few hundred
+    // bytes instead of blocks of multi-kilobyte replies.
+    let (answers_tx, answers_rx) = mpsc::channel::<Box<Answer>>(PENDING_REPLIES);
     let reader_backends = backends.clone();
     let reader_metrics = metrics.clone();
     tokio::spawn(async move {
@@ -302,7 +304,7 @@ pub(crate) fn run_stream(
             let started = Instant::now();
             let answer = answer_with_push(&reader_backends, request, push);
             reader_metrics.observe("Discover", started);
-            if answers_tx.send(answer).await.is_err() {
+            if answers_tx.send(Box::new(answer)).await.is_err() {
                 break;
             }
         }
@@ -310,4 +312,5 @@ pub(crate) fn run_stream(
     let stream_push = StreamPush::new(hub, backends, metrics);
     tokio::spawn(stream_push.write(answers_rx, out_tx));
     ReceiverStream::new(out_rx)
+        .map(|reply: Result<Box<v1::DiscoverResponse>, Status>| reply.map(|boxed| *boxed))
 }

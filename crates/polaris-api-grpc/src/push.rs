@@ -274,7 +274,7 @@ pub(crate) struct StreamPush {
     subs: HashMap<SubKey, v1::DiscoverRequest>,
 }
 
-type Outbound = mpsc::Sender<Result<v1::DiscoverResponse, Status>>;
+type Outbound = mpsc::Sender<Result<Box<v1::DiscoverResponse>, Status>>;
 
 impl StreamPush {
     pub(crate) fn new(
@@ -298,17 +298,18 @@ impl StreamPush {
     }
 
     /// Sends answers in order and pushes changes until the client or the reader goes away.
-    pub(crate) async fn write(mut self, mut answers: mpsc::Receiver<Answer>, out: Outbound) {
+    pub(crate) async fn write(mut self, mut answers: mpsc::Receiver<Box<Answer>>, out: Outbound) {
         self.metrics.discover_streams.inc();
         loop {
             tokio::select! {
                 biased;
                 answer = answers.recv() => {
                     let Some(answer) = answer else { break };
-                    if out.send(Ok(answer.response)).await.is_err() {
+                    let Answer { response, subscription } = *answer;
+                    if out.send(Ok(Box::new(response))).await.is_err() {
                         break;
                     }
-                    match answer.subscription {
+                    match subscription {
                         Some((key, Subscription::Watch(request))) => {
                             self.hub.watch(key.clone(), self.id, &self.state);
                             self.subs.insert(key.clone(), *request);
@@ -357,7 +358,7 @@ impl StreamPush {
             }
             service.revision = revision;
             if out
-                .send(Ok(v1::DiscoverResponse::clone(&response)))
+                .send(Ok(Box::new(v1::DiscoverResponse::clone(&response))))
                 .await
                 .is_err()
             {
