@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::json::{decode_body, to_any_json};
 use super::{
-    MAX_DESCRIPTION, add_target, as_is, check_count, check_match, contains, failure, page_reply,
-    require_id, run_batch, runes, time,
+    MAX_DESCRIPTION, add_target, as_is, check_count, check_match, contains, delete_by_id, failure,
+    page_reply, require_id, run_batch, runes, time,
 };
 use crate::AppState;
 use crate::body::Query;
@@ -232,19 +232,8 @@ async fn delete(State(state): State<AppState>, body: Body) -> Response {
         |rule: v1::CircuitBreakerRule| {
             let governance = state.governance.clone();
             async move {
-                if let Err(err) = require_id(&rule.id, Code::InvalidCircuitBreakerId) {
-                    return failure(&err);
-                }
-                if governance.get(KIND, &rule.id).is_none() {
-                    // Officially a success that keeps the not-found text and carries no data.
-                    let mut reply = Reply::ok();
-                    reply.info = Code::NotFoundCircuitBreaker.info().to_string();
-                    return reply;
-                }
-                match governance.delete(KIND, &rule.id).await {
-                    Ok(()) => Reply::ok().with("data", id_only(&rule.id)),
-                    Err(err) => failure(&err),
-                }
+                let codes = (Code::InvalidCircuitBreakerId, Code::NotFoundCircuitBreaker);
+                delete_by_id(&governance, KIND, &rule.id, codes, id_only(&rule.id)).await
             }
         },
     )

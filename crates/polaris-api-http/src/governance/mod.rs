@@ -26,11 +26,12 @@ use std::future::Future;
 use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use polaris_governance::Governance;
 use polaris_matcher::{MatchKind, MatchString, Matcher};
 use polaris_naming::Page;
 use polaris_proto::v1;
 use polaris_types::validate::is_valid_name;
-use polaris_types::{Code, Millis, PolarisError, Result, RuleTarget, TargetRole};
+use polaris_types::{Code, Millis, PolarisError, Result, RuleKind, RuleTarget, TargetRole};
 use serde_json::Value;
 
 use crate::AppState;
@@ -156,6 +157,30 @@ pub(crate) fn add_target(targets: &mut Vec<RuleTarget>, ns: &str, svc: &str, rol
     };
     if !targets.contains(&target) {
         targets.push(target);
+    }
+}
+
+/// Deletes a rule by id the way the official server does for circuit breakers and fault
+/// detectors: an empty id is `missing_id`; an unknown id is a success that keeps the `not_found`
+/// text and carries no data; otherwise the reply carries `data` (the `{id}`-only Any echo).
+pub(crate) async fn delete_by_id(
+    governance: &Governance,
+    kind: RuleKind,
+    id: &str,
+    (missing_id, not_found): (Code, Code),
+    data: Value,
+) -> Reply {
+    if let Err(err) = require_id(id, missing_id) {
+        return failure(&err);
+    }
+    if governance.get(kind, id).is_none() {
+        let mut reply = Reply::ok();
+        reply.info = not_found.info().to_string();
+        return reply;
+    }
+    match governance.delete(kind, id).await {
+        Ok(()) => Reply::ok().with("data", data),
+        Err(err) => failure(&err),
     }
 }
 
