@@ -29,6 +29,7 @@ pub struct Server {
     naming: Arc<Naming>,
     health: Arc<Health>,
     governance: Arc<Governance>,
+    purger: tokio::task::JoinHandle<()>,
     grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
     http: Option<(TcpListener, axum::Router)>,
@@ -53,6 +54,7 @@ impl Server {
                 .await
                 .map_err(|e| anyhow::anyhow!("loading governance rules: {e}"))?,
         );
+        let purger = tokio::spawn(purge_tombstones(store.clone()));
         let health = Health::start(
             naming.clone(),
             Arc::new(MemoryBeats::default()),
@@ -94,6 +96,7 @@ impl Server {
             naming,
             health,
             governance,
+            purger,
             grpc,
             grpc_metrics,
             http,
@@ -167,6 +170,7 @@ impl Server {
         }
         tracing::info!("listeners closed; stopping the health checker and closing the store");
         self.health.stop().await;
+        self.purger.abort();
         self.naming
             .close()
             .await
@@ -175,6 +179,22 @@ impl Server {
         match failure {
             Some(err) => Err(err),
             None => Ok(()),
+        }
+    }
+}
+
+/// How long tombstones of deleted records are kept (other nodes of a cluster load changes
+/// incrementally and must see deletions); the official server purges after about 20 minutes.
+const TOMBSTONE_RETENTION: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+/// Forgets old tombstones every few minutes, for the server's lifetime.
+async fn purge_tombstones(store: Arc<dyn NamingStore>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5 * 60));
+    loop {
+        every.tick().await;
+        let before = polaris_naming::now_millis() - TOMBSTONE_RETENTION.as_millis() as i64;
+        if let Err(err) = store.purge_tombstones(before).await {
+            tracing::warn!(target: "polaris_store", %err, "cannot purge tombstones");
         }
     }
 }
