@@ -11,11 +11,11 @@ mod discover;
 mod metrics;
 mod naming;
 pub mod push;
-mod rules;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use polaris_discovery::Discovery;
 use polaris_governance::Governance;
 use polaris_health::Health;
 use polaris_naming::Naming;
@@ -31,12 +31,6 @@ pub use push::PUSH_METADATA_KEY;
 /// Largest message accepted or sent, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// The domain services the Discover stream reads.
-pub(crate) struct Backends {
-    pub naming: Arc<Naming>,
-    pub governance: Arc<Governance>,
-}
-
 /// Serves the naming gRPC services on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -46,7 +40,7 @@ pub async fn serve(
     metrics: Arc<GrpcMetrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let backends = Arc::new(Backends {
+    let backends = Arc::new(Discovery {
         naming: naming.clone(),
         governance,
     });

@@ -12,15 +12,15 @@ use polaris_types::Code;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::Backends;
 use crate::convert::{error_response, instance_created, instance_spec, response};
 use crate::metrics::GrpcMetrics;
 use crate::push::PushHub;
+use polaris_discovery::Discovery;
 
 /// `PolarisGRPC` over the registry and the health checker.
 pub struct PolarisService {
     pub(crate) naming: Arc<Naming>,
-    backends: Arc<Backends>,
+    backends: Arc<Discovery>,
     health: Arc<Health>,
     pub(crate) hub: Arc<PushHub>,
     metrics: Arc<GrpcMetrics>,
@@ -28,7 +28,7 @@ pub struct PolarisService {
 
 impl PolarisService {
     pub(crate) fn new(
-        backends: Arc<Backends>,
+        backends: Arc<Discovery>,
         health: Arc<Health>,
         hub: Arc<PushHub>,
         metrics: Arc<GrpcMetrics>,

@@ -27,8 +27,9 @@ use tokio::sync::{Notify, broadcast, mpsc};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use crate::Backends;
-use crate::discover::{Answer, Subscription, answer};
+use polaris_discovery::Discovery;
+
+use crate::discover::{Answer, Subscription};
 use crate::metrics::GrpcMetrics;
 
 /// The metadata key a client sends with value `true` to receive pushes on its Discover stream.
@@ -78,7 +79,7 @@ impl SubKey {
             }
             DiscoverRequestType::Services => Some(SubKey::Services(namespace)),
             other => {
-                let kind = crate::discover::rule_kind(other)?;
+                let kind = polaris_discovery::rule_kind(other)?;
                 Some(SubKey::Rules(
                     kind,
                     ServiceKey::new(namespace, service.name.unwrap_or_default()),
@@ -107,7 +108,7 @@ struct SharedAnswer {
 impl PushHub {
     /// Creates the hub and its task, which follows registry and rule events for the server's
     /// lifetime.
-    pub(crate) fn start(backends: &Backends) -> Arc<PushHub> {
+    pub(crate) fn start(backends: &Discovery) -> Arc<PushHub> {
         let hub = Arc::new(PushHub {
             watchers: RwLock::new(HashMap::new()),
             answers: Mutex::new(HashMap::new()),
@@ -132,7 +133,7 @@ impl PushHub {
     fn shared_answer(
         &self,
         key: &SubKey,
-        backends: &Backends,
+        backends: &Discovery,
         request: &v1::DiscoverRequest,
     ) -> Arc<v1::DiscoverResponse> {
         let full_request = || {
@@ -143,7 +144,7 @@ impl PushHub {
             full
         };
         if matches!(key, SubKey::Services(_)) {
-            return Arc::new(answer(backends, &full_request()));
+            return Arc::new(backends.answer(&full_request()));
         }
         let generation = {
             let answers = self.answers.lock();
@@ -156,7 +157,7 @@ impl PushHub {
                 None => 0,
             }
         };
-        let response = Arc::new(answer(backends, &full_request()));
+        let response = Arc::new(backends.answer(&full_request()));
         let mut answers = self.answers.lock();
         let shared = answers.entry(key.clone()).or_default();
         // A change that happened while building makes this answer stale: do not keep it.
@@ -266,7 +267,7 @@ impl StreamState {
 /// The writer side of one stream.
 pub(crate) struct StreamPush {
     hub: Arc<PushHub>,
-    backends: Arc<Backends>,
+    backends: Arc<Discovery>,
     metrics: Arc<GrpcMetrics>,
     id: u64,
     state: Arc<StreamState>,
@@ -279,7 +280,7 @@ type Outbound = mpsc::Sender<Result<Box<v1::DiscoverResponse>, Status>>;
 impl StreamPush {
     pub(crate) fn new(
         hub: Arc<PushHub>,
-        backends: Arc<Backends>,
+        backends: Arc<Discovery>,
         metrics: Arc<GrpcMetrics>,
     ) -> StreamPush {
         let id = hub.next_id.fetch_add(1, Ordering::Relaxed);

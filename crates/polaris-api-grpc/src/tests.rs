@@ -373,7 +373,7 @@ async fn v2_routing_rules_arrive_as_v1_inbounds_and_outbounds() {
     let none = next(&mut stream).await;
     assert_eq!(
         none.routing.and_then(|r| r.revision).as_deref(),
-        Some(crate::rules::EMPTY_ROUTING_REVISION)
+        Some(polaris_discovery::rules::EMPTY_ROUTING_REVISION)
     );
     let config = v1::RuleRoutingConfig {
         sources: vec![v1::SourceService {

@@ -5,14 +5,19 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use polaris_types::{Code, PolarisError, ServiceKey};
+use polaris_discovery::Discovery;
+use polaris_proto::v1;
+use polaris_proto::v1::discover_request::DiscoverRequestType;
+use polaris_types::Code;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::body::read_body;
 use crate::console_namespaces::one;
+use crate::governance::json::{parse_message, to_json};
 use crate::reply::{Reply, json_reply};
-use crate::wire::naming::{InstanceIn, instance_created, instance_out, service_out};
+use crate::wire::naming::{InstanceIn, instance_created};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -78,166 +83,29 @@ async fn report_client(body: Body) -> Response {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct DiscoverServiceIn {
-    name: Option<String>,
-    namespace: Option<String>,
-    revision: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct DiscoverFilterIn {
-    #[serde(rename = "OnlyHealthyInstance", alias = "onlyHealthyInstance")]
-    only_healthy_instance: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct DiscoverIn {
-    #[serde(rename = "type")]
-    kind: Option<Value>,
-    service: Option<DiscoverServiceIn>,
-    #[serde(rename = "Filter", alias = "filter")]
-    filter: Option<DiscoverFilterIn>,
-}
-
-/// Discover request/response types by number, as the specification lists them.
-const DISCOVER_TYPES: &[(u64, &str)] = &[
-    (0, "UNKNOWN"),
-    (1, "INSTANCE"),
-    (2, "CLUSTER"),
-    (3, "ROUTING"),
-    (4, "RATE_LIMIT"),
-    (5, "CIRCUIT_BREAKER"),
-    (6, "SERVICES"),
-    (12, "NAMESPACES"),
-    (13, "FAULT_DETECTOR"),
-    (100, "LANE"),
-    (101, "CUSTOM_ROUTE_RULE"),
-    (102, "NEARBY_ROUTE_RULE"),
-    (103, "LOSSLESS"),
-    (104, "BLOCK_ALLOW_RULE"),
-    (105, "TRAFFIC_MIRRORING"),
-    (106, "FAULT_INJECTION"),
-];
-
-/// The type name a request asked for (by name or number); `UNKNOWN` when absent.
-fn discover_type(kind: &Option<Value>) -> Result<&'static str, PolarisError> {
-    let found = match kind {
-        None | Some(Value::Null) => Some("UNKNOWN"),
-        Some(Value::String(name)) => DISCOVER_TYPES
-            .iter()
-            .find(|(_, n)| n == name)
-            .map(|(_, n)| *n),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|v| DISCOVER_TYPES.iter().find(|(k, _)| *k == v))
-            .map(|(_, n)| *n),
-        Some(_) => None,
-    };
-    found.ok_or_else(|| PolarisError::new(Code::ParseException, "unknown discover type"))
-}
-
-fn discover_reply(code: Code, info: String, mut body: serde_json::Map<String, Value>) -> Response {
-    body.insert("code".into(), code.value().into());
-    body.insert("info".into(), info.clone().into());
-    json_reply(code.value(), &info, &Value::Object(body))
-}
-
+/// `POST /v1/Discover`: the same answers as the gRPC stream (instances, service lists,
+/// governance rules), in proto3 JSON. Over HTTP, `Filter.OnlyHealthyInstance` is honoured.
 async fn discover(State(state): State<AppState>, body: Body) -> Response {
-    let request = match one::<DiscoverIn>(body).await {
+    let request = match read_body(body)
+        .await
+        .and_then(|bytes| parse_message::<v1::DiscoverRequest>("v1.DiscoverRequest", &bytes))
+    {
         Ok(request) => request,
-        Err(reply) => return reply.into_response(),
-    };
-    let kind = match discover_type(&request.kind) {
-        Ok(kind) => kind,
         Err(err) => return Reply::from(err).into_response(),
     };
-    let asked = request.service.unwrap_or_default();
-    let namespace = asked.namespace.clone().filter(|n| !n.is_empty());
-    let revision = asked.revision.clone().unwrap_or_default();
-    let echo = json!({ "name": asked.name, "namespace": namespace, "revision": asked.revision });
-    let mut body = serde_json::Map::new();
-    body.insert("type".into(), kind.into());
-    body.insert("service".into(), echo);
-    match kind {
-        "INSTANCE" => {
-            let key = ServiceKey::new(
-                namespace.unwrap_or_else(|| polaris_types::DEFAULT_NAMESPACE.to_string()),
-                asked.name.unwrap_or_default(),
-            );
-            let only_healthy = request
-                .filter
-                .and_then(|f| f.only_healthy_instance)
-                .unwrap_or(false);
-            discover_instances(&state, &key, &revision, only_healthy, body)
-        }
-        "SERVICES" => {
-            let found = state
-                .naming
-                .discover_services(namespace.as_deref().unwrap_or_default(), &revision);
-            if found.unchanged {
-                return discover_reply(Code::DataNoChange, Code::DataNoChange.info().into(), body);
-            }
-            let services: Vec<Value> = found
-                .services
-                .iter()
-                .map(
-                    |s| json!({ "name": s.name, "namespace": s.namespace, "metadata": s.metadata }),
-                )
-                .collect();
-            body.insert(
-                "service".into(),
-                json!({ "name": asked.name, "namespace": namespace.unwrap_or_default(), "revision": found.revision }),
-            );
-            body.insert("services".into(), services.into());
-            discover_reply(
-                Code::ExecuteSuccess,
-                Code::ExecuteSuccess.info().into(),
-                body,
-            )
-        }
-        // Types this server does not serve yet: echo the type with an empty success.
-        _ => discover_reply(
-            Code::ExecuteSuccess,
-            Code::ExecuteSuccess.info().into(),
-            body,
-        ),
-    }
-}
-
-fn discover_instances(
-    state: &AppState,
-    key: &ServiceKey,
-    revision: &str,
-    only_healthy: bool,
-    mut body: serde_json::Map<String, Value>,
-) -> Response {
-    let found = match state.naming.discover_instances(key, revision) {
-        Ok(found) => found,
-        Err(err) => return discover_reply(err.code, err.info(), body),
+    let discovery = Discovery {
+        naming: state.naming.clone(),
+        governance: state.governance.clone(),
     };
-    if found.unchanged {
-        return discover_reply(Code::DataNoChange, Code::DataNoChange.info().into(), body);
+    let mut response = discovery.answer(&request);
+    let only_healthy = request
+        .filter
+        .as_ref()
+        .is_some_and(|f| f.only_healthy_instance);
+    if only_healthy && request.r#type == DiscoverRequestType::Instance as i32 {
+        response.instances.retain(|i| i.healthy == Some(true));
     }
-    let mut service = service_out(&found.view);
-    service["name"] = key.name.clone().into();
-    service["namespace"] = key.namespace.clone().into();
-    let instances: Vec<Value> = found
-        .view
-        .instances
-        .values()
-        .filter(|i| !only_healthy || i.healthy)
-        .map(|i| instance_out(i, None))
-        .collect();
-    body.insert("aliasFor".into(), service_out(&found.view));
-    body.insert("service".into(), service);
-    body.insert("instances".into(), instances.into());
-    discover_reply(
-        Code::ExecuteSuccess,
-        Code::ExecuteSuccess.info().into(),
-        body,
-    )
+    let code = response.code.unwrap_or(Code::ExecuteSuccess.value());
+    let info = response.info.clone().unwrap_or_default();
+    json_reply(code, &info, &to_json(&response, "v1.DiscoverResponse"))
 }

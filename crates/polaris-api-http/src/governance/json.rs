@@ -95,6 +95,21 @@ pub(crate) fn rewrite_v2_types(bytes: &[u8]) -> Vec<u8> {
 /// Parses one JSON item as `desc` and transcodes it to the prost type `T`. Unknown fields are
 /// dropped first; unknown enum names still fail, as with jsonpb `AllowUnknownFields` (the
 /// prost-reflect option that ignores unknown fields would also drop unknown enum names).
+/// Decodes one JSON object body as message `message` (proto3 JSON, unknown fields ignored).
+pub(crate) fn parse_message<T>(message: &str, bytes: &[u8]) -> Result<T>
+where
+    T: prost::Message + Default,
+{
+    let value: Value = serde_json::from_slice(bytes).map_err(parse_error)?;
+    if !value.is_object() {
+        return Err(PolarisError::new(
+            Code::ParseException,
+            "expected a JSON object",
+        ));
+    }
+    parse_item(&descriptor(message)?, value)
+}
+
 pub(crate) fn parse_item<T>(desc: &MessageDescriptor, mut value: Value) -> Result<T>
 where
     T: prost::Message + Default,

@@ -16,7 +16,7 @@
 
 mod circuitbreaker;
 mod faultdetect;
-mod json;
+pub(crate) mod json;
 mod lane;
 mod ratelimit;
 mod routing;

@@ -14,7 +14,7 @@ use prost::Message;
 pub const EMPTY_ROUTING_REVISION: &str = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
 
 /// What a rule lookup produced for a Discover reply.
-pub(crate) struct RulePayload {
+pub struct RulePayload {
     /// Empty when no rule applies (and the kind sends no payload then).
     pub revision: String,
     pub fill: Box<dyn FnOnce(&mut v1::DiscoverResponse) + Send>,
@@ -36,7 +36,7 @@ fn time(ms: polaris_types::Millis) -> String {
 
 /// The rules of `kind` for `real` (the alias-resolved service), shaped for a reply that names
 /// `asked` (the service as requested).
-pub(crate) fn payload(
+pub fn payload(
     governance: &Governance,
     kind: RuleKind,
     asked: &ServiceKey,
