@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 const FORMAT_V1: u8 = 1;
 
 /// Separates namespace and name in service keys; names never contain NUL.
-const KEY_SEPARATOR: char = '\u{0}';
+pub(crate) const KEY_SEPARATOR: char = '\u{0}';
 
 #[derive(Serialize, Deserialize)]
 struct NamespaceV1 {
@@ -74,7 +74,7 @@ struct InstanceV1 {
     mtime: Millis,
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     let mut bytes = vec![FORMAT_V1];
     // Serializing plain structs of strings, integers and string maps into a Vec cannot fail.
     if let Err(error) = serde_json::to_writer(&mut bytes, value) {
@@ -83,7 +83,7 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     bytes
 }
 
-fn decode<T: DeserializeOwned>(kind: &str, bytes: &[u8]) -> StoreResult<T> {
+pub(crate) fn decode<T: DeserializeOwned>(kind: &str, bytes: &[u8]) -> StoreResult<T> {
     match bytes.split_first() {
         Some((&FORMAT_V1, json)) => serde_json::from_slice(json)
             .map_err(|e| StoreError::Corrupt(format!("undecodable {kind} record: {e}"))),

@@ -7,6 +7,7 @@
 //! deletions leave tombstones (key → mtime) so incremental loads can report them.
 
 mod codec;
+mod config_codec;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use polaris_store::{Change, Mutation, NamingStore, StoreError, StoreResult};
-use polaris_types::{Instance, Millis, Namespace, Rule, RuleKind, Service, ServiceKey};
+use polaris_store::{ConfigGroupKey, ConfigReleaseKey};
+use polaris_types::{
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, Instance, Millis, Namespace,
+    ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
+};
 use prometheus_client::registry::Registry;
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable};
 use tokio::sync::{mpsc, oneshot};
@@ -324,6 +329,79 @@ impl NamingStore for RedbStore {
                 |r| r.mtime,
                 codec::parse_rule_key,
             )
+        })
+        .await
+    }
+
+    async fn load_config_groups(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<ConfigGroup, ConfigGroupKey>>> {
+        let tables = (writer::CONFIG_GROUPS, writer::CONFIG_GROUP_TOMBSTONES);
+        self.read(move |db| {
+            load(
+                db,
+                tables,
+                since,
+                config_codec::decode_group,
+                |g| g.mtime,
+                config_codec::parse_group_key,
+            )
+        })
+        .await
+    }
+
+    async fn load_config_files(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<ConfigFile, ConfigFileKey>>> {
+        let tables = (writer::CONFIG_FILES, writer::CONFIG_FILE_TOMBSTONES);
+        self.read(move |db| {
+            load(
+                db,
+                tables,
+                since,
+                config_codec::decode_file,
+                |f| f.mtime,
+                config_codec::parse_file_key,
+            )
+        })
+        .await
+    }
+
+    async fn load_config_releases(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<ConfigRelease, ConfigReleaseKey>>> {
+        let tables = (writer::CONFIG_RELEASES, writer::CONFIG_RELEASE_TOMBSTONES);
+        self.read(move |db| {
+            load(
+                db,
+                tables,
+                since,
+                config_codec::decode_release,
+                |r| r.mtime,
+                config_codec::parse_release_key,
+            )
+        })
+        .await
+    }
+
+    async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>> {
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn
+                .open_table(writer::RELEASE_HISTORY)
+                .map_err(unavailable)?;
+            let mut entries = Vec::new();
+            for entry in table.iter().map_err(unavailable)? {
+                let (_, value) = entry.map_err(unavailable)?;
+                let history = config_codec::decode_history(value.value())?;
+                if history.ctime >= since {
+                    entries.push(history);
+                }
+            }
+            Ok(entries)
         })
         .await
     }

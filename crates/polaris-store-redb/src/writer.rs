@@ -26,6 +26,27 @@ pub(crate) const SERVICE_TOMBSTONES: TombstoneTable = TableDefinition::new("serv
 pub(crate) const INSTANCE_TOMBSTONES: TombstoneTable = TableDefinition::new("instance_tombstones");
 pub(crate) const RULES: RecordTable = TableDefinition::new("rules");
 pub(crate) const RULE_TOMBSTONES: TombstoneTable = TableDefinition::new("rule_tombstones");
+pub(crate) const CONFIG_GROUPS: RecordTable = TableDefinition::new("config_groups");
+pub(crate) const CONFIG_GROUP_TOMBSTONES: TombstoneTable =
+    TableDefinition::new("config_group_tombstones");
+pub(crate) const CONFIG_FILES: RecordTable = TableDefinition::new("config_files");
+pub(crate) const CONFIG_FILE_TOMBSTONES: TombstoneTable =
+    TableDefinition::new("config_file_tombstones");
+pub(crate) const CONFIG_RELEASES: RecordTable = TableDefinition::new("config_releases");
+pub(crate) const CONFIG_RELEASE_TOMBSTONES: TombstoneTable =
+    TableDefinition::new("config_release_tombstones");
+pub(crate) const RELEASE_HISTORY: RecordTable = TableDefinition::new("release_history");
+
+/// Every (records, tombstones) pair, for table creation and purges.
+const TOMBSTONE_TABLES: [TombstoneTable; 7] = [
+    NAMESPACE_TOMBSTONES,
+    SERVICE_TOMBSTONES,
+    INSTANCE_TOMBSTONES,
+    RULE_TOMBSTONES,
+    CONFIG_GROUP_TOMBSTONES,
+    CONFIG_FILE_TOMBSTONES,
+    CONFIG_RELEASE_TOMBSTONES,
+];
 
 /// What a caller asks the writer thread to do.
 pub(crate) enum Op {
@@ -68,15 +89,19 @@ pub(crate) struct Writer {
 /// Creates every table so that read transactions never meet a missing one.
 pub(crate) fn create_tables(db: &Database) -> Result<(), redb::Error> {
     let txn = db.begin_write()?;
-    for table in [NAMESPACES, SERVICES, INSTANCES, RULES] {
+    for table in [
+        NAMESPACES,
+        SERVICES,
+        INSTANCES,
+        RULES,
+        CONFIG_GROUPS,
+        CONFIG_FILES,
+        CONFIG_RELEASES,
+        RELEASE_HISTORY,
+    ] {
         txn.open_table(table)?;
     }
-    for table in [
-        NAMESPACE_TOMBSTONES,
-        SERVICE_TOMBSTONES,
-        INSTANCE_TOMBSTONES,
-        RULE_TOMBSTONES,
-    ] {
+    for table in TOMBSTONE_TABLES {
         txn.open_table(table)?;
     }
     txn.commit()?;
@@ -214,19 +239,80 @@ fn apply_batch(txn: &WriteTransaction, batch: &[Mutation]) -> Result<(), redb::E
                 rules.remove(key.as_str())?;
                 rule_tombs.insert(key.as_str(), *mtime)?;
             }
+            config => apply_config(txn, config)?,
         }
     }
     Ok(())
 }
 
 fn purge(txn: &WriteTransaction, before: Millis) -> Result<(), redb::Error> {
-    for table in [
-        NAMESPACE_TOMBSTONES,
-        SERVICE_TOMBSTONES,
-        INSTANCE_TOMBSTONES,
-        RULE_TOMBSTONES,
-    ] {
+    for table in TOMBSTONE_TABLES {
         txn.open_table(table)?.retain(|_, mtime| mtime >= before)?;
     }
     Ok(())
+}
+
+/// Applies one config-center mutation.
+fn apply_config(txn: &WriteTransaction, mutation: &Mutation) -> Result<(), redb::Error> {
+    use crate::config_codec as cc;
+    let put = |records: RecordTable, tombs: TombstoneTable, key: &str, bytes: Vec<u8>| {
+        txn.open_table(records)?.insert(key, bytes.as_slice())?;
+        txn.open_table(tombs)?.remove(key)?;
+        Ok::<(), redb::Error>(())
+    };
+    let delete = |records: RecordTable, tombs: TombstoneTable, key: &str, mtime: Millis| {
+        txn.open_table(records)?.remove(key)?;
+        txn.open_table(tombs)?.insert(key, mtime)?;
+        Ok::<(), redb::Error>(())
+    };
+    match mutation {
+        Mutation::PutConfigGroup(g) => put(
+            CONFIG_GROUPS,
+            CONFIG_GROUP_TOMBSTONES,
+            &cc::group_key(&g.namespace, &g.name),
+            cc::encode_group(g),
+        ),
+        Mutation::DeleteConfigGroup {
+            namespace,
+            name,
+            mtime,
+        } => delete(
+            CONFIG_GROUPS,
+            CONFIG_GROUP_TOMBSTONES,
+            &cc::group_key(namespace, name),
+            *mtime,
+        ),
+        Mutation::PutConfigFile(f) => put(
+            CONFIG_FILES,
+            CONFIG_FILE_TOMBSTONES,
+            &cc::file_key(&f.key),
+            cc::encode_file(f),
+        ),
+        Mutation::DeleteConfigFile { key, mtime } => delete(
+            CONFIG_FILES,
+            CONFIG_FILE_TOMBSTONES,
+            &cc::file_key(key),
+            *mtime,
+        ),
+        Mutation::PutConfigRelease(r) => put(
+            CONFIG_RELEASES,
+            CONFIG_RELEASE_TOMBSTONES,
+            &cc::release_key(&r.key, &r.name),
+            cc::encode_release(r),
+        ),
+        Mutation::DeleteConfigRelease { key, name, mtime } => delete(
+            CONFIG_RELEASES,
+            CONFIG_RELEASE_TOMBSTONES,
+            &cc::release_key(key, name),
+            *mtime,
+        ),
+        Mutation::AppendReleaseHistory(h) => {
+            let key = cc::history_key(h.id);
+            txn.open_table(RELEASE_HISTORY)?
+                .insert(key.as_str(), cc::encode_history(h).as_slice())?;
+            Ok(())
+        }
+        // Registry and rule mutations are applied by `apply_batch` itself.
+        _ => Ok(()),
+    }
 }

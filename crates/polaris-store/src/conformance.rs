@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use polaris_types::{
-    HealthCheck, Instance, Location, Millis, Namespace, Rule, RuleKind, RuleTarget, Service,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, GrayLabel, HealthCheck, Instance,
+    Location, Millis, Namespace, ReleaseHistory, ReleaseKind, Rule, RuleKind, RuleTarget, Service,
     ServiceKey, TargetRole,
 };
 
@@ -51,7 +52,7 @@ macro_rules! naming_store_conformance {
             round_trip_every_field, load_since_is_incremental, delete_leaves_tombstone,
             re_put_clears_tombstone, batch_is_applied_in_order, concurrent_applies_all_visible,
             data_survives_reopen, apply_after_close_is_refused, purge_removes_old_tombstones_only,
-            rules_round_trip_with_tombstones);
+            rules_round_trip_with_tombstones, config_records_round_trip);
     };
 }
 
@@ -442,6 +443,127 @@ pub async fn rules_round_trip_with_tombstones(harness: &impl StoreHarness) {
                 mtime: 300
             },
         ]
+    );
+    store.close().await.expect("close");
+}
+
+/// Config groups, files, releases and history keep every field, files and releases leave
+/// tombstones, history is kept in id order, and all of it survives a reopen.
+pub async fn config_records_round_trip(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    let key = ConfigFileKey::new("ns", "group", "dir/app.yaml");
+    let group = ConfigGroup {
+        id: 7,
+        namespace: "ns".into(),
+        name: "group".into(),
+        comment: "c".into(),
+        owners: "o".into(),
+        business: "b".into(),
+        department: "d".into(),
+        metadata: [("k".to_string(), "v".to_string())].into_iter().collect(),
+        ctime: 10,
+        mtime: 11,
+    };
+    let file = ConfigFile {
+        id: 8,
+        key: key.clone(),
+        content: "a: 1\nzh: 中文".into(),
+        format: "yaml".into(),
+        comment: "c".into(),
+        tags: vec![("t".into(), "1".into()), ("t".into(), "2".into())],
+        encrypted: true,
+        encrypt_algo: "AES".into(),
+        data_key: "k3y".into(),
+        ctime: 12,
+        mtime: 13,
+    };
+    let release = ConfigRelease {
+        id: 9,
+        key: key.clone(),
+        name: "app-1".into(),
+        content: "a: 1".into(),
+        md5: "0123".into(),
+        version: 3,
+        active: true,
+        kind: ReleaseKind::Gray,
+        gray_labels: vec![GrayLabel {
+            key: "CLIENT_IP".into(),
+            match_type: "IN".into(),
+            value: "1.1.1.1".into(),
+        }],
+        format: "yaml".into(),
+        comment: "r".into(),
+        tags: vec![("t".into(), "1".into())],
+        encrypted: true,
+        encrypt_algo: "AES".into(),
+        data_key: "k3y".into(),
+        ctime: 14,
+        mtime: 15,
+    };
+    let history = |id: u64| ReleaseHistory {
+        id,
+        key: key.clone(),
+        release_name: "app-1".into(),
+        kind: "normal".into(),
+        status: "success".into(),
+        content: "a: 1".into(),
+        md5: "0123".into(),
+        version: id,
+        format: "yaml".into(),
+        comment: String::new(),
+        tags: vec![],
+        ctime: 100 + id as Millis,
+    };
+    let batch = vec![
+        Mutation::PutConfigGroup(group.clone()),
+        Mutation::PutConfigFile(file.clone()),
+        Mutation::PutConfigRelease(release.clone()),
+        Mutation::AppendReleaseHistory(history(2)),
+        Mutation::AppendReleaseHistory(history(1)),
+    ];
+    apply(&*store, batch).await;
+    let doomed = ConfigFile {
+        key: ConfigFileKey::new("ns", "group", "gone"),
+        ..file.clone()
+    };
+    apply(&*store, vec![Mutation::PutConfigFile(doomed.clone())]).await;
+    apply(
+        &*store,
+        vec![Mutation::DeleteConfigFile {
+            key: doomed.key.clone(),
+            mtime: 50,
+        }],
+    )
+    .await;
+    store.close().await.expect("close");
+    let store = harness.open().await;
+    assert_eq!(
+        store.load_config_groups(0).await.expect("groups"),
+        vec![Change::Upsert(group)]
+    );
+    let mut files = store.load_config_files(0).await.expect("files");
+    files.sort_by_key(|c| matches!(c, Change::Deleted { .. }));
+    assert_eq!(
+        files,
+        vec![
+            Change::Upsert(file),
+            Change::Deleted {
+                key: doomed.key,
+                mtime: 50
+            }
+        ]
+    );
+    assert_eq!(
+        store.load_config_releases(0).await.expect("releases"),
+        vec![Change::Upsert(release)]
+    );
+    assert_eq!(
+        store.load_release_history(0).await.expect("history"),
+        vec![history(1), history(2)]
+    );
+    assert_eq!(
+        store.load_release_history(102).await.expect("history"),
+        vec![history(2)]
     );
     store.close().await.expect("close");
 }

@@ -9,7 +9,10 @@ pub mod conformance;
 pub mod memory;
 
 use async_trait::async_trait;
-use polaris_types::{Instance, Millis, Namespace, Rule, RuleKind, Service, ServiceKey};
+use polaris_types::{
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, Instance, Millis, Namespace,
+    ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
+};
 
 /// Why a store operation failed. Domain services map every variant to `StoreLayerException`.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +54,32 @@ pub enum Mutation {
         id: String,
         mtime: Millis,
     },
+    PutConfigGroup(ConfigGroup),
+    DeleteConfigGroup {
+        namespace: String,
+        name: String,
+        mtime: Millis,
+    },
+    PutConfigFile(ConfigFile),
+    DeleteConfigFile {
+        key: ConfigFileKey,
+        mtime: Millis,
+    },
+    PutConfigRelease(ConfigRelease),
+    DeleteConfigRelease {
+        key: ConfigFileKey,
+        name: String,
+        mtime: Millis,
+    },
+    /// History is append-only; an entry with an existing id replaces it.
+    AppendReleaseHistory(ReleaseHistory),
 }
+
+/// Identifies a config group: (namespace, name).
+pub type ConfigGroupKey = (String, String);
+
+/// Identifies a release: its file and its release name.
+pub type ConfigReleaseKey = (ConfigFileKey, String);
 
 /// A record as returned by an incremental load: either its current value or a tombstone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +98,8 @@ impl<T, K> Change<T, K> {
     }
 }
 
-/// Persistence of the registry: namespaces, services, instances and governance rules.
+/// Persistence of the registry (namespaces, services, instances), governance rules and the
+/// config center (groups, files, releases, release history).
 #[async_trait]
 pub trait NamingStore: Send + Sync + 'static {
     /// Applies the mutations as one atomic, durable unit. When this returns `Ok`, every mutation
@@ -89,6 +118,27 @@ pub trait NamingStore: Send + Sync + 'static {
     /// Governance rules modified at or after `since`, tombstones included.
     async fn load_rules(&self, since: Millis)
     -> StoreResult<Vec<Change<Rule, (RuleKind, String)>>>;
+
+    /// Config groups modified at or after `since`, tombstones included.
+    async fn load_config_groups(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<ConfigGroup, ConfigGroupKey>>>;
+
+    /// Config files modified at or after `since`, tombstones included.
+    async fn load_config_files(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<ConfigFile, ConfigFileKey>>>;
+
+    /// Config releases modified at or after `since`, tombstones included.
+    async fn load_config_releases(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<ConfigRelease, ConfigReleaseKey>>>;
+
+    /// Release history entries created at or after `since`, in id order.
+    async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>>;
 
     /// Forgets tombstones older than `before`.
     async fn purge_tombstones(&self, before: Millis) -> StoreResult<()>;

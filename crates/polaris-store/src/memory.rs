@@ -6,10 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use polaris_types::{Instance, Millis, Namespace, Rule, RuleKind, Service, ServiceKey};
+use polaris_types::{
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, Instance, Millis, Namespace,
+    ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
+};
 use std::sync::Mutex;
 
-use crate::{Change, Mutation, NamingStore, StoreError, StoreResult};
+use crate::{
+    Change, ConfigGroupKey, ConfigReleaseKey, Mutation, NamingStore, StoreError, StoreResult,
+};
 
 /// Records and tombstones of one kind.
 struct Table<K, T> {
@@ -63,6 +68,10 @@ struct Data {
     services: Table<ServiceKey, Service>,
     instances: Table<String, Instance>,
     rules: Table<(RuleKind, String), Rule>,
+    config_groups: Table<ConfigGroupKey, ConfigGroup>,
+    config_files: Table<ConfigFileKey, ConfigFile>,
+    config_releases: Table<ConfigReleaseKey, ConfigRelease>,
+    history: BTreeMap<u64, ReleaseHistory>,
 }
 
 /// Shared contents, so that a "reopened" handle sees what an earlier one wrote.
@@ -76,6 +85,10 @@ impl Default for MemoryData {
             services: Table::new(),
             instances: Table::new(),
             rules: Table::new(),
+            config_groups: Table::new(),
+            config_files: Table::new(),
+            config_releases: Table::new(),
+            history: BTreeMap::new(),
         })))
     }
 }
@@ -148,6 +161,25 @@ impl NamingStore for MemoryStore {
                     Mutation::DeleteRule { kind, id, mtime } => {
                         data.rules.delete((kind, id), mtime)
                     }
+                    Mutation::PutConfigGroup(g) => data
+                        .config_groups
+                        .put((g.namespace.clone(), g.name.clone()), g),
+                    Mutation::DeleteConfigGroup {
+                        namespace,
+                        name,
+                        mtime,
+                    } => data.config_groups.delete((namespace, name), mtime),
+                    Mutation::PutConfigFile(f) => data.config_files.put(f.key.clone(), f),
+                    Mutation::DeleteConfigFile { key, mtime } => {
+                        data.config_files.delete(key, mtime)
+                    }
+                    Mutation::PutConfigRelease(r) => {
+                        data.config_releases.put((r.key.clone(), r.name.clone()), r)
+                    }
+                    Mutation::DeleteConfigRelease { key, name, mtime } => {
+                        data.config_releases.delete((key, name), mtime)
+                    }
+                    Mutation::AppendReleaseHistory(h) => drop(data.history.insert(h.id, h)),
                 }
             }
         })
@@ -172,12 +204,46 @@ impl NamingStore for MemoryStore {
         self.with(|data| data.rules.since(since, |rule| rule.mtime))
     }
 
+    async fn load_config_groups(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<ConfigGroup, ConfigGroupKey>>> {
+        self.with(|data| data.config_groups.since(since, |g| g.mtime))
+    }
+
+    async fn load_config_files(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<ConfigFile, ConfigFileKey>>> {
+        self.with(|data| data.config_files.since(since, |f| f.mtime))
+    }
+
+    async fn load_config_releases(
+        &self,
+        since: Millis,
+    ) -> StoreResult<Vec<Change<ConfigRelease, ConfigReleaseKey>>> {
+        self.with(|data| data.config_releases.since(since, |r| r.mtime))
+    }
+
+    async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>> {
+        self.with(|data| {
+            data.history
+                .values()
+                .filter(|h| h.ctime >= since)
+                .cloned()
+                .collect()
+        })
+    }
+
     async fn purge_tombstones(&self, before: Millis) -> StoreResult<()> {
         self.with(|data| {
             data.namespaces.purge(before);
             data.services.purge(before);
             data.instances.purge(before);
             data.rules.purge(before);
+            data.config_groups.purge(before);
+            data.config_files.purge(before);
+            data.config_releases.purge(before);
         })
     }
 

@@ -4,6 +4,7 @@
 //! format: adapters translate these types to JSON or protobuf, stores persist them.
 
 mod code;
+mod config;
 mod error;
 mod id;
 mod model;
@@ -12,6 +13,9 @@ pub mod time;
 pub mod validate;
 
 pub use code::Code;
+pub use config::{
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, GrayLabel, ReleaseHistory, ReleaseKind,
+};
 pub use error::{PolarisError, Result};
 pub use id::{instance_id, new_revision, new_token, new_uuid};
 pub use model::{
