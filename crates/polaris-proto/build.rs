@@ -24,6 +24,9 @@ const FILES: &[&str] = &[
     "response.proto",
     "heartbeat.proto",
     "grpc.proto",
+    "config_file.proto",
+    "config_file_response.proto",
+    "grpc_config_api.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,4 +1,4 @@
-//! The Polaris v1 naming wire protocol. This crate owns our own `.proto` files under
+//! The Polaris v1 wire protocol (naming and config center). This crate owns our own `.proto` files under
 //! `proto/polaris/v1/` (package `v1`, so gRPC paths are `/v1.PolarisGRPC/<Method>` and so on)
 //! and the prost messages plus tonic clients and servers generated from them by `build.rs`,
 //! which compiles the files with the pure-Rust `protox`, so no system `protoc` is needed. It
@@ -10,8 +10,15 @@
 //! bodies), rate limits (`RateLimit`, `Rule`), circuit breakers (`CircuitBreaker`,
 //! `CircuitBreakerRule`), fault detectors (`FaultDetector`, `FaultDetectRule`), lanes
 //! (`LaneGroup`, `LaneRule`), lossless rules (`LosslessRule`) and block/allow lists
-//! (`BlockAllowListRule`). Protocol adapters (`polaris-api-grpc`), tests and tools use it;
-//! nothing else should know protobuf.
+//! (`BlockAllowListRule`). It also covers the config center: `PolarisConfigGRPC`
+//! (`GetConfigFile`, `CreateConfigFile`, `UpdateConfigFile`, `PublishConfigFile`,
+//! `UpsertAndPublishConfigFile`, `WatchConfigFiles`, `GetConfigFileMetadataList` and the
+//! bidirectional `Discover`, served on the config port) with every message of the
+//! specification's `config_manage` files (`ConfigFileGroup`, `ConfigFile`, `ConfigFileRelease`,
+//! `ConfigFileReleaseHistory`, `ConfigFileTemplate`, `ClientConfigFileInfo`, the requests,
+//! `ConfigDiscoverRequest` / `ConfigDiscoverResponse` and the `Config*Response` envelopes).
+//! Protocol adapters (`polaris-api-grpc`), tests and tools use it; nothing else should know
+//! protobuf.
 //!
 //! # Layout
 //!
@@ -60,6 +67,12 @@
 //!   * `LaneRule` 14 (`repeated string label_values` in 1.5.3, `string label_key` from 1.5.4)
 //!     and 15 (`string label_key` in 1.5.3, `TrafficGray traffic_gray` from 1.7; the
 //!     `TrafficGray` message itself is declared).
+//!   * The config-center messages have no such number: from 1.5.0 to 1.8.0 (pre-release
+//!     tags included) every change to `config_file.proto` and `config_file_response.proto` only
+//!     adds a field, so all of their 1.8 numbers are declared. The 1.6 and 1.8 additions
+//!     (`supported_client`, `persistent`, `client_type`, `config_file_id`, `ConfigResponse`
+//!     configFiles 8, `ConfigImportResponse` failedConfigFiles 6, `ConfigExportResponse`
+//!     base64Content 4, `ConfigFileImportRequest`) are skipped by older SDKs.
 //! * **Governance payloads not yet needed**: `DiscoverResponse` trafficMirroring 27 and
 //!   faultInjection 28 (spec 1.6 on) with their messages.
 //! * **Config and auth payloads** of the console envelopes: `Response` configRelease 11 and
@@ -76,6 +89,16 @@
 //! (older SDKs skip them), for example `CircuitBreakerRule` regex_separate 51, `BlockConfig`
 //! recoverCondition 5, `BlockAllowListRule` revision 13, `Route` metadata 50 and
 //! `TSEGatewaySelector` (all 1.8).
+//!
+//! # Config-center JSON names
+//!
+//! Most config fields carry no `json_name` option, so their JSON name is protoc's lower
+//! camel case default (`ConfigFile` create_time is `createTime`, encrypt_algo `encryptAlgo`,
+//! `ClientConfigFileInfo` file_name `fileName`, `ConfigFilePersistent` post_cmd `postCmd`); the
+//! explicit ones are snake case (`supported_client`, `client_type`, `config_file_id`,
+//! `release_time` on `ClientConfigFileInfo`, `user_ids`, `config_file_infos`, ...), and
+//! `base64Content` is `base64_content`. Readers accept either spelling. The 64-bit ids and
+//! versions are `UInt64Value`, which proto3 JSON writes as a string (`"version": "3"`).
 //!
 //! # JSON names that drifted
 //!
