@@ -1,0 +1,291 @@
+//! Publishing: releases, compare-and-swap publishes, rollbacks and gray releases.
+
+use std::sync::Arc;
+
+use polaris_store::Mutation;
+use polaris_types::{
+    Code, ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, Millis, PolarisError,
+    ReleaseHistory, ReleaseKind, Result,
+};
+
+use crate::writes::{
+    FileSpec, GroupSpec, PublishSpec, check_file, check_key, content_md5, now_millis,
+};
+use crate::{ConfigCenter, ConfigSnapshot};
+
+impl ConfigCenter {
+    /// Publishes the file's current content as a new release (gray when labels are given).
+    pub async fn publish(&self, spec: PublishSpec) -> Result<Arc<ConfigRelease>> {
+        check_key(&spec.key)?;
+        let _writer = self.writer.lock().await;
+        let mut next = ConfigSnapshot::clone(&self.snapshot());
+        let Some(file) = next.files.get(&spec.key).cloned() else {
+            return Err(PolarisError::new(
+                Code::NotFoundResource,
+                format!("file {}", spec.key),
+            ));
+        };
+        refuse_during_gray(&next, &spec.key)?;
+        let batch = self.release_into(&mut next, &file, spec);
+        let release = batch.release.clone();
+        self.commit(batch.mutations, next, std::slice::from_ref(&file.key))
+            .await?;
+        Ok(release)
+    }
+
+    /// Creates or updates the file and publishes it in one durable step. When `expected_md5` is
+    /// given and the file exists, it must equal the MD5 of the current content (else
+    /// `DataConflict`), as the official compare-and-swap publish requires.
+    pub async fn upsert_and_publish(
+        &self,
+        file: FileSpec,
+        expected_md5: Option<&str>,
+        publish: PublishSpec,
+    ) -> Result<Arc<ConfigRelease>> {
+        check_file(&file)?;
+        let _writer = self.writer.lock().await;
+        let mut next = ConfigSnapshot::clone(&self.snapshot());
+        let now = now_millis();
+        let stored = match next.files.get(&file.key).cloned() {
+            Some(current) => {
+                if let Some(expected) = expected_md5
+                    && content_md5(&current.content) != expected
+                {
+                    return Err(PolarisError::new(
+                        Code::DataConflict,
+                        "the file changed since it was read",
+                    ));
+                }
+                Arc::new(ConfigFile {
+                    content: file.content,
+                    format: if file.format.is_empty() {
+                        current.format.clone()
+                    } else {
+                        file.format
+                    },
+                    comment: file.comment,
+                    tags: file.tags,
+                    mtime: now,
+                    ..ConfigFile::clone(&current)
+                })
+            }
+            None => Arc::new(ConfigFile {
+                id: self.next_id(),
+                key: file.key.clone(),
+                content: file.content,
+                format: if file.format.is_empty() {
+                    "text".into()
+                } else {
+                    file.format
+                },
+                comment: file.comment,
+                tags: file.tags,
+                ctime: now,
+                mtime: now,
+                ..Default::default()
+            }),
+        };
+        let mut mutations = Vec::new();
+        let group_id = (file.key.namespace.clone(), file.key.group.clone());
+        if !next.groups.contains_key(&group_id) {
+            let group = self.new_group(GroupSpec {
+                namespace: file.key.namespace.clone(),
+                name: file.key.group.clone(),
+                ..Default::default()
+            });
+            mutations.push(Mutation::PutConfigGroup(ConfigGroup::clone(&group)));
+            next.groups.insert(group_id, group);
+        }
+        mutations.push(Mutation::PutConfigFile(ConfigFile::clone(&stored)));
+        next.files.insert(file.key.clone(), stored.clone());
+        refuse_during_gray(&next, &file.key)?;
+        let batch = self.release_into(&mut next, &stored, publish);
+        mutations.extend(batch.mutations);
+        self.commit(mutations, next, &[file.key]).await?;
+        Ok(batch.release)
+    }
+
+    /// Re-activates an earlier release of the file.
+    pub async fn rollback(
+        &self,
+        key: &ConfigFileKey,
+        release_name: &str,
+    ) -> Result<Arc<ConfigRelease>> {
+        let _writer = self.writer.lock().await;
+        let mut next = ConfigSnapshot::clone(&self.snapshot());
+        let Some(target) = next
+            .releases
+            .get(&(key.clone(), release_name.to_string()))
+            .cloned()
+        else {
+            return Err(PolarisError::new(
+                Code::NotFoundResource,
+                format!("release {release_name}"),
+            ));
+        };
+        let now = now_millis();
+        let mut mutations = Vec::new();
+        for release in next
+            .releases_of(key)
+            .filter(|r| r.active && r.kind == ReleaseKind::Normal)
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            let off = Arc::new(ConfigRelease {
+                active: false,
+                mtime: now,
+                ..ConfigRelease::clone(&release)
+            });
+            mutations.push(Mutation::PutConfigRelease(ConfigRelease::clone(&off)));
+            next.releases
+                .insert((key.clone(), release.name.clone()), off);
+        }
+        let on = Arc::new(ConfigRelease {
+            active: true,
+            mtime: now,
+            ..ConfigRelease::clone(&target)
+        });
+        mutations.push(Mutation::PutConfigRelease(ConfigRelease::clone(&on)));
+        next.releases
+            .insert((key.clone(), on.name.clone()), on.clone());
+        let history = self.history(&on, "rollback", now);
+        mutations.push(Mutation::AppendReleaseHistory(ReleaseHistory::clone(
+            &history,
+        )));
+        next.history.insert(history.id, history);
+        self.commit(mutations, next, std::slice::from_ref(key))
+            .await?;
+        Ok(on)
+    }
+
+    /// Ends the file's gray release; clients fall back to the normal release.
+    pub async fn stop_gray(&self, key: &ConfigFileKey) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        let mut next = ConfigSnapshot::clone(&self.snapshot());
+        let Some(gray) = next.active(key, ReleaseKind::Gray) else {
+            return Ok(());
+        };
+        let now = now_millis();
+        next.releases.remove(&(key.clone(), gray.name.clone()));
+        let history = self.history(&gray, "cancel-gray", now);
+        next.history.insert(history.id, history.clone());
+        let mutations = vec![
+            Mutation::DeleteConfigRelease {
+                key: key.clone(),
+                name: gray.name.clone(),
+                mtime: now,
+            },
+            Mutation::AppendReleaseHistory(ReleaseHistory::clone(&history)),
+        ];
+        self.commit(mutations, next, std::slice::from_ref(key))
+            .await
+    }
+
+    fn history(&self, release: &ConfigRelease, kind: &str, now: Millis) -> Arc<ReleaseHistory> {
+        Arc::new(ReleaseHistory {
+            id: self.next_id(),
+            key: release.key.clone(),
+            release_name: release.name.clone(),
+            kind: kind.to_string(),
+            status: "success".into(),
+            content: release.content.clone(),
+            md5: release.md5.clone(),
+            version: release.version,
+            format: release.format.clone(),
+            comment: release.comment.clone(),
+            tags: release.tags.clone(),
+            ctime: now,
+        })
+    }
+
+    /// Builds a release of `file` into `next` (deactivating the previous one of its kind).
+    fn release_into(
+        &self,
+        next: &mut ConfigSnapshot,
+        file: &ConfigFile,
+        spec: PublishSpec,
+    ) -> ReleaseBatch {
+        let now = now_millis();
+        let kind = if spec.gray_labels.as_ref().is_some_and(|l| !l.is_empty()) {
+            ReleaseKind::Gray
+        } else {
+            ReleaseKind::Normal
+        };
+        let version = next.next_version(&file.key);
+        let name = if spec.release_name.is_empty() {
+            format!(
+                "{}-{}-{version}",
+                file.key.name.replace('/', "-"),
+                now / 1000
+            )
+        } else {
+            spec.release_name
+        };
+        let mut mutations = Vec::new();
+        let previous: Vec<_> = next
+            .releases_of(&file.key)
+            .filter(|r| r.active && r.kind == kind)
+            .cloned()
+            .collect();
+        for old in previous {
+            let off = Arc::new(ConfigRelease {
+                active: false,
+                mtime: now,
+                ..ConfigRelease::clone(&old)
+            });
+            mutations.push(Mutation::PutConfigRelease(ConfigRelease::clone(&off)));
+            next.releases
+                .insert((file.key.clone(), old.name.clone()), off);
+        }
+        let release = Arc::new(ConfigRelease {
+            id: self.next_id(),
+            key: file.key.clone(),
+            name,
+            content: file.content.clone(),
+            md5: content_md5(&file.content),
+            version,
+            active: true,
+            kind,
+            gray_labels: spec.gray_labels.unwrap_or_default(),
+            format: file.format.clone(),
+            comment: spec.comment,
+            tags: file.tags.clone(),
+            encrypted: file.encrypted,
+            encrypt_algo: file.encrypt_algo.clone(),
+            data_key: file.data_key.clone(),
+            ctime: now,
+            mtime: now,
+        });
+        mutations.push(Mutation::PutConfigRelease(ConfigRelease::clone(&release)));
+        next.releases
+            .insert((file.key.clone(), release.name.clone()), release.clone());
+        let history_kind = if kind == ReleaseKind::Gray {
+            "gray"
+        } else {
+            "normal"
+        };
+        let history = self.history(&release, history_kind, now);
+        mutations.push(Mutation::AppendReleaseHistory(ReleaseHistory::clone(
+            &history,
+        )));
+        next.history.insert(history.id, history);
+        ReleaseBatch { mutations, release }
+    }
+}
+
+/// While a gray release is active, the official server refuses any other publish of the file
+/// (stop the gray release first).
+fn refuse_during_gray(snapshot: &ConfigSnapshot, key: &ConfigFileKey) -> Result<()> {
+    match snapshot.active(key, ReleaseKind::Gray) {
+        Some(_) => Err(PolarisError::new(
+            Code::DataConflict,
+            "a gray release of this file is active",
+        )),
+        None => Ok(()),
+    }
+}
+
+struct ReleaseBatch {
+    mutations: Vec<Mutation>,
+    release: Arc<ConfigRelease>,
+}

@@ -1,0 +1,301 @@
+//! Config center rules against the in-memory store backend; waiting on paused time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use polaris_store::memory::MemoryStore;
+use polaris_types::{Code, ConfigFileKey, GrayLabel};
+
+use crate::{ConfigCenter, FileSpec, PublishSpec, WatchedFile, writes::content_md5};
+
+fn key(name: &str) -> ConfigFileKey {
+    ConfigFileKey::new("default", "app", name)
+}
+
+fn file(name: &str, content: &str) -> FileSpec {
+    FileSpec {
+        key: key(name),
+        content: content.into(),
+        format: "yaml".into(),
+        ..Default::default()
+    }
+}
+
+fn publish(name: &str) -> PublishSpec {
+    PublishSpec {
+        key: key(name),
+        ..Default::default()
+    }
+}
+
+async fn center() -> (Arc<MemoryStore>, Arc<ConfigCenter>) {
+    let store = Arc::new(MemoryStore::new());
+    let center = Arc::new(ConfigCenter::open(store.clone()).await.unwrap());
+    (store, center)
+}
+
+#[tokio::test]
+async fn publishing_makes_versioned_releases_with_md5() {
+    let (store, config) = center().await;
+    config.create_file(file("a.yaml", "x: 1")).await.unwrap();
+    assert_eq!(
+        config
+            .client_release(&key("a.yaml"), 0, &[])
+            .unwrap_err()
+            .code,
+        Code::NotFoundResource
+    );
+    let first = config.publish(publish("a.yaml")).await.unwrap();
+    assert_eq!(
+        (first.version, first.md5.as_str()),
+        (1, content_md5("x: 1").as_str())
+    );
+    config.update_file(file("a.yaml", "x: 2")).await.unwrap();
+    let second = config.publish(publish("a.yaml")).await.unwrap();
+    assert_eq!(second.version, 2);
+    let got = config
+        .client_release(&key("a.yaml"), 1, &[])
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.content, "x: 2");
+    assert!(
+        config
+            .client_release(&key("a.yaml"), 3, &[])
+            .unwrap()
+            .is_none(),
+        "client ahead: no change"
+    );
+    // Durable: a reopened center sees the same releases and keeps counting versions.
+    let reopened = ConfigCenter::open(Arc::new(MemoryStore::open(store.data())))
+        .await
+        .unwrap();
+    assert_eq!(
+        reopened
+            .client_release(&key("a.yaml"), 0, &[])
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+    assert_eq!(reopened.snapshot().next_version(&key("a.yaml")), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_publish_wakes_its_watchers_and_silence_times_out() {
+    let (_, config) = center().await;
+    config.create_file(file("w.yaml", "v: 1")).await.unwrap();
+    config
+        .create_file(file("other.yaml", "o: 1"))
+        .await
+        .unwrap();
+    config.publish(publish("w.yaml")).await.unwrap();
+    let watched = vec![WatchedFile {
+        key: key("w.yaml"),
+        version: 1,
+    }];
+    let waiter = {
+        let config = config.clone();
+        let watched = watched.clone();
+        tokio::spawn(async move { config.watch(&watched, &[], Duration::from_secs(30)).await })
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    config.publish(publish("other.yaml")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !waiter.is_finished(),
+        "another file's publish does not wake it"
+    );
+    config.update_file(file("w.yaml", "v: 2")).await.unwrap();
+    config.publish(publish("w.yaml")).await.unwrap();
+    let woken = waiter.await.unwrap().unwrap().expect("a newer release");
+    assert_eq!(woken.version, 2);
+    assert!(config.watchers().is_empty(), "registrations are cleaned up");
+    let timed_out = config
+        .watch(
+            &[WatchedFile {
+                key: key("w.yaml"),
+                version: 2,
+            }],
+            &[],
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(timed_out.unwrap().is_none());
+    // Behind already: answered at once.
+    let behind = config
+        .watch(&watched, &[], Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(behind.unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn compare_and_swap_publish_refuses_a_stale_md5() {
+    let (_, config) = center().await;
+    let created = config
+        .upsert_and_publish(
+            file("cas.yaml", "a"),
+            Some("ignored for a new file"),
+            publish("cas.yaml"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.version, 1);
+    let stale = config
+        .upsert_and_publish(
+            file("cas.yaml", "b"),
+            Some(&content_md5("zzz")),
+            publish("cas.yaml"),
+        )
+        .await;
+    assert_eq!(stale.unwrap_err().code, Code::DataConflict);
+    let fresh = config
+        .upsert_and_publish(
+            file("cas.yaml", "b"),
+            Some(&content_md5("a")),
+            publish("cas.yaml"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((fresh.version, fresh.content.as_str()), (2, "b"));
+}
+
+#[tokio::test]
+async fn gray_releases_reach_matching_clients_only_until_stopped() {
+    let (_, config) = center().await;
+    config.create_file(file("g.yaml", "stable")).await.unwrap();
+    config.publish(publish("g.yaml")).await.unwrap();
+    config.update_file(file("g.yaml", "canary")).await.unwrap();
+    let labels = vec![GrayLabel {
+        key: "CLIENT_IP".into(),
+        match_type: "EXACT".into(),
+        value: "10.0.0.9".into(),
+    }];
+    let gray = PublishSpec {
+        gray_labels: Some(labels),
+        ..publish("g.yaml")
+    };
+    config.publish(gray).await.unwrap();
+    let canary_client = [("CLIENT_IP".to_string(), "10.0.0.9".to_string())];
+    let other_client = [("CLIENT_IP".to_string(), "10.0.0.1".to_string())];
+    assert_eq!(
+        config
+            .client_release(&key("g.yaml"), 0, &canary_client)
+            .unwrap()
+            .unwrap()
+            .content,
+        "canary"
+    );
+    assert_eq!(
+        config
+            .client_release(&key("g.yaml"), 0, &other_client)
+            .unwrap()
+            .unwrap()
+            .content,
+        "stable"
+    );
+    let blocked = config.publish(publish("g.yaml")).await.unwrap_err();
+    assert_eq!(
+        blocked.code,
+        Code::DataConflict,
+        "no full publish during a gray release"
+    );
+    config.stop_gray(&key("g.yaml")).await.unwrap();
+    assert_eq!(
+        config
+            .client_release(&key("g.yaml"), 0, &canary_client)
+            .unwrap()
+            .unwrap()
+            .content,
+        "stable"
+    );
+}
+
+#[tokio::test]
+async fn rollback_reactivates_an_earlier_release() {
+    let (_, config) = center().await;
+    config.create_file(file("r.yaml", "one")).await.unwrap();
+    let first = config
+        .publish(PublishSpec {
+            release_name: "r-1".into(),
+            ..publish("r.yaml")
+        })
+        .await
+        .unwrap();
+    config.update_file(file("r.yaml", "two")).await.unwrap();
+    config.publish(publish("r.yaml")).await.unwrap();
+    let back = config.rollback(&key("r.yaml"), &first.name).await.unwrap();
+    assert_eq!(back.content, "one");
+    assert_eq!(
+        config
+            .client_release(&key("r.yaml"), 0, &[])
+            .unwrap()
+            .unwrap()
+            .name,
+        "r-1"
+    );
+    let kinds: Vec<_> = config
+        .snapshot()
+        .history
+        .values()
+        .map(|h| h.kind.clone())
+        .collect();
+    assert_eq!(kinds, ["normal", "normal", "rollback"]);
+    assert_eq!(
+        config
+            .rollback(&key("r.yaml"), "nope")
+            .await
+            .unwrap_err()
+            .code,
+        Code::NotFoundResource
+    );
+}
+
+#[tokio::test]
+async fn groups_with_files_are_kept_and_bad_input_is_refused() {
+    let (_, config) = center().await;
+    config.create_file(file("f.yaml", "x")).await.unwrap();
+    assert_eq!(
+        config
+            .delete_group("default", "app")
+            .await
+            .unwrap_err()
+            .code,
+        Code::ExistedResource
+    );
+    assert_eq!(
+        config
+            .create_file(file("f.yaml", "x"))
+            .await
+            .unwrap_err()
+            .code,
+        Code::ExistedResource
+    );
+    let huge = "x".repeat(crate::MAX_CONTENT_CHARS + 1);
+    assert_eq!(
+        config
+            .create_file(file("big.yaml", &huge))
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidConfigFileContentLength
+    );
+    let bad_format = FileSpec {
+        format: "exe".into(),
+        ..file("b.yaml", "x")
+    };
+    assert_eq!(
+        config.create_file(bad_format).await.unwrap_err().code,
+        Code::InvalidConfigFileFormat
+    );
+    assert_eq!(
+        config
+            .watch(&[], &[], Duration::from_secs(1))
+            .await
+            .unwrap_err()
+            .code,
+        Code::InvalidWatchConfigFileFormat
+    );
+    config.delete_file(&key("f.yaml")).await.unwrap();
+    config.delete_group("default", "app").await.unwrap();
+}
