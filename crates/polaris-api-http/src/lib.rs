@@ -22,6 +22,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
+use polaris_config::ConfigCenter;
 use polaris_governance::Governance;
 use polaris_health::Health;
 use polaris_naming::Naming;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub naming: Arc<Naming>,
     pub health: Arc<Health>,
     pub governance: Arc<Governance>,
+    pub config: Arc<ConfigCenter>,
     pub metrics: Arc<HttpMetrics>,
     /// The process-wide registry, read by `/metrics`.
     pub registry: Arc<Registry>,

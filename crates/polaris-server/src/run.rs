@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use polaris_api_grpc::GrpcMetrics;
 use polaris_api_http::{AppState, HttpMetrics};
+use polaris_config::ConfigCenter;
 use polaris_governance::Governance;
 use polaris_health::{Health, HealthOptions, MemoryBeats};
 use polaris_naming::{Naming, NamingOptions};
@@ -29,6 +30,8 @@ pub struct Server {
     naming: Arc<Naming>,
     health: Arc<Health>,
     governance: Arc<Governance>,
+    /// The config center, served over HTTP and (later) the config gRPC port.
+    pub config: Arc<ConfigCenter>,
     purger: tokio::task::JoinHandle<()>,
     grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
@@ -54,6 +57,11 @@ impl Server {
                 .await
                 .map_err(|e| anyhow::anyhow!("loading governance rules: {e}"))?,
         );
+        let config_center = Arc::new(
+            ConfigCenter::open(store.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("loading the config center: {e}"))?,
+        );
         let purger = tokio::spawn(purge_tombstones(store.clone()));
         let health = Health::start(
             naming.clone(),
@@ -75,6 +83,7 @@ impl Server {
                     naming: naming.clone(),
                     health: health.clone(),
                     governance: governance.clone(),
+                    config: config_center.clone(),
                     metrics,
                     registry,
                 };
@@ -96,6 +105,7 @@ impl Server {
             naming,
             health,
             governance,
+            config: config_center,
             purger,
             grpc,
             grpc_metrics,
