@@ -15,6 +15,9 @@ use crate::query::{Page, Paged, matches_pattern};
 use crate::services::{ServiceSpec, validate_service_key};
 use crate::{Naming, now_millis};
 
+/// Instance metadata key holding the Unix second of the last health flip.
+pub const LAST_HEARTBEAT_KEY: &str = "internal-lastheartbeat";
+
 /// Default heartbeat TTL in seconds, also used when a TTL is outside (0, 60].
 pub const DEFAULT_TTL_SECS: u32 = 5;
 const MAX_TTL_SECS: u32 = 60;
@@ -478,11 +481,18 @@ impl Naming {
             .iter()
             .filter_map(|(id, healthy)| {
                 let current = snapshot.instance(id)?;
-                (current.health_check.is_some() && current.healthy != *healthy).then(|| Instance {
-                    healthy: *healthy,
-                    revision: new_revision(),
-                    mtime: now,
-                    ..Instance::clone(current)
+                (current.health_check.is_some() && current.healthy != *healthy).then(|| {
+                    let mut flipped = Instance {
+                        healthy: *healthy,
+                        revision: new_revision(),
+                        mtime: now,
+                        ..Instance::clone(current)
+                    };
+                    // As officially, a flip records when it happened for the SDKs to see.
+                    flipped
+                        .metadata
+                        .insert(LAST_HEARTBEAT_KEY.to_string(), (now / 1000).to_string());
+                    flipped
                 })
             })
             .collect();

@@ -449,7 +449,13 @@ async fn health_verdicts_flip_only_checked_instances() {
         !stored_instances(&store).await[&checked.id].healthy,
         "the flip is durable"
     );
-    assert!(!naming.snapshot().instance(&checked.id).unwrap().healthy);
+    let flipped = naming.snapshot().instance(&checked.id).unwrap().clone();
+    assert!(!flipped.healthy);
+    assert!(
+        flipped
+            .metadata
+            .contains_key(crate::instances::LAST_HEARTBEAT_KEY)
+    );
     assert!(
         naming.set_health(&verdicts).await.unwrap().is_empty(),
         "already unhealthy"
