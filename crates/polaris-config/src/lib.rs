@@ -4,6 +4,7 @@
 //! labels match). Every write is durable before it is visible; every publish wakes exactly the
 //! watchers of that file through the [`WatchIndex`]. Reads come from an immutable snapshot.
 
+pub mod crypto;
 mod releases;
 mod snapshot;
 mod watch;
@@ -150,5 +151,7 @@ fn store_error(err: polaris_store::StoreError) -> PolarisError {
     PolarisError::new(Code::StoreLayerException, err.to_string())
 }
 
+#[cfg(test)]
+mod crypto_tests;
 #[cfg(test)]
 mod tests;

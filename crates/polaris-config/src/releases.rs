@@ -11,7 +11,7 @@ use polaris_types::{
 use crate::writes::{
     FileSpec, GroupSpec, PublishSpec, check_file, check_key, content_md5, now_millis,
 };
-use crate::{ConfigCenter, ConfigSnapshot};
+use crate::{ConfigCenter, ConfigSnapshot, crypto};
 
 impl ConfigCenter {
     /// Publishes the file's current content as a new release (gray when labels are given).
@@ -35,7 +35,9 @@ impl ConfigCenter {
 
     /// Creates or updates the file and publishes it in one durable step. When `expected_md5` is
     /// given and the file exists, it must equal the MD5 of the current content (else
-    /// `DataConflict`), as the official compare-and-swap publish requires.
+    /// `DataConflict`), as the official compare-and-swap publish requires; for an encrypted file
+    /// that is the MD5 of its ciphertext. The file's `encrypted` choice applies as in
+    /// `update_file` (officially the CAS and createandpub paths pass `encrypted = false`).
     pub async fn upsert_and_publish(
         &self,
         file: FileSpec,
@@ -46,33 +48,41 @@ impl ConfigCenter {
         let _writer = self.writer.lock().await;
         let mut next = ConfigSnapshot::clone(&self.snapshot());
         let now = now_millis();
-        let stored = match next.files.get(&file.key).cloned() {
-            Some(current) => {
-                if let Some(expected) = expected_md5
-                    && content_md5(&current.content) != expected
-                {
-                    return Err(PolarisError::new(
-                        Code::DataConflict,
-                        "the file changed since it was read",
-                    ));
-                }
-                Arc::new(ConfigFile {
-                    content: file.content,
-                    format: if file.format.is_empty() {
-                        current.format.clone()
-                    } else {
-                        file.format
-                    },
-                    comment: file.comment,
-                    tags: file.tags,
-                    mtime: now,
-                    ..ConfigFile::clone(&current)
-                })
-            }
+        let current = next.files.get(&file.key).cloned();
+        if let (Some(current), Some(expected)) = (&current, expected_md5)
+            && content_md5(&current.content) != expected
+        {
+            return Err(PolarisError::new(
+                Code::DataConflict,
+                "the file changed since it was read",
+            ));
+        }
+        let sealed = crypto::seal(
+            file.content,
+            file.encrypted,
+            &file.encrypt_algo,
+            current.as_deref(),
+        )?;
+        let stored = match current {
+            Some(current) => Arc::new(ConfigFile {
+                content: sealed.content,
+                format: if file.format.is_empty() {
+                    current.format.clone()
+                } else {
+                    file.format
+                },
+                comment: file.comment,
+                tags: file.tags,
+                encrypted: sealed.encrypted,
+                encrypt_algo: sealed.encrypt_algo,
+                data_key: sealed.data_key,
+                mtime: now,
+                ..ConfigFile::clone(&current)
+            }),
             None => Arc::new(ConfigFile {
                 id: self.next_id(),
                 key: file.key.clone(),
-                content: file.content,
+                content: sealed.content,
                 format: if file.format.is_empty() {
                     "text".into()
                 } else {
@@ -80,9 +90,11 @@ impl ConfigCenter {
                 },
                 comment: file.comment,
                 tags: file.tags,
+                encrypted: sealed.encrypted,
+                encrypt_algo: sealed.encrypt_algo,
+                data_key: sealed.data_key,
                 ctime: now,
                 mtime: now,
-                ..Default::default()
             }),
         };
         let mut mutations = Vec::new();

@@ -9,7 +9,7 @@ use polaris_types::{
     Code, ConfigFile, ConfigFileKey, ConfigGroup, GrayLabel, Metadata, Millis, PolarisError, Result,
 };
 
-use crate::{ConfigCenter, ConfigSnapshot, FORMATS, MAX_CONTENT_CHARS, store_error};
+use crate::{ConfigCenter, ConfigSnapshot, FORMATS, MAX_CONTENT_CHARS, crypto, store_error};
 
 /// A config group as a caller writes it.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +31,11 @@ pub struct FileSpec {
     pub format: String,
     pub comment: String,
     pub tags: Vec<(String, String)>,
+    /// Store the content encrypted with a per-file data key (see [`crate::crypto`]); releases
+    /// then carry the ciphertext and its MD5, as officially.
+    pub encrypted: bool,
+    /// The algorithm when encrypted; empty means AES, the only one supported.
+    pub encrypt_algo: String,
 }
 
 /// A publish: the release name (generated when empty), a comment, and gray labels for a gray
@@ -205,6 +210,7 @@ impl ConfigCenter {
                 format!("file {}", spec.key),
             ));
         }
+        let sealed = crypto::seal(spec.content, spec.encrypted, &spec.encrypt_algo, None)?;
         let mut batch = Vec::new();
         let group_id = (spec.key.namespace.clone(), spec.key.group.clone());
         if !next.groups.contains_key(&group_id) {
@@ -220,7 +226,7 @@ impl ConfigCenter {
         let file = Arc::new(ConfigFile {
             id: self.next_id(),
             key: spec.key.clone(),
-            content: spec.content,
+            content: sealed.content,
             format: if spec.format.is_empty() {
                 "text".into()
             } else {
@@ -228,9 +234,11 @@ impl ConfigCenter {
             },
             comment: spec.comment,
             tags: spec.tags,
+            encrypted: sealed.encrypted,
+            encrypt_algo: sealed.encrypt_algo,
+            data_key: sealed.data_key,
             ctime: now,
             mtime: now,
-            ..Default::default()
         });
         batch.push(Mutation::PutConfigFile(ConfigFile::clone(&file)));
         next.files.insert(spec.key, file.clone());
@@ -238,7 +246,8 @@ impl ConfigCenter {
         Ok(file)
     }
 
-    /// Replaces a file's content, format, comment and tags; `NotFoundResource` when absent.
+    /// Replaces a file's content, format, comment, tags and encryption; `NotFoundResource` when
+    /// absent.
     pub async fn update_file(&self, spec: FileSpec) -> Result<Arc<ConfigFile>> {
         check_file(&spec)?;
         let _writer = self.writer.lock().await;
@@ -249,8 +258,14 @@ impl ConfigCenter {
                 format!("file {}", spec.key),
             ));
         };
+        let sealed = crypto::seal(
+            spec.content,
+            spec.encrypted,
+            &spec.encrypt_algo,
+            Some(&current),
+        )?;
         let file = Arc::new(ConfigFile {
-            content: spec.content,
+            content: sealed.content,
             format: if spec.format.is_empty() {
                 current.format.clone()
             } else {
@@ -258,6 +273,9 @@ impl ConfigCenter {
             },
             comment: spec.comment,
             tags: spec.tags,
+            encrypted: sealed.encrypted,
+            encrypt_algo: sealed.encrypt_algo,
+            data_key: sealed.data_key,
             mtime: now_millis(),
             ..ConfigFile::clone(&current)
         });
