@@ -6,6 +6,7 @@
 
 mod body;
 mod client;
+mod config;
 mod console_instances;
 mod console_namespaces;
 mod console_services;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console_instances::routes())
         .merge(governance::routes())
         .merge(client::routes())
+        .merge(config::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::record,

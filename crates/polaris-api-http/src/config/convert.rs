@@ -1,0 +1,206 @@
+//! Domain records → the config protobuf messages (and their proto3 JSON), and the few inputs
+//! that go the other way (tags, gray labels).
+
+use polaris_config::ConfigSnapshot;
+use polaris_matcher::{MatchKind, MatchString, Matcher};
+use polaris_proto::v1;
+use polaris_proto::v1::match_string::MatchStringType;
+use polaris_types::{
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, GrayLabel, ReleaseHistory, ReleaseKind,
+};
+use serde_json::Value;
+
+use super::some;
+use crate::governance::json::to_json;
+use crate::governance::time;
+
+/// Tag pairs as `ConfigFileTag`s.
+pub(crate) fn tags_out(tags: &[(String, String)]) -> Vec<v1::ConfigFileTag> {
+    tags.iter()
+        .map(|(k, v)| v1::ConfigFileTag {
+            key: some(k),
+            value: some(v),
+        })
+        .collect()
+}
+
+/// `ConfigFileTag`s as pairs (a repeated key keeps the last value, as the official map does).
+pub(crate) fn tags_in(tags: &[v1::ConfigFileTag]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for tag in tags {
+        let key = tag.key.clone().unwrap_or_default();
+        let value = tag.value.clone().unwrap_or_default();
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => out.push((key, value)),
+        }
+    }
+    out
+}
+
+pub(crate) fn group_json(group: &ConfigGroup, file_count: usize) -> Value {
+    let proto = v1::ConfigFileGroup {
+        id: Some(group.id),
+        name: some(&group.name),
+        namespace: some(&group.namespace),
+        comment: some(&group.comment),
+        create_time: some(&time(group.ctime)),
+        modify_time: some(&time(group.mtime)),
+        create_by: some(""),
+        modify_by: some(""),
+        file_count: Some(file_count as u64),
+        owner: some(&group.owners),
+        business: some(&group.business),
+        department: some(&group.department),
+        metadata: group
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        editable: Some(true),
+        deleteable: Some(true),
+        ..Default::default()
+    };
+    to_json(&proto, "v1.ConfigFileGroup")
+}
+
+/// The rich file view: status from the active releases (betaing / normal / to-be-released).
+pub(crate) fn file_proto(file: &ConfigFile, snapshot: &ConfigSnapshot) -> v1::ConfigFile {
+    let gray = snapshot.active(&file.key, ReleaseKind::Gray);
+    let normal = snapshot.active(&file.key, ReleaseKind::Normal);
+    let (status, release) = match (gray, normal) {
+        (Some(g), _) if g.content == file.content => ("betaing", Some(g)),
+        (_, Some(n)) if n.content == file.content => ("normal", Some(n)),
+        (_, n) => ("to-be-released", n),
+    };
+    v1::ConfigFile {
+        id: Some(file.id),
+        name: some(&file.key.name),
+        namespace: some(&file.key.namespace),
+        group: some(&file.key.group),
+        content: some(&file.content),
+        format: some(&file.format),
+        comment: some(&file.comment),
+        status: some(status),
+        tags: tags_out(&file.tags),
+        create_time: some(&time(file.ctime)),
+        create_by: some(""),
+        modify_time: some(&time(file.mtime)),
+        modify_by: some(""),
+        release_time: some(&release.as_ref().map(|r| time(r.mtime)).unwrap_or_default()),
+        release_by: some(""),
+        encrypted: Some(file.encrypted),
+        encrypt_algo: some(&file.encrypt_algo),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn file_json(file: &ConfigFile, snapshot: &ConfigSnapshot) -> Value {
+    to_json(&file_proto(file, snapshot), "v1.ConfigFile")
+}
+
+/// A release; list items carry no content and no md5, as officially.
+pub(crate) fn release_json(release: &ConfigRelease, with_content: bool) -> Value {
+    let proto = v1::ConfigFileRelease {
+        id: Some(release.id),
+        name: some(&release.name),
+        namespace: some(&release.key.namespace),
+        group: some(&release.key.group),
+        file_name: some(&release.key.name),
+        content: with_content.then(|| release.content.clone()),
+        comment: some(&release.comment),
+        md5: with_content.then(|| release.md5.clone()),
+        version: Some(release.version),
+        create_time: some(&time(release.ctime)),
+        create_by: some(""),
+        modify_time: some(&time(release.mtime)),
+        modify_by: some(""),
+        tags: tags_out(&release.tags),
+        active: Some(release.active),
+        format: some(&release.format),
+        release_description: some(&release.comment),
+        release_type: some(match release.kind {
+            ReleaseKind::Gray => "gray",
+            ReleaseKind::Normal => "normal",
+        }),
+        beta_labels: release.gray_labels.iter().map(label_out).collect(),
+        ..Default::default()
+    };
+    to_json(&proto, "v1.ConfigFileRelease")
+}
+
+pub(crate) fn history_json(entry: &ReleaseHistory) -> Value {
+    let kind = match entry.kind.as_str() {
+        "gray" => "betaing",
+        other => other,
+    };
+    let proto = v1::ConfigFileReleaseHistory {
+        id: Some(entry.id),
+        name: some(&entry.release_name),
+        namespace: some(&entry.key.namespace),
+        group: some(&entry.key.group),
+        file_name: some(&entry.key.name),
+        content: some(&entry.content),
+        format: some(&entry.format),
+        comment: some(&entry.comment),
+        md5: some(&entry.md5),
+        r#type: some(kind),
+        status: some(&entry.status),
+        tags: tags_out(&entry.tags),
+        create_time: some(&time(entry.ctime)),
+        create_by: some(""),
+        modify_time: some(&time(entry.ctime)),
+        modify_by: some(""),
+        reason: some(""),
+        release_description: some(&entry.comment),
+        ..Default::default()
+    };
+    to_json(&proto, "v1.ConfigFileReleaseHistory")
+}
+
+fn label_out(label: &GrayLabel) -> v1::ClientLabel {
+    let kind = MatchStringType::from_str_name(&label.match_type).unwrap_or(MatchStringType::Exact);
+    v1::ClientLabel {
+        key: label.key.clone(),
+        value: Some(v1::MatchString {
+            r#type: kind as i32,
+            value: some(&label.value),
+            value_type: 0,
+        }),
+    }
+}
+
+/// Beta labels as gray labels; each must name a key and compile (`None`: invalid).
+pub(crate) fn labels_in(labels: &[v1::ClientLabel]) -> Option<Vec<GrayLabel>> {
+    labels
+        .iter()
+        .map(|label| {
+            let value = label.value.clone().unwrap_or_default();
+            let kind = MatchStringType::try_from(value.r#type).ok()?;
+            let text = value.value.unwrap_or_default();
+            let parsed = MatchKind::parse(kind.as_str_name())?;
+            Matcher::compile(&MatchString::new(parsed, text.clone())).ok()?;
+            (!label.key.trim().is_empty()).then(|| GrayLabel {
+                key: label.key.trim().to_string(),
+                match_type: kind.as_str_name().to_string(),
+                value: text,
+            })
+        })
+        .collect()
+}
+
+/// What a client is told about a release (watch and metadata list: no content).
+pub(crate) fn client_info(
+    key: &ConfigFileKey,
+    release: &ConfigRelease,
+) -> v1::ClientConfigFileInfo {
+    v1::ClientConfigFileInfo {
+        namespace: some(&key.namespace),
+        group: some(&key.group),
+        file_name: some(&key.name),
+        version: Some(release.version),
+        md5: some(&release.md5),
+        name: some(&release.name),
+        ..Default::default()
+    }
+}

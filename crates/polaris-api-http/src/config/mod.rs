@@ -1,0 +1,206 @@
+//! The config center console API under `/config/v1` and the config client API under `/v1`
+//! (`docs/wire/config.md`). Bodies are proto3 JSON read and written through prost-reflect
+//! ([`crate::governance::json`]), so 64-bit ids and versions travel as JSON strings and field
+//! names are the descriptors' JSON names. Replies use the config envelopes: `ConfigResponse`
+//! (`code`, `info`, one payload), `ConfigBatchWriteResponse` (`total`, `responses`) and
+//! `ConfigBatchQueryResponse` (`total`, one list).
+
+mod client;
+mod convert;
+mod files;
+mod groups;
+mod releases;
+mod transfer;
+mod zipread;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use polaris_types::{Code, PolarisError, Result};
+use serde_json::{Map, Value};
+
+use crate::AppState;
+use crate::body::read_body;
+use crate::governance::json::parse_message;
+use crate::reply::{Reply, json_reply};
+
+/// The console prefix.
+pub(crate) const PREFIX: &str = "/config/v1";
+
+/// Every config route.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(groups::routes())
+        .merge(files::routes())
+        .merge(releases::routes())
+        .merge(transfer::routes())
+        .merge(client::routes())
+}
+
+/// Reads a single-object body as `message`; a failure is the `ConfigResponse` to send.
+pub(crate) async fn read_one<T>(body: Body, message: &str) -> std::result::Result<T, Response>
+where
+    T: prost::Message + Default,
+{
+    let bytes = read_body(body)
+        .await
+        .map_err(|e| Reply::from(e).into_response())?;
+    parse_message::<T>(message, &bytes).map_err(|e| Reply::from(e).into_response())
+}
+
+/// Reads an array body (rollback, release delete, stopbeta, batch delete) of `message`.
+pub(crate) async fn read_many<T>(body: Body, message: &str) -> std::result::Result<Vec<T>, Response>
+where
+    T: prost::Message + Default,
+{
+    let parsed = async {
+        let bytes = read_body(body).await?;
+        let values = crate::body::parse_array::<Value>(&bytes)?;
+        values
+            .into_iter()
+            .map(|v| {
+                let bytes = serde_json::to_vec(&v).unwrap_or_default();
+                parse_message::<T>(message, &bytes)
+            })
+            .collect::<Result<Vec<T>>>()
+    }
+    .await;
+    parsed.map_err(|err| batch_failed(&err))
+}
+
+/// A `ConfigBatchWriteResponse` that failed before any item ran.
+pub(crate) fn batch_failed(err: &PolarisError) -> Response {
+    let body = serde_json::json!({
+        "code": err.code.value(), "info": err.info(), "total": 0, "responses": [],
+    });
+    json_reply(err.code.value(), &err.info(), &body)
+}
+
+/// A `ConfigBatchWriteResponse`: the highest failing item code wins (ConfigCollect), items
+/// keep request order as bare `{code, info}`.
+pub(crate) fn batch_reply(items: Vec<Reply>) -> Response {
+    let code = items
+        .iter()
+        .map(|r| r.code)
+        .filter(|c| c / 1000 != 200)
+        .max()
+        .unwrap_or(Code::ExecuteSuccess.value());
+    let info = info_of(code);
+    let responses: Vec<Value> = items
+        .iter()
+        .map(|r| serde_json::json!({ "code": r.code, "info": r.info }))
+        .collect();
+    let body = serde_json::json!({
+        "code": code, "info": info, "total": responses.len(), "responses": responses,
+    });
+    json_reply(code, &info, &body)
+}
+
+/// The text of a code (the official table, or ours for codes outside it).
+pub(crate) fn info_of(code: u32) -> String {
+    match code {
+        INVALID_MATCH_RULE => "invalid gray config beta labels".to_string(),
+        _ => Code::from_value(code).map_or("", Code::info).to_string(),
+    }
+}
+
+/// 400904 InvalidMatchRule, absent from the shared code table.
+pub(crate) const INVALID_MATCH_RULE: u32 = 400904;
+
+/// A reply with a raw code (for codes outside [`Code`]).
+pub(crate) fn raw_reply(code: u32, detail: &str) -> Reply {
+    let base = info_of(code);
+    Reply {
+        code,
+        info: if detail.is_empty() {
+            base
+        } else {
+            format!("{base}: {detail}")
+        },
+        fields: Map::new(),
+    }
+}
+
+/// A `ConfigBatchQueryResponse` with `total` and the list under `field`.
+pub(crate) fn query_reply(field: &str, total: usize, items: Vec<Value>) -> Response {
+    let mut body = Map::new();
+    body.insert("code".into(), Code::ExecuteSuccess.value().into());
+    body.insert("info".into(), Code::ExecuteSuccess.info().into());
+    body.insert("total".into(), total.into());
+    body.insert(field.into(), Value::Array(items));
+    json_reply(
+        Code::ExecuteSuccess.value(),
+        Code::ExecuteSuccess.info(),
+        &Value::Object(body),
+    )
+}
+
+/// A failed query in the `ConfigBatchQueryResponse` shape.
+pub(crate) fn query_error(err: &PolarisError, field: &str) -> Response {
+    let body = serde_json::json!({
+        "code": err.code.value(), "info": err.info(), "total": 0, field: [],
+    });
+    json_reply(err.code.value(), &err.info(), &body)
+}
+
+/// `Some(value)` for a non-empty string, for wrapper fields.
+pub(crate) fn some(value: &str) -> Option<String> {
+    Some(value.to_string())
+}
+
+/// A wrapper string field's value, or "".
+pub(crate) fn text(value: &Option<String>) -> String {
+    value.as_deref().unwrap_or_default().trim().to_string()
+}
+
+/// The official wildcard filter: `x*` prefix, `*x` suffix, `*x*` contains, else exact; an
+/// empty filter matches everything.
+pub(crate) fn wildcard(value: &str, filter: &str) -> bool {
+    if filter.is_empty() || filter == "*" {
+        return true;
+    }
+    let (starts, ends) = (filter.starts_with('*'), filter.ends_with('*'));
+    match (starts, ends) {
+        (true, true) => value.contains(filter.trim_matches('*')),
+        (false, true) => value.starts_with(filter.trim_end_matches('*')),
+        (true, false) => value.ends_with(filter.trim_start_matches('*')),
+        (false, false) => value == filter,
+    }
+}
+
+/// `offset` and `limit` with the config center's codes (400000 when not a number).
+pub(crate) fn page(query: &crate::body::Query) -> Result<(usize, usize)> {
+    let number = |key: &str, default: usize| -> Result<usize> {
+        match query.get(key) {
+            None | Some("") => Ok(default),
+            Some(v) => v.parse().map_err(|_| {
+                PolarisError::new(
+                    Code::BadRequest,
+                    format!("strconv.Atoi: parsing \"{v}\": invalid syntax"),
+                )
+            }),
+        }
+    };
+    Ok((number("offset", 0)?, number("limit", 100)?.min(100)))
+}
+
+/// Cuts one page out of `items`.
+pub(crate) fn cut<T>(items: Vec<T>, (offset, limit): (usize, usize)) -> Vec<T> {
+    items.into_iter().skip(offset).take(limit).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("abc", ""));
+        assert!(wildcard("abc", "a*"));
+        assert!(wildcard("abc", "*c"));
+        assert!(wildcard("abc", "*b*"));
+        assert!(wildcard("abc", "abc"));
+        assert!(!wildcard("abc", "b*"));
+        assert!(!wildcard("abc", "ab"));
+    }
+}
