@@ -59,9 +59,13 @@ pub enum CryptoError {
 
 impl From<CryptoError> for PolarisError {
     fn from(err: CryptoError) -> PolarisError {
-        // Officially 400809 EncryptConfigFileException (400810/400811 on decrypt), which
-        // `Code` does not have yet: `InvalidParameter` keeps the error a client error.
-        PolarisError::new(Code::InvalidParameter, err.to_string())
+        // Decryption failures carry 400811 (spec 1.5 and later); everything else is an
+        // encryption failure, 400809.
+        let code = match err {
+            CryptoError::Ciphertext | CryptoError::NotUtf8 => Code::DecryptConfigFileException,
+            _ => Code::EncryptConfigFileException,
+        };
+        PolarisError::new(code, err.to_string())
     }
 }
 

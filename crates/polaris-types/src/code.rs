@@ -127,6 +127,8 @@ codes! {
     InvalidWatchConfigFileFormat = 400806 => "invalid watch config file format",
     NotFoundResourceConfigFile = 400807 => "config file not existed",
     InvalidConfigFileTemplateName = 400808 => "invalid config file template name",
+    EncryptConfigFileException = 400809 => "encrypt config file exception",
+    DecryptConfigFileException = 400811 => "decrypt config file exception",
     NotAllowBusinessService = 400402 => "not allow requesting business service",
     NotAllowAliasUpdate = 400501 => "not allow service alias updating",
     NotAllowAliasCreateInstance = 400502 => "not allow service alias creating instance",
