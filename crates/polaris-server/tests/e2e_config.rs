@@ -339,6 +339,32 @@ fn export_then_import_round_trips() {
     );
 }
 
+#[test]
+fn encrypted_files_are_plain_on_the_console_and_sealed_for_clients() {
+    let server = TestServer::start();
+    let mut secret: Value = serde_json::from_str(&file("g3", "db.yaml", "pw: s3cret")).unwrap();
+    secret["encrypted"] = json!(true);
+    secret["encryptAlgo"] = json!("AES");
+    ok(&server.post_full(&format!("{C}/configfiles"), &secret.to_string()));
+    ok(&publish(&server, "g3", "db.yaml", "r1"));
+    let console = server.get_full(&format!(
+        "{C}/configfiles?namespace=default&group=g3&name=db.yaml"
+    ));
+    assert_eq!(console.body["configFile"]["content"], "pw: s3cret");
+    assert_eq!(console.body["configFile"]["encrypted"], true);
+    let client = client_get(&server, "g3", "db.yaml", "");
+    ok(&client);
+    let sealed = &client.body["configFile"];
+    assert_ne!(sealed["content"], "pw: s3cret");
+    assert_eq!(sealed["encrypted"], true);
+    let tags = sealed["tags"].as_array().unwrap();
+    assert!(
+        tags.iter().any(|t| t["key"] == "internal-datakey"),
+        "{}",
+        client.text
+    );
+}
+
 /// Files, groups and releases as listed (the hostile test's "nothing changed" witness).
 fn state(server: &TestServer) -> Value {
     let files = server.get_full(&format!("{C}/configfiles/search?namespace=default"));

@@ -121,10 +121,28 @@ fn full_info(key: &ConfigFileKey, release: &ConfigRelease) -> v1::ClientConfigFi
         content: some(&release.content),
         version: Some(release.version),
         md5: some(&release.md5),
-        encrypted: Some(release.encrypted),
-        tags: tags_out(&release.tags),
+        encrypted: Some(!release.data_key.is_empty()),
+        tags: tags_out(&client_tags(release)),
         ..Default::default()
     }
+}
+
+/// A release's tags for a client: user tags, then (for encrypted files) the internal flags and
+/// the base64 data key (no public key travels over HTTP, so the key is not RSA-wrapped).
+fn client_tags(release: &ConfigRelease) -> Vec<(String, String)> {
+    use polaris_config::crypto::{DATA_KEY_TAG, ENCRYPT_ALGO_TAG, ENCRYPTED_TAG};
+    let mut tags: Vec<(String, String)> = release
+        .tags
+        .iter()
+        .filter(|(k, _)| k != DATA_KEY_TAG)
+        .cloned()
+        .collect();
+    if !release.data_key.is_empty() {
+        tags.push((ENCRYPTED_TAG.into(), "true".into()));
+        tags.push((ENCRYPT_ALGO_TAG.into(), release.encrypt_algo.clone()));
+        tags.push((DATA_KEY_TAG.into(), release.data_key.clone()));
+    }
+    tags
 }
 
 /// `GET /v1/GetConfigFile?namespace&group&fileName&version&tags=k=v...`.

@@ -14,6 +14,18 @@ use super::some;
 use crate::governance::json::to_json;
 use crate::governance::time;
 
+/// The plaintext of stored content (unchanged when the file is not encrypted); a content
+/// that does not decrypt is shown as stored, and logged.
+pub(crate) fn plain(content: &str, data_key: &str) -> String {
+    if data_key.is_empty() {
+        return content.to_string();
+    }
+    polaris_config::crypto::decrypt_with_data_key(content, data_key).unwrap_or_else(|err| {
+        tracing::error!(target: "polaris_api_http", %err, "stored config content does not decrypt");
+        content.to_string()
+    })
+}
+
 /// Tag pairs as `ConfigFileTag`s.
 pub(crate) fn tags_out(tags: &[(String, String)]) -> Vec<v1::ConfigFileTag> {
     tags.iter()
@@ -78,7 +90,7 @@ pub(crate) fn file_proto(file: &ConfigFile, snapshot: &ConfigSnapshot) -> v1::Co
         name: some(&file.key.name),
         namespace: some(&file.key.namespace),
         group: some(&file.key.group),
-        content: some(&file.content),
+        content: some(&plain(&file.content, &file.data_key)),
         format: some(&file.format),
         comment: some(&file.comment),
         status: some(status),
@@ -107,7 +119,7 @@ pub(crate) fn release_json(release: &ConfigRelease, with_content: bool) -> Value
         namespace: some(&release.key.namespace),
         group: some(&release.key.group),
         file_name: some(&release.key.name),
-        content: with_content.then(|| release.content.clone()),
+        content: with_content.then(|| plain(&release.content, &release.data_key)),
         comment: some(&release.comment),
         md5: with_content.then(|| release.md5.clone()),
         version: Some(release.version),

@@ -56,7 +56,8 @@ pub(crate) fn spec_of(file: &v1::ConfigFile) -> FileSpec {
         format: text(&file.format),
         comment: file.comment.clone().unwrap_or_default(),
         tags: tags_in(&file.tags),
-        ..Default::default()
+        encrypted: file.encrypted.unwrap_or(false),
+        encrypt_algo: text(&file.encrypt_algo),
     }
 }
 
@@ -182,7 +183,7 @@ async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respo
         })
         .cloned()
         .collect();
-    files.sort_by(|a, b| b.id.cmp(&a.id));
+    files.sort_by_key(|f| std::cmp::Reverse(f.id));
     let total = files.len();
     let items = cut(files, paging)
         .iter()

@@ -208,7 +208,7 @@ async fn versions(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
     }
     let snapshot = state.config.snapshot();
     let mut releases: Vec<_> = snapshot.releases_of(&key).cloned().collect();
-    releases.sort_by(|a, b| b.version.cmp(&a.version));
+    releases.sort_by_key(|r| std::cmp::Reverse(r.version));
     let items: Vec<_> = releases.iter().map(|r| release_json(r, false)).collect();
     query_reply(FIELD, items.len(), items)
 }
