@@ -152,8 +152,12 @@ impl ConfigCenter {
             next.releases
                 .insert((key.clone(), release.name.clone()), off);
         }
+        // Officially an activation takes the next version, so clients holding the newer
+        // content see the rolled-back one as a change (and their watches wake).
+        let version = next.next_version(key);
         let on = Arc::new(ConfigRelease {
             active: true,
+            version,
             mtime: now,
             ..ConfigRelease::clone(&target)
         });
@@ -168,6 +172,35 @@ impl ConfigCenter {
         self.commit(mutations, next, std::slice::from_ref(key))
             .await?;
         Ok(on)
+    }
+
+    /// Deletes a release. The active one cannot be deleted (`ExistedResource`, as a group with
+    /// files); deleting a missing one succeeds.
+    pub async fn delete_release(&self, key: &ConfigFileKey, release_name: &str) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        let mut next = ConfigSnapshot::clone(&self.snapshot());
+        let id = (key.clone(), release_name.to_string());
+        let Some(release) = next.releases.remove(&id) else {
+            return Ok(());
+        };
+        if release.active {
+            return Err(PolarisError::new(
+                Code::ExistedResource,
+                format!("release {release_name} is active"),
+            ));
+        }
+        let now = now_millis();
+        let history = self.history(&release, "delete", now);
+        next.history.insert(history.id, history.clone());
+        let mutations = vec![
+            Mutation::DeleteConfigRelease {
+                key: key.clone(),
+                name: release_name.to_string(),
+                mtime: now,
+            },
+            Mutation::AppendReleaseHistory(ReleaseHistory::clone(&history)),
+        ];
+        self.commit(mutations, next, &[]).await
     }
 
     /// Ends the file's gray release; clients fall back to the normal release.

@@ -225,7 +225,35 @@ async fn rollback_reactivates_an_earlier_release() {
     config.update_file(file("r.yaml", "two")).await.unwrap();
     config.publish(publish("r.yaml")).await.unwrap();
     let back = config.rollback(&key("r.yaml"), &first.name).await.unwrap();
-    assert_eq!(back.content, "one");
+    assert_eq!(
+        (back.content.as_str(), back.version),
+        ("one", 3),
+        "a rollback takes the next version"
+    );
+    assert_eq!(
+        config
+            .delete_release(&key("r.yaml"), &first.name)
+            .await
+            .unwrap_err()
+            .code,
+        Code::ExistedResource,
+        "the active release stays"
+    );
+    let second_name = config
+        .snapshot()
+        .releases_of(&key("r.yaml"))
+        .find(|r| !r.active)
+        .unwrap()
+        .name
+        .clone();
+    config
+        .delete_release(&key("r.yaml"), &second_name)
+        .await
+        .unwrap();
+    config
+        .delete_release(&key("r.yaml"), "never existed")
+        .await
+        .unwrap();
     assert_eq!(
         config
             .client_release(&key("r.yaml"), 0, &[])
@@ -240,7 +268,7 @@ async fn rollback_reactivates_an_earlier_release() {
         .values()
         .map(|h| h.kind.clone())
         .collect();
-    assert_eq!(kinds, ["normal", "normal", "rollback"]);
+    assert_eq!(kinds, ["normal", "normal", "rollback", "delete"]);
     assert_eq!(
         config
             .rollback(&key("r.yaml"), "nope")
@@ -295,6 +323,25 @@ async fn groups_with_files_are_kept_and_bad_input_is_refused() {
             .unwrap_err()
             .code,
         Code::InvalidWatchConfigFileFormat
+    );
+    let updated = config
+        .update_group(crate::GroupSpec {
+            namespace: "default".into(),
+            name: "app".into(),
+            comment: "c".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.comment, "c");
+    let missing = crate::GroupSpec {
+        namespace: "default".into(),
+        name: "nope".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        config.update_group(missing).await.unwrap_err().code,
+        Code::NotFoundResource
     );
     config.delete_file(&key("f.yaml")).await.unwrap();
     config.delete_group("default", "app").await.unwrap();

@@ -174,6 +174,38 @@ impl ConfigCenter {
         })
     }
 
+    /// Replaces a group's comment, owners, business, department and metadata;
+    /// `NotFoundResource` when it does not exist.
+    pub async fn update_group(&self, spec: GroupSpec) -> Result<Arc<ConfigGroup>> {
+        check_group_name(&spec.namespace, &spec.name)?;
+        let _writer = self.writer.lock().await;
+        let mut next = ConfigSnapshot::clone(&self.snapshot());
+        let id = (spec.namespace.clone(), spec.name.clone());
+        let Some(current) = next.groups.get(&id).cloned() else {
+            return Err(PolarisError::new(
+                Code::NotFoundResource,
+                format!("group {}", spec.name),
+            ));
+        };
+        let group = Arc::new(ConfigGroup {
+            comment: spec.comment,
+            owners: spec.owners,
+            business: spec.business,
+            department: spec.department,
+            metadata: spec.metadata,
+            mtime: now_millis(),
+            ..ConfigGroup::clone(&current)
+        });
+        next.groups.insert(id, group.clone());
+        self.commit(
+            vec![Mutation::PutConfigGroup(ConfigGroup::clone(&group))],
+            next,
+            &[],
+        )
+        .await?;
+        Ok(group)
+    }
+
     /// Deletes an empty group. Deleting a missing one succeeds.
     pub async fn delete_group(&self, namespace: &str, name: &str) -> Result<()> {
         let _writer = self.writer.lock().await;
