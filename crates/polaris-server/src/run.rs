@@ -30,10 +30,11 @@ pub struct Server {
     naming: Arc<Naming>,
     health: Arc<Health>,
     governance: Arc<Governance>,
-    /// The config center, served over HTTP and (later) the config gRPC port.
+    /// The config center, served over HTTP and the config gRPC port.
     pub config: Arc<ConfigCenter>,
     purger: tokio::task::JoinHandle<()>,
     grpc: Option<TcpListener>,
+    config_grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
     http: Option<(TcpListener, axum::Router)>,
 }
@@ -101,6 +102,16 @@ impl Server {
             }
             None => None,
         };
+        let config_grpc = match config.apiserver("config-grpc") {
+            Some(api) => {
+                let addr = api.listener.socket_addr();
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for config gRPC on {addr}"))?;
+                Some(listener)
+            }
+            None => None,
+        };
         Ok(Server {
             naming,
             health,
@@ -108,6 +119,7 @@ impl Server {
             config: config_center,
             purger,
             grpc,
+            config_grpc,
             grpc_metrics,
             http,
         })
@@ -116,6 +128,11 @@ impl Server {
     /// The bound naming gRPC address, if enabled.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
         self.grpc.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound config gRPC address, if enabled.
+    pub fn config_grpc_addr(&self) -> Option<SocketAddr> {
+        self.config_grpc.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The bound HTTP address, if the HTTP OpenAPI is enabled.
@@ -158,6 +175,16 @@ impl Server {
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("naming gRPC server failed") });
+        }
+        if let Some(listener) = self.config_grpc {
+            tracing::info!(target: "polaris_api_grpc", addr = ?listener.local_addr().ok(), "config gRPC listening");
+            let serve = polaris_api_grpc::serve_config(
+                listener,
+                self.config.clone(),
+                self.grpc_metrics.clone(),
+                stopped(),
+            );
+            servers.spawn(async move { serve.await.context("config gRPC server failed") });
         }
         let mut failure = None;
         tokio::select! {

@@ -377,7 +377,14 @@ fn defaults_without_file() {
         .apiserver("service-grpc")
         .expect("naming gRPC is on by default");
     assert_eq!(grpc.listener.socket_addr().to_string(), "0.0.0.0:8091");
-    assert_eq!(config.apiservers.len(), 1);
+    let config_grpc = config
+        .apiserver("config-grpc")
+        .expect("config gRPC is on by default");
+    assert_eq!(
+        config_grpc.listener.socket_addr().to_string(),
+        "0.0.0.0:8093"
+    );
+    assert_eq!(config.apiservers.len(), 2);
 
     assert!(config.naming.auto_create);
     let reg = &config.naming.batch_register;

@@ -22,7 +22,8 @@ pub struct ServerConfig {
     /// `None` (HTTP disabled) when the section exists without `api-http`.
     pub http: Option<ListenerConfig>,
     /// Every other `apiservers` entry, in file order (`service-grpc`,
-    /// `config-grpc`, `xds-v3`, `service-eureka`, ...). Empty by default.
+    /// `config-grpc`, `xds-v3`, `service-eureka`, ...). Without an `apiservers` section:
+    /// `service-grpc` on 8091 and `config-grpc` on 8093.
     pub apiservers: Vec<ApiServerConfig>,
     /// The `naming` section.
     pub naming: NamingConfig,
@@ -43,13 +44,18 @@ impl Default for ServerConfig {
         Self {
             logger,
             http: Some(ListenerConfig::new(DEFAULT_HTTP_PORT)),
-            // Without an `apiservers` section the naming gRPC port is served too.
-            apiservers: vec![ApiServerConfig {
-                name: "service-grpc".to_owned(),
-                listener: ListenerConfig::new(8091),
-                option: serde_json::Map::new(),
-                api: BTreeMap::new(),
-            }],
+            // Without an `apiservers` section the naming and config gRPC ports are served too.
+            apiservers: ["service-grpc", "config-grpc"]
+                .into_iter()
+                .filter_map(|name| {
+                    Some(ApiServerConfig {
+                        name: name.to_owned(),
+                        listener: ListenerConfig::new(default_port(name)?),
+                        option: serde_json::Map::new(),
+                        api: BTreeMap::new(),
+                    })
+                })
+                .collect(),
             naming: NamingConfig::default(),
             namespace: NamespaceConfig::default(),
             healthcheck: HealthCheckConfig::default(),
