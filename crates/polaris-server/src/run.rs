@@ -161,7 +161,11 @@ impl Server {
                     tracing::debug!(%err, "cannot set TCP_NODELAY");
                 }
             });
-            let serve = axum::serve(listener, router).with_graceful_shutdown(stopped());
+            let serve = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped());
             servers.spawn(async move { serve.await.context("HTTP server failed") });
         }
         if let Some(listener) = self.grpc {

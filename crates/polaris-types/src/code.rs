@@ -99,6 +99,7 @@ codes! {
     InvalidFaultDetectName = 400901 => "invalid fault detect name",
     InvalidFaultDetectNamespace = 400902 => "invalid fault detect namespace",
     FaultDetectRuleExisted = 400903 => "fault detect rule existed",
+    InvalidMatchRule = 400904 => "invalid match rule",
     ExistedResource = 400201 => "existed resource",
     NotFoundResource = 400202 => "not found resource",
     NamespaceExistedServices = 400203 => "some services existed in namespace",

@@ -232,8 +232,8 @@ pub fn upsert_specs(info: &v1::ConfigFilePublishInfo) -> (FileSpec, PublishSpec)
     (file, publish)
 }
 
-/// 400904 InvalidMatchRule ("invalid gray config beta labels"), which [`Code`] lacks.
-pub const INVALID_MATCH_RULE: u32 = 400_904;
+/// 400904 InvalidMatchRule, for gray labels that are missing or do not compile.
+pub const INVALID_MATCH_RULE: u32 = Code::InvalidMatchRule.value();
 
 /// The reply for a gray publish whose beta labels are missing or invalid.
 pub fn invalid_beta_labels(detail: &str) -> v1::ConfigClientResponse {

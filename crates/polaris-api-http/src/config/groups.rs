@@ -72,36 +72,32 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
     .into_response()
 }
 
-/// Update: the checks and the no-change answer work; an actual change needs a domain
-/// `update_group`, which the config center does not offer yet (answered 500000).
+/// Update: `NotFoundResource` for an unknown group, `NoNeedUpdate` when nothing changes.
 async fn update(State(state): State<AppState>, body: Body) -> Response {
     let group = match read_one::<v1::ConfigFileGroup>(body, "v1.ConfigFileGroup").await {
         Ok(group) => group,
         Err(reply) => return reply,
     };
-    let outcome = (|| {
-        let spec = spec_of(&group)?;
-        let snapshot = state.config.snapshot();
-        let Some(current) = snapshot
-            .groups
-            .get(&(spec.namespace.clone(), spec.name.clone()))
-        else {
-            return Err(PolarisError::from(Code::NotFoundResource));
-        };
-        let unchanged = current.comment == spec.comment
-            && current.business == spec.business
-            && current.department == spec.department
-            && current.metadata == spec.metadata;
-        if unchanged {
-            return Err(PolarisError::from(Code::NoNeedUpdate));
-        }
-        Err(PolarisError::new(
-            Code::ExecuteException,
-            "changing a config group is not supported yet",
-        ))
-    })();
-    match outcome {
-        Ok(()) => Reply::ok(),
+    let spec = match spec_of(&group) {
+        Ok(spec) => spec,
+        Err(err) => return Reply::from(err).into_response(),
+    };
+    let snapshot = state.config.snapshot();
+    let Some(current) = snapshot
+        .groups
+        .get(&(spec.namespace.clone(), spec.name.clone()))
+    else {
+        return Reply::from(PolarisError::from(Code::NotFoundResource)).into_response();
+    };
+    let unchanged = current.comment == spec.comment
+        && current.business == spec.business
+        && current.department == spec.department
+        && current.metadata == spec.metadata;
+    if unchanged {
+        return Reply::from(PolarisError::from(Code::NoNeedUpdate)).into_response();
+    }
+    match state.config.update_group(spec).await {
+        Ok(_) => Reply::ok(),
         Err(err) => Reply::from(err),
     }
     .into_response()

@@ -104,8 +104,8 @@ pub(crate) fn info_of(code: u32) -> String {
     }
 }
 
-/// 400904 InvalidMatchRule, absent from the shared code table.
-pub(crate) const INVALID_MATCH_RULE: u32 = 400904;
+/// 400904 InvalidMatchRule, for gray labels that are missing or do not compile.
+pub(crate) const INVALID_MATCH_RULE: u32 = Code::InvalidMatchRule.value();
 
 /// A reply with a raw code (for codes outside [`Code`]).
 pub(crate) fn raw_reply(code: u32, detail: &str) -> Reply {

@@ -252,25 +252,20 @@ async fn rollback(State(state): State<AppState>, body: Body) -> Response {
     batch_reply(replies)
 }
 
-/// Release delete: the domain has no release deletion yet, so an existing release is answered
-/// 500000 (unknown releases succeed, as officially).
+/// Release delete: unknown releases succeed, as officially; the active one is refused.
 async fn delete(State(state): State<AppState>, body: Body) -> Response {
     let items = match read_many::<v1::ConfigFileRelease>(body, "v1.ConfigFileRelease").await {
         Ok(items) => items,
         Err(reply) => return reply,
     };
-    let snapshot = state.config.snapshot();
-    let replies = items
-        .iter()
-        .map(|item| match item_key(item) {
-            Err(err) => Reply::from(err),
-            Ok(id) if !snapshot.releases.contains_key(&id) => Reply::ok(),
-            Ok(_) => Reply::from(PolarisError::new(
-                Code::ExecuteException,
-                "deleting a release is not supported yet",
-            )),
-        })
-        .collect();
+    let mut replies = Vec::with_capacity(items.len());
+    for item in &items {
+        let outcome = match item_key(item) {
+            Ok((key, name)) => state.config.delete_release(&key, &name).await,
+            Err(err) => Err(err),
+        };
+        replies.push(outcome.map_or_else(Reply::from, |()| Reply::ok()));
+    }
     batch_reply(replies)
 }
 
