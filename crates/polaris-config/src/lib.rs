@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 
 pub use snapshot::ConfigSnapshot;
 pub use watch::{Watch, WatchIndex};
-pub use writes::{FileSpec, GroupSpec, PublishSpec};
+pub use writes::{FileSpec, GroupSpec, PublishSpec, TemplateSpec};
 
 /// Longest file content, in characters (the official `config.contentMaxLength`).
 pub const MAX_CONTENT_CHARS: usize = 20_000;

@@ -6,8 +6,8 @@ use imbl::OrdMap;
 use polaris_matcher::{MatchKind, MatchString, Matcher};
 use polaris_store::NamingStore;
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, GrayLabel, ReleaseHistory, ReleaseKind,
-    Result,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel,
+    ReleaseHistory, ReleaseKind, Result,
 };
 
 use crate::store_error;
@@ -19,6 +19,7 @@ pub struct ConfigSnapshot {
     pub files: OrdMap<ConfigFileKey, Arc<ConfigFile>>,
     pub releases: OrdMap<(ConfigFileKey, String), Arc<ConfigRelease>>,
     pub history: OrdMap<u64, Arc<ReleaseHistory>>,
+    pub templates: OrdMap<String, Arc<ConfigTemplate>>,
 }
 
 impl ConfigSnapshot {
@@ -56,6 +57,11 @@ impl ConfigSnapshot {
                 (release.key.clone(), release.name.clone()),
                 Arc::new(release),
             );
+        }
+        for template in store.load_config_templates().await.map_err(store_error)? {
+            snapshot
+                .templates
+                .insert(template.name.clone(), Arc::new(template));
         }
         for entry in store.load_release_history(0).await.map_err(store_error)? {
             snapshot.history.insert(entry.id, Arc::new(entry));

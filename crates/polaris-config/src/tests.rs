@@ -346,3 +346,31 @@ async fn groups_with_files_are_kept_and_bad_input_is_refused() {
     config.delete_file(&key("f.yaml")).await.unwrap();
     config.delete_group("default", "app").await.unwrap();
 }
+
+#[tokio::test]
+async fn templates_are_durable_and_unique() {
+    let (store, config) = center().await;
+    let spec = crate::TemplateSpec {
+        name: "spring".into(),
+        content: "a=1".into(),
+        format: "properties".into(),
+        ..Default::default()
+    };
+    config.create_template(spec.clone()).await.unwrap();
+    assert_eq!(
+        config.create_template(spec).await.unwrap_err().code,
+        Code::ExistedResource
+    );
+    let bad = crate::TemplateSpec {
+        name: "bad name".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        config.create_template(bad).await.unwrap_err().code,
+        Code::InvalidConfigFileTemplateName
+    );
+    let reopened = ConfigCenter::open(Arc::new(MemoryStore::open(store.data())))
+        .await
+        .unwrap();
+    assert_eq!(reopened.snapshot().templates["spring"].content, "a=1");
+}

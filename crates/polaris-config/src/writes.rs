@@ -6,7 +6,8 @@ use md5::{Digest, Md5};
 use polaris_store::Mutation;
 use polaris_types::validate::is_valid_name;
 use polaris_types::{
-    Code, ConfigFile, ConfigFileKey, ConfigGroup, GrayLabel, Metadata, Millis, PolarisError, Result,
+    Code, ConfigFile, ConfigFileKey, ConfigGroup, ConfigTemplate, GrayLabel, Metadata, Millis,
+    PolarisError, Result,
 };
 
 use crate::{ConfigCenter, ConfigSnapshot, FORMATS, MAX_CONTENT_CHARS, crypto, store_error};
@@ -21,6 +22,15 @@ pub struct GroupSpec {
     pub business: String,
     pub department: String,
     pub metadata: Metadata,
+}
+
+/// A file template as a caller writes it.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateSpec {
+    pub name: String,
+    pub content: String,
+    pub format: String,
+    pub comment: String,
 }
 
 /// A config file as a caller writes it.
@@ -204,6 +214,55 @@ impl ConfigCenter {
         )
         .await?;
         Ok(group)
+    }
+
+    /// Creates a file template; `ExistedResource` when the name is taken.
+    pub async fn create_template(&self, spec: TemplateSpec) -> Result<Arc<ConfigTemplate>> {
+        if !is_valid_name(&spec.name, 128) {
+            return Err(PolarisError::new(
+                Code::InvalidConfigFileTemplateName,
+                "template name must match [0-9A-Za-z-./:_]+",
+            ));
+        }
+        if spec.content.chars().count() > MAX_CONTENT_CHARS {
+            return Err(Code::InvalidConfigFileContentLength.into());
+        }
+        if !spec.format.is_empty() && !FORMATS.contains(&spec.format.as_str()) {
+            return Err(Code::InvalidConfigFileFormat.into());
+        }
+        let _writer = self.writer.lock().await;
+        let mut next = ConfigSnapshot::clone(&self.snapshot());
+        if next.templates.contains_key(&spec.name) {
+            return Err(PolarisError::new(
+                Code::ExistedResource,
+                format!("template {}", spec.name),
+            ));
+        }
+        let now = now_millis();
+        let template = Arc::new(ConfigTemplate {
+            id: self.next_id(),
+            name: spec.name,
+            content: spec.content,
+            format: if spec.format.is_empty() {
+                "text".into()
+            } else {
+                spec.format
+            },
+            comment: spec.comment,
+            ctime: now,
+            mtime: now,
+        });
+        next.templates
+            .insert(template.name.clone(), template.clone());
+        self.commit(
+            vec![Mutation::PutConfigTemplate(ConfigTemplate::clone(
+                &template,
+            ))],
+            next,
+            &[],
+        )
+        .await?;
+        Ok(template)
     }
 
     /// Deletes an empty group. Deleting a missing one succeeds.

@@ -366,6 +366,30 @@ fn encrypted_files_are_plain_on_the_console_and_sealed_for_clients() {
 }
 
 /// Files, groups and releases as listed (the hostile test's "nothing changed" witness).
+#[test]
+fn templates_are_created_listed_and_refused_when_taken_or_misnamed() {
+    let server = TestServer::start();
+    let body =
+        json!({ "name": "spring-boot", "content": "server.port=8080", "format": "properties" });
+    ok(&server.post_full("/config/v1/configfiletemplates", &body.to_string()));
+    let (_, listed) = server.get("/config/v1/configfiletemplates");
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["configFileTemplates"][0]["name"], "spring-boot");
+    assert_eq!(
+        listed["configFileTemplates"][0]["content"],
+        "server.port=8080"
+    );
+    assert_code(
+        &server.post_full("/config/v1/configfiletemplates", &body.to_string()),
+        400_201,
+    );
+    let misnamed = json!({ "name": "bad name", "content": "x" });
+    assert_code(
+        &server.post_full("/config/v1/configfiletemplates", &misnamed.to_string()),
+        400_808,
+    );
+}
+
 fn state(server: &TestServer) -> Value {
     let files = server.get_full(&format!("{C}/configfiles/search?namespace=default"));
     let groups = server.get_full(&format!("{C}/configfilegroups"));

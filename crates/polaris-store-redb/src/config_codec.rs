@@ -3,8 +3,8 @@
 
 use polaris_store::{ConfigGroupKey, ConfigReleaseKey, StoreError, StoreResult};
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, GrayLabel, Metadata, Millis,
-    ReleaseHistory, ReleaseKind,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel, Metadata,
+    Millis, ReleaseHistory, ReleaseKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +75,42 @@ struct HistoryV1 {
     comment: String,
     tags: Vec<(String, String)>,
     ctime: Millis,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TemplateV1 {
+    id: u64,
+    name: String,
+    content: String,
+    format: String,
+    comment: String,
+    ctime: Millis,
+    mtime: Millis,
+}
+
+pub(crate) fn encode_template(t: &ConfigTemplate) -> Vec<u8> {
+    encode(&TemplateV1 {
+        id: t.id,
+        name: t.name.clone(),
+        content: t.content.clone(),
+        format: t.format.clone(),
+        comment: t.comment.clone(),
+        ctime: t.ctime,
+        mtime: t.mtime,
+    })
+}
+
+pub(crate) fn decode_template(bytes: &[u8]) -> StoreResult<ConfigTemplate> {
+    let t: TemplateV1 = decode("config template", bytes)?;
+    Ok(ConfigTemplate {
+        id: t.id,
+        name: t.name,
+        content: t.content,
+        format: t.format,
+        comment: t.comment,
+        ctime: t.ctime,
+        mtime: t.mtime,
+    })
 }
 
 fn key_parts(k: &ConfigFileKey) -> (String, String, String) {

@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use polaris_store::{Change, Mutation, NamingStore, StoreError, StoreResult};
 use polaris_store::{ConfigGroupKey, ConfigReleaseKey};
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, Instance, Millis, Namespace,
-    ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
+    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
 };
 use prometheus_client::registry::Registry;
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable};
@@ -383,6 +383,22 @@ impl NamingStore for RedbStore {
                 |r| r.mtime,
                 config_codec::parse_release_key,
             )
+        })
+        .await
+    }
+
+    async fn load_config_templates(&self) -> StoreResult<Vec<ConfigTemplate>> {
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn
+                .open_table(writer::CONFIG_TEMPLATES)
+                .map_err(unavailable)?;
+            let mut templates = Vec::new();
+            for entry in table.iter().map_err(unavailable)? {
+                let (_, value) = entry.map_err(unavailable)?;
+                templates.push(config_codec::decode_template(value.value())?);
+            }
+            Ok(templates)
         })
         .await
     }

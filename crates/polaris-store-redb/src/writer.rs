@@ -36,6 +36,7 @@ pub(crate) const CONFIG_RELEASES: RecordTable = TableDefinition::new("config_rel
 pub(crate) const CONFIG_RELEASE_TOMBSTONES: TombstoneTable =
     TableDefinition::new("config_release_tombstones");
 pub(crate) const RELEASE_HISTORY: RecordTable = TableDefinition::new("release_history");
+pub(crate) const CONFIG_TEMPLATES: RecordTable = TableDefinition::new("config_templates");
 
 /// Every (records, tombstones) pair, for table creation and purges.
 const TOMBSTONE_TABLES: [TombstoneTable; 7] = [
@@ -98,6 +99,7 @@ pub(crate) fn create_tables(db: &Database) -> Result<(), redb::Error> {
         CONFIG_FILES,
         CONFIG_RELEASES,
         RELEASE_HISTORY,
+        CONFIG_TEMPLATES,
     ] {
         txn.open_table(table)?;
     }
@@ -310,6 +312,12 @@ fn apply_config(txn: &WriteTransaction, mutation: &Mutation) -> Result<(), redb:
             let key = cc::history_key(h.id);
             txn.open_table(RELEASE_HISTORY)?
                 .insert(key.as_str(), cc::encode_history(h).as_slice())?;
+            Ok(())
+        }
+        Mutation::PutConfigTemplate(t) => {
+            let bytes = cc::encode_template(t);
+            txn.open_table(CONFIG_TEMPLATES)?
+                .insert(t.name.as_str(), bytes.as_slice())?;
             Ok(())
         }
         // Registry and rule mutations are applied by `apply_batch` itself.

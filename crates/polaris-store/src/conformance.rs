@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, GrayLabel, HealthCheck, Instance,
-    Location, Millis, Namespace, ReleaseHistory, ReleaseKind, Rule, RuleKind, RuleTarget, Service,
-    ServiceKey, TargetRole,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel, HealthCheck,
+    Instance, Location, Millis, Namespace, ReleaseHistory, ReleaseKind, Rule, RuleKind, RuleTarget,
+    Service, ServiceKey, TargetRole,
 };
 
 use crate::{Change, Mutation, NamingStore, StoreError};
@@ -522,6 +522,16 @@ pub async fn config_records_round_trip(harness: &impl StoreHarness) {
         Mutation::AppendReleaseHistory(history(1)),
     ];
     apply(&*store, batch).await;
+    let template = ConfigTemplate {
+        id: 11,
+        name: "spring".into(),
+        content: "server.port: 8080".into(),
+        format: "properties".into(),
+        comment: "t".into(),
+        ctime: 16,
+        mtime: 17,
+    };
+    apply(&*store, vec![Mutation::PutConfigTemplate(template.clone())]).await;
     let doomed = ConfigFile {
         key: ConfigFileKey::new("ns", "group", "gone"),
         ..file.clone()
@@ -564,6 +574,10 @@ pub async fn config_records_round_trip(harness: &impl StoreHarness) {
     assert_eq!(
         store.load_release_history(102).await.expect("history"),
         vec![history(2)]
+    );
+    assert_eq!(
+        store.load_config_templates().await.expect("templates"),
+        vec![template]
     );
     store.close().await.expect("close");
 }

@@ -10,8 +10,8 @@ pub mod memory;
 
 use async_trait::async_trait;
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, Instance, Millis, Namespace,
-    ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
+    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
 };
 
 /// Why a store operation failed. Domain services map every variant to `StoreLayerException`.
@@ -73,6 +73,8 @@ pub enum Mutation {
     },
     /// History is append-only; an entry with an existing id replaces it.
     AppendReleaseHistory(ReleaseHistory),
+    /// Templates are keyed by name; a put replaces.
+    PutConfigTemplate(ConfigTemplate),
 }
 
 /// Identifies a config group: (namespace, name).
@@ -136,6 +138,9 @@ pub trait NamingStore: Send + Sync + 'static {
         &self,
         since: Millis,
     ) -> StoreResult<Vec<Change<ConfigRelease, ConfigReleaseKey>>>;
+
+    /// Every config template.
+    async fn load_config_templates(&self) -> StoreResult<Vec<ConfigTemplate>>;
 
     /// Release history entries created at or after `since`, in id order.
     async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>>;

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, Instance, Millis, Namespace,
-    ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
+    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
 };
 use std::sync::Mutex;
 
@@ -72,6 +72,7 @@ struct Data {
     config_files: Table<ConfigFileKey, ConfigFile>,
     config_releases: Table<ConfigReleaseKey, ConfigRelease>,
     history: BTreeMap<u64, ReleaseHistory>,
+    templates: BTreeMap<String, ConfigTemplate>,
 }
 
 /// Shared contents, so that a "reopened" handle sees what an earlier one wrote.
@@ -89,6 +90,7 @@ impl Default for MemoryData {
             config_files: Table::new(),
             config_releases: Table::new(),
             history: BTreeMap::new(),
+            templates: BTreeMap::new(),
         })))
     }
 }
@@ -180,6 +182,9 @@ impl NamingStore for MemoryStore {
                         data.config_releases.delete((key, name), mtime)
                     }
                     Mutation::AppendReleaseHistory(h) => drop(data.history.insert(h.id, h)),
+                    Mutation::PutConfigTemplate(t) => {
+                        drop(data.templates.insert(t.name.clone(), t))
+                    }
                 }
             }
         })
@@ -223,6 +228,10 @@ impl NamingStore for MemoryStore {
         since: Millis,
     ) -> StoreResult<Vec<Change<ConfigRelease, ConfigReleaseKey>>> {
         self.with(|data| data.config_releases.since(since, |r| r.mtime))
+    }
+
+    async fn load_config_templates(&self) -> StoreResult<Vec<ConfigTemplate>> {
+        self.with(|data| data.templates.values().cloned().collect())
     }
 
     async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>> {

@@ -128,3 +128,15 @@ pub struct ReleaseHistory {
     pub tags: Vec<(String, String)>,
     pub ctime: Millis,
 }
+
+/// A reusable starting point for new config files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigTemplate {
+    pub id: u64,
+    pub name: String,
+    pub content: String,
+    pub format: String,
+    pub comment: String,
+    pub ctime: Millis,
+    pub mtime: Millis,
+}

@@ -14,7 +14,8 @@ pub mod validate;
 
 pub use code::Code;
 pub use config::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, GrayLabel, ReleaseHistory, ReleaseKind,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel,
+    ReleaseHistory, ReleaseKind,
 };
 pub use error::{PolarisError, Result};
 pub use id::{instance_id, new_revision, new_token, new_uuid};

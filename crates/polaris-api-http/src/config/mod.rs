@@ -10,6 +10,7 @@ mod convert;
 mod files;
 mod groups;
 mod releases;
+mod templates;
 mod transfer;
 mod zipread;
 
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .merge(files::routes())
         .merge(releases::routes())
         .merge(transfer::routes())
+        .merge(templates::routes())
         .merge(client::routes())
 }
 
