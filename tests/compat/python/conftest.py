@@ -47,6 +47,8 @@ apiservers:
     option: {{ listenIP: "127.0.0.1", listenPort: {http_port} }}
   - name: service-grpc
     option: {{ listenIP: "127.0.0.1", listenPort: {grpc_port} }}
+  - name: config-grpc
+    option: {{ listenIP: "127.0.0.1", listenPort: {config_port} }}
 store:
   name: embedded
   option: {{ path: {data_dir} }}
@@ -54,10 +56,11 @@ store:
 
 
 class Server:
-    def __init__(self, process, grpc_addr, http_addr, workdir, log_path):
+    def __init__(self, process, grpc_addr, http_addr, workdir, log_path, config_addr=None):
         self.process = process
         self.grpc_addr = grpc_addr
         self.http_addr = http_addr
+        self.config_addr = config_addr
         self.workdir = workdir
         self.log_path = log_path
 
@@ -81,16 +84,35 @@ def _grpc_answers(grpc_addr):
         channel.close()
 
 
+def _config_grpc_answers(config_addr):
+    """True once the config port answers a GetConfigFile (an empty request: 400000)."""
+    from polarismesh_specification.api.v1.config_manage import (
+        config_file_pb2,
+        grpc_config_api_pb2_grpc,
+    )
+    channel = grpc.insecure_channel(config_addr)
+    try:
+        stub = grpc_config_api_pb2_grpc.PolarisConfigGRPCStub(channel)
+        reply = stub.GetConfigFile(config_file_pb2.ClientConfigFileInfo(), timeout=1.0)
+        return reply.code.value != 0
+    except grpc.RpcError:
+        return False
+    finally:
+        channel.close()
+
+
 @pytest.fixture(scope="session")
 def server():
     binary = server_binary()
     workdir = Path(tempfile.mkdtemp(prefix="polaris-compat-"))
-    grpc_port, http_port = _free_port(), _free_port()
+    grpc_port, http_port, config_port = _free_port(), _free_port(), _free_port()
     while http_port == grpc_port:
         http_port = _free_port()
+    while config_port in (grpc_port, http_port):
+        config_port = _free_port()
     config = workdir / "polaris-server.yaml"
     config.write_text(CONFIG.format(http_port=http_port, grpc_port=grpc_port,
-                                    data_dir=workdir / "data"))
+                                    config_port=config_port, data_dir=workdir / "data"))
     log_path = workdir / "server.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(
@@ -98,13 +120,16 @@ def server():
         cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
     )
     grpc_addr, http_addr = f"127.0.0.1:{grpc_port}", f"127.0.0.1:{http_port}"
-    srv = Server(process, grpc_addr, http_addr, workdir, log_path)
+    config_addr = f"127.0.0.1:{config_port}"
+    srv = Server(process, grpc_addr, http_addr, workdir, log_path, config_addr=config_addr)
     try:
-        ok = wait_until(lambda: process.poll() is not None or _grpc_answers(grpc_addr),
-                        START_DEADLINE_S, interval=0.1)
+        ok = wait_until(lambda: process.poll() is not None or (
+            _grpc_answers(grpc_addr) and _config_grpc_answers(config_addr)),
+            START_DEADLINE_S, interval=0.1)
         if not ok or process.poll() is not None:
-            raise RuntimeError(f"polaris-server did not answer gRPC on {grpc_addr} within "
-                               f"{START_DEADLINE_S}s (exit={process.poll()}):\n{srv.log_tail()}")
+            raise RuntimeError(f"polaris-server did not answer gRPC on {grpc_addr} and "
+                               f"{config_addr} within {START_DEADLINE_S}s "
+                               f"(exit={process.poll()}):\n{srv.log_tail()}")
         yield srv
     finally:
         if process.poll() is None:
@@ -123,6 +148,12 @@ def server():
 def addrs(server):
     """(grpc_addr, http_addr) of the running server."""
     return server.grpc_addr, server.http_addr
+
+
+@pytest.fixture(scope="session")
+def config_addr(server):
+    """The address of the config gRPC port (`config-grpc`, PolarisConfigGRPC)."""
+    return server.config_addr
 
 
 @pytest.fixture
