@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks a fresh release server with polaris-bench over the naming gRPC port.
+# Benchmarks a fresh release server with polaris-bench over the naming and config gRPC ports.
 #
 # Builds polaris-server and polaris-bench in release, starts the server on free loopback ports
-# with a temporary data directory, runs every scenario with fixed parameters (about 3 minutes on
+# with a temporary data directory, runs every scenario with fixed parameters (about 1.5 minutes on
 # 2 cores), stops the server, and prints the result table as Markdown (also kept in
 # $BENCH_OUT, default $CARGO_TARGET_DIR/bench-results.md). The load generator shares the machine with the
 # server, so numbers are a floor for what the server alone could do.
@@ -18,11 +18,13 @@ BENCH="$CARGO_TARGET_DIR/release/polaris-bench"
 WORK="$(mktemp -d -t polaris-bench.XXXXXX)"
 OUT="${BENCH_OUT:-$CARGO_TARGET_DIR/bench-results.md}"
 rm -f "$OUT"
-# 10,000 push streams need no more than a few dozen sockets, but raise the limit anyway.
+# 10,000 push streams need no more than a few dozen sockets, and 50,000 idle long polls 200
+# connections (250 calls each), but raise the limit anyway.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 PID=""
 GRPC_PORT=""
+CONFIG_PORT=""
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -35,6 +37,10 @@ start_server() {
   http_port="$(free_port)"
   GRPC_PORT="$(free_port)"
   while [ "$GRPC_PORT" = "$http_port" ]; do GRPC_PORT="$(free_port)"; done
+  CONFIG_PORT="$(free_port)"
+  while [ "$CONFIG_PORT" = "$http_port" ] || [ "$CONFIG_PORT" = "$GRPC_PORT" ]; do
+    CONFIG_PORT="$(free_port)"
+  done
   cat >"$dir/polaris-server.yaml" <<EOF
 # One log scope to stdout, as the embedded defaults have (each file scope adds a writer thread).
 bootstrap:
@@ -45,6 +51,8 @@ apiservers:
     option: { listenIP: "127.0.0.1", listenPort: $http_port }
   - name: service-grpc
     option: { listenIP: "127.0.0.1", listenPort: $GRPC_PORT }
+  - name: config-grpc
+    option: { listenIP: "127.0.0.1", listenPort: $CONFIG_PORT }
 store:
   name: embedded
   option: { path: "$dir/data" }
@@ -53,8 +61,9 @@ EOF
   PID=$!
   for _ in $(seq 1 200); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$http_port/" 2>/dev/null \
-      && (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null; then
-      echo "== server $1 up: pid $PID, http $http_port, grpc $GRPC_PORT, dir $dir" >&2
+      && (exec 3<>"/dev/tcp/127.0.0.1/$GRPC_PORT") 2>/dev/null \
+      && (exec 3<>"/dev/tcp/127.0.0.1/$CONFIG_PORT") 2>/dev/null; then
+      echo "== server $1 up: pid $PID, http $http_port, grpc $GRPC_PORT, config $CONFIG_PORT, dir $dir" >&2
       return
     fi
     if ! kill -0 "$PID" 2>/dev/null; then
@@ -94,6 +103,14 @@ bench() {
   "$BENCH" "$scenario" --addr "127.0.0.1:$GRPC_PORT" --server-pid "$PID" --markdown "$OUT" "$@"
 }
 
+# The same on the config gRPC port.
+cbench() {
+  local scenario="$1"
+  shift
+  echo "== polaris-bench $scenario $*" >&2
+  "$BENCH" "$scenario" --addr "127.0.0.1:$CONFIG_PORT" --server-pid "$PID" --markdown "$OUT" "$@"
+}
+
 # Other processes on the machine skew every number: record the load around the run.
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -116,6 +133,28 @@ sleep 1
 bench rss --label "idle RSS (fresh server)"
 bench register --count 100000 --concurrency 256 --service bench-rss
 bench rss --label "RSS with 100,000 instances"
+stop_server
+
+# Server 3: the config port (GetConfigFile pulls, WatchConfigFiles long polls).
+start_server 3
+sleep 1
+bench rss --label "idle RSS (fresh server)"
+cbench config-get --mode changed --duration 10s --concurrency 64
+cbench config-get --mode unchanged --duration 5s --concurrency 64
+cbench config-watch --watchers 1000 --rounds 3
+cbench config-watch --watchers 10000 --rounds 2
+stop_server
+
+# Server 4: memory with 50,000 idle long polls on a fresh server.
+start_server 4
+sleep 1
+bench rss --label "idle RSS (fresh server)"
+# 50,000 long polls take 200 connections at 250 calls each, plus a few for the bench itself.
+if [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 1024 ]; then
+  cbench config-idle --watchers 50000 --duration 10s
+else
+  echo "== skipping config-idle: open file limit $(ulimit -n)" >&2
+fi
 stop_server
 
 echo "" >>"$OUT"

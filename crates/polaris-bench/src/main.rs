@@ -3,18 +3,24 @@
 //! distinct instances), `heartbeat` (beats of health-checked instances), `discover` (long-lived
 //! Discover streams asking for unchanged or full instance lists), `push` (latency from one
 //! registration to the pushed reply on many subscribed streams) and `rss` (the server's memory).
+//! On the config gRPC port (`/v1.PolarisConfigGRPC`, 8093): `config-get` (GetConfigFile pulls),
+//! `config-watch` (latency from one publish to the replies of many parked WatchConfigFiles long
+//! polls) and `config-idle` (the server's memory with many parked long polls).
 //! Load is closed-loop: `--concurrency` workers each keep one call in flight, spread over
 //! `--connections` HTTP/2 connections, until `--count` operations or `--duration` have passed.
 //! With `--server-pid` the bench also reads the server's CPU time and resident memory from
 //! `/proc` before and after, and reports server CPU-seconds per 1,000 operations next to its own.
 //! Each run prints one row of the result table (and appends it, as Markdown, to `--markdown`).
 
+mod config;
 mod discover;
+mod idle;
 mod net;
 mod proc;
 mod push;
 mod report;
 mod unary;
+mod watch;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +29,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tonic::transport::Channel;
 
+use crate::config::{ConfigGetArgs, ConfigWatchArgs, WatchersArgs};
 use crate::net::Limit;
 use crate::proc::{Proc, Usage};
 use crate::report::{Recorder, Report};
@@ -72,6 +79,27 @@ enum Scenario {
         #[command(flatten)]
         args: PushArgs,
     },
+    /// Publishes config files, then GetConfigFile calls round robin over them (config port).
+    ConfigGet {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: ConfigGetArgs,
+    },
+    /// Parks WatchConfigFiles long polls on one file, then times each publish's replies.
+    ConfigWatch {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: ConfigWatchArgs,
+    },
+    /// Parks WatchConfigFiles long polls and reports the server's memory (`--duration`, 10 s).
+    ConfigIdle {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: WatchersArgs,
+    },
     /// Prints the server's resident memory.
     Rss {
         #[command(flatten)]
@@ -85,9 +113,10 @@ enum Scenario {
 /// Options every scenario takes.
 #[derive(Args, Clone)]
 pub struct Common {
-    /// Address of the naming gRPC port.
-    #[arg(long, default_value = "127.0.0.1:8091")]
-    pub addr: String,
+    /// Address of the gRPC port: the naming port (default 127.0.0.1:8091), or for `config-*`
+    /// the config port (default 127.0.0.1:8093).
+    #[arg(long)]
+    pub addr: Option<String>,
     /// Calls (or streams) in flight at once.
     #[arg(long, short = 'c', default_value_t = 64)]
     pub concurrency: usize,
@@ -109,8 +138,18 @@ pub struct Common {
 }
 
 impl Common {
+    /// `--addr`, or `default` when not given.
+    pub fn addr_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.addr.as_deref().unwrap_or(default)
+    }
+
+    /// `--addr` of the naming port.
+    pub fn naming_addr(&self) -> &str {
+        self.addr_or("127.0.0.1:8091")
+    }
+
     async fn channels(&self) -> Result<Vec<Channel>> {
-        net::connect(&self.addr, self.connections).await
+        net::connect(self.naming_addr(), self.connections).await
     }
 
     /// The work limit from `--count` / `--duration`, or `default`.
@@ -216,6 +255,11 @@ async fn main() -> Result<()> {
         } => (unary::heartbeat(common, *instances, *ttl).await?, common),
         Scenario::Discover { common, args } => (discover::discover(common, args).await?, common),
         Scenario::Push { common, args } => (push::push(common, args).await?, common),
+        Scenario::ConfigGet { common, args } => (config::config_get(common, args).await?, common),
+        Scenario::ConfigWatch { common, args } => {
+            (watch::config_watch(common, args).await?, common)
+        }
+        Scenario::ConfigIdle { common, args } => (idle::config_idle(common, args).await?, common),
         Scenario::Rss { common, label } => (rss(common, label)?, common),
     };
     report.print(common.markdown.as_deref())

@@ -69,7 +69,7 @@ async fn subscriber(
 pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
     let per_conn = args.streams_per_connection.max(1);
     let conns = common.connections.max(args.streams.div_ceil(per_conn));
-    let channels = connect(&common.addr, conns).await?;
+    let channels = connect(common.naming_addr(), conns).await?;
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let service = format!("bench-push-{stamp}");
     let mut registrar = client(&channels, 0);
