@@ -3,20 +3,23 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use polaris_types::ConfigFileKey;
 use tokio::sync::Notify;
 
-/// Watchers per file.
+/// Watchers per file, each under its own id so that leaving costs O(1) per file.
 #[derive(Default)]
 pub struct WatchIndex {
-    waiters: Mutex<HashMap<ConfigFileKey, Vec<Arc<Notify>>>>,
+    waiters: Mutex<HashMap<ConfigFileKey, HashMap<u64, Arc<Notify>>>>,
+    next_id: AtomicU64,
 }
 
 /// A registration that removes itself from the index when dropped.
 pub struct Watch<'a> {
     index: &'a WatchIndex,
+    id: u64,
     keys: Vec<ConfigFileKey>,
     notify: Arc<Notify>,
 }
@@ -25,12 +28,17 @@ impl WatchIndex {
     /// Registers one waiter for all `keys`.
     pub fn register(&self, keys: Vec<ConfigFileKey>) -> Watch<'_> {
         let notify = Arc::new(Notify::new());
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut waiters = self.waiters.lock();
         for key in &keys {
-            waiters.entry(key.clone()).or_default().push(notify.clone());
+            waiters
+                .entry(key.clone())
+                .or_default()
+                .insert(id, notify.clone());
         }
         Watch {
             index: self,
+            id,
             keys,
             notify,
         }
@@ -39,14 +47,14 @@ impl WatchIndex {
     /// Wakes every waiter of `key`.
     pub fn wake(&self, key: &ConfigFileKey) {
         let woken = self.waiters.lock().remove(key);
-        for notify in woken.into_iter().flatten() {
+        for notify in woken.into_iter().flat_map(HashMap::into_values) {
             notify.notify_one();
         }
     }
 
     /// Number of (file, waiter) registrations.
     pub fn len(&self) -> usize {
-        self.waiters.lock().values().map(Vec::len).sum()
+        self.waiters.lock().values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -66,7 +74,7 @@ impl Drop for Watch<'_> {
         let mut waiters = self.index.waiters.lock();
         for key in &self.keys {
             if let Some(list) = waiters.get_mut(key) {
-                list.retain(|n| !Arc::ptr_eq(n, &self.notify));
+                list.remove(&self.id);
                 if list.is_empty() {
                     waiters.remove(key);
                 }
