@@ -194,7 +194,10 @@ impl PolarisConfigGrpc for ConfigService {
             .map(|ip| (CLIENT_IP_LABEL.to_string(), ip))
             .into_iter()
             .collect();
-        let reply = match watched_files(request.get_ref()) {
+        let files = watched_files(request.get_ref());
+        // A watch may wait 30 s: keep only what it needs, not the request's metadata and body.
+        drop(request);
+        let reply = match files {
             Err(err) => client_error(&err, None),
             Ok(files) => {
                 let mut stopping = self.stopping.clone();
