@@ -8,6 +8,7 @@
 
 mod codec;
 mod config_codec;
+mod contract_codec;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ use polaris_store::{Change, Mutation, NamingStore, StoreError, StoreResult};
 use polaris_store::{ConfigGroupKey, ConfigReleaseKey};
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
-    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
+    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceContract, ServiceKey,
 };
 use prometheus_client::registry::Registry;
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable};
@@ -383,6 +384,22 @@ impl NamingStore for RedbStore {
                 |r| r.mtime,
                 config_codec::parse_release_key,
             )
+        })
+        .await
+    }
+
+    async fn load_service_contracts(&self) -> StoreResult<Vec<ServiceContract>> {
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn
+                .open_table(writer::SERVICE_CONTRACTS)
+                .map_err(unavailable)?;
+            let mut contracts = Vec::new();
+            for entry in table.iter().map_err(unavailable)? {
+                let (_, value) = entry.map_err(unavailable)?;
+                contracts.push(contract_codec::decode_contract(value.value())?);
+            }
+            Ok(contracts)
         })
         .await
     }

@@ -37,6 +37,7 @@ pub(crate) const CONFIG_RELEASE_TOMBSTONES: TombstoneTable =
     TableDefinition::new("config_release_tombstones");
 pub(crate) const RELEASE_HISTORY: RecordTable = TableDefinition::new("release_history");
 pub(crate) const CONFIG_TEMPLATES: RecordTable = TableDefinition::new("config_templates");
+pub(crate) const SERVICE_CONTRACTS: RecordTable = TableDefinition::new("service_contracts");
 
 /// Every (records, tombstones) pair, for table creation and purges.
 const TOMBSTONE_TABLES: [TombstoneTable; 7] = [
@@ -100,6 +101,7 @@ pub(crate) fn create_tables(db: &Database) -> Result<(), redb::Error> {
         CONFIG_RELEASES,
         RELEASE_HISTORY,
         CONFIG_TEMPLATES,
+        SERVICE_CONTRACTS,
     ] {
         txn.open_table(table)?;
     }
@@ -318,6 +320,12 @@ fn apply_config(txn: &WriteTransaction, mutation: &Mutation) -> Result<(), redb:
             let bytes = cc::encode_template(t);
             txn.open_table(CONFIG_TEMPLATES)?
                 .insert(t.name.as_str(), bytes.as_slice())?;
+            Ok(())
+        }
+        Mutation::PutServiceContract(c) => {
+            let (key, bytes) = crate::contract_codec::encode_contract(c);
+            txn.open_table(SERVICE_CONTRACTS)?
+                .insert(key.as_str(), bytes.as_slice())?;
             Ok(())
         }
         // Registry and rule mutations are applied by `apply_batch` itself.

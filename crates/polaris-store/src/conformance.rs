@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel, HealthCheck,
-    Instance, Location, Millis, Namespace, ReleaseHistory, ReleaseKind, Rule, RuleKind, RuleTarget,
-    Service, ServiceKey, TargetRole,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, ContractInterface,
+    GrayLabel, HealthCheck, Instance, Location, Millis, Namespace, ReleaseHistory, ReleaseKind,
+    Rule, RuleKind, RuleTarget, Service, ServiceContract, ServiceKey, TargetRole,
 };
 
 use crate::{Change, Mutation, NamingStore, StoreError};
@@ -52,7 +52,8 @@ macro_rules! naming_store_conformance {
             round_trip_every_field, load_since_is_incremental, delete_leaves_tombstone,
             re_put_clears_tombstone, batch_is_applied_in_order, concurrent_applies_all_visible,
             data_survives_reopen, apply_after_close_is_refused, purge_removes_old_tombstones_only,
-            rules_round_trip_with_tombstones, config_records_round_trip);
+            rules_round_trip_with_tombstones, config_records_round_trip,
+            service_contracts_replace_by_key);
     };
 }
 
@@ -579,5 +580,47 @@ pub async fn config_records_round_trip(harness: &impl StoreHarness) {
         store.load_config_templates().await.expect("templates"),
         vec![template]
     );
+    store.close().await.expect("close");
+}
+
+fn contract(name: &str, kind: &str, version: &str, revision: &str) -> ServiceContract {
+    ServiceContract {
+        namespace: "default".to_string(),
+        service: "orders".to_string(),
+        name: name.to_string(),
+        kind: kind.to_string(),
+        version: version.to_string(),
+        protocol: "http".to_string(),
+        content: format!("content {revision}"),
+        interfaces: vec![ContractInterface {
+            name: "get".to_string(),
+            method: "GET".to_string(),
+            path: "/orders/{id}".to_string(),
+            content: "{}".to_string(),
+            kind: "rest".to_string(),
+        }],
+        revision: revision.to_string(),
+        mtime: 100,
+    }
+}
+
+/// A contract put under an existing key replaces it (an empty name keys by kind), other keys
+/// stay, and all of it survives reopening.
+pub async fn service_contracts_replace_by_key(harness: &impl StoreHarness) {
+    let store = harness.open().await;
+    let first = contract("api", "", "1.0", "r1");
+    let replaced = contract("api", "", "1.0", "r2");
+    let other_version = contract("api", "", "2.0", "r3");
+    let by_kind = contract("", "rest", "1.0", "r4");
+    let batch = [&first, &other_version, &by_kind, &replaced]
+        .map(|c| Mutation::PutServiceContract(c.clone()))
+        .to_vec();
+    apply(&*store, batch).await;
+    store.close().await.expect("close");
+    drop(store);
+    let store = harness.open().await;
+    let mut loaded = store.load_service_contracts().await.expect("contracts");
+    loaded.sort_by_key(|c| c.revision.clone());
+    assert_eq!(loaded, vec![replaced, other_version, by_kind]);
     store.close().await.expect("close");
 }

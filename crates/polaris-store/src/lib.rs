@@ -11,7 +11,7 @@ pub mod memory;
 use async_trait::async_trait;
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
-    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
+    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceContract, ServiceKey,
 };
 
 /// Why a store operation failed. Domain services map every variant to `StoreLayerException`.
@@ -75,6 +75,8 @@ pub enum Mutation {
     AppendReleaseHistory(ReleaseHistory),
     /// Templates are keyed by name; a put replaces.
     PutConfigTemplate(ConfigTemplate),
+    /// Contracts are keyed by [`ServiceContract::key`]; a put replaces.
+    PutServiceContract(ServiceContract),
 }
 
 /// Identifies a config group: (namespace, name).
@@ -143,6 +145,9 @@ pub trait NamingStore: Send + Sync + 'static {
     async fn load_config_templates(&self) -> StoreResult<Vec<ConfigTemplate>>;
 
     /// Release history entries created at or after `since`, in id order.
+    /// Every service contract.
+    async fn load_service_contracts(&self) -> StoreResult<Vec<ServiceContract>>;
+
     async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>>;
 
     /// Forgets tombstones older than `before`.

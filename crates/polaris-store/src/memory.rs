@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
-    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceKey,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, ContractKey, Instance,
+    Millis, Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceContract, ServiceKey,
 };
 use std::sync::Mutex;
 
@@ -73,6 +73,7 @@ struct Data {
     config_releases: Table<ConfigReleaseKey, ConfigRelease>,
     history: BTreeMap<u64, ReleaseHistory>,
     templates: BTreeMap<String, ConfigTemplate>,
+    contracts: BTreeMap<ContractKey, ServiceContract>,
 }
 
 /// Shared contents, so that a "reopened" handle sees what an earlier one wrote.
@@ -91,6 +92,7 @@ impl Default for MemoryData {
             config_releases: Table::new(),
             history: BTreeMap::new(),
             templates: BTreeMap::new(),
+            contracts: BTreeMap::new(),
         })))
     }
 }
@@ -185,6 +187,7 @@ impl NamingStore for MemoryStore {
                     Mutation::PutConfigTemplate(t) => {
                         drop(data.templates.insert(t.name.clone(), t))
                     }
+                    Mutation::PutServiceContract(c) => drop(data.contracts.insert(c.key(), c)),
                 }
             }
         })
@@ -232,6 +235,10 @@ impl NamingStore for MemoryStore {
 
     async fn load_config_templates(&self) -> StoreResult<Vec<ConfigTemplate>> {
         self.with(|data| data.templates.values().cloned().collect())
+    }
+
+    async fn load_service_contracts(&self) -> StoreResult<Vec<ServiceContract>> {
+        self.with(|data| data.contracts.values().cloned().collect())
     }
 
     async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>> {

@@ -5,6 +5,7 @@
 
 mod code;
 mod config;
+mod contract;
 mod error;
 mod id;
 mod model;
@@ -17,6 +18,7 @@ pub use config::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel,
     ReleaseHistory, ReleaseKind,
 };
+pub use contract::{ContractInterface, ContractKey, ServiceContract};
 pub use error::{PolarisError, Result};
 pub use id::{instance_id, new_revision, new_token, new_uuid};
 pub use model::{
