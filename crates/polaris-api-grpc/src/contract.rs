@@ -1,70 +1,80 @@
 //! `PolarisServiceContractGRPC`: SDKs report the API interfaces of their service and read those
-//! of others. Contracts are kept in memory by this node.
+//! of others. Reports are stored durably by the registry ([`Naming::report_contract`]).
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use parking_lot::RwLock;
+use polaris_naming::{Naming, validate_contract_key};
 use polaris_proto::v1;
 use polaris_proto::v1::polaris_service_contract_grpc_server::PolarisServiceContractGrpc;
-use polaris_types::{Code, PolarisError};
+use polaris_types::{Code, ContractInterface, ServiceContract};
 use tonic::{Request, Response, Status};
 
 use crate::convert::{error_response, response};
 
-/// (namespace, service, name, version, protocol)
-type ContractKey = (String, String, String, String, String);
-
-#[derive(Default)]
 pub struct ContractService {
-    contracts: RwLock<HashMap<ContractKey, v1::ServiceContract>>,
+    naming: Arc<Naming>,
 }
 
-fn key(c: &v1::ServiceContract) -> ContractKey {
-    let name = if c.name.is_empty() {
-        c.r#type.clone()
-    } else {
-        c.name.clone()
-    };
-    (
-        c.namespace.clone(),
-        c.service.clone(),
-        name,
-        c.version.clone(),
-        c.protocol.clone(),
-    )
+impl ContractService {
+    pub fn new(naming: Arc<Naming>) -> Self {
+        ContractService { naming }
+    }
 }
 
-fn validate(c: &v1::ServiceContract) -> Result<(), PolarisError> {
-    let valid = |s: &str, max: usize| polaris_types::validate::is_valid_name(s, max);
-    if !valid(&c.namespace, 64) {
-        return Err(PolarisError::new(
-            Code::InvalidNamespaceName,
-            "invalid contract namespace",
-        ));
+fn from_wire(c: v1::ServiceContract) -> ServiceContract {
+    ServiceContract {
+        namespace: c.namespace,
+        service: c.service,
+        name: c.name,
+        kind: c.r#type,
+        version: c.version,
+        protocol: c.protocol,
+        content: c.content,
+        interfaces: c
+            .interfaces
+            .into_iter()
+            .map(|i| ContractInterface {
+                name: i.name,
+                method: i.method,
+                path: i.path,
+                content: i.content,
+                kind: i.r#type,
+            })
+            .collect(),
+        revision: c.revision,
+        mtime: 0,
     }
-    if !c.service.is_empty() && !valid(&c.service, 128) {
-        return Err(PolarisError::new(
-            Code::InvalidServiceName,
-            "invalid contract service",
-        ));
-    }
-    if c.protocol.is_empty() || c.protocol.len() > 64 {
-        return Err(PolarisError::new(
-            Code::InvalidParameter,
-            "protocol is required",
-        ));
-    }
-    Ok(())
 }
 
-fn revision_of(c: &v1::ServiceContract) -> String {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut hasher = DefaultHasher::new();
-    c.content.hash(&mut hasher);
-    for i in &c.interfaces {
-        (&i.method, &i.path, &i.content, &i.r#type, &i.name).hash(&mut hasher);
+fn to_wire(c: &ServiceContract) -> v1::ServiceContract {
+    let interfaces = c
+        .interfaces
+        .iter()
+        .map(|i| v1::InterfaceDescriptor {
+            name: i.name.clone(),
+            method: i.method.clone(),
+            path: i.path.clone(),
+            content: i.content.clone(),
+            r#type: i.kind.clone(),
+            namespace: c.namespace.clone(),
+            service: c.service.clone(),
+            protocol: c.protocol.clone(),
+            version: c.version.clone(),
+            ..Default::default()
+        })
+        .collect();
+    v1::ServiceContract {
+        name: c.name.clone(),
+        namespace: c.namespace.clone(),
+        service: c.service.clone(),
+        protocol: c.protocol.clone(),
+        version: c.version.clone(),
+        revision: c.revision.clone(),
+        content: c.content.clone(),
+        interfaces,
+        r#type: c.kind.clone(),
+        ..Default::default()
     }
-    format!("{:016x}", hasher.finish())
 }
 
 #[tonic::async_trait]
@@ -73,31 +83,29 @@ impl PolarisServiceContractGrpc for ContractService {
         &self,
         request: Request<v1::ServiceContract>,
     ) -> Result<Response<v1::Response>, Status> {
-        let mut contract = request.into_inner();
-        if let Err(err) = validate(&contract) {
-            return Ok(Response::new(error_response(&err)));
-        }
-        contract.revision = revision_of(&contract);
-        self.contracts.write().insert(key(&contract), contract);
-        Ok(Response::new(response(Code::ExecuteSuccess)))
+        let contract = from_wire(request.into_inner());
+        let reply = match self.naming.report_contract(contract).await {
+            Ok(_) => response(Code::ExecuteSuccess),
+            Err(err) => error_response(&err),
+        };
+        Ok(Response::new(reply))
     }
 
     async fn get_service_contract(
         &self,
         request: Request<v1::ServiceContract>,
     ) -> Result<Response<v1::Response>, Status> {
-        let query = request.into_inner();
-        if let Err(err) = validate(&query) {
+        let query = from_wire(request.into_inner());
+        if let Err(err) = validate_contract_key(&query) {
             return Ok(Response::new(error_response(&err)));
         }
-        let found = self.contracts.read().get(&key(&query)).cloned();
-        let reply = match found {
+        let reply = match self.naming.contract(&query.key()) {
             None => response(Code::NotFoundResource),
-            Some(contract) if !query.revision.is_empty() && query.revision == contract.revision => {
+            Some(found) if !query.revision.is_empty() && query.revision == found.revision => {
                 response(Code::DataNoChange)
             }
-            Some(contract) => v1::Response {
-                service_contract: Some(contract),
+            Some(found) => v1::Response {
+                service_contract: Some(to_wire(&found)),
                 ..response(Code::ExecuteSuccess)
             },
         };

@@ -51,7 +51,7 @@ pub async fn serve(
     });
     let hub = push::PushHub::start(&backends);
     let grpc = naming::PolarisService::new(backends, health, hub, metrics);
-    let contracts = contract::ContractService::default();
+    let contracts = contract::ContractService::new(naming.clone());
     tonic::transport::Server::builder()
         .add_service(
             PolarisGrpcServer::new(grpc)

@@ -1,10 +1,12 @@
 //! The service registry: namespaces, services, service aliases and instances. [`Naming`] applies
 //! the official server's rules (validation, upsert registration, derived ids, refusal to delete
-//! non-empty containers), writes every change durably through a [`NamingStore`] before it
-//! acknowledges it, and then publishes it to the [`NamingCache`], from which every read is served.
+//! non-empty containers), keeps the service contracts SDKs report, writes every change durably
+//! through a [`NamingStore`] before it acknowledges it, and then publishes it to the
+//! [`NamingCache`], from which every read is served.
 //! Nothing here knows a wire format; adapters translate requests into the specs of this crate.
 
 mod cache;
+mod contracts;
 mod discover;
 mod instances;
 mod namespaces;
@@ -19,6 +21,7 @@ use polaris_types::{Code, Millis, PolarisError, Result};
 use tokio::sync::{Mutex, RwLock};
 
 pub use cache::{NamingCache, RegistryEvent, ServiceView, Snapshot};
+pub use contracts::validate_contract_key;
 pub use discover::{InstancesDiscovery, ServicesDiscovery};
 pub use instances::{HealthCheckSpec, InstanceFilter, InstanceSpec, LabelValues};
 pub use namespaces::{NamespaceFilter, NamespaceSpec, NamespaceSummary};
@@ -56,6 +59,8 @@ pub struct Naming {
     /// Serialises writes to the same instance id so the cache applies them in commit order.
     instance_locks: Vec<Mutex<()>>,
     unknown_beats: instances::UnknownBeats,
+    contracts: parking_lot::RwLock<contracts::ContractMap>,
+    contract_writes: Mutex<()>,
 }
 
 impl Naming {
@@ -69,6 +74,8 @@ impl Naming {
             structure: RwLock::new(()),
             instance_locks: (0..INSTANCE_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             unknown_beats: Default::default(),
+            contracts: Default::default(),
+            contract_writes: Mutex::new(()),
         };
         naming.load_all().await?;
         naming.ensure_builtin_namespaces().await?;
@@ -97,6 +104,15 @@ impl Naming {
                 "instances whose service is missing were not loaded"
             );
         }
+        let contracts = self
+            .store
+            .load_service_contracts()
+            .await
+            .map_err(store_error)?;
+        *self.contracts.write() = contracts
+            .into_iter()
+            .map(|c| (c.key(), Arc::new(c)))
+            .collect();
         let snapshot = self.cache.snapshot();
         tracing::info!(
             namespaces = snapshot.namespaces.len(),

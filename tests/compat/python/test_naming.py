@@ -224,6 +224,15 @@ def test_service_contract_report_then_get(client):
     same = client.contracts.GetServiceContract(query, timeout=10)
     assert same.code.value == DATA_NO_CHANGE, same
 
+    # Reporting the same interfaces again keeps the revision; new interfaces change it.
+    assert client.contracts.ReportServiceContract(contract, timeout=10).code.value == SUCCESS
+    assert client.contracts.GetServiceContract(query, timeout=10).code.value == DATA_NO_CHANGE
+    contract.interfaces.append(contract_pb2.InterfaceDescriptor(method="POST", path="/items"))
+    assert client.contracts.ReportServiceContract(contract, timeout=10).code.value == SUCCESS
+    changed = client.contracts.GetServiceContract(query, timeout=10)
+    assert changed.code.value == SUCCESS, changed
+    assert len(changed.serviceContract.interfaces) == 2
+
     missing = contract_pb2.ServiceContract(name="rest-api", namespace="default",
                                            service=unique("nocontract"), protocol="http",
                                            version="v1")
