@@ -12,6 +12,7 @@ mod convert;
 mod discover;
 mod metrics;
 mod naming;
+mod oversize;
 pub mod push;
 
 use std::future::Future;
@@ -53,6 +54,7 @@ pub async fn serve(
     let grpc = naming::PolarisService::new(backends, health, hub, metrics);
     let contracts = contract::ContractService::new(naming.clone());
     tonic::transport::Server::builder()
+        .layer(oversize::layer())
         .add_service(
             PolarisGrpcServer::new(grpc)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -110,6 +112,7 @@ pub async fn serve_config_with(
         let _ = stop_tx.send(true);
     };
     tonic::transport::Server::builder()
+        .layer(oversize::layer())
         .add_service(
             PolarisConfigGrpcServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

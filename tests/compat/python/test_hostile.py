@@ -67,16 +67,21 @@ def _oversized():
 
 def test_oversized_message_is_refused(channel, addrs):
     err = expect_error(raw_register(channel), _oversized())
-    assert err.code() in {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.OUT_OF_RANGE}, err
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
     assert_still_serving(addrs[0])
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: an oversized request is answered OUT_OF_RANGE "
-                   "(tonic's default); gRPC's status-code table and grpc-go, which the official "
-                   "server runs on, use RESOURCE_EXHAUSTED")
-def test_oversized_message_is_resource_exhausted(channel):
-    err = expect_error(raw_register(channel), _oversized())
-    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
+def test_oversized_config_request_is_resource_exhausted(server):
+    """The config port (8093) refuses an oversized request the same way."""
+    channel = grpc.insecure_channel(server.config_addr,
+                                    options=[("grpc.max_send_message_length", 64 << 20)])
+    try:
+        call = channel.unary_unary("/v1.PolarisConfigGRPC/GetConfigFile",
+                                   request_serializer=None, response_deserializer=None)
+        err = expect_error(call, _oversized())
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
+    finally:
+        channel.close()
 
 
 def test_silent_discover_stream_stays_open(client, addrs):
