@@ -347,20 +347,28 @@ async fn rate_limits_are_discovered_with_revisions_and_pushed_on_change() {
     assert_eq!(limits.rules[0].amounts[0].max_amount, Some(10));
     let revision = limits.revision.clone();
     assert_eq!(revision.as_deref(), Some(created.revision.as_str()));
-    tx.send(request(DiscoverRequestType::RateLimit, "svc", revision))
-        .await
-        .unwrap();
+    tx.send(request(
+        DiscoverRequestType::RateLimit,
+        "svc",
+        revision.clone(),
+    ))
+    .await
+    .unwrap();
     assert_eq!(next(&mut stream).await.code, Some(200_001));
     f.governance
         .enable(RuleKind::RateLimit, &created.id, false)
         .await
         .unwrap();
     let disabled = next(&mut stream).await;
+    assert_eq!(disabled.code, Some(200_000));
+    let limits = disabled.rate_limit.expect("a disabled rule is still sent");
+    assert_eq!(limits.rules.len(), 1);
     assert_eq!(
-        (disabled.code, disabled.rate_limit),
-        (Some(200_000), None),
-        "disabled rules are not sent"
+        limits.rules[0].disable,
+        Some(true),
+        "flagged for the SDK to skip"
     );
+    assert_ne!(limits.revision, revision, "disabling changes the revision");
 }
 
 #[tokio::test]

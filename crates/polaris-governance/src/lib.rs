@@ -326,8 +326,9 @@ impl Governance {
         matching
     }
 
-    /// The enabled rules of `kind` that apply to `key` in `role` (any role when `None`), by
-    /// priority, with their combined revision.
+    /// The rules of `kind` that apply to `key` in `role` (any role when `None`), by priority,
+    /// with their combined revision. Disabled rules are left out, except for the kinds that the
+    /// official server delivers flagged for the SDK to skip ([`delivers_disabled`]).
     pub fn rules_for(
         &self,
         kind: RuleKind,
@@ -337,7 +338,7 @@ impl Governance {
         let snapshot = self.rules.load();
         let mut rules: Vec<Arc<Rule>> = snapshot
             .values()
-            .filter(|r| r.kind == kind && r.enable)
+            .filter(|r| r.kind == kind && (r.enable || delivers_disabled(kind)))
             .filter(|r| {
                 r.targets
                     .iter()
@@ -372,6 +373,13 @@ pub fn combined_revision(rules: &[Arc<Rule>]) -> String {
             hex::encode(hasher.finalize())
         }
     }
+}
+
+/// Whether discovery delivers disabled rules of `kind`: rate limits (flagged `disable`) and
+/// circuit breakers (flagged `enable: false`) are delivered and the SDKs skip them; routing and
+/// lane rules are left out when disabled.
+pub fn delivers_disabled(kind: RuleKind) -> bool {
+    matches!(kind, RuleKind::RateLimit | RuleKind::CircuitBreaker)
 }
 
 fn matches(f: &RuleFilter, r: &Rule) -> bool {

@@ -223,12 +223,10 @@ class RateLimit:
             [(ratelimit_pb2.MatchArgument.HEADER, "x-user", "vip")]
 
     def gone(self, reply):
-        # Officially a disabled rule is still delivered, flagged `disable` (SDKs skip it); a
-        # server may also leave it out. Either way no enabled rule with this id remains.
+        # As officially: a disabled rule is still delivered, flagged `disable` (SDKs skip it).
         if reply.code.value != SUCCESS:
             return False
-        return not [r for r in reply.rateLimit.rules
-                    if r.id.value == self.id and not r.disable.value]
+        return [r.disable.value for r in reply.rateLimit.rules if r.id.value == self.id] == [True]
 
 
 class CircuitBreaker:
@@ -295,10 +293,10 @@ class CircuitBreaker:
             [(circuitbreaker_pb2.TriggerCondition.CONSECUTIVE_ERROR, self.error_count)]
 
     def gone(self, reply):
-        # Officially still delivered with `enable: false` (SDKs filter it), or left out.
+        # As officially: still delivered, with `enable: false` (SDKs filter it).
         if reply.code.value != SUCCESS:
             return False
-        return not [r for r in reply.circuitBreaker.rules if r.id == self.id and r.enable]
+        return [r.enable for r in reply.circuitBreaker.rules if r.id == self.id] == [False]
 
 
 class FaultDetector:
