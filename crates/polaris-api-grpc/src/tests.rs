@@ -346,7 +346,12 @@ async fn rate_limits_are_discovered_with_revisions_and_pushed_on_change() {
     assert_eq!(limits.rules[0].service.as_deref(), Some("svc"));
     assert_eq!(limits.rules[0].amounts[0].max_amount, Some(10));
     let revision = limits.revision.clone();
-    assert_eq!(revision.as_deref(), Some(created.revision.as_str()));
+    // Rate limits hash even a single rule's revision, as the official server does.
+    let hashed = {
+        use sha1::Digest;
+        hex::encode(sha1::Sha1::digest(created.revision.as_bytes()))
+    };
+    assert_eq!(revision.as_deref(), Some(hashed.as_str()));
     tx.send(request(
         DiscoverRequestType::RateLimit,
         "svc",

@@ -352,7 +352,15 @@ impl Governance {
                 .then_with(|| a.ctime.cmp(&b.ctime))
                 .then_with(|| a.id.cmp(&b.id))
         });
-        let revision = combined_revision(&rules);
+        let revision = match kind {
+            // These kinds hash even a single rule's revision, as the official server does.
+            RuleKind::RateLimit | RuleKind::CircuitBreaker | RuleKind::FaultDetector
+                if !rules.is_empty() =>
+            {
+                hashed_revision(&rules)
+            }
+            _ => combined_revision(&rules),
+        };
         Applicable { rules, revision }
     }
 }
@@ -363,16 +371,19 @@ pub fn combined_revision(rules: &[Arc<Rule>]) -> String {
     match rules {
         [] => String::new(),
         [only] => only.revision.clone(),
-        many => {
-            let mut revisions: Vec<&str> = many.iter().map(|r| r.revision.as_str()).collect();
-            revisions.sort_unstable();
-            let mut hasher = Sha1::new();
-            for revision in revisions {
-                hasher.update(revision.as_bytes());
-            }
-            hex::encode(hasher.finalize())
-        }
+        many => hashed_revision(many),
     }
+}
+
+/// The lowercase hex SHA-1 of the rules' revisions, sorted and concatenated.
+fn hashed_revision(rules: &[Arc<Rule>]) -> String {
+    let mut revisions: Vec<&str> = rules.iter().map(|r| r.revision.as_str()).collect();
+    revisions.sort_unstable();
+    let mut hasher = Sha1::new();
+    for revision in revisions {
+        hasher.update(revision.as_bytes());
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// Whether discovery delivers disabled rules of `kind`: rate limits (flagged `disable`) and
