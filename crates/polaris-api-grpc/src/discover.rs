@@ -12,6 +12,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Status, Streaming};
 
 use crate::metrics::GrpcMetrics;
+use crate::oversize;
 use crate::push::{PushHub, StreamPush, SubKey};
 use polaris_discovery::Discovery;
 
@@ -88,7 +89,7 @@ pub(crate) fn run_stream(
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_CAPACITY);
     // Channel slots are allocated in blocks; boxing keeps a stream's idle cost to a few hundred
     // bytes instead of blocks of multi-kilobyte replies.
-    let (answers_tx, answers_rx) = mpsc::channel::<Box<Answer>>(PENDING_REPLIES);
+    let (answers_tx, answers_rx) = mpsc::channel::<Result<Box<Answer>, Status>>(PENDING_REPLIES);
     let reader_backends = backends.clone();
     let reader_metrics = metrics.clone();
     tokio::spawn(async move {
@@ -97,14 +98,16 @@ pub(crate) fn run_stream(
                 Ok(Some(request)) => request,
                 Ok(None) => break,
                 Err(status) => {
-                    tracing::debug!(target: "polaris_api_grpc", %status, "discover stream ended");
+                    tracing::debug!(target: "polaris_api_grpc", %status, "discover stream failed");
+                    // The stream ends with the reason, as grpc-go ends it, not with OK.
+                    let _ = answers_tx.send(Err(oversize::renamed(status))).await;
                     break;
                 }
             };
             let started = Instant::now();
             let answer = answer_with_push(&reader_backends, request, push);
             reader_metrics.observe("Discover", started);
-            if answers_tx.send(Box::new(answer)).await.is_err() {
+            if answers_tx.send(Ok(Box::new(answer))).await.is_err() {
                 break;
             }
         }

@@ -3,6 +3,7 @@
 //! recognised by tonic's message, on trailers-only replies (every unary call and a stream that
 //! fails before its first reply).
 
+use tonic::Status;
 use tonic::body::Body;
 use tonic::codegen::http::{HeaderValue, Response};
 use tower::util::MapResponseLayer;
@@ -31,6 +32,18 @@ pub fn rename_oversized<B>(mut response: Response<B>) -> Response<B> {
             .insert(GRPC_STATUS, RESOURCE_EXHAUSTED);
     }
     response
+}
+
+/// The same renaming for a status read from a request stream (a Discover stream that fails after
+/// its first reply ends with the status in trailers, which the layer does not see).
+pub fn renamed(status: Status) -> Status {
+    if status.code() == tonic::Code::OutOfRange
+        && status.message().contains("message length too large")
+    {
+        Status::resource_exhausted(status.message().to_string())
+    } else {
+        status
+    }
 }
 
 /// The layer for `Server::builder().layer(..)`.

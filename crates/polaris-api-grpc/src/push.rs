@@ -298,14 +298,26 @@ impl StreamPush {
         }
     }
 
-    /// Sends answers in order and pushes changes until the client or the reader goes away.
-    pub(crate) async fn write(mut self, mut answers: mpsc::Receiver<Box<Answer>>, out: Outbound) {
+    /// Sends answers in order and pushes changes until the client or the reader goes away; a
+    /// failure of the request stream, after the answers before it, ends the stream with it.
+    pub(crate) async fn write(
+        mut self,
+        mut answers: mpsc::Receiver<Result<Box<Answer>, Status>>,
+        out: Outbound,
+    ) {
         self.metrics.discover_streams.inc();
         loop {
             tokio::select! {
                 biased;
                 answer = answers.recv() => {
-                    let Some(answer) = answer else { break };
+                    let answer = match answer {
+                        Some(Ok(answer)) => answer,
+                        Some(Err(failure)) => {
+                            let _ = out.send(Err(failure)).await;
+                            break;
+                        }
+                        None => break,
+                    };
                     let Answer { response, subscription } = *answer;
                     if out.send(Ok(Box::new(response))).await.is_err() {
                         break;

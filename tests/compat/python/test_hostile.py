@@ -199,3 +199,41 @@ def test_random_bytes_never_crash_the_server(channel, addrs):
             assert err.code() != grpc.StatusCode.UNAVAILABLE, "the server went away"
     assert_still_serving(addrs[0])
 
+
+
+def _discover_raw(channel, frames):
+    """Runs a Discover stream of raw frames; returns (replies received, the error ending it)."""
+    call = channel.stream_stream("/v1.PolarisGRPC/Discover",
+                                 request_serializer=None, response_deserializer=None)
+    replies = []
+    with pytest.raises(grpc.RpcError) as raised:
+        for reply in call(iter(frames), timeout=CALL_TIMEOUT_S):
+            replies.append(reply)
+    return replies, raised.value
+
+
+def test_discover_stream_ends_with_the_reason_for_a_bad_frame(client, channel, addrs):
+    """A garbage frame after a good request ends the stream with INTERNAL (as grpc-go does, not
+    with OK); an oversized one with RESOURCE_EXHAUSTED. Earlier replies are delivered."""
+    good = client.instance_request(unique("stream-ok")).SerializeToString()
+    replies, err = _discover_raw(channel, [good, b"\xff\xff\xff\xff\x0f"])
+    assert err.code() == grpc.StatusCode.INTERNAL, err
+    assert len(replies) == 1
+    replies, err = _discover_raw(channel, [good, _oversized()])
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
+    assert len(replies) == 1
+    assert_still_serving(addrs[0])
+
+
+def test_config_discover_stream_ends_with_the_reason_for_a_bad_frame(server):
+    """The same on the config port: the empty request is answered, then garbage ends the stream
+    with INTERNAL."""
+    with grpc.insecure_channel(server.config_addr) as channel:
+        call = channel.stream_stream("/v1.PolarisConfigGRPC/Discover",
+                                     request_serializer=None, response_deserializer=None)
+        replies = []
+        with pytest.raises(grpc.RpcError) as raised:
+            for reply in call(iter([b"", b"\xff\xff\xff\xff\x0f"]), timeout=CALL_TIMEOUT_S):
+                replies.append(reply)
+        assert raised.value.code() == grpc.StatusCode.INTERNAL, raised.value
+        assert len(replies) == 1

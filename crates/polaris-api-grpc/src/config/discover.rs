@@ -177,24 +177,27 @@ pub(crate) fn run_stream(
     mut inbound: Streaming<v1::ConfigDiscoverRequest>,
 ) -> impl Stream<Item = Result<v1::ConfigDiscoverResponse, Status>> {
     // Boxed: channel slots are allocated in blocks, and a reply can be large.
-    let (tx, rx) = mpsc::channel::<Box<v1::ConfigDiscoverResponse>>(PENDING_REPLIES);
+    let (tx, rx) =
+        mpsc::channel::<Result<Box<v1::ConfigDiscoverResponse>, Status>>(PENDING_REPLIES);
     tokio::spawn(async move {
         loop {
             let request = match inbound.message().await {
                 Ok(Some(request)) => request,
                 Ok(None) => break,
                 Err(status) => {
-                    tracing::debug!(target: "polaris_api_grpc", %status, "config discover stream ended");
+                    tracing::debug!(target: "polaris_api_grpc", %status, "config discover stream failed");
+                    // The stream ends with the reason, as grpc-go ends it, not with OK.
+                    let _ = tx.send(Err(crate::oversize::renamed(status))).await;
                     break;
                 }
             };
             let started = Instant::now();
             let response = answer(&center, peer.as_deref(), request);
             metrics.observe("ConfigDiscover", started);
-            if tx.send(Box::new(response)).await.is_err() {
+            if tx.send(Ok(Box::new(response))).await.is_err() {
                 break;
             }
         }
     });
-    ReceiverStream::new(rx).map(|boxed| Ok(*boxed))
+    ReceiverStream::new(rx).map(|reply| reply.map(|boxed| *boxed))
 }
