@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::json::{decode_body, to_any_json};
 use super::{
     MAX_DESCRIPTION, add_target, as_is, check_count, check_match, contains, delete_by_id, failure,
-    page_reply, require_id, run_batch, runes, time,
+    list_query, page_reply, require_id, run_batch, runes, time,
 };
 use crate::AppState;
 use crate::body::Query;
@@ -236,12 +236,8 @@ fn matches(rule: &v1::FaultDetectRule, query: &Query) -> bool {
 }
 
 async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let query = Query::parse(raw.as_deref());
-    let page = match query
-        .check_keys(LIST_KEYS, LIST_KEYS)
-        .and_then(|()| query.page())
-    {
-        Ok(page) => page,
+    let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
+        Ok(read) => read,
         Err(err) => return query_error(&err),
     };
     let filter = RuleFilter {

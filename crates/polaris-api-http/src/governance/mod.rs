@@ -194,6 +194,15 @@ pub(crate) fn contains(value: &str, needle: &str) -> bool {
     needle.is_empty() || value.contains(needle)
 }
 
+/// Reads a list query, refusing keys outside `keys` and a bad offset or limit with the official
+/// codes.
+pub(crate) fn list_query(raw: Option<&str>, keys: &[&str]) -> Result<(crate::body::Query, Page)> {
+    let query = crate::body::Query::parse(raw);
+    query.check_keys(keys, keys)?;
+    let page = query.page()?;
+    Ok((query, page))
+}
+
 /// Cuts a page out of the matching items and answers a `BatchQueryResponse` under `field`.
 /// With `all_out_of_range` (the boltdb store's quirk for circuit breakers and fault detectors)
 /// `limit=0` or an offset past the end returns every match instead of an empty page.

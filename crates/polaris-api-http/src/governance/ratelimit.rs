@@ -17,11 +17,10 @@ use serde_json::Value;
 
 use super::json::{decode_body, to_json};
 use super::{
-    add_target, as_is, check_count, check_match, failure, page_reply, require_id, run_batch, runes,
-    time,
+    add_target, as_is, check_count, check_match, failure, list_query, page_reply, require_id,
+    run_batch, runes, time,
 };
 use crate::AppState;
-use crate::body::Query;
 use crate::reply::{Reply, query_error};
 
 const MESSAGE: &str = "v1.Rule";
@@ -250,12 +249,8 @@ const LIST_KEYS: &[&str] = &[
 ];
 
 async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let query = Query::parse(raw.as_deref());
-    let page = match query
-        .check_keys(LIST_KEYS, LIST_KEYS)
-        .and_then(|()| query.page())
-    {
-        Ok(page) => page,
+    let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
+        Ok(read) => read,
         Err(err) => return query_error(&err),
     };
     // `disable` is read with ParseBool; an unparsable value counts as false.

@@ -19,7 +19,8 @@ use serde_json::Value;
 
 use super::json::{TYPE_PREFIX, decode_body, to_any_json};
 use super::{
-    add_target, check_count, check_match, failure, page_reply, require_id, run_batch, runes, time,
+    add_target, check_count, check_match, failure, list_query, page_reply, require_id, run_batch,
+    runes, time,
 };
 use crate::AppState;
 use crate::body::Query;
@@ -457,12 +458,8 @@ fn config_of(rule: &v1::RouteRule) -> v1::RuleRoutingConfig {
 }
 
 async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let query = Query::parse(raw.as_deref());
-    let page = match query
-        .check_keys(LIST_KEYS, LIST_KEYS)
-        .and_then(|()| query.page())
-    {
-        Ok(page) => page,
+    let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
+        Ok(read) => read,
         Err(err) => return query_error(&err),
     };
     let name = query.text("name");
