@@ -8,6 +8,7 @@
 
 mod codec;
 mod config_codec;
+mod auth_codec;
 mod contract_codec;
 mod writer;
 
@@ -22,7 +23,8 @@ use polaris_store::{Change, Mutation, NamingStore, StoreError, StoreResult};
 use polaris_store::{ConfigGroupKey, ConfigReleaseKey};
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
-    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceContract, ServiceKey,
+    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceContract, ServiceKey, Strategy,
+    User, UserGroup,
 };
 use prometheus_client::registry::Registry;
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable};
@@ -199,6 +201,25 @@ impl RedbStore {
         tokio::task::spawn_blocking(move || read(&db))
             .await
             .map_err(|e| StoreError::Unavailable(format!("store read task failed: {e}")))?
+    }
+
+    /// Every record of a table keyed by id, decoded, in key order.
+    async fn load_all<T: Send + 'static>(
+        &self,
+        table: writer::RecordTable,
+        decode: fn(&[u8]) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        self.read(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(table).map_err(unavailable)?;
+            let mut records = Vec::new();
+            for entry in table.iter().map_err(unavailable)? {
+                let (_, value) = entry.map_err(unavailable)?;
+                records.push(decode(value.value())?);
+            }
+            Ok(records)
+        })
+        .await
     }
 
     /// Stops accepting requests and hands back the writer thread, if still running.
@@ -402,6 +423,20 @@ impl NamingStore for RedbStore {
             Ok(contracts)
         })
         .await
+    }
+
+    async fn load_users(&self) -> StoreResult<Vec<User>> {
+        self.load_all(writer::USERS, auth_codec::decode_user).await
+    }
+
+    async fn load_user_groups(&self) -> StoreResult<Vec<UserGroup>> {
+        self.load_all(writer::USER_GROUPS, auth_codec::decode_group)
+            .await
+    }
+
+    async fn load_strategies(&self) -> StoreResult<Vec<Strategy>> {
+        self.load_all(writer::STRATEGIES, auth_codec::decode_strategy)
+            .await
     }
 
     async fn load_config_templates(&self) -> StoreResult<Vec<ConfigTemplate>> {

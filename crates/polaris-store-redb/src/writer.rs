@@ -38,6 +38,9 @@ pub(crate) const CONFIG_RELEASE_TOMBSTONES: TombstoneTable =
 pub(crate) const RELEASE_HISTORY: RecordTable = TableDefinition::new("release_history");
 pub(crate) const CONFIG_TEMPLATES: RecordTable = TableDefinition::new("config_templates");
 pub(crate) const SERVICE_CONTRACTS: RecordTable = TableDefinition::new("service_contracts");
+pub(crate) const USERS: RecordTable = TableDefinition::new("users");
+pub(crate) const USER_GROUPS: RecordTable = TableDefinition::new("user_groups");
+pub(crate) const STRATEGIES: RecordTable = TableDefinition::new("auth_strategies");
 
 /// Every (records, tombstones) pair, for table creation and purges.
 const TOMBSTONE_TABLES: [TombstoneTable; 7] = [
@@ -102,6 +105,9 @@ pub(crate) fn create_tables(db: &Database) -> Result<(), redb::Error> {
         RELEASE_HISTORY,
         CONFIG_TEMPLATES,
         SERVICE_CONTRACTS,
+        USERS,
+        USER_GROUPS,
+        STRATEGIES,
     ] {
         txn.open_table(table)?;
     }
@@ -326,6 +332,36 @@ fn apply_config(txn: &WriteTransaction, mutation: &Mutation) -> Result<(), redb:
             let (key, bytes) = crate::contract_codec::encode_contract(c);
             txn.open_table(SERVICE_CONTRACTS)?
                 .insert(key.as_str(), bytes.as_slice())?;
+            Ok(())
+        }
+        Mutation::PutUser(u) => {
+            let bytes = crate::auth_codec::encode_user(u);
+            txn.open_table(USERS)?
+                .insert(u.id.as_str(), bytes.as_slice())?;
+            Ok(())
+        }
+        Mutation::DeleteUser { id } => {
+            txn.open_table(USERS)?.remove(id.as_str())?;
+            Ok(())
+        }
+        Mutation::PutUserGroup(g) => {
+            let bytes = crate::auth_codec::encode_group(g);
+            txn.open_table(USER_GROUPS)?
+                .insert(g.id.as_str(), bytes.as_slice())?;
+            Ok(())
+        }
+        Mutation::DeleteUserGroup { id } => {
+            txn.open_table(USER_GROUPS)?.remove(id.as_str())?;
+            Ok(())
+        }
+        Mutation::PutStrategy(st) => {
+            let bytes = crate::auth_codec::encode_strategy(st);
+            txn.open_table(STRATEGIES)?
+                .insert(st.id.as_str(), bytes.as_slice())?;
+            Ok(())
+        }
+        Mutation::DeleteStrategy { id } => {
+            txn.open_table(STRATEGIES)?.remove(id.as_str())?;
             Ok(())
         }
         // Registry and rule mutations are applied by `apply_batch` itself.

@@ -6,6 +6,8 @@
 //! backend can also call one directly while debugging. The calling crate needs `tokio` (features
 //! `macros` and `rt-multi-thread`) among its dev-dependencies.
 
+mod auth;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,6 +18,8 @@ use polaris_types::{
 };
 
 use crate::{Change, Mutation, NamingStore, StoreError};
+
+pub use auth::auth_records_round_trip;
 
 /// Opens the store under test.
 #[async_trait]
@@ -53,7 +57,7 @@ macro_rules! naming_store_conformance {
             re_put_clears_tombstone, batch_is_applied_in_order, concurrent_applies_all_visible,
             data_survives_reopen, apply_after_close_is_refused, purge_removes_old_tombstones_only,
             rules_round_trip_with_tombstones, config_records_round_trip,
-            service_contracts_replace_by_key);
+            service_contracts_replace_by_key, auth_records_round_trip);
     };
 }
 

@@ -11,7 +11,8 @@ pub mod memory;
 use async_trait::async_trait;
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
-    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceContract, ServiceKey,
+    Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceContract, ServiceKey, Strategy,
+    User, UserGroup,
 };
 
 /// Why a store operation failed. Domain services map every variant to `StoreLayerException`.
@@ -77,6 +78,19 @@ pub enum Mutation {
     PutConfigTemplate(ConfigTemplate),
     /// Contracts are keyed by [`ServiceContract::key`]; a put replaces.
     PutServiceContract(ServiceContract),
+    /// Users, groups and strategies are keyed by id; a put replaces, a delete forgets.
+    PutUser(User),
+    DeleteUser {
+        id: String,
+    },
+    PutUserGroup(UserGroup),
+    DeleteUserGroup {
+        id: String,
+    },
+    PutStrategy(Strategy),
+    DeleteStrategy {
+        id: String,
+    },
 }
 
 /// Identifies a config group: (namespace, name).
@@ -144,9 +158,19 @@ pub trait NamingStore: Send + Sync + 'static {
     /// Every config template.
     async fn load_config_templates(&self) -> StoreResult<Vec<ConfigTemplate>>;
 
-    /// Release history entries created at or after `since`, in id order.
     /// Every service contract.
     async fn load_service_contracts(&self) -> StoreResult<Vec<ServiceContract>>;
+
+    /// Every user, in id order.
+    async fn load_users(&self) -> StoreResult<Vec<User>>;
+
+    /// Every user group, in id order.
+    async fn load_user_groups(&self) -> StoreResult<Vec<UserGroup>>;
+
+    /// Every auth strategy, in id order.
+    async fn load_strategies(&self) -> StoreResult<Vec<Strategy>>;
+
+    /// Release history entries created at or after `since`, in id order.
 
     async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>>;
 

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, ContractKey, Instance,
     Millis, Namespace, ReleaseHistory, Rule, RuleKind, Service, ServiceContract, ServiceKey,
+    Strategy, User, UserGroup,
 };
 use std::sync::Mutex;
 
@@ -74,6 +75,9 @@ struct Data {
     history: BTreeMap<u64, ReleaseHistory>,
     templates: BTreeMap<String, ConfigTemplate>,
     contracts: BTreeMap<ContractKey, ServiceContract>,
+    users: BTreeMap<String, User>,
+    groups: BTreeMap<String, UserGroup>,
+    strategies: BTreeMap<String, Strategy>,
 }
 
 /// Shared contents, so that a "reopened" handle sees what an earlier one wrote.
@@ -93,6 +97,9 @@ impl Default for MemoryData {
             history: BTreeMap::new(),
             templates: BTreeMap::new(),
             contracts: BTreeMap::new(),
+            users: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            strategies: BTreeMap::new(),
         })))
     }
 }
@@ -188,6 +195,12 @@ impl NamingStore for MemoryStore {
                         drop(data.templates.insert(t.name.clone(), t))
                     }
                     Mutation::PutServiceContract(c) => drop(data.contracts.insert(c.key(), c)),
+                    Mutation::PutUser(u) => drop(data.users.insert(u.id.clone(), u)),
+                    Mutation::DeleteUser { id } => drop(data.users.remove(&id)),
+                    Mutation::PutUserGroup(g) => drop(data.groups.insert(g.id.clone(), g)),
+                    Mutation::DeleteUserGroup { id } => drop(data.groups.remove(&id)),
+                    Mutation::PutStrategy(st) => drop(data.strategies.insert(st.id.clone(), st)),
+                    Mutation::DeleteStrategy { id } => drop(data.strategies.remove(&id)),
                 }
             }
         })
@@ -239,6 +252,18 @@ impl NamingStore for MemoryStore {
 
     async fn load_service_contracts(&self) -> StoreResult<Vec<ServiceContract>> {
         self.with(|data| data.contracts.values().cloned().collect())
+    }
+
+    async fn load_users(&self) -> StoreResult<Vec<User>> {
+        self.with(|data| data.users.values().cloned().collect())
+    }
+
+    async fn load_user_groups(&self) -> StoreResult<Vec<UserGroup>> {
+        self.with(|data| data.groups.values().cloned().collect())
+    }
+
+    async fn load_strategies(&self) -> StoreResult<Vec<Strategy>> {
+        self.with(|data| data.strategies.values().cloned().collect())
     }
 
     async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>> {

@@ -3,6 +3,7 @@
 //! validation rules the official server applies to names. This crate does no IO and knows no wire
 //! format: adapters translate these types to JSON or protobuf, stores persist them.
 
+mod auth;
 mod code;
 mod config;
 mod contract;
@@ -13,6 +14,9 @@ mod rule;
 pub mod time;
 pub mod validate;
 
+pub use auth::{
+    AuthAction, ResourceKind, Strategy, StrategyResource, User, UserGroup, UserRole,
+};
 pub use code::Code;
 pub use config::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel,
