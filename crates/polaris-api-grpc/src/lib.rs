@@ -13,6 +13,7 @@ mod discover;
 mod metrics;
 mod naming;
 mod oversize;
+pub mod auth;
 pub mod push;
 
 use std::future::Future;
@@ -44,6 +45,7 @@ pub async fn serve(
     governance: Arc<Governance>,
     health: Arc<Health>,
     metrics: Arc<GrpcMetrics>,
+    auth: Arc<polaris_auth::Auth>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let backends = Arc::new(Discovery {
@@ -55,6 +57,7 @@ pub async fn serve(
     let contracts = contract::ContractService::new(naming.clone());
     tonic::transport::Server::builder()
         .layer(oversize::layer())
+        .layer(auth::AuthLayer::new(auth))
         .add_service(
             PolarisGrpcServer::new(grpc)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -84,6 +87,7 @@ pub async fn serve_config(
     listener: TcpListener,
     config: Arc<ConfigCenter>,
     metrics: Arc<GrpcMetrics>,
+    auth: Arc<polaris_auth::Auth>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     serve_config_with(
@@ -91,6 +95,7 @@ pub async fn serve_config(
         config,
         metrics,
         ConfigGrpcOptions::default(),
+        auth,
         shutdown,
     )
     .await
@@ -102,6 +107,7 @@ pub async fn serve_config_with(
     config: Arc<ConfigCenter>,
     metrics: Arc<GrpcMetrics>,
     options: ConfigGrpcOptions,
+    auth: Arc<polaris_auth::Auth>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -113,6 +119,7 @@ pub async fn serve_config_with(
     };
     tonic::transport::Server::builder()
         .layer(oversize::layer())
+        .layer(auth::AuthLayer::new(auth))
         .add_service(
             PolarisConfigGrpcServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

@@ -4,6 +4,7 @@
 //! This crate is the only one that knows the naming JSON shapes; every Polaris code becomes an
 //! HTTP status here, in [`reply`], and nowhere else.
 
+pub mod auth;
 mod body;
 mod client;
 mod config;
@@ -34,6 +35,7 @@ pub use metrics::HttpMetrics;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    pub auth: Arc<polaris_auth::Auth>,
     pub naming: Arc<Naming>,
     pub health: Arc<Health>,
     pub governance: Arc<Governance>,
@@ -55,6 +57,11 @@ pub fn router(state: AppState) -> Router {
         .merge(governance::routes())
         .merge(client::routes())
         .merge(config::routes())
+        .merge(auth::routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard::enforce,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::record,

@@ -20,6 +20,7 @@
 //! text after environment expansion, which only differs from the file when a
 //! variable's value contains a newline.
 
+mod auth;
 mod duration;
 mod expand;
 mod file;

@@ -32,6 +32,7 @@ pub struct Server {
     governance: Arc<Governance>,
     /// The config center, served over HTTP and the config gRPC port.
     pub config: Arc<ConfigCenter>,
+    auth: Arc<polaris_auth::Auth>,
     purger: tokio::task::JoinHandle<()>,
     grpc: Option<TcpListener>,
     config_grpc: Option<TcpListener>,
@@ -63,6 +64,9 @@ impl Server {
                 .await
                 .map_err(|e| anyhow::anyhow!("loading the config center: {e}"))?,
         );
+        let auth = polaris_auth::Auth::open(store.clone(), config.auth.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("loading users and strategies: {e}"))?;
         let purger = tokio::spawn(purge_tombstones(store.clone()));
         let health = Health::start(
             naming.clone(),
@@ -81,6 +85,7 @@ impl Server {
                     .await
                     .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
                 let state = AppState {
+                    auth: auth.clone(),
                     naming: naming.clone(),
                     health: health.clone(),
                     governance: governance.clone(),
@@ -117,6 +122,7 @@ impl Server {
             health,
             governance,
             config: config_center,
+            auth,
             purger,
             grpc,
             config_grpc,
@@ -176,6 +182,7 @@ impl Server {
                 self.governance.clone(),
                 self.health.clone(),
                 self.grpc_metrics.clone(),
+                self.auth.clone(),
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("naming gRPC server failed") });
@@ -186,6 +193,7 @@ impl Server {
                 listener,
                 self.config.clone(),
                 self.grpc_metrics.clone(),
+                self.auth.clone(),
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("config gRPC server failed") });

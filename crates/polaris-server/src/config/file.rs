@@ -35,7 +35,7 @@ pub(crate) struct FileConfig {
     /// `apiservers`: protocol listeners. `None` when the section is absent
     /// (or null), which selects the default listeners.
     pub apiservers: Option<Vec<FileApiServer>>,
-    /// `auth`: user / strategy plugins (not interpreted yet).
+    /// `auth`: user / strategy plugins (read from the raw pass, see `config::auth`).
     pub auth: Option<Known>,
     /// `namespace`: namespace module.
     #[serde(deserialize_with = "or_default")]
@@ -348,6 +348,8 @@ pub(crate) struct RawDoc {
     /// `store.option`.
     #[serde(deserialize_with = "or_default")]
     pub store: RawStore,
+    /// `auth`, read by [`super::auth`].
+    pub auth: Option<serde_json::Value>,
 }
 
 /// `apiservers[]` in the raw pass.

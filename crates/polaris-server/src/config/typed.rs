@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub store: StoreConfig,
     /// The `cache` section.
     pub cache: CacheConfig,
+    /// The `auth` section (`auth.user.option`, `auth.strategy.option`).
+    pub auth: polaris_auth::AuthOptions,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +63,7 @@ impl Default for ServerConfig {
             healthcheck: HealthCheckConfig::default(),
             store: StoreConfig::default(),
             cache: CacheConfig::default(),
+            auth: polaris_auth::AuthOptions::default(),
         }
     }
 }
@@ -593,6 +596,7 @@ pub(crate) fn build(
             option: raw.store.option.unwrap_or(serde_json::Value::Null),
         }
     };
+    let auth = super::auth::options(raw.auth.as_ref())?;
 
     let cache = CacheConfig {
         open: file.cache.open.unwrap_or(defaults.cache.open),
@@ -611,5 +615,6 @@ pub(crate) fn build(
         healthcheck,
         store,
         cache,
+        auth,
     })
 }
