@@ -306,7 +306,9 @@ mod tests {
         let (resources, token) = named(Decoder::Instance, &frame);
         assert_eq!(resources, vec![ResourceRef::service("ns", "svc")]);
         assert_eq!(token.as_deref(), Some("tok"));
-        // A truncated frame names nothing rather than failing.
-        assert_eq!(named(Decoder::Instance, &[0, 0]).0, Vec::<ResourceRef>::new());
+        // A message without a namespace names the empty one, which no strategy grants.
+        assert_eq!(named(Decoder::Instance, &[0, 0]).0, vec![ResourceRef::namespace("")]);
+        // Bytes that do not decode name nothing; the handler answers the parse error.
+        assert_eq!(named(Decoder::Instance, &[0, 0, 0, 0, 9, 0xff, 0xff]).0, Vec::<ResourceRef>::new());
     }
 }

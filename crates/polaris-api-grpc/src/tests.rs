@@ -31,7 +31,10 @@ async fn fixture() -> Fixture {
             .await
             .unwrap(),
     );
-    let governance = Arc::new(Governance::open(store).await.unwrap());
+    let governance = Arc::new(Governance::open(store.clone()).await.unwrap());
+    let auth = polaris_auth::Auth::open(store, polaris_auth::AuthOptions::default())
+        .await
+        .unwrap();
     let health = Health::start(
         naming.clone(),
         Arc::new(MemoryBeats::default()),
@@ -46,6 +49,7 @@ async fn fixture() -> Fixture {
         governance.clone(),
         health,
         metrics,
+        auth,
         std::future::pending(),
     ));
     let channel = Channel::from_shared(format!("http://{addr}"))

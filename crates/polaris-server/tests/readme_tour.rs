@@ -36,17 +36,23 @@ fn the_readme_tour_works() {
         "the tour has its commands: {commands:?}"
     );
     let mut codes = Vec::new();
+    // The tour logs in first and exports the token it gets; the test does the same.
+    let mut token = String::new();
     for command in &commands {
         let command = command.replace("localhost:8090", &format!("127.0.0.1:{}", server.port()));
         let output = Command::new("sh")
             .arg("-c")
             .arg(&command)
+            .env("POLARIS_TOKEN", &token)
             .output()
             .expect("sh runs");
         assert!(output.status.success(), "{command} failed: {output:?}");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(!stdout.trim().is_empty(), "{command} printed nothing");
         if let Ok(body) = serde_json::from_str::<Value>(&stdout) {
+            if let Some(login) = body["loginResponse"]["token"].as_str() {
+                token = login.to_string();
+            }
             codes.push(body["code"].as_u64().expect("a Polaris code"));
         } else {
             assert!(

@@ -25,7 +25,10 @@ pub(super) struct Fixture {
 
 async fn fixture_with(watch_timeout: Duration) -> Fixture {
     let store = Arc::new(MemoryStore::new());
-    let center = Arc::new(ConfigCenter::open(store).await.unwrap());
+    let center = Arc::new(ConfigCenter::open(store.clone()).await.unwrap());
+    let auth = polaris_auth::Auth::open(store, polaris_auth::AuthOptions::default())
+        .await
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(crate::serve_config_with(
@@ -33,6 +36,7 @@ async fn fixture_with(watch_timeout: Duration) -> Fixture {
         center.clone(),
         Arc::new(crate::GrpcMetrics::default()),
         ConfigGrpcOptions { watch_timeout },
+        auth,
         std::future::pending(),
     ));
     let channel = Channel::from_shared(format!("http://{addr}"))

@@ -25,10 +25,26 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
-/// An HTTP agent that hands back 4xx and 5xx replies instead of failing on them.
+/// The token of the default admin every fresh server has (console checks are on by default).
+pub const ADMIN_TOKEN: &str =
+    "nu/0WRA4EqSR1FagrjRj0fZwPXuGlMpX+zCuWu4uMqy8xr1vRjisSbA25aAC3mtU8MeeRsKhQiDAynUR09I=";
+
+/// An HTTP agent that hands back 4xx and 5xx replies instead of failing on them and sends the
+/// default admin's token unless the request carries its own.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .middleware(
+            |mut request: ureq::http::Request<ureq::SendBody>, next: ureq::middleware::MiddlewareNext| {
+                if !request.headers().contains_key("x-polaris-token") {
+                    request.headers_mut().insert(
+                        "x-polaris-token",
+                        ureq::http::HeaderValue::from_static(ADMIN_TOKEN),
+                    );
+                }
+                next.handle(request)
+            },
+        )
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into()
