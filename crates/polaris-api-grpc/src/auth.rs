@@ -290,7 +290,10 @@ mod tests {
             classify("/v1.PolarisGRPC/RegisterInstance"),
             Check::Write(ReplyKind::Naming, Decoder::Instance)
         );
-        assert_eq!(classify("/v1.PolarisConfigGRPC/Discover"), Check::Token(ReplyKind::ConfigDiscover));
+        assert_eq!(
+            classify("/v1.PolarisConfigGRPC/Discover"),
+            Check::Token(ReplyKind::ConfigDiscover)
+        );
     }
 
     #[test]
@@ -307,8 +310,14 @@ mod tests {
         assert_eq!(resources, vec![ResourceRef::service("ns", "svc")]);
         assert_eq!(token.as_deref(), Some("tok"));
         // A message without a namespace names the empty one, which no strategy grants.
-        assert_eq!(named(Decoder::Instance, &[0, 0]).0, vec![ResourceRef::namespace("")]);
+        assert_eq!(
+            named(Decoder::Instance, &[0, 0]).0,
+            vec![ResourceRef::namespace("")]
+        );
         // Bytes that do not decode name nothing; the handler answers the parse error.
-        assert_eq!(named(Decoder::Instance, &[0, 0, 0, 0, 9, 0xff, 0xff]).0, Vec::<ResourceRef>::new());
+        assert_eq!(
+            named(Decoder::Instance, &[0, 0, 0, 0, 9, 0xff, 0xff]).0,
+            Vec::<ResourceRef>::new()
+        );
     }
 }

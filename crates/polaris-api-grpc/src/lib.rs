@@ -6,6 +6,7 @@
 //! that sends the metadata `x-polaris-push: true` when it opens the stream also receives a new
 //! `DiscoverResponse` whenever a resource it asked for changes (see [`push`]).
 
+pub mod auth;
 pub mod config;
 mod contract;
 mod convert;
@@ -13,7 +14,6 @@ mod discover;
 mod metrics;
 mod naming;
 mod oversize;
-pub mod auth;
 pub mod push;
 
 use std::future::Future;

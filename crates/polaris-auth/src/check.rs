@@ -3,7 +3,8 @@
 //! Admin and main accounts may do everything. Sub accounts and groups may read what one of
 //! their strategies (their own or one of their groups') names, and write what a read-write
 //! strategy names. A strategy naming a namespace covers everything inside it (services,
-//! instances, rules and config groups); `*` names every resource of its kind.
+//! instances, rules and config groups); `*` names every resource of its kind. Anonymous callers
+//! (let through by a non-strict switch) may read but never write.
 
 use polaris_types::{
     AuthAction, Code, PolarisError, ResourceKind, Result, Strategy, StrategyResource, UserRole,
@@ -232,13 +233,9 @@ impl Auth {
 fn allowed(state: &AuthState, operator: &Operator, access: Access, resource: &ResourceRef) -> bool {
     let (user, groups): (Option<&str>, Vec<&str>) = match operator {
         Operator::Unchecked => return true,
-        Operator::Anonymous => {
-            // Anonymous callers may use what no strategy names explicitly.
-            return !state
-                .strategies
-                .values()
-                .any(|s| names_explicitly(s, resource));
-        }
+        // Anonymous callers (a non-strict switch let a missing or stale token through) may
+        // read, never write.
+        Operator::Anonymous => return access == Access::Read,
         Operator::User { id, .. } => (
             Some(id.as_str()),
             state
@@ -275,12 +272,4 @@ fn entry_covers(entry: &StrategyResource, resource: &ResourceRef) -> bool {
         }
         _ => false,
     }
-}
-
-fn names_explicitly(strategy: &Strategy, resource: &ResourceRef) -> bool {
-    !strategy.default_strategy
-        && strategy
-            .resources
-            .iter()
-            .any(|r| r.id != "*" && entry_covers(r, resource))
 }

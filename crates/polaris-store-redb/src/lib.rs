@@ -6,9 +6,9 @@
 //! stored as a format-version byte followed by JSON of private serde mirrors of the domain types;
 //! deletions leave tombstones (key → mtime) so incremental loads can report them.
 
+mod auth_codec;
 mod codec;
 mod config_codec;
-mod auth_codec;
 mod contract_codec;
 mod writer;
 

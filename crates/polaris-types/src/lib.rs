@@ -14,9 +14,7 @@ mod rule;
 pub mod time;
 pub mod validate;
 
-pub use auth::{
-    AuthAction, ResourceKind, Strategy, StrategyResource, User, UserGroup, UserRole,
-};
+pub use auth::{AuthAction, ResourceKind, Strategy, StrategyResource, User, UserGroup, UserRole};
 pub use code::Code;
 pub use config::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel,

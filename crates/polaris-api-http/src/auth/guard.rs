@@ -66,7 +66,9 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     };
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let token = header_token.or_else(|| {
-        (endpoint.scope == Scope::Client).then(|| body_token(&json)).flatten()
+        (endpoint.scope == Scope::Client)
+            .then(|| body_token(&json))
+            .flatten()
     });
     let operator = match auth.authenticate(origin, token.as_deref()) {
         Ok(operator) => operator,
@@ -92,7 +94,11 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
             return refuse(&endpoint, &err);
         }
         let to_check: Vec<ResourceRef> = if creates {
-            resources.iter().filter(|r| r.kind != ResourceKind::Namespace).cloned().collect()
+            resources
+                .iter()
+                .filter(|r| r.kind != ResourceKind::Namespace)
+                .cloned()
+                .collect()
         } else {
             resources.clone()
         };
@@ -163,7 +169,10 @@ fn field(object: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<Strin
 /// The resources a request names in its query and JSON body (an object or an array of them).
 pub fn named_resources(names: Names, query: &Query, json: &Value) -> Vec<ResourceRef> {
     let mut objects: Vec<serde_json::Map<String, Value>> = match json {
-        Value::Array(items) => items.iter().filter_map(|i| i.as_object().cloned()).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_object().cloned())
+            .collect(),
         Value::Object(o) => vec![o.clone()],
         _ => Vec::new(),
     };

@@ -54,11 +54,17 @@ pub fn ids(object: Option<&Value>, key: &str) -> Result<BTreeSet<String>> {
             .iter()
             .map(|item| {
                 text(item, "id").filter(|id| !id.is_empty()).ok_or_else(|| {
-                    PolarisError::new(Code::InvalidUserId, format!("every {key} entry needs an id"))
+                    PolarisError::new(
+                        Code::InvalidUserId,
+                        format!("every {key} entry needs an id"),
+                    )
                 })
             })
             .collect(),
-        _ => Err(PolarisError::new(Code::ParseException, format!("{key} must be an array"))),
+        _ => Err(PolarisError::new(
+            Code::ParseException,
+            format!("{key} must be an array"),
+        )),
     }
 }
 
@@ -167,13 +173,18 @@ pub fn resources(object: Option<&Value>) -> Result<ResourceSet> {
             continue;
         };
         let Value::Array(items) = list else {
-            return Err(PolarisError::new(Code::ParseException, format!("{key} must be an array")));
+            return Err(PolarisError::new(
+                Code::ParseException,
+                format!("{key} must be an array"),
+            ));
         };
         for item in items {
             let id = required_text(item, "id")?;
             let namespace = required_text(item, "namespace")?;
             let name = required_text(item, "name")?;
-            if id.is_empty() && (namespace.is_empty() || (kind != ResourceKind::Namespace && name.is_empty())) {
+            if id.is_empty()
+                && (namespace.is_empty() || (kind != ResourceKind::Namespace && name.is_empty()))
+            {
                 return Err(PolarisError::new(
                     Code::InvalidParameter,
                     format!("every {key} entry needs an id, or a namespace and a name"),
@@ -181,13 +192,23 @@ pub fn resources(object: Option<&Value>) -> Result<ResourceSet> {
             }
             let (id, namespace, name) = match kind {
                 // A namespace is named by its name, whichever field carries it.
-                ResourceKind::Namespace if id.is_empty() => (namespace, String::new(), String::new()),
+                ResourceKind::Namespace if id.is_empty() => {
+                    (namespace, String::new(), String::new())
+                }
                 _ => (id, namespace, name),
             };
             if [&id, &namespace, &name].iter().any(|s| s.len() > 256) {
-                return Err(PolarisError::new(Code::InvalidParameter, "resource name too long"));
+                return Err(PolarisError::new(
+                    Code::InvalidParameter,
+                    "resource name too long",
+                ));
             }
-            out.insert(StrategyResource { kind, id, namespace, name });
+            out.insert(StrategyResource {
+                kind,
+                id,
+                namespace,
+                name,
+            });
         }
     }
     Ok(out)

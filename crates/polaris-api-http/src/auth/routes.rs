@@ -40,9 +40,15 @@ pub fn routes() -> Router<AppState> {
         .route("/core/v1/usergroup/token/refresh", put(group_token_refresh))
         .route("/core/v1/auth/strategy", post(create_strategy))
         .route("/core/v1/auth/strategy/detail", get(strategy_detail))
-        .route("/core/v1/auth/strategies", get(list_strategies).put(update_strategies))
+        .route(
+            "/core/v1/auth/strategies",
+            get(list_strategies).put(update_strategies),
+        )
         .route("/core/v1/auth/strategies/delete", post(delete_strategies))
-        .route("/core/v1/auth/principal/resources", get(principal_resources))
+        .route(
+            "/core/v1/auth/principal/resources",
+            get(principal_resources),
+        )
 }
 
 type Caller = Option<Extension<Operator>>;
@@ -55,7 +61,10 @@ async fn object(body: Body) -> Result<Value> {
     let bytes = read_body(body).await?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(_) => Err(PolarisError::new(Code::ParseException, "expected a JSON object")),
+        Ok(_) => Err(PolarisError::new(
+            Code::ParseException,
+            "expected a JSON object",
+        )),
         Err(err) => Err(PolarisError::new(Code::ParseException, err.to_string())),
     }
 }
@@ -85,25 +94,27 @@ async fn status(State(state): State<AppState>) -> Response {
 }
 
 async fn login(State(state): State<AppState>, body: Body) -> Response {
-    reply(async {
-        let req = object(body).await?;
-        let name = required_text(&req, "name")?;
-        let owner = required_text(&req, "owner")?;
-        let password = required_text(&req, "password")?;
-        let info = state.auth.login(Some(&owner), &name, &password).await?;
-        Ok(Reply::ok().with(
-            "loginResponse",
-            json!({
-                "user_id": info.user_id,
-                "name": info.name,
-                "role": info.role.name(),
-                "owner_id": info.owner_id,
-                "token": info.token,
-                "options": {},
-            }),
-        ))
-    }
-    .await)
+    reply(
+        async {
+            let req = object(body).await?;
+            let name = required_text(&req, "name")?;
+            let owner = required_text(&req, "owner")?;
+            let password = required_text(&req, "password")?;
+            let info = state.auth.login(Some(&owner), &name, &password).await?;
+            Ok(Reply::ok().with(
+                "loginResponse",
+                json!({
+                    "user_id": info.user_id,
+                    "name": info.name,
+                    "role": info.role.name(),
+                    "owner_id": info.owner_id,
+                    "token": info.token,
+                    "options": {},
+                }),
+            ))
+        }
+        .await,
+    )
 }
 
 /// Applies `offset`/`limit` (at most 100) to a listing.
@@ -134,20 +145,39 @@ fn name_matches(filter: Option<&str>, name: &str) -> bool {
 
 fn check_keys(query: &Query, allowed: &[&str]) -> Result<()> {
     match query.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        Some((k, _)) => Err(PolarisError::new(Code::InvalidParameter, format!("{k} is not allowed"))),
+        Some((k, _)) => Err(PolarisError::new(
+            Code::InvalidParameter,
+            format!("{k} is not allowed"),
+        )),
         None => Ok(()),
     }
 }
 
-async fn list_users(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Response {
+async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
-    let allowed = ["id", "name", "owner", "source", "offset", "limit", "group_id", "hide_admin"];
+    let allowed = [
+        "id",
+        "name",
+        "owner",
+        "source",
+        "offset",
+        "limit",
+        "group_id",
+        "hide_admin",
+    ];
     if let Err(err) = check_keys(&query, &allowed) {
         return query_error(&err);
     }
     let op = operator(caller);
     let auth = &state.auth;
-    let group = query.get("group_id").filter(|g| !g.is_empty()).map(|g| auth.group(&op, g));
+    let group = query
+        .get("group_id")
+        .filter(|g| !g.is_empty())
+        .map(|g| auth.group(&op, g));
     let group = match group.transpose() {
         Ok(group) => group,
         Err(err) => return query_error(&err),
@@ -157,8 +187,16 @@ async fn list_users(State(state): State<AppState>, caller: Caller, RawQuery(raw)
         .into_iter()
         .filter(|u| query.get("id").is_none_or(|id| id.is_empty() || u.id == id))
         .filter(|u| name_matches(query.get("name"), &u.name))
-        .filter(|u| query.get("owner").is_none_or(|o| o.is_empty() || u.owner == o || u.id == o))
-        .filter(|u| query.get("source").is_none_or(|s| s.is_empty() || u.source == s))
+        .filter(|u| {
+            query
+                .get("owner")
+                .is_none_or(|o| o.is_empty() || u.owner == o || u.id == o)
+        })
+        .filter(|u| {
+            query
+                .get("source")
+                .is_none_or(|s| s.is_empty() || u.source == s)
+        })
         .filter(|u| group.as_ref().is_none_or(|g| g.user_ids.contains(&u.id)))
         .map(|u| user_out(&u))
         .collect();
@@ -183,7 +221,10 @@ async fn create_users(State(state): State<AppState>, caller: Caller, body: Body)
                 source: required_text(&item, "source")?,
             };
             let user = state.auth.create_user(&op, spec).await?;
-            Ok::<_, PolarisError>(Reply::ok().with("user", json!({ "id": user.id, "name": user.name, "owner": "" })))
+            Ok::<_, PolarisError>(Reply::ok().with(
+                "user",
+                json!({ "id": user.id, "name": user.name, "owner": "" }),
+            ))
         }
         .await;
         batch.push(created.unwrap_or_else(Reply::from));
@@ -213,33 +254,44 @@ async fn delete_users(State(state): State<AppState>, caller: Caller, body: Body)
 }
 
 async fn update_user(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    reply(async {
-        let req = object(body).await?;
-        let update = UserUpdate {
-            id: required_text(&req, "id")?,
-            comment: text(&req, "comment"),
-            mobile: text(&req, "mobile"),
-            email: text(&req, "email"),
-        };
-        let user = state.auth.update_user(&operator(caller), update).await?;
-        Ok(Reply::ok().with("user", user_out(&user)))
-    }
-    .await)
+    reply(
+        async {
+            let req = object(body).await?;
+            let update = UserUpdate {
+                id: required_text(&req, "id")?,
+                comment: text(&req, "comment"),
+                mobile: text(&req, "mobile"),
+                email: text(&req, "email"),
+            };
+            let user = state.auth.update_user(&operator(caller), update).await?;
+            Ok(Reply::ok().with("user", user_out(&user)))
+        }
+        .await,
+    )
 }
 
 async fn update_password(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    reply(async {
-        let req = object(body).await?;
-        let id = required_text(&req, "id")?;
-        let old = text(&req, "old_password");
-        let new = required_text(&req, "new_password")?;
-        state.auth.update_password(&operator(caller), &id, old.as_deref(), &new).await?;
-        Ok(Reply::ok())
-    }
-    .await)
+    reply(
+        async {
+            let req = object(body).await?;
+            let id = required_text(&req, "id")?;
+            let old = text(&req, "old_password");
+            let new = required_text(&req, "new_password")?;
+            state
+                .auth
+                .update_password(&operator(caller), &id, old.as_deref(), &new)
+                .await?;
+            Ok(Reply::ok())
+        }
+        .await,
+    )
 }
 
-async fn user_token(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Response {
+async fn user_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
     let op = operator(caller);
     reply((|| {
@@ -248,31 +300,49 @@ async fn user_token(State(state): State<AppState>, caller: Caller, RawQuery(raw)
             (_, Some(name)) if !name.is_empty() => {
                 state.auth.user_by_name(&op, query.get("owner"), name)?
             }
-            _ => return Err(PolarisError::new(Code::InvalidParameter, "id or name is required")),
+            _ => {
+                return Err(PolarisError::new(
+                    Code::InvalidParameter,
+                    "id or name is required",
+                ));
+            }
         };
         Ok(Reply::ok().with("user", user_token_out(&user)))
     })())
 }
 
 async fn user_token_status(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    reply(async {
-        let req = object(body).await?;
-        let id = required_text(&req, "id")?;
-        let enable = boolean(&req, "token_enable").unwrap_or(false);
-        let user = state.auth.set_user_token_enabled(&operator(caller), &id, enable).await?;
-        Ok(Reply::ok().with("user", json!({ "id": user.id, "token_enable": user.token_enable })))
-    }
-    .await)
+    reply(
+        async {
+            let req = object(body).await?;
+            let id = required_text(&req, "id")?;
+            let enable = boolean(&req, "token_enable").unwrap_or(false);
+            let user = state
+                .auth
+                .set_user_token_enabled(&operator(caller), &id, enable)
+                .await?;
+            Ok(Reply::ok().with(
+                "user",
+                json!({ "id": user.id, "token_enable": user.token_enable }),
+            ))
+        }
+        .await,
+    )
 }
 
 async fn user_token_refresh(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    reply(async {
-        let req = object(body).await?;
-        let id = required_text(&req, "id")?;
-        let user = state.auth.refresh_user_token(&operator(caller), &id).await?;
-        Ok(Reply::ok().with("user", user_token_out(&user)))
-    }
-    .await)
+    reply(
+        async {
+            let req = object(body).await?;
+            let id = required_text(&req, "id")?;
+            let user = state
+                .auth
+                .refresh_user_token(&operator(caller), &id)
+                .await?;
+            Ok(Reply::ok().with("user", user_token_out(&user)))
+        }
+        .await,
+    )
 }
 
 fn member_names(auth: &Auth, ids: &std::collections::BTreeSet<String>) -> Vec<Value> {
@@ -283,18 +353,20 @@ fn member_names(auth: &Auth, ids: &std::collections::BTreeSet<String>) -> Vec<Va
 }
 
 async fn create_group(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    reply(async {
-        let req = object(body).await?;
-        let spec = GroupSpec {
-            name: required_text(&req, "name")?,
-            comment: required_text(&req, "comment")?,
-            user_ids: ids(req.get("relation"), "users")?,
-            source: required_text(&req, "source")?,
-        };
-        let group = state.auth.create_group(&operator(caller), spec).await?;
-        Ok(Reply::ok().with("userGroup", group_out(&group, None)))
-    }
-    .await)
+    reply(
+        async {
+            let req = object(body).await?;
+            let spec = GroupSpec {
+                name: required_text(&req, "name")?,
+                comment: required_text(&req, "comment")?,
+                user_ids: ids(req.get("relation"), "users")?,
+                source: required_text(&req, "source")?,
+            };
+            let group = state.auth.create_group(&operator(caller), spec).await?;
+            Ok(Reply::ok().with("userGroup", group_out(&group, None)))
+        }
+        .await,
+    )
 }
 
 async fn update_groups(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
@@ -321,9 +393,18 @@ async fn update_groups(State(state): State<AppState>, caller: Caller, body: Body
     batch.into_response()
 }
 
-async fn list_groups(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Response {
+async fn list_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
-    if let Err(err) = check_keys(&query, &["id", "name", "owner", "user_id", "source", "offset", "limit"]) {
+    if let Err(err) = check_keys(
+        &query,
+        &[
+            "id", "name", "owner", "user_id", "source", "offset", "limit",
+        ],
+    ) {
         return query_error(&err);
     }
     let items = state
@@ -332,7 +413,11 @@ async fn list_groups(State(state): State<AppState>, caller: Caller, RawQuery(raw
         .into_iter()
         .filter(|g| query.get("id").is_none_or(|id| id.is_empty() || g.id == id))
         .filter(|g| name_matches(query.get("name"), &g.name))
-        .filter(|g| query.get("user_id").is_none_or(|u| u.is_empty() || g.user_ids.contains(u)))
+        .filter(|g| {
+            query
+                .get("user_id")
+                .is_none_or(|u| u.is_empty() || g.user_ids.contains(u))
+        })
         .map(|g| group_out(&g, None))
         .collect();
     page(&query, items, "userGroups")
@@ -359,42 +444,71 @@ async fn delete_groups(State(state): State<AppState>, caller: Caller, body: Body
     batch.into_response()
 }
 
-async fn group_detail(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Response {
+async fn group_detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
     reply((|| {
-        let group = state.auth.group(&operator(caller), query.get("id").unwrap_or_default())?;
+        let group = state
+            .auth
+            .group(&operator(caller), query.get("id").unwrap_or_default())?;
         let users = member_names(&state.auth, &group.user_ids);
         Ok(Reply::ok().with("userGroup", group_out(&group, Some(users))))
     })())
 }
 
-async fn group_token(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Response {
+async fn group_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
     reply((|| {
-        let group = state.auth.group(&operator(caller), query.get("id").unwrap_or_default())?;
+        let group = state
+            .auth
+            .group(&operator(caller), query.get("id").unwrap_or_default())?;
         Ok(Reply::ok().with("userGroup", group_token_out(&group)))
     })())
 }
 
 async fn group_token_status(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    reply(async {
-        let req = object(body).await?;
-        let id = required_text(&req, "id")?;
-        let enable = boolean(&req, "token_enable").unwrap_or(false);
-        let group = state.auth.set_group_token_enabled(&operator(caller), &id, enable).await?;
-        Ok(Reply::ok().with("userGroup", json!({ "id": group.id, "token_enable": group.token_enable })))
-    }
-    .await)
+    reply(
+        async {
+            let req = object(body).await?;
+            let id = required_text(&req, "id")?;
+            let enable = boolean(&req, "token_enable").unwrap_or(false);
+            let group = state
+                .auth
+                .set_group_token_enabled(&operator(caller), &id, enable)
+                .await?;
+            Ok(Reply::ok().with(
+                "userGroup",
+                json!({ "id": group.id, "token_enable": group.token_enable }),
+            ))
+        }
+        .await,
+    )
 }
 
-async fn group_token_refresh(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    reply(async {
-        let req = object(body).await?;
-        let id = required_text(&req, "id")?;
-        let group = state.auth.refresh_group_token(&operator(caller), &id).await?;
-        Ok(Reply::ok().with("userGroup", group_token_out(&group)))
-    }
-    .await)
+async fn group_token_refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Response {
+    reply(
+        async {
+            let req = object(body).await?;
+            let id = required_text(&req, "id")?;
+            let group = state
+                .auth
+                .refresh_group_token(&operator(caller), &id)
+                .await?;
+            Ok(Reply::ok().with("userGroup", group_token_out(&group)))
+        }
+        .await,
+    )
 }
 
 fn principal_name(auth: &Auth) -> impl Fn(&str) -> String {
@@ -410,28 +524,42 @@ fn principal_name(auth: &Auth) -> impl Fn(&str) -> String {
 }
 
 async fn create_strategy(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    reply(async {
-        let req = object(body).await?;
-        let principals = req.get("principals");
-        let spec = StrategySpec {
-            name: required_text(&req, "name")?,
-            comment: required_text(&req, "comment")?,
-            action: action(&req)?.unwrap_or(AuthAction::ReadWrite),
-            users: ids(principals, "users")?,
-            groups: ids(principals, "groups")?,
-            resources: resources(req.get("resources"))?,
-        };
-        let strategy = state.auth.create_strategy(&operator(caller), spec).await?;
-        Ok(Reply::ok().with("authStrategy", strategy_out(&strategy, principal_name(&state.auth))))
-    }
-    .await)
+    reply(
+        async {
+            let req = object(body).await?;
+            let principals = req.get("principals");
+            let spec = StrategySpec {
+                name: required_text(&req, "name")?,
+                comment: required_text(&req, "comment")?,
+                action: action(&req)?.unwrap_or(AuthAction::ReadWrite),
+                users: ids(principals, "users")?,
+                groups: ids(principals, "groups")?,
+                resources: resources(req.get("resources"))?,
+            };
+            let strategy = state.auth.create_strategy(&operator(caller), spec).await?;
+            Ok(Reply::ok().with(
+                "authStrategy",
+                strategy_out(&strategy, principal_name(&state.auth)),
+            ))
+        }
+        .await,
+    )
 }
 
-async fn strategy_detail(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Response {
+async fn strategy_detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
     reply((|| {
-        let strategy = state.auth.strategy(&operator(caller), query.get("id").unwrap_or_default())?;
-        Ok(Reply::ok().with("authStrategy", strategy_out(&strategy, principal_name(&state.auth))))
+        let strategy = state
+            .auth
+            .strategy(&operator(caller), query.get("id").unwrap_or_default())?;
+        Ok(Reply::ok().with(
+            "authStrategy",
+            strategy_out(&strategy, principal_name(&state.auth)),
+        ))
     })())
 }
 
@@ -464,10 +592,25 @@ async fn update_strategies(State(state): State<AppState>, caller: Caller, body: 
     batch.into_response()
 }
 
-async fn list_strategies(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Response {
+async fn list_strategies(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
-    let allowed = ["id", "name", "owner", "principal_id", "principal_type", "res_id", "res_type",
-        "default", "show_detail", "offset", "limit"];
+    let allowed = [
+        "id",
+        "name",
+        "owner",
+        "principal_id",
+        "principal_type",
+        "res_id",
+        "res_type",
+        "default",
+        "show_detail",
+        "offset",
+        "limit",
+    ];
     if let Err(err) = check_keys(&query, &allowed) {
         return query_error(&err);
     }
@@ -479,9 +622,21 @@ async fn list_strategies(State(state): State<AppState>, caller: Caller, RawQuery
         .into_iter()
         .filter(|s| query.get("id").is_none_or(|id| id.is_empty() || s.id == id))
         .filter(|s| name_matches(query.get("name"), &s.name))
-        .filter(|s| query.get("principal_id").is_none_or(|p| p.is_empty() || s.users.contains(p) || s.groups.contains(p)))
-        .filter(|s| query.boolean("default").is_none_or(|d| s.default_strategy == d))
-        .filter(|s| query.get("res_id").is_none_or(|r| r.is_empty() || s.resources.iter().any(|e| e.id == r || e.name == r)))
+        .filter(|s| {
+            query
+                .get("principal_id")
+                .is_none_or(|p| p.is_empty() || s.users.contains(p) || s.groups.contains(p))
+        })
+        .filter(|s| {
+            query
+                .boolean("default")
+                .is_none_or(|d| s.default_strategy == d)
+        })
+        .filter(|s| {
+            query.get("res_id").is_none_or(|r| {
+                r.is_empty() || s.resources.iter().any(|e| e.id == r || e.name == r)
+            })
+        })
         .map(|s| {
             let mut out = strategy_out(&s, &names);
             if !detail {
@@ -515,16 +670,27 @@ async fn delete_strategies(State(state): State<AppState>, caller: Caller, body: 
     batch.into_response()
 }
 
-async fn principal_resources(State(state): State<AppState>, caller: Caller, RawQuery(raw): RawQuery) -> Response {
+async fn principal_resources(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
     reply((|| {
         let id = query.get("principal_id").unwrap_or_default();
         let group = match query.get("principal_type").unwrap_or("user") {
             "user" | "1" => false,
             "group" | "groups" | "2" => true,
-            other => return Err(PolarisError::new(Code::InvalidPrincipalType, other.to_string())),
+            other => {
+                return Err(PolarisError::new(
+                    Code::InvalidPrincipalType,
+                    other.to_string(),
+                ));
+            }
         };
-        let set = state.auth.principal_resources(&operator(caller), id, group)?;
+        let set = state
+            .auth
+            .principal_resources(&operator(caller), id, group)?;
         Ok(Reply::ok().with("resources", resources_out("", &set)))
     })())
 }

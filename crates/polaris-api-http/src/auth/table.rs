@@ -209,7 +209,9 @@ pub fn lookup(method: &Method, path: &str) -> Option<Endpoint> {
 
 /// The table as Markdown, as `docs/wire/auth.md` carries it.
 pub fn markdown() -> String {
-    let mut out = String::from("| Method | Path | Checked as | Access | Resources named by |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| Method | Path | Checked as | Access | Resources named by |\n|---|---|---|---|---|\n",
+    );
     for e in endpoints() {
         let scope = match e.scope {
             Scope::Open => "open (never checked)",
@@ -231,7 +233,57 @@ pub fn markdown() -> String {
             Names::ConfigGroup => "config group `namespace` + `name`/`group`",
             Names::ConfigFile => "config group `namespace` + `group`",
         };
-        out.push_str(&format!("| {} | `{}` | {scope} | {op} | {names} |\n", e.method, e.path));
+        out.push_str(&format!(
+            "| {} | `{}` | {scope} | {op} | {names} |\n",
+            e.method, e.path
+        ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/wire/auth.md");
+    const BEGIN: &str =
+        "<!-- permission table: generated from crates/polaris-api-http/src/auth/table.rs -->\n";
+    const END: &str = "<!-- end of permission table -->";
+
+    /// The documented table is the code's table (`UPDATE_DOCS=1` rewrites it).
+    #[test]
+    fn the_documented_table_is_the_enforced_one() {
+        let doc = std::fs::read_to_string(DOC).expect("docs/wire/auth.md");
+        let start = doc.find(BEGIN).expect("table start marker") + BEGIN.len();
+        let end = doc.find(END).expect("table end marker");
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            let updated = format!("{}{}{}", &doc[..start], markdown(), &doc[end..]);
+            std::fs::write(DOC, updated).expect("write docs");
+            return;
+        }
+        assert_eq!(
+            &doc[start..end],
+            markdown(),
+            "run with UPDATE_DOCS=1 to regenerate"
+        );
+    }
+
+    #[test]
+    fn every_endpoint_is_listed_once() {
+        let all = endpoints();
+        for (i, e) in all.iter().enumerate() {
+            assert!(
+                !all[i + 1..]
+                    .iter()
+                    .any(|o| o.method == e.method && o.path == e.path),
+                "{} {} is listed twice",
+                e.method,
+                e.path
+            );
+        }
+        assert_eq!(
+            lookup(&Method::POST, "/v1/Heartbeat").map(|e| e.scope),
+            Some(Scope::Heartbeat)
+        );
+    }
 }

@@ -16,10 +16,13 @@ pub(crate) fn options(section: Option<&Value>) -> Result<AuthOptions, Invalid> {
     let user = section.pointer("/user/option").filter(|v| !v.is_null());
     let strategy = section.pointer("/strategy/option").filter(|v| !v.is_null());
     let sources: Vec<(&str, &Value)> = if user.is_some() || strategy.is_some() {
-        [("auth.user.option", user), ("auth.strategy.option", strategy)]
-            .into_iter()
-            .filter_map(|(path, v)| Some((path, v?)))
-            .collect()
+        [
+            ("auth.user.option", user),
+            ("auth.strategy.option", strategy),
+        ]
+        .into_iter()
+        .filter_map(|(path, v)| Some((path, v?)))
+        .collect()
     } else {
         section
             .get("option")
@@ -43,7 +46,10 @@ pub(crate) fn options(section: Option<&Value>) -> Result<AuthOptions, Invalid> {
                         .as_str()
                         .ok_or_else(|| invalid(&format!("{path}.salt"), "must be a string"))?;
                     if !matches!(salt.len(), 16 | 24 | 32) {
-                        return Err(invalid(&format!("{path}.salt"), "must be 16, 24 or 32 bytes"));
+                        return Err(invalid(
+                            &format!("{path}.salt"),
+                            "must be 16, 24 or 32 bytes",
+                        ));
                     }
                     options.salt = salt.to_string();
                 }
@@ -106,7 +112,10 @@ mod tests {
     fn bad_values_name_their_key() {
         let err = options(Some(&json!({ "user": { "option": { "salt": "short" } } }))).unwrap_err();
         assert_eq!(err.key_path, "auth.user.option.salt");
-        let err = options(Some(&json!({ "strategy": { "option": { "clientOpen": "yes" } } }))).unwrap_err();
+        let err = options(Some(
+            &json!({ "strategy": { "option": { "clientOpen": "yes" } } }),
+        ))
+        .unwrap_err();
         assert_eq!(err.key_path, "auth.strategy.option.clientOpen");
     }
 }

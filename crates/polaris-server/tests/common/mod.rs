@@ -35,7 +35,8 @@ pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .middleware(
-            |mut request: ureq::http::Request<ureq::SendBody>, next: ureq::middleware::MiddlewareNext| {
+            |mut request: ureq::http::Request<ureq::SendBody>,
+             next: ureq::middleware::MiddlewareNext| {
                 if !request.headers().contains_key("x-polaris-token") {
                     request.headers_mut().insert(
                         "x-polaris-token",
