@@ -171,7 +171,6 @@ pub trait NamingStore: Send + Sync + 'static {
     async fn load_strategies(&self) -> StoreResult<Vec<Strategy>>;
 
     /// Release history entries created at or after `since`, in id order.
-
     async fn load_release_history(&self, since: Millis) -> StoreResult<Vec<ReleaseHistory>>;
 
     /// Forgets tombstones older than `before`.

@@ -217,10 +217,8 @@ pub fn named_resources(names: Names, query: &Query, json: &Value) -> Vec<Resourc
                 }
             }
         };
-        if let Some(resource) = resource {
-            if !out.contains(&resource) {
-                out.push(resource);
-            }
+        if let Some(resource) = resource.filter(|r| !out.contains(r)) {
+            out.push(resource);
         }
     }
     out
