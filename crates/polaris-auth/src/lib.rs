@@ -174,3 +174,6 @@ fn now_millis() -> Millis {
 fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
+
+#[cfg(test)]
+mod tests;
