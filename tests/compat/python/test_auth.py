@@ -264,3 +264,33 @@ def test_registration_needs_a_token_when_client_checks_are_on(client_open_server
         answers = client.discover_one(client.instance_request(service), timeout=5)
         assert answers.code.value == SUCCESS and len(answers.instances) == 2, answers
 
+
+
+def test_a_strategy_naming_a_service_by_id_grants_writes_to_it_only(server):
+    addr = server.http_addr
+    ns = unique("byid")
+    _, body = call(addr, "POST", "/naming/v1/namespaces", [{"name": ns}], token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    _, body = call(addr, "POST", "/naming/v1/services",
+                   [{"namespace": ns, "name": "mine"}, {"namespace": ns, "name": "theirs"}],
+                   token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    _, body = call(addr, "GET", f"/naming/v1/services?namespace={ns}&name=mine", token=ADMIN_TOKEN)
+    service_id = body["services"][0]["id"]
+    name = unique("writer")
+    user = create_sub_user(addr, name)
+    strategy = {"name": unique("write-one"), "action": "READ_WRITE",
+                "principals": {"users": [{"id": user}]},
+                "resources": {"services": [{"id": service_id}]}}
+    _, body = call(addr, "POST", "/core/v1/auth/strategy", strategy, token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    token = token_of(addr, user)
+    instance_of = lambda svc: [{"namespace": ns, "service": svc, "host": "10.1.1.1", "port": 80}]
+    status, body = call(addr, "POST", "/naming/v1/instances", instance_of("mine"), token=token)
+    assert body["code"] == SUCCESS, body
+    status, body = call(addr, "POST", "/naming/v1/instances", instance_of("theirs"), token=token)
+    assert (status, body["code"]) == (401, 401001), body
+    _, body = call(addr, "GET", f"/core/v1/auth/principal/resources?principal_id={user}"
+                   "&principal_type=user", token=ADMIN_TOKEN)
+    services = body["resources"]["services"]
+    assert [s["name"] for s in services] == ["mine"] and services[0]["namespace"] == ns, body

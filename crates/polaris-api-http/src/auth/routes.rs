@@ -511,6 +511,45 @@ async fn group_token_refresh(
     )
 }
 
+/// Fills in the namespace and name of service and config group entries the console names by
+/// their id only, so that strategies match requests, which name resources by namespace and name.
+fn resolve_ids(state: &AppState, set: polaris_auth::ResourceSet) -> polaris_auth::ResourceSet {
+    let needs = |r: &polaris_types::StrategyResource| {
+        r.kind != polaris_types::ResourceKind::Namespace
+            && r.id != "*"
+            && !r.id.is_empty()
+            && r.name.is_empty()
+    };
+    if !set.iter().any(needs) {
+        return set;
+    }
+    let naming = state.naming.snapshot();
+    let config = state.config.snapshot();
+    set.into_iter()
+        .map(|mut r| {
+            if needs(&r) {
+                let found = match r.kind {
+                    polaris_types::ResourceKind::Service => naming
+                        .services
+                        .values()
+                        .find(|v| v.service.id == r.id)
+                        .map(|v| (v.service.namespace.clone(), v.service.name.clone())),
+                    _ => config
+                        .groups
+                        .values()
+                        .find(|g| g.id.to_string() == r.id)
+                        .map(|g| (g.namespace.clone(), g.name.clone())),
+                };
+                if let Some((namespace, name)) = found {
+                    r.namespace = namespace;
+                    r.name = name;
+                }
+            }
+            r
+        })
+        .collect()
+}
+
 fn principal_name(auth: &Auth) -> impl Fn(&str) -> String {
     let state = auth.state();
     move |id: &str| {
@@ -534,7 +573,7 @@ async fn create_strategy(State(state): State<AppState>, caller: Caller, body: Bo
                 action: action(&req)?.unwrap_or(AuthAction::ReadWrite),
                 users: ids(principals, "users")?,
                 groups: ids(principals, "groups")?,
-                resources: resources(req.get("resources"))?,
+                resources: resolve_ids(&state, resources(req.get("resources"))?),
             };
             let strategy = state.auth.create_strategy(&operator(caller), spec).await?;
             Ok(Reply::ok().with(
@@ -580,8 +619,8 @@ async fn update_strategies(State(state): State<AppState>, caller: Caller, body: 
                 add_groups: ids(item.get("add_principals"), "groups")?,
                 remove_users: ids(item.get("remove_principals"), "users")?,
                 remove_groups: ids(item.get("remove_principals"), "groups")?,
-                add_resources: resources(item.get("add_resources"))?,
-                remove_resources: resources(item.get("remove_resources"))?,
+                add_resources: resolve_ids(&state, resources(item.get("add_resources"))?),
+                remove_resources: resolve_ids(&state, resources(item.get("remove_resources"))?),
             };
             let strategy = state.auth.update_strategy(&op, update).await?;
             Ok::<_, PolarisError>(Reply::ok().with("authStrategy", json!({ "id": strategy.id })))
