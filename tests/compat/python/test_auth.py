@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from conftest import CONFIG, REPO, _free_port, _grpc_answers, server_binary
+from conftest import CONFIG, REPO, _config_grpc_answers, _free_port, _grpc_answers, server_binary
 from helpers import ADMIN_TOKEN, SUCCESS, Client, S, instance, unique, wait_until
 
 ADMIN_ID = "65e4789a6d5b49669adf1e9e8387549c"
@@ -228,7 +228,9 @@ def client_open_server():
     try:
         assert wait_until(lambda: process.poll() is not None or _grpc_answers(grpc_addr), 30)
         assert process.poll() is None, (workdir / "server.log").read_text()
-        yield grpc_addr, f"127.0.0.1:{http_port}"
+        config_addr = f"127.0.0.1:{config_port}"
+        assert wait_until(lambda: _config_grpc_answers(config_addr), 30)
+        yield grpc_addr, f"127.0.0.1:{http_port}", config_addr
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -244,7 +246,7 @@ def test_registration_needs_no_token_while_client_checks_are_off(server):
 
 
 def test_registration_needs_a_token_when_client_checks_are_on(client_open_server):
-    grpc_addr, http_addr = client_open_server
+    grpc_addr, http_addr, _ = client_open_server
     service = unique("guarded")
     with grpc.insecure_channel(grpc_addr) as channel:
         client = Client(channel)
@@ -294,3 +296,26 @@ def test_a_strategy_naming_a_service_by_id_grants_writes_to_it_only(server):
                    "&principal_type=user", token=ADMIN_TOKEN)
     services = body["resources"]["services"]
     assert [s["name"] for s in services] == ["mine"] and services[0]["namespace"] == ns, body
+
+
+def test_config_writes_need_a_token_and_reads_do_not_when_client_checks_are_on(client_open_server):
+    from polarismesh_specification.api.v1.config_manage import (
+        config_file_pb2,
+        grpc_config_api_pb2_grpc,
+    )
+    _, _, config_addr = client_open_server
+    group, name = unique("guarded-group"), unique("file") + ".txt"
+    info = config_file_pb2.ConfigFilePublishInfo(
+        namespace=S("default"), group=S(group), file_name=S(name), content=S("v=1"),
+        format=S("text"))
+    with grpc.insecure_channel(config_addr) as channel:
+        stub = grpc_config_api_pb2_grpc.PolarisConfigGRPCStub(channel)
+        reply = stub.UpsertAndPublishConfigFile(info, timeout=10)
+        assert reply.code.value == 401001, reply
+        reply = stub.UpsertAndPublishConfigFile(
+            info, timeout=10, metadata=[("x-polaris-token", ADMIN_TOKEN)])
+        assert reply.code.value == SUCCESS, reply
+        query = config_file_pb2.ClientConfigFileInfo(
+            namespace=S("default"), group=S(group), file_name=S(name))
+        reply = stub.GetConfigFile(query, timeout=10)
+        assert reply.code.value == SUCCESS and reply.configFile.content.value == "v=1", reply
