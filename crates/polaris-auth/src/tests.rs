@@ -163,13 +163,13 @@ async fn strategies_grant_read_or_write_through_users_and_groups() {
             .is_ok()
     );
     assert_eq!(
-        auth.authorize(&reader_op, Access::Write, &[cart.clone()])
+        auth.authorize(&reader_op, Access::Write, std::slice::from_ref(&cart))
             .unwrap_err()
             .code,
         Code::NotAllowedAccess
     );
     assert!(
-        auth.authorize(&reader_op, Access::Read, &[other.clone()])
+        auth.authorize(&reader_op, Access::Read, std::slice::from_ref(&other))
             .is_err()
     );
     assert!(!auth.can_read(&reader_op, &other));
@@ -199,23 +199,31 @@ async fn strategies_grant_read_or_write_through_users_and_groups() {
             .is_ok()
     );
     assert!(
-        auth.authorize(&member_op, Access::Write, &[shop.clone()])
+        auth.authorize(&member_op, Access::Write, std::slice::from_ref(&shop))
             .is_err(),
         "services only"
     );
     assert!(
-        auth.authorize(&reader_op, Access::Write, &[other.clone()])
+        auth.authorize(&reader_op, Access::Write, std::slice::from_ref(&other))
             .is_err()
     );
 
     // Anonymous callers read, never write; owners do everything.
     assert!(
-        auth.authorize(&Operator::Anonymous, Access::Read, &[other.clone()])
-            .is_ok()
+        auth.authorize(
+            &Operator::Anonymous,
+            Access::Read,
+            std::slice::from_ref(&other)
+        )
+        .is_ok()
     );
     assert!(
-        auth.authorize(&Operator::Anonymous, Access::Write, &[other.clone()])
-            .is_err()
+        auth.authorize(
+            &Operator::Anonymous,
+            Access::Write,
+            std::slice::from_ref(&other)
+        )
+        .is_err()
     );
     assert!(auth.authorize(&admin, Access::Write, &[other]).is_ok());
 }
@@ -358,7 +366,7 @@ async fn a_sub_account_keeps_what_it_creates() {
         .unwrap();
     let made = ResourceRef::namespace("made-by-maker");
     assert!(
-        auth.authorize(&sub_op, Access::Write, &[made.clone()])
+        auth.authorize(&sub_op, Access::Write, std::slice::from_ref(&made))
             .is_err()
     );
     auth.grant_creator(&sub_op, made.clone()).await.unwrap();

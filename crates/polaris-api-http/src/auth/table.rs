@@ -1,6 +1,9 @@
 //! Every HTTP endpoint with the check it needs: the single source the enforcement layer reads,
 //! the permission table in `docs/wire/auth.md` is rendered from, and the end-to-end test walks.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use axum::http::Method;
 
 /// Which switch governs an endpoint.
@@ -200,11 +203,18 @@ endpoints! {
     GET "/core/v1/auth/principal/resources" => AuthModule Read Nothing;
 }
 
+/// The table indexed by method and route, built once.
+static INDEX: LazyLock<HashMap<&'static str, Vec<Endpoint>>> = LazyLock::new(|| {
+    let mut index: HashMap<&'static str, Vec<Endpoint>> = HashMap::new();
+    for e in endpoints() {
+        index.entry(e.path).or_default().push(e);
+    }
+    index
+});
+
 /// The endpoint a request was routed to.
-pub fn lookup(method: &Method, path: &str) -> Option<Endpoint> {
-    endpoints()
-        .into_iter()
-        .find(|e| e.method == *method && e.path == path)
+pub fn lookup(method: &Method, path: &str) -> Option<&'static Endpoint> {
+    INDEX.get(path)?.iter().find(|e| e.method == *method)
 }
 
 /// The table as Markdown, as `docs/wire/auth.md` carries it.
