@@ -230,6 +230,19 @@ impl Auth {
     }
 }
 
+/// The main account an operator manages users, groups or strategies for; sub accounts and
+/// groups may not (403002).
+pub(crate) fn main_account(operator: &Operator, what: &str) -> Result<String> {
+    match operator {
+        Operator::Unchecked => Ok(crate::DEFAULT_ADMIN_ID.to_string()),
+        Operator::User { role, owner_id, .. } if *role != UserRole::Sub => Ok(owner_id.clone()),
+        _ => Err(PolarisError::new(
+            Code::OperationRoleForbidden,
+            format!("only main accounts can manage {what}"),
+        )),
+    }
+}
+
 fn allowed(state: &AuthState, operator: &Operator, access: Access, resource: &ResourceRef) -> bool {
     let (user, groups): (Option<&str>, Vec<&str>) = match operator {
         Operator::Unchecked => return true,

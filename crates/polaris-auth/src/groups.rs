@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use polaris_store::Mutation;
 use polaris_types::{AuthAction, Code, PolarisError, Result, UserGroup, UserRole};
 
-use crate::check::PrincipalKind;
+use crate::check::{PrincipalKind, main_account};
 use crate::token::TokenOwner;
 use crate::users::check_name;
 use crate::{Auth, Operator, new_id, now_millis, strategies};
@@ -28,17 +28,6 @@ pub struct GroupUpdate {
     pub remove_users: BTreeSet<String>,
 }
 
-fn owner_only(operator: &Operator) -> Result<String> {
-    match operator {
-        Operator::Unchecked => Ok(crate::DEFAULT_ADMIN_ID.to_string()),
-        Operator::User { role, owner_id, .. } if *role != UserRole::Sub => Ok(owner_id.clone()),
-        _ => Err(PolarisError::new(
-            Code::OperationRoleForbidden,
-            "only main accounts can manage user groups",
-        )),
-    }
-}
-
 /// Whether `operator` may see `group`: its owner (and admins) and its members.
 fn can_see(operator: &Operator, group: &UserGroup) -> bool {
     match operator {
@@ -54,7 +43,7 @@ fn can_see(operator: &Operator, group: &UserGroup) -> bool {
 impl Auth {
     /// Creates a group owned by the operator's main account.
     pub async fn create_group(&self, operator: &Operator, spec: GroupSpec) -> Result<UserGroup> {
-        let owner = owner_only(operator)?;
+        let owner = main_account(operator, "user groups")?;
         check_name(&spec.name, Code::InvalidUserName)?;
         let _guard = self.writer.lock().await;
         let state = self.state.load();
@@ -138,7 +127,7 @@ impl Auth {
         operator: &Operator,
         update: GroupUpdate,
     ) -> Result<UserGroup> {
-        owner_only(operator)?;
+        main_account(operator, "user groups")?;
         let _guard = self.writer.lock().await;
         let mut group = self.group(operator, &update.id)?;
         let before = group.clone();
@@ -166,7 +155,7 @@ impl Auth {
 
     /// Deletes a group and its default strategy; unknown ids succeed.
     pub async fn delete_group(&self, operator: &Operator, id: &str) -> Result<()> {
-        owner_only(operator)?;
+        main_account(operator, "user groups")?;
         let _guard = self.writer.lock().await;
         let state = self.state.load();
         let Some(group) = state.groups.get(id) else {
@@ -191,7 +180,7 @@ impl Auth {
         id: &str,
         enable: bool,
     ) -> Result<UserGroup> {
-        owner_only(operator)?;
+        main_account(operator, "user groups")?;
         let _guard = self.writer.lock().await;
         let mut group = self.group(operator, id)?;
         group.token_enable = enable;
@@ -203,7 +192,7 @@ impl Auth {
 
     /// Issues a new token for a group; the old one stops working at once.
     pub async fn refresh_group_token(&self, operator: &Operator, id: &str) -> Result<UserGroup> {
-        owner_only(operator)?;
+        main_account(operator, "user groups")?;
         let _guard = self.writer.lock().await;
         let mut group = self.group(operator, id)?;
         group.token = self.issue_token(&TokenOwner::Group(group.id.clone()));

@@ -10,7 +10,7 @@ use polaris_types::{
     UserRole,
 };
 
-use crate::check::{PrincipalKind, grants};
+use crate::check::{PrincipalKind, grants, main_account};
 use crate::users::check_name;
 use crate::{Auth, AuthState, Operator, ResourceRef, new_id, now_millis};
 
@@ -122,17 +122,6 @@ pub(crate) fn forget_principal(state: &AuthState, kind: PrincipalKind, id: &str)
     batch
 }
 
-fn owner_only(operator: &Operator) -> Result<String> {
-    match operator {
-        Operator::Unchecked => Ok(crate::DEFAULT_ADMIN_ID.to_string()),
-        Operator::User { role, owner_id, .. } if *role != UserRole::Sub => Ok(owner_id.clone()),
-        _ => Err(PolarisError::new(
-            Code::OperationRoleForbidden,
-            "only main accounts can manage strategies",
-        )),
-    }
-}
-
 /// Whether `operator` may see `strategy`: main accounts and admins see all of their tenant,
 /// others the strategies that apply to them.
 fn can_see(state: &AuthState, operator: &Operator, strategy: &Strategy) -> bool {
@@ -172,7 +161,7 @@ impl Auth {
         operator: &Operator,
         spec: StrategySpec,
     ) -> Result<Strategy> {
-        let owner = owner_only(operator)?;
+        let owner = main_account(operator, "strategies")?;
         check_name(&spec.name, Code::InvalidAuthStrategyName)?;
         let _guard = self.writer.lock().await;
         let state = self.state.load();
@@ -236,7 +225,7 @@ impl Auth {
         operator: &Operator,
         update: StrategyUpdate,
     ) -> Result<Strategy> {
-        owner_only(operator)?;
+        main_account(operator, "strategies")?;
         let _guard = self.writer.lock().await;
         let mut strategy = self.strategy(operator, &update.id)?;
         let changes_principals = !(update.add_users.is_empty()
@@ -278,7 +267,7 @@ impl Auth {
 
     /// Deletes a strategy; unknown ids succeed, default strategies cannot be deleted.
     pub async fn delete_strategy(&self, operator: &Operator, id: &str) -> Result<()> {
-        owner_only(operator)?;
+        main_account(operator, "strategies")?;
         let _guard = self.writer.lock().await;
         let state = self.state.load();
         let Some(strategy) = state.strategies.get(id) else {

@@ -319,3 +319,68 @@ def test_config_writes_need_a_token_and_reads_do_not_when_client_checks_are_on(c
             namespace=S("default"), group=S(group), file_name=S(name))
         reply = stub.GetConfigFile(query, timeout=10)
         assert reply.code.value == SUCCESS and reply.configFile.content.value == "v=1", reply
+
+
+def test_groups_and_strategies_round_trip_and_group_tokens_carry_the_groups_grants(server):
+    addr = server.http_addr
+    ns = unique("team-ns")
+    _, body = call(addr, "POST", "/naming/v1/namespaces", [{"name": ns}], token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    alice, bob = create_sub_user(addr, unique("alice")), create_sub_user(addr, unique("bob"))
+    group_name = unique("team")
+    _, body = call(addr, "POST", "/core/v1/usergroup",
+                   {"name": group_name, "relation": {"users": [{"id": alice}]}}, token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    group = body["userGroup"]["id"]
+    _, body = call(addr, "POST", "/core/v1/usergroup", {"name": group_name}, token=ADMIN_TOKEN)
+    assert body["code"] == 400216, body
+    _, body = call(addr, "PUT", "/core/v1/usergroups",
+                   [{"id": group, "add_relations": {"users": [{"id": bob}]},
+                     "remove_relations": {"users": [{"id": alice}]}}], token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    _, body = call(addr, "GET", f"/core/v1/usergroup/detail?id={group}", token=ADMIN_TOKEN)
+    assert [u["id"] for u in body["userGroup"]["relation"]["users"]] == [bob], body
+    _, body = call(addr, "GET", f"/core/v1/usergroups?user_id={bob}", token=ADMIN_TOKEN)
+    assert [g["id"] for g in body["userGroups"]] == [group], body
+
+    strategy = {"name": unique("team-rw"), "action": "READ_WRITE",
+                "principals": {"groups": [{"id": group}]},
+                "resources": {"namespaces": [{"id": ns}]}}
+    _, body = call(addr, "POST", "/core/v1/auth/strategy", strategy, token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    strategy_id = body["authStrategy"]["id"]
+    _, body = call(addr, "GET", f"/core/v1/auth/strategies?principal_id={group}"
+                   "&principal_type=group&show_detail=true", token=ADMIN_TOKEN)
+    names = {s["name"] for s in body["authStrategies"]}
+    assert strategy["name"] in names and any(n.startswith("(用户组)") for n in names), body
+
+    # Bob writes through the group; so does the group's own token; Alice left the group.
+    write = [{"namespace": ns, "name": unique("svc")}]
+    assert call(addr, "POST", "/naming/v1/services", write,
+                token=token_of(addr, bob))[1]["code"] == SUCCESS
+    _, body = call(addr, "GET", f"/core/v1/usergroup/token?id={group}", token=ADMIN_TOKEN)
+    group_token = body["userGroup"]["auth_token"]
+    assert call(addr, "POST", "/naming/v1/services", [{"namespace": ns, "name": unique("g")}],
+                token=group_token)[1]["code"] == SUCCESS
+    assert call(addr, "POST", "/naming/v1/services", [{"namespace": ns, "name": unique("a")}],
+                token=token_of(addr, alice))[0] == 401
+    _, body = call(addr, "PUT", "/core/v1/usergroup/token/status",
+                   {"id": group, "token_enable": False}, token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    assert call(addr, "GET", "/naming/v1/namespaces", token=group_token)[1]["code"] == 401003
+
+    # Narrowing the strategy to read-only takes Bob's writes away at once.
+    _, body = call(addr, "PUT", "/core/v1/auth/strategies", [{"id": strategy_id,
+                                                              "action": "ONLY_READ"}],
+                   token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    assert call(addr, "POST", "/naming/v1/services", [{"namespace": ns, "name": unique("b")}],
+                token=token_of(addr, bob))[0] == 401
+    _, body = call(addr, "POST", "/core/v1/auth/strategies/delete", [{"id": strategy_id}],
+                   token=ADMIN_TOKEN)
+    assert body["code"] == SUCCESS, body
+    _, body = call(addr, "POST", "/core/v1/usergroups/delete", [{"id": group}, {}],
+                   token=ADMIN_TOKEN)
+    assert [r["code"] for r in body["responses"]] == [SUCCESS, 400421], body
+    _, body = call(addr, "GET", f"/core/v1/usergroup/detail?id={group}", token=ADMIN_TOKEN)
+    assert body["code"] == 400314, body

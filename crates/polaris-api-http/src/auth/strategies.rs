@@ -1,0 +1,233 @@
+//! `/core/v1/auth/strateg(y|ies)` and `/core/v1/auth/principal/resources`.
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+use polaris_auth::{Auth, StrategySpec, StrategyUpdate};
+use polaris_types::{AuthAction, Code, PolarisError};
+use serde_json::{Value, json};
+
+use super::json::{action, ids, required_text, resources, resources_out, strategy_out, text};
+use super::routes::{
+    Caller, check_keys, delete_each, each_item, name_matches, object, operator, page, reply,
+};
+use crate::AppState;
+use crate::body::Query;
+use crate::reply::{Reply, query_error};
+
+/// Fills in the namespace and name of service and config group entries the console names by
+/// their id only, so that strategies match requests, which name resources by namespace and name.
+fn resolve_ids(state: &AppState, set: polaris_auth::ResourceSet) -> polaris_auth::ResourceSet {
+    let needs = |r: &polaris_types::StrategyResource| {
+        r.kind != polaris_types::ResourceKind::Namespace
+            && r.id != "*"
+            && !r.id.is_empty()
+            && r.name.is_empty()
+    };
+    if !set.iter().any(needs) {
+        return set;
+    }
+    let naming = state.naming.snapshot();
+    let config = state.config.snapshot();
+    set.into_iter()
+        .map(|mut r| {
+            if needs(&r) {
+                let found = match r.kind {
+                    polaris_types::ResourceKind::Service => naming
+                        .services
+                        .values()
+                        .find(|v| v.service.id == r.id)
+                        .map(|v| (v.service.namespace.clone(), v.service.name.clone())),
+                    _ => config
+                        .groups
+                        .values()
+                        .find(|g| g.id.to_string() == r.id)
+                        .map(|g| (g.namespace.clone(), g.name.clone())),
+                };
+                if let Some((namespace, name)) = found {
+                    r.namespace = namespace;
+                    r.name = name;
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+fn principal_name(auth: &Auth) -> impl Fn(&str) -> String {
+    let state = auth.state();
+    move |id: &str| {
+        state
+            .users
+            .get(id)
+            .map(|u| u.name.clone())
+            .or_else(|| state.groups.get(id).map(|g| g.name.clone()))
+            .unwrap_or_default()
+    }
+}
+
+pub(super) async fn create_strategy(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Response {
+    reply(
+        async {
+            let req = object(body).await?;
+            let principals = req.get("principals");
+            let spec = StrategySpec {
+                name: required_text(&req, "name")?,
+                comment: required_text(&req, "comment")?,
+                action: action(&req)?.unwrap_or(AuthAction::ReadWrite),
+                users: ids(principals, "users")?,
+                groups: ids(principals, "groups")?,
+                resources: resolve_ids(&state, resources(req.get("resources"))?),
+            };
+            let strategy = state.auth.create_strategy(&operator(caller), spec).await?;
+            Ok(Reply::ok().with(
+                "authStrategy",
+                strategy_out(&strategy, principal_name(&state.auth)),
+            ))
+        }
+        .await,
+    )
+}
+
+pub(super) async fn strategy_detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = Query::parse(raw.as_deref());
+    reply((|| {
+        let strategy = state
+            .auth
+            .strategy(&operator(caller), query.get("id").unwrap_or_default())?;
+        Ok(Reply::ok().with(
+            "authStrategy",
+            strategy_out(&strategy, principal_name(&state.auth)),
+        ))
+    })())
+}
+
+pub(super) async fn update_strategies(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Response {
+    let op = operator(caller);
+    each_item(body, |item| {
+        let (state, op) = (state.clone(), op.clone());
+        async move {
+            let update = StrategyUpdate {
+                id: required_text(&item, "id")?,
+                comment: text(&item, "comment"),
+                action: action(&item)?,
+                add_users: ids(item.get("add_principals"), "users")?,
+                add_groups: ids(item.get("add_principals"), "groups")?,
+                remove_users: ids(item.get("remove_principals"), "users")?,
+                remove_groups: ids(item.get("remove_principals"), "groups")?,
+                add_resources: resolve_ids(&state, resources(item.get("add_resources"))?),
+                remove_resources: resolve_ids(&state, resources(item.get("remove_resources"))?),
+            };
+            let strategy = state.auth.update_strategy(&op, update).await?;
+            Ok(Reply::ok().with("authStrategy", json!({ "id": strategy.id })))
+        }
+    })
+    .await
+}
+
+pub(super) async fn list_strategies(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = Query::parse(raw.as_deref());
+    let allowed = [
+        "id",
+        "name",
+        "owner",
+        "principal_id",
+        "principal_type",
+        "res_id",
+        "res_type",
+        "default",
+        "show_detail",
+        "offset",
+        "limit",
+    ];
+    if let Err(err) = check_keys(&query, &allowed) {
+        return query_error(&err);
+    }
+    let detail = query.boolean("show_detail").unwrap_or(false);
+    let names = principal_name(&state.auth);
+    let items = state
+        .auth
+        .strategies(&operator(caller))
+        .into_iter()
+        .filter(|s| query.get("id").is_none_or(|id| id.is_empty() || s.id == id))
+        .filter(|s| name_matches(query.get("name"), &s.name))
+        .filter(|s| {
+            query
+                .get("principal_id")
+                .is_none_or(|p| p.is_empty() || s.users.contains(p) || s.groups.contains(p))
+        })
+        .filter(|s| {
+            query
+                .boolean("default")
+                .is_none_or(|d| s.default_strategy == d)
+        })
+        .filter(|s| {
+            query.get("res_id").is_none_or(|r| {
+                r.is_empty() || s.resources.iter().any(|e| e.id == r || e.name == r)
+            })
+        })
+        .map(|s| {
+            let mut out = strategy_out(&s, &names);
+            if !detail {
+                out["resources"] = Value::Null;
+                out["principals"] = Value::Null;
+            }
+            out
+        })
+        .collect();
+    page(&query, items, "authStrategies")
+}
+
+pub(super) async fn delete_strategies(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Response {
+    let op = operator(caller);
+    delete_each(body, "authStrategy", Code::InvalidAuthStrategyId, |id| {
+        let (auth, op) = (state.auth.clone(), op.clone());
+        async move { auth.delete_strategy(&op, &id).await }
+    })
+    .await
+}
+
+pub(super) async fn principal_resources(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = Query::parse(raw.as_deref());
+    reply((|| {
+        let id = query.get("principal_id").unwrap_or_default();
+        let group = match query.get("principal_type").unwrap_or("user") {
+            "user" | "1" => false,
+            "group" | "groups" | "2" => true,
+            other => {
+                return Err(PolarisError::new(
+                    Code::InvalidPrincipalType,
+                    other.to_string(),
+                ));
+            }
+        };
+        let set = state
+            .auth
+            .principal_resources(&operator(caller), id, group)?;
+        Ok(Reply::ok().with("resources", resources_out("", &set)))
+    })())
+}
