@@ -78,11 +78,12 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         (body, Default::default())
     };
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let token = header_token.or_else(|| {
-        (endpoint.scope == Scope::Client)
-            .then(|| body_token(&json))
-            .flatten()
-    });
+    // A client body's own token (`service_token`, `service.token`) wins over the header, as
+    // officially.
+    let from_body = (endpoint.scope == Scope::Client)
+        .then(|| body_token(&json))
+        .flatten();
+    let token = from_body.or(header_token);
     let operator = match auth.authenticate(origin, token.as_deref()) {
         Ok(operator) => operator,
         Err(err) => return refuse(&endpoint, &err),
