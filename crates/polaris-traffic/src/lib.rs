@@ -2,3 +2,7 @@
 //! balancers, the circuit breaker state machines and the rate limiters, all driven by the rules
 //! the server delivers through Discover. Time is passed in or read from `tokio::time` so every
 //! window and state change can be tested on paused time.
+
+mod instance;
+
+pub use instance::{Instance, Location, ServiceInstances};
