@@ -2,7 +2,12 @@
 //! balancers, the circuit breaker state machines and the rate limiters, all driven by the rules
 //! the server delivers through Discover. Time is passed in or read from `tokio::time` so every
 //! window and state change can be tested on paused time.
+#![warn(missing_docs)]
 
+pub mod balance;
+mod hash;
 mod instance;
+mod rules;
 
 pub use instance::{Instance, Location, ServiceInstances};
+pub use rules::{ServiceKey, Skipped};

@@ -1,0 +1,153 @@
+//! Consistent hashing on a ring of virtual nodes.
+
+use std::sync::Arc;
+
+use super::{Criteria, LoadBalancer, SnapshotCache};
+use crate::Instance;
+use crate::hash::{SplitMix, StableHasher};
+
+/// Virtual nodes of an instance of weight 100 (the default weight).
+pub const DEFAULT_VNODE_COUNT: u32 = 500;
+
+/// Consistent hashing: each instance owns `vnode_count × weight / 100` points (at least one
+/// when its weight is above 0) on a 64-bit ring, placed by hashing `host:port#i`; a key goes to
+/// the first point at or after its hash. An instance's points depend only on itself, so when
+/// one instance leaves only the keys it owned move. The ring is built once per set; a pick
+/// is a binary search.
+#[derive(Debug)]
+pub struct RingHashBalancer {
+    vnode_count: u32,
+    ring: SnapshotCache<Vec<(u64, u32)>>,
+    rng: SplitMix,
+}
+
+impl RingHashBalancer {
+    /// A balancer with `vnode_count` points per instance of weight 100 (0 means the default).
+    pub fn new(vnode_count: u32) -> Self {
+        RingHashBalancer {
+            vnode_count: if vnode_count == 0 {
+                DEFAULT_VNODE_COUNT
+            } else {
+                vnode_count
+            },
+            ring: SnapshotCache::default(),
+            rng: SplitMix::from_entropy(),
+        }
+    }
+
+    fn build(&self, set: &[Arc<Instance>]) -> Vec<(u64, u32)> {
+        let mut ring = Vec::new();
+        for (index, instance) in set.iter().enumerate() {
+            if instance.weight == 0 {
+                continue;
+            }
+            let points = (u64::from(self.vnode_count) * u64::from(instance.weight) / 100).max(1);
+            let mut base = StableHasher::with_seed(0);
+            base.write(instance.host.as_bytes())
+                .write(b":")
+                .write(&instance.port.to_le_bytes())
+                .write(b"#");
+            let tie_break = base.finish();
+            for point in 0..points {
+                let mut hasher = base;
+                let hash = hasher.write_u64(point).finish();
+                ring.push((hash, index as u32, tie_break));
+            }
+        }
+        ring.sort_unstable_by_key(|&(hash, _, tie)| (hash, tie));
+        ring.into_iter()
+            .map(|(hash, index, _)| (hash, index))
+            .collect()
+    }
+}
+
+impl LoadBalancer for RingHashBalancer {
+    fn name(&self) -> &'static str {
+        "ringHash"
+    }
+
+    fn pick(&self, set: &Arc<[Arc<Instance>]>, criteria: &Criteria<'_>) -> Option<Arc<Instance>> {
+        let key = criteria.key_hash().unwrap_or_else(|| self.rng.next_u64());
+        let index = self.ring.with(
+            set,
+            |set| self.build(set),
+            |ring| {
+                let at = ring.partition_point(|&(hash, _)| hash < key);
+                ring.get(at)
+                    .or_else(|| ring.first())
+                    .map(|&(_, index)| index)
+            },
+        )?;
+        set.get(index as usize).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::balance::test_support::weighted;
+    use proptest::prelude::*;
+
+    #[test]
+    fn same_key_same_instance_and_weight_zero_excluded() {
+        let set = weighted(&[100, 0, 100, 100]);
+        let balancer = RingHashBalancer::new(0);
+        for key in 0..500u32 {
+            let key = key.to_string();
+            let first = balancer
+                .pick(&set, &Criteria::with_hash_key(key.as_bytes()))
+                .unwrap();
+            let again = balancer
+                .pick(&set, &Criteria::with_hash_key(key.as_bytes()))
+                .unwrap();
+            assert!(Arc::ptr_eq(&first, &again));
+            assert_ne!(&*first.id, "ins-1");
+        }
+        assert!(
+            balancer
+                .pick(&weighted(&[0]), &Criteria::default())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn heavier_instances_own_more_keys() {
+        let set = weighted(&[100, 300]);
+        let balancer = RingHashBalancer::new(200);
+        let heavy = (0..20_000u32)
+            .filter(|key| {
+                let key = key.to_string();
+                let picked = balancer.pick(&set, &Criteria::with_hash_key(key.as_bytes()));
+                picked.is_some_and(|p| &*p.id == "ins-1")
+            })
+            .count();
+        // 75% expected; the ring's variance with 800 points is a few percent.
+        assert!((13_500..16_500).contains(&heavy), "{heavy}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        #[test]
+        fn removing_one_instance_moves_only_its_keys(n in 2usize..30, removed in any::<prop::sample::Index>()) {
+            let full = weighted(&vec![100; n]);
+            let removed = removed.index(n);
+            let rest: Arc<[Arc<Instance>]> = full
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != removed)
+                .map(|(_, instance)| Arc::clone(instance))
+                .collect();
+            let balancer = RingHashBalancer::new(100);
+            let after_balancer = RingHashBalancer::new(100);
+            for key in 0..2000u32 {
+                let key = key.to_string();
+                let criteria = Criteria::with_hash_key(key.as_bytes());
+                let before = balancer.pick(&full, &criteria).unwrap();
+                let after = after_balancer.pick(&rest, &criteria).unwrap();
+                if !Arc::ptr_eq(&before, &full[removed]) {
+                    prop_assert!(Arc::ptr_eq(&before, &after), "key {} moved", key);
+                }
+            }
+        }
+    }
+}
