@@ -7,6 +7,7 @@
 pub mod balance;
 mod hash;
 mod instance;
+pub mod router;
 mod rules;
 
 pub use instance::{Instance, Location, ServiceInstances};

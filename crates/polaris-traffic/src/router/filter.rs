@@ -1,0 +1,142 @@
+//! `filterOnlyRouter`: drops instances that must not receive traffic.
+
+use std::sync::Arc;
+
+use super::{InstanceList, RouteContext, RouteError, ServiceRouter, retain};
+use crate::{Instance, ServiceKey};
+
+/// Something that can bar an instance, such as an open instance-level circuit breaker.
+pub trait InstanceGate: Send + Sync {
+    /// True when `instance` of `service` must receive no traffic now.
+    fn is_blocked(&self, service: &ServiceKey, instance: &Instance) -> bool;
+}
+
+/// Drops isolated instances, instances of weight 0, unhealthy instances and instances the
+/// gate bars. With recover-all (`enableRecoverAll`), when that leaves nothing but some
+/// instance is merely unhealthy or barred, every non-isolated instance of weight above 0 is
+/// returned instead, so a flapping health signal cannot black-hole a service.
+pub struct FilterOnlyRouter {
+    recover_all: bool,
+    gate: Option<Arc<dyn InstanceGate>>,
+}
+
+impl std::fmt::Debug for FilterOnlyRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilterOnlyRouter")
+            .field("recover_all", &self.recover_all)
+            .field("gate", &self.gate.is_some())
+            .finish()
+    }
+}
+
+impl FilterOnlyRouter {
+    /// A router with recover-all on or off and an optional gate.
+    pub fn new(recover_all: bool, gate: Option<Arc<dyn InstanceGate>>) -> Self {
+        FilterOnlyRouter { recover_all, gate }
+    }
+}
+
+fn servable(instance: &Instance) -> bool {
+    !instance.isolate && instance.weight > 0
+}
+
+impl ServiceRouter for FilterOnlyRouter {
+    fn name(&self) -> &'static str {
+        "filterOnlyRouter"
+    }
+
+    fn route(&self, cx: &RouteContext, set: &InstanceList) -> Result<InstanceList, RouteError> {
+        let available = |instance: &Instance| {
+            servable(instance)
+                && instance.healthy
+                && !self
+                    .gate
+                    .as_ref()
+                    .is_some_and(|gate| gate.is_blocked(&cx.destination, instance))
+        };
+        let kept = retain(set, available);
+        if !kept.is_empty() || !self.recover_all {
+            return Ok(kept);
+        }
+        let recovered = retain(set, servable);
+        if recovered.is_empty() {
+            Err(RouteError::NoInstances {
+                router: self.name(),
+            })
+        } else {
+            Ok(recovered)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::test_support::{ids, instance};
+
+    fn with(id: &str, healthy: bool, isolate: bool, weight: u32) -> Arc<Instance> {
+        let mut base = (*instance(id, &[], ["", "", ""])).clone();
+        base.healthy = healthy;
+        base.isolate = isolate;
+        base.weight = weight;
+        Arc::new(base)
+    }
+
+    struct BlockId(&'static str);
+    impl InstanceGate for BlockId {
+        fn is_blocked(&self, _: &ServiceKey, instance: &Instance) -> bool {
+            &*instance.id == self.0
+        }
+    }
+
+    #[test]
+    fn drops_unhealthy_isolated_zero_weight_and_gated() {
+        let set: InstanceList = vec![
+            with("ok", true, false, 100),
+            with("sick", false, false, 100),
+            with("isolated", true, true, 100),
+            with("zero", true, false, 0),
+            with("open", true, false, 100),
+        ]
+        .into();
+        let router = FilterOnlyRouter::new(true, Some(Arc::new(BlockId("open"))));
+        let out = router.route(&RouteContext::default(), &set).unwrap();
+        assert_eq!(ids(&out), ["ok"]);
+    }
+
+    #[test]
+    fn unchanged_set_is_the_same_arc() {
+        let set: InstanceList = vec![with("a", true, false, 1), with("b", true, false, 1)].into();
+        let out = FilterOnlyRouter::new(false, None)
+            .route(&RouteContext::default(), &set)
+            .unwrap();
+        assert!(Arc::ptr_eq(&out, &set));
+    }
+
+    #[test]
+    fn recover_all_returns_servable_instances_when_all_are_unhealthy() {
+        let set: InstanceList = vec![
+            with("sick-1", false, false, 100),
+            with("sick-2", false, false, 100),
+            with("isolated", false, true, 100),
+        ]
+        .into();
+        let recovering = FilterOnlyRouter::new(true, None);
+        let out = recovering.route(&RouteContext::default(), &set).unwrap();
+        assert_eq!(ids(&out), ["sick-1", "sick-2"]);
+        let strict = FilterOnlyRouter::new(false, None);
+        assert!(
+            strict
+                .route(&RouteContext::default(), &set)
+                .unwrap()
+                .is_empty()
+        );
+        let only_isolated: InstanceList = vec![with("isolated", true, true, 100)].into();
+        assert_eq!(
+            recovering.route(&RouteContext::default(), &only_isolated),
+            Err(RouteError::NoInstances {
+                router: "filterOnlyRouter"
+            })
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! `laneRouter`: keeps a request inside its lane (swimlane), or on the baseline.
+
+use polaris_matcher::{Argument, Condition};
+use polaris_proto::v1;
+
+use super::{InstanceList, Memo, RouteContext, RouteError, ServiceRouter, retain};
+use crate::hash::StableHasher;
+use crate::rules::{compile_match, name_matches};
+use crate::{Instance, ServiceKey, Skipped};
+
+/// The instance metadata key holding an instance's lane.
+pub const LANE_LABEL: &str = "lane";
+
+#[derive(Debug)]
+struct LaneRule {
+    group: String,
+    name: String,
+    priority: u32,
+    conditions: Vec<Condition>,
+    any_condition: bool,
+    lane: String,
+    strict: bool,
+    destinations: Vec<ServiceKey>,
+}
+
+impl LaneRule {
+    fn covers(&self, service: &ServiceKey) -> bool {
+        self.destinations.is_empty()
+            || self.destinations.iter().any(|d| {
+                name_matches(&d.namespace, &service.namespace)
+                    && name_matches(&d.service, &service.service)
+            })
+    }
+}
+
+/// The lane a request was put in by a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneMatch {
+    /// Lane group name.
+    pub group: String,
+    /// Lane rule name.
+    pub rule: String,
+    /// The lane, compared with instances' `lane` label.
+    pub lane: String,
+    /// STRICT match mode: no fallback to the baseline when the lane has no instance.
+    pub strict: bool,
+}
+
+/// Compiled lane groups: enabled lane rules in ascending priority.
+#[derive(Debug, Default)]
+pub struct LaneRules {
+    rules: Vec<LaneRule>,
+}
+
+fn source_argument(argument: &v1::SourceMatch) -> Option<Argument> {
+    let kind = match argument.r#type {
+        0 => "CUSTOM",
+        1 => "METHOD",
+        2 => "HEADER",
+        3 => "QUERY",
+        4 => "CALLER_IP",
+        5 => "PATH",
+        6 => "COOKIE",
+        7 => "CALLER_METADATA",
+        _ => return None,
+    };
+    Argument::parse(kind, &argument.key)
+}
+
+impl LaneRules {
+    /// Compiles lane groups; disabled rules are ignored, rules that cannot be compiled are
+    /// left out and reported.
+    pub fn compile(groups: &[v1::LaneGroup]) -> (LaneRules, Vec<Skipped>) {
+        let mut rules = Vec::new();
+        let mut skipped = Vec::new();
+        for group in groups {
+            let destinations: Vec<ServiceKey> = group
+                .destinations
+                .iter()
+                .map(|d| ServiceKey::new(d.namespace.clone(), d.service.clone()))
+                .collect();
+            'rule: for rule in group.rules.iter().filter(|r| r.enable) {
+                let label = format!("{}/{}", group.name, rule.name);
+                if rule.default_label_value.is_empty() {
+                    skipped.push(Skipped::new(label, "no lane label value"));
+                    continue;
+                }
+                let traffic = rule.traffic_match_rule.clone().unwrap_or_default();
+                let mut conditions = Vec::new();
+                for argument in &traffic.arguments {
+                    let Some(parsed) = source_argument(argument) else {
+                        skipped.push(Skipped::new(
+                            label,
+                            format!("unknown argument type {}", argument.r#type),
+                        ));
+                        continue 'rule;
+                    };
+                    match compile_match(argument.value.as_ref()) {
+                        Ok(matcher) => conditions.push(Condition {
+                            argument: parsed,
+                            matcher,
+                        }),
+                        Err(reason) => {
+                            skipped.push(Skipped::new(label, reason));
+                            continue 'rule;
+                        }
+                    }
+                }
+                rules.push(LaneRule {
+                    group: group.name.clone(),
+                    name: rule.name.clone(),
+                    priority: rule.priority,
+                    conditions,
+                    any_condition: traffic.match_mode == 1,
+                    lane: rule.default_label_value.clone(),
+                    strict: rule.match_mode == 0,
+                    destinations: destinations.clone(),
+                });
+            }
+        }
+        rules.sort_by_key(|r| r.priority);
+        (LaneRules { rules }, skipped)
+    }
+
+    /// The first rule (by priority) covering the destination whose traffic match holds.
+    pub fn match_lane(&self, cx: &RouteContext) -> Option<LaneMatch> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.covers(&cx.destination))
+            .find(|rule| {
+                if rule.any_condition && !rule.conditions.is_empty() {
+                    rule.conditions.iter().any(|c| c.matches(&cx.request))
+                } else {
+                    Condition::all(&rule.conditions, &cx.request)
+                }
+            })
+            .map(|rule| LaneMatch {
+                group: rule.group.clone(),
+                rule: rule.name.clone(),
+                lane: rule.lane.clone(),
+                strict: rule.strict,
+            })
+    }
+}
+
+/// Sends a request in a lane (carried in [`RouteContext::lane`] or put there by a lane rule)
+/// to the instances labelled `lane=<lane>`. When the lane has no instance, a STRICT rule fails
+/// the call and otherwise the baseline is used. Requests in no lane go to the baseline: the
+/// instances without a `lane` label (or every instance when all of them carry one).
+#[derive(Debug, Default)]
+pub struct LaneRouter {
+    memo: Memo,
+}
+
+impl LaneRouter {
+    /// A lane router.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn baseline(&self, set: &InstanceList) -> InstanceList {
+        let baseline = self.memo.get_or(set, 0, || {
+            retain(set, |i: &Instance| !i.metadata.contains_key(LANE_LABEL))
+        });
+        if baseline.is_empty() {
+            InstanceList::clone(set)
+        } else {
+            baseline
+        }
+    }
+}
+
+impl ServiceRouter for LaneRouter {
+    fn name(&self) -> &'static str {
+        "laneRouter"
+    }
+
+    fn route(&self, cx: &RouteContext, set: &InstanceList) -> Result<InstanceList, RouteError> {
+        if !set.iter().any(|i| i.metadata.contains_key(LANE_LABEL)) {
+            return Ok(InstanceList::clone(set));
+        }
+        let (lane, strict) = match (&cx.lane, &cx.lane_rules) {
+            (Some(lane), _) => (lane.clone(), false),
+            (None, Some(rules)) => match rules.match_lane(cx) {
+                Some(found) => (found.lane, found.strict),
+                None => return Ok(self.baseline(set)),
+            },
+            (None, None) => return Ok(self.baseline(set)),
+        };
+        let key = StableHasher::with_seed(4).write(lane.as_bytes()).finish() | 1;
+        let in_lane = self.memo.get_or(set, key, || {
+            retain(set, |i: &Instance| {
+                i.metadata.get(LANE_LABEL) == Some(&lane)
+            })
+        });
+        if !in_lane.is_empty() {
+            Ok(in_lane)
+        } else if strict {
+            Err(RouteError::NoInstances {
+                router: self.name(),
+            })
+        } else {
+            Ok(self.baseline(set))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::test_support::{ids, instance};
+    use crate::rules::ms;
+
+    fn group(strict: bool) -> v1::LaneGroup {
+        v1::LaneGroup {
+            name: "g".into(),
+            destinations: vec![v1::DestinationGroup {
+                namespace: "default".into(),
+                service: "orders".into(),
+                ..Default::default()
+            }],
+            rules: vec![v1::LaneRule {
+                name: "gray-users".into(),
+                enable: true,
+                default_label_value: "gray".into(),
+                match_mode: if strict { 0 } else { 1 },
+                traffic_match_rule: Some(v1::TrafficMatchRule {
+                    arguments: vec![v1::SourceMatch {
+                        r#type: 2,
+                        key: "x-user".into(),
+                        value: Some(ms(0, "tester")),
+                    }],
+                    match_mode: 0,
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn cx(user: Option<&str>, strict: bool) -> RouteContext {
+        let mut cx = RouteContext {
+            destination: ServiceKey::new("default", "orders"),
+            lane_rules: Some(std::sync::Arc::new(LaneRules::compile(&[group(strict)]).0)),
+            ..Default::default()
+        };
+        if let Some(user) = user {
+            cx.request.headers.insert("x-user".into(), user.into());
+        }
+        cx
+    }
+
+    fn set() -> InstanceList {
+        vec![
+            instance("base", &[], ["", "", ""]),
+            instance("gray", &[(LANE_LABEL, "gray")], ["", "", ""]),
+            instance("blue", &[(LANE_LABEL, "blue")], ["", "", ""]),
+        ]
+        .into()
+    }
+
+    #[test]
+    fn matching_traffic_enters_the_lane_and_the_rest_stays_on_baseline() {
+        let router = LaneRouter::new();
+        assert_eq!(
+            ids(&router.route(&cx(Some("tester"), true), &set()).unwrap()),
+            ["gray"]
+        );
+        assert_eq!(
+            ids(&router.route(&cx(Some("other"), true), &set()).unwrap()),
+            ["base"]
+        );
+        let mut carried = cx(None, true);
+        carried.lane = Some("blue".into());
+        assert_eq!(ids(&router.route(&carried, &set()).unwrap()), ["blue"]);
+    }
+
+    #[test]
+    fn empty_lane_strict_fails_permissive_falls_back() {
+        let set: InstanceList = vec![
+            instance("base", &[], ["", "", ""]),
+            instance("blue", &[(LANE_LABEL, "blue")], ["", "", ""]),
+        ]
+        .into();
+        let router = LaneRouter::new();
+        assert!(router.route(&cx(Some("tester"), true), &set).is_err());
+        assert_eq!(
+            ids(&router.route(&cx(Some("tester"), false), &set).unwrap()),
+            ["base"]
+        );
+        let other_service = RouteContext {
+            destination: ServiceKey::new("default", "payments"),
+            ..cx(Some("tester"), true)
+        };
+        assert_eq!(ids(&router.route(&other_service, &set).unwrap()), ["base"]);
+    }
+}

@@ -1,0 +1,333 @@
+//! `ruleBasedRouter`: the v1 `Routing` rules (inbounds and outbounds).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use polaris_matcher::{Argument, Matcher, RequestContext};
+use polaris_proto::v1;
+
+use super::{InstanceList, Memo, RouteContext, RouteError, ServiceRouter, retain};
+use crate::hash::{SplitMix, StableHasher};
+use crate::rules::{compile_match, name_matches};
+use crate::{Instance, ServiceKey, Skipped};
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// Where a source metadata key reads its value.
+#[derive(Debug, Clone)]
+enum SourceKey {
+    /// `$header.x`, `$query.x`, `$cookie.x`, `$method`, `$path`, `$caller_ip`.
+    Argument(Argument),
+    /// Any other key: the caller's custom labels, then its metadata.
+    Label(String),
+}
+
+impl SourceKey {
+    fn parse(key: &str) -> SourceKey {
+        let argument = if let Some(name) = key.strip_prefix("$header.") {
+            Argument::Header(name.to_string())
+        } else if let Some(name) = key.strip_prefix("$query.") {
+            Argument::Query(name.to_string())
+        } else if let Some(name) = key.strip_prefix("$cookie.") {
+            Argument::Cookie(name.to_string())
+        } else {
+            match key {
+                "$method" => Argument::Method,
+                "$path" => Argument::Path,
+                "$caller_ip" => Argument::CallerIp,
+                _ => return SourceKey::Label(key.to_string()),
+            }
+        };
+        SourceKey::Argument(argument)
+    }
+
+    fn value<'a>(&self, request: &'a RequestContext) -> Option<&'a str> {
+        match self {
+            SourceKey::Argument(argument) => argument.value(request),
+            SourceKey::Label(key) => request
+                .custom
+                .get(key)
+                .or_else(|| request.caller_metadata.get(key))
+                .map(String::as_str),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Source {
+    namespace: String,
+    service: String,
+    conditions: Vec<(SourceKey, Matcher)>,
+}
+
+impl Source {
+    fn matches(&self, caller: Option<&ServiceKey>, request: &RequestContext) -> bool {
+        let (namespace, service) = caller.map_or(("", ""), |c| (&*c.namespace, &*c.service));
+        let names = match caller {
+            Some(_) => {
+                name_matches(&self.namespace, namespace) && name_matches(&self.service, service)
+            }
+            None => name_matches(&self.namespace, "") && name_matches(&self.service, ""),
+        };
+        names
+            && self
+                .conditions
+                .iter()
+                .all(|(key, matcher)| matcher.matches(key.value(request)))
+    }
+}
+
+#[derive(Debug)]
+struct Destination {
+    namespace: String,
+    service: String,
+    labels: Vec<(String, Matcher)>,
+    priority: u32,
+    weight: u32,
+    isolate: bool,
+}
+
+impl Destination {
+    fn accepts(&self, instance: &Instance) -> bool {
+        self.labels
+            .iter()
+            .all(|(key, matcher)| matcher.matches(instance.metadata.get(key).map(String::as_str)))
+    }
+}
+
+#[derive(Debug)]
+struct Route {
+    sources: Vec<Source>,
+    destinations: Vec<Destination>,
+}
+
+/// One service's compiled v1 routing rules.
+#[derive(Debug)]
+pub struct RoutingRules {
+    generation: u64,
+    inbounds: Vec<Route>,
+    outbounds: Vec<Route>,
+}
+
+fn compile_labels(
+    labels: &std::collections::HashMap<String, v1::MatchString>,
+) -> Result<Vec<(String, Matcher)>, String> {
+    let mut out = Vec::with_capacity(labels.len());
+    for (key, ms) in labels {
+        if ms.value_type != 0 {
+            return Err(format!(
+                "label {key:?}: only TEXT match values are supported"
+            ));
+        }
+        let matcher = compile_match(Some(ms)).map_err(|e| format!("label {key:?}: {e}"))?;
+        out.push((key.clone(), matcher));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn compile_route(route: &v1::Route, name: &str, skipped: &mut Vec<Skipped>) -> Option<Route> {
+    let mut sources = Vec::new();
+    for source in &route.sources {
+        let conditions = match compile_labels(&source.metadata) {
+            Ok(labels) => labels
+                .into_iter()
+                .map(|(key, matcher)| (SourceKey::parse(&key), matcher))
+                .collect(),
+            Err(reason) => {
+                skipped.push(Skipped::new(
+                    name,
+                    format!("source {reason}; route left out"),
+                ));
+                return None;
+            }
+        };
+        sources.push(Source {
+            namespace: source.namespace.clone().unwrap_or_default(),
+            service: source.service.clone().unwrap_or_default(),
+            conditions,
+        });
+    }
+    let mut destinations = Vec::new();
+    for destination in &route.destinations {
+        match compile_labels(&destination.metadata) {
+            Ok(labels) => destinations.push(Destination {
+                namespace: destination.namespace.clone().unwrap_or_default(),
+                service: destination.service.clone().unwrap_or_default(),
+                labels,
+                priority: destination.priority.unwrap_or(0),
+                weight: destination.weight.unwrap_or(100),
+                isolate: destination.isolate.unwrap_or(false),
+            }),
+            Err(reason) => skipped.push(Skipped::new(name, format!("destination {reason}"))),
+        }
+    }
+    Some(Route {
+        sources,
+        destinations,
+    })
+}
+
+impl RoutingRules {
+    /// Compiles a service's v1 rules; routes or destinations that cannot be compiled are left
+    /// out and reported.
+    pub fn compile(routing: &v1::Routing) -> (RoutingRules, Vec<Skipped>) {
+        let name = format!(
+            "{}/{}",
+            routing.namespace.as_deref().unwrap_or_default(),
+            routing.service.as_deref().unwrap_or_default()
+        );
+        let mut skipped = Vec::new();
+        let compile_all = |routes: &[v1::Route], skipped: &mut Vec<Skipped>| {
+            routes
+                .iter()
+                .filter_map(|route| compile_route(route, &name, skipped))
+                .collect()
+        };
+        let inbounds = compile_all(&routing.inbounds, &mut skipped);
+        let outbounds = compile_all(&routing.outbounds, &mut skipped);
+        let rules = RoutingRules {
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+            inbounds,
+            outbounds,
+        };
+        (rules, skipped)
+    }
+
+    /// True when there is no route at all.
+    pub fn is_empty(&self) -> bool {
+        self.inbounds.is_empty() && self.outbounds.is_empty()
+    }
+}
+
+/// What `ruleBasedRouter` returns when rules exist but no route or destination applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuleFailover {
+    /// Every instance (official `all`, the default).
+    #[default]
+    All,
+    /// No instance: the call fails (official `none`).
+    None,
+}
+
+/// Routes by the v1 rules: the caller's outbound routes first, then the callee's inbound
+/// routes; the first route whose sources match the caller decides. Its destinations (those
+/// naming the called service, not isolated) are tried by ascending priority; among the
+/// destinations of one priority that select at least one instance, one is chosen at random
+/// by weight, and its instances are the result. With no rules the set passes through.
+#[derive(Debug)]
+pub struct RuleBasedRouter {
+    failover: RuleFailover,
+    memo: Memo,
+    rng: SplitMix,
+}
+
+impl RuleBasedRouter {
+    /// A router with the given failover.
+    pub fn new(failover: RuleFailover) -> Self {
+        RuleBasedRouter {
+            failover,
+            memo: Memo::default(),
+            rng: SplitMix::from_entropy(),
+        }
+    }
+
+    /// Applies one matched route; `None` when no destination selects an instance.
+    fn apply(
+        &self,
+        rules: &RoutingRules,
+        origin: u64,
+        route_index: usize,
+        route: &Route,
+        destination: &ServiceKey,
+        set: &InstanceList,
+    ) -> Option<InstanceList> {
+        let mut eligible: Vec<(usize, &Destination)> = route
+            .destinations
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| {
+                !d.isolate
+                    && name_matches(&d.namespace, &destination.namespace)
+                    && name_matches(&d.service, &destination.service)
+            })
+            .collect();
+        eligible.sort_by_key(|(_, d)| d.priority);
+        let mut candidates: Vec<(u32, InstanceList)> = Vec::new();
+        for (position, (index, dest)) in eligible.iter().enumerate() {
+            let mut key = StableHasher::with_seed(3);
+            key.write_u64(rules.generation)
+                .write_u64(origin)
+                .write_u64(route_index as u64)
+                .write_u64(*index as u64);
+            let subset = self
+                .memo
+                .get_or(set, key.finish(), || retain(set, |i| dest.accepts(i)));
+            if !subset.is_empty() {
+                candidates.push((dest.weight, subset));
+            }
+            let last_of_priority = eligible
+                .get(position + 1)
+                .is_none_or(|(_, next)| next.priority != dest.priority);
+            if last_of_priority && !candidates.is_empty() {
+                break;
+            }
+        }
+        let total: u64 = candidates.iter().map(|(w, _)| u64::from(*w)).sum();
+        if total == 0 {
+            return candidates.into_iter().next().map(|(_, subset)| subset);
+        }
+        let mut point = self.rng.below(total);
+        for (weight, subset) in candidates {
+            if point < u64::from(weight) {
+                return Some(subset);
+            }
+            point -= u64::from(weight);
+        }
+        None
+    }
+}
+
+impl ServiceRouter for RuleBasedRouter {
+    fn name(&self) -> &'static str {
+        "ruleBasedRouter"
+    }
+
+    fn route(&self, cx: &RouteContext, set: &InstanceList) -> Result<InstanceList, RouteError> {
+        let outbound = cx.caller_routing.as_ref().map(|r| (r, &r.outbounds, 0u64));
+        let inbound = cx.callee_routing.as_ref().map(|r| (r, &r.inbounds, 1u64));
+        let mut any_rule = false;
+        for (rules, routes, origin) in [outbound, inbound].into_iter().flatten() {
+            any_rule |= !routes.is_empty();
+            let caller = cx.caller.as_ref();
+            let matched = routes.iter().enumerate().find(|(_, route)| {
+                let targets_callee = route.destinations.iter().any(|d| {
+                    name_matches(&d.namespace, &cx.destination.namespace)
+                        && name_matches(&d.service, &cx.destination.service)
+                });
+                targets_callee
+                    && (route.sources.is_empty()
+                        || route.sources.iter().any(|s| s.matches(caller, &cx.request)))
+            });
+            if let Some((index, route)) = matched {
+                if let Some(out) = self.apply(rules, origin, index, route, &cx.destination, set) {
+                    return Ok(out);
+                }
+                break;
+            }
+        }
+        if !any_rule {
+            return Ok(Arc::clone(set));
+        }
+        match self.failover {
+            RuleFailover::All => Ok(Arc::clone(set)),
+            RuleFailover::None => Err(RouteError::RuleNotMatched {
+                router: self.name(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "rule_tests.rs"]
+mod tests;
