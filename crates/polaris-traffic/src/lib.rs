@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod balance;
+pub mod breaker;
 mod hash;
 mod instance;
 pub mod router;

@@ -1,0 +1,276 @@
+use std::time::Duration;
+
+use super::*;
+use crate::rules::ms;
+
+fn orders() -> ServiceKey {
+    ServiceKey::new("default", "orders")
+}
+
+fn instance(host: &str) -> Resource {
+    Resource::Instance(orders(), host.into(), 8080)
+}
+
+fn ok() -> Outcome<'static> {
+    Outcome {
+        code: "200",
+        delay: Duration::from_millis(5),
+        success: true,
+    }
+}
+
+fn failed() -> Outcome<'static> {
+    Outcome {
+        code: "503",
+        delay: Duration::from_millis(5),
+        success: false,
+    }
+}
+
+fn trigger(
+    kind: i32,
+    count: u32,
+    percent: u32,
+    interval: u32,
+    minimum: u32,
+) -> v1::TriggerCondition {
+    v1::TriggerCondition {
+        trigger_type: kind,
+        error_count: count,
+        error_percent: percent,
+        interval,
+        minimum_request: minimum,
+    }
+}
+
+fn rule(name: &str, level: i32, triggers: Vec<v1::TriggerCondition>) -> v1::CircuitBreakerRule {
+    v1::CircuitBreakerRule {
+        name: name.into(),
+        enable: true,
+        level,
+        rule_matcher: Some(v1::RuleMatcher {
+            source: Some(v1::rule_matcher::SourceService {
+                service: "*".into(),
+                namespace: "*".into(),
+            }),
+            destination: Some(v1::rule_matcher::DestinationService {
+                service: "orders".into(),
+                namespace: "default".into(),
+                method: None,
+            }),
+        }),
+        trigger_condition: triggers,
+        recover_condition: Some(v1::RecoverCondition {
+            sleep_window: 5,
+            consecutive_success: 2,
+        }),
+        ..Default::default()
+    }
+}
+
+fn with_rules(rules: Vec<v1::CircuitBreakerRule>) -> CircuitBreakers {
+    let breakers = CircuitBreakers::new();
+    let skipped = breakers.set_rules(
+        &orders(),
+        &v1::CircuitBreaker {
+            rules,
+            ..Default::default()
+        },
+    );
+    assert!(skipped.is_empty(), "{skipped:?}");
+    breakers
+}
+
+#[tokio::test(start_paused = true)]
+async fn default_instance_rule_opens_after_ten_errors_and_recovers() {
+    let breakers = CircuitBreakers::new();
+    let target = instance("10.0.0.1");
+    for _ in 0..9 {
+        breakers.report(None, &target, &failed());
+    }
+    assert_eq!(breakers.status(&target), BreakerStatus::Closed);
+    assert!(!breakers.is_instance_open(&orders(), "10.0.0.1", 8080));
+    breakers.report(None, &target, &failed());
+    assert_eq!(breakers.status(&target), BreakerStatus::Open);
+    assert!(breakers.is_instance_open(&orders(), "10.0.0.1", 8080));
+    assert!(!breakers.is_instance_open(&orders(), "10.0.0.2", 8080));
+    let refused = breakers.check(&target).unwrap_err();
+    assert_eq!(refused.resource, target);
+
+    tokio::time::advance(DEFAULT_SLEEP_WINDOW - Duration::from_millis(1)).await;
+    assert!(breakers.check(&target).is_err(), "still sleeping");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(breakers.status(&target), BreakerStatus::HalfOpen);
+    for _ in 0..DEFAULT_REQUEST_COUNT_AFTER_HALF_OPEN {
+        assert!(breakers.check(&target).is_ok());
+    }
+    assert!(breakers.check(&target).is_err(), "trial budget used up");
+    assert!(breakers.is_instance_open(&orders(), "10.0.0.1", 8080));
+    for _ in 0..DEFAULT_SUCCESS_COUNT_AFTER_HALF_OPEN {
+        breakers.report(None, &target, &ok());
+    }
+    assert_eq!(breakers.status(&target), BreakerStatus::Closed);
+    assert!(breakers.check(&target).is_ok());
+    assert!(!breakers.is_instance_open(&orders(), "10.0.0.1", 8080));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_resets_consecutive_errors_and_half_open_error_reopens() {
+    let breakers = with_rules(vec![rule("consecutive", 4, vec![trigger(2, 3, 0, 0, 0)])]);
+    let target = instance("10.0.0.1");
+    for outcome in [failed(), failed(), ok(), failed(), failed()] {
+        breakers.report(None, &target, &outcome);
+    }
+    assert_eq!(breakers.status(&target), BreakerStatus::Closed);
+    breakers.report(None, &target, &failed());
+    assert_eq!(breakers.status(&target), BreakerStatus::Open);
+    assert_eq!(breakers.check(&target).unwrap_err().rule, "consecutive");
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(breakers.check(&target).is_ok());
+    breakers.report(None, &target, &failed());
+    assert_eq!(
+        breakers.status(&target),
+        BreakerStatus::Open,
+        "error while half-open"
+    );
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(breakers.check(&target).is_ok());
+    breakers.report(None, &target, &ok());
+    assert_eq!(
+        breakers.status(&target),
+        BreakerStatus::HalfOpen,
+        "one of two successes"
+    );
+    breakers.report(None, &target, &ok());
+    assert_eq!(breakers.status(&target), BreakerStatus::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn error_rate_counts_only_the_window_and_needs_the_minimum() {
+    let breakers = with_rules(vec![rule("rate", 1, vec![trigger(1, 0, 50, 10, 4)])]);
+    let service = Resource::Service(orders());
+    for outcome in [failed(), failed(), failed()] {
+        breakers.report(None, &service, &outcome);
+    }
+    assert_eq!(
+        breakers.status(&service),
+        BreakerStatus::Closed,
+        "3 calls < minimum 4"
+    );
+    tokio::time::advance(Duration::from_secs(11)).await;
+    // The three errors left the window: 1 error of 4 calls is 25 %.
+    for outcome in [ok(), ok(), ok(), failed()] {
+        breakers.report(None, &service, &outcome);
+    }
+    assert_eq!(breakers.status(&service), BreakerStatus::Closed);
+    breakers.report(None, &service, &failed());
+    breakers.report(None, &service, &failed());
+    // 3 errors of 6 calls: 50 %.
+    assert_eq!(breakers.status(&service), BreakerStatus::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn error_conditions_decide_what_an_error_is() {
+    let mut conditions = rule("conditions", 1, vec![trigger(2, 2, 0, 0, 0)]);
+    conditions.error_conditions = vec![
+        v1::ErrorCondition {
+            input_type: 1,
+            condition: Some(ms(1, "^5\\d\\d$")),
+        },
+        v1::ErrorCondition {
+            input_type: 2,
+            condition: Some(ms(0, "100")),
+        },
+    ];
+    let breakers = with_rules(vec![conditions]);
+    let service = Resource::Service(orders());
+    let slow = Outcome {
+        code: "200",
+        delay: Duration::from_millis(101),
+        success: true,
+    };
+    let not_found = Outcome {
+        code: "404",
+        delay: Duration::from_millis(1),
+        success: false,
+    };
+    let server_error = Outcome {
+        code: "502",
+        delay: Duration::from_millis(1),
+        success: true,
+    };
+    breakers.report(None, &service, &slow);
+    breakers.report(None, &service, &not_found);
+    assert_eq!(
+        breakers.status(&service),
+        BreakerStatus::Closed,
+        "404 is no error here"
+    );
+    breakers.report(None, &service, &slow);
+    breakers.report(None, &service, &server_error);
+    assert_eq!(breakers.status(&service), BreakerStatus::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn method_rules_match_the_method_and_carry_the_fallback() {
+    let mut by_method = rule("pay-method", 2, vec![trigger(2, 1, 0, 0, 0)]);
+    if let Some(destination) = by_method
+        .rule_matcher
+        .as_mut()
+        .and_then(|m| m.destination.as_mut())
+    {
+        destination.method = Some(ms(1, "^/pay"));
+    }
+    by_method.fallback_config = Some(v1::FallbackConfig {
+        enable: true,
+        response: Some(v1::FallbackResponse {
+            code: 503,
+            headers: vec![],
+            body: "later".into(),
+        }),
+    });
+    let breakers = with_rules(vec![by_method]);
+    let pay = Resource::Method(orders(), "/pay/now".into());
+    let list = Resource::Method(orders(), "/list".into());
+    breakers.report(None, &list, &failed());
+    assert_eq!(
+        breakers.status(&list),
+        BreakerStatus::Closed,
+        "no rule for /list"
+    );
+    breakers.report(None, &pay, &failed());
+    let refused = breakers.check(&pay).unwrap_err();
+    assert_eq!(
+        refused.fallback.map(|f| (f.code, f.body)),
+        Some((503, "later".into()))
+    );
+    // The service itself has no rule and is never broken.
+    let service = Resource::Service(orders());
+    for _ in 0..50 {
+        breakers.report(None, &service, &failed());
+    }
+    assert!(breakers.check(&service).is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_rules_reset_breakers_and_bad_rules_are_skipped() {
+    let breakers = CircuitBreakers::new();
+    let target = instance("10.0.0.1");
+    for _ in 0..10 {
+        breakers.report(None, &target, &failed());
+    }
+    assert!(breakers.check(&target).is_err());
+    let mut bad = rule("bad", 9, vec![trigger(2, 1, 0, 0, 0)]);
+    bad.level = 9;
+    let no_trigger = rule("no-trigger", 1, vec![]);
+    let skipped = breakers.set_rules(
+        &orders(),
+        &v1::CircuitBreaker {
+            rules: vec![bad, no_trigger],
+            ..Default::default()
+        },
+    );
+    assert_eq!(skipped.len(), 2);
+    assert!(breakers.check(&target).is_ok());
+    assert!(!breakers.is_instance_open(&orders(), "10.0.0.1", 8080));
+}
