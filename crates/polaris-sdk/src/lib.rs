@@ -1,3 +1,39 @@
-//! The Polaris Rust SDK: one cheap-to-clone `Client` that registers providers, discovers and
-//! caches services (push when the server offers it, revision polling otherwise), routes, balances,
-//! breaks and limits calls through `polaris-traffic`, and reads and watches configuration files.
+//! The Polaris Rust SDK: one cheap-to-clone [`Client`] that registers providers, discovers and
+//! caches services (push when the server offers it, revision polling otherwise), routes and
+//! balances calls through `polaris-traffic`, and reads and watches configuration files.
+//!
+//! ```no_run
+//! # async fn demo() -> polaris_sdk::Result<()> {
+//! use polaris_sdk::{Client, Criteria, InstanceSpec, ServiceKey};
+//!
+//! let client = Client::builder().addresses(["127.0.0.1:8091"]).build().await?;
+//! let registration = client
+//!     .provider()
+//!     .register(InstanceSpec::new("default", "echo", "127.0.0.1", 9090).protocol("grpc"))
+//!     .await?;
+//! let echo = ServiceKey::new("default", "echo");
+//! let one = client.consumer().get_one_instance(&echo, &Criteria::default()).await?;
+//! println!("call {}:{}", one.host, one.port);
+//! registration.deregister().await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod client;
+pub mod config;
+pub mod config_center;
+pub mod consumer;
+mod error;
+pub mod provider;
+mod rpc;
+
+pub use client::{Client, ClientBuilder};
+pub use config::Settings;
+pub use config_center::{ConfigCenter, ConfigFile, FileWatch, Format};
+pub use consumer::{
+    Consumer, Criteria, LbPolicy, ResourceKind, ResourceWatch, RuleSet, ServiceKey, ServiceWatch,
+    Snapshot,
+};
+pub use error::{Error, Result, codes};
+pub use polaris_traffic::{Instance, Location, ServiceInstances};
+pub use provider::{InstanceSpec, Provider, Registration, shutdown_signal};
