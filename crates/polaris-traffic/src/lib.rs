@@ -8,6 +8,7 @@ pub mod balance;
 pub mod breaker;
 mod hash;
 mod instance;
+pub mod limiter;
 pub mod router;
 mod rules;
 
