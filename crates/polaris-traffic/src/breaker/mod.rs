@@ -93,11 +93,11 @@ pub struct Outcome<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallAborted {
     /// Name of the rule that opened the breaker (empty for the default rule).
-    pub rule: String,
+    pub rule: Arc<str>,
     /// The resource whose breaker refused.
     pub resource: Resource,
     /// The configured fallback answer, if any.
-    pub fallback: Option<Fallback>,
+    pub fallback: Option<Arc<Fallback>>,
 }
 
 impl fmt::Display for CallAborted {

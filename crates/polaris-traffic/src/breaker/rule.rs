@@ -1,5 +1,6 @@
 //! Compiled circuit-breaker rules (v2 `CircuitBreakerRule`) and the official defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use polaris_matcher::Matcher;
@@ -70,7 +71,7 @@ pub struct Fallback {
 /// One compiled rule.
 #[derive(Debug, Clone)]
 pub(crate) struct BreakerRule {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) level: Level,
     pub(crate) priority: u32,
     source: ServiceKey,
@@ -82,14 +83,14 @@ pub(crate) struct BreakerRule {
     pub(crate) success_to_close: u32,
     pub(crate) half_open_requests: u32,
     pub(crate) fault_detect: bool,
-    pub(crate) fallback: Option<Fallback>,
+    pub(crate) fallback: Option<Arc<Fallback>>,
 }
 
 impl BreakerRule {
     /// The rule used when none applies (official defaults, all errors counted).
     pub(crate) fn default_for(level: Level) -> BreakerRule {
         BreakerRule {
-            name: String::new(),
+            name: Arc::from(""),
             level,
             priority: u32::MAX,
             source: ServiceKey::default(),
@@ -193,7 +194,7 @@ impl BreakerRule {
         };
         let fallback = rule.fallback_config.as_ref().filter(|f| f.enable).map(|f| {
             let response = f.response.clone().unwrap_or_default();
-            Fallback {
+            Arc::new(Fallback {
                 code: response.code,
                 headers: response
                     .headers
@@ -201,10 +202,10 @@ impl BreakerRule {
                     .map(|h| (h.key, h.value))
                     .collect(),
                 body: response.body,
-            }
+            })
         });
         Ok(BreakerRule {
-            name: rule.name.clone(),
+            name: Arc::from(rule.name.as_str()),
             level,
             priority: rule.priority,
             source: ServiceKey::new(source.namespace, source.service),

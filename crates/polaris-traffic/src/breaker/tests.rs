@@ -124,7 +124,7 @@ async fn a_success_resets_consecutive_errors_and_half_open_error_reopens() {
     assert_eq!(breakers.status(&target), BreakerStatus::Closed);
     breakers.report(None, &target, &failed());
     assert_eq!(breakers.status(&target), BreakerStatus::Open);
-    assert_eq!(breakers.check(&target).unwrap_err().rule, "consecutive");
+    assert_eq!(&*breakers.check(&target).unwrap_err().rule, "consecutive");
     tokio::time::advance(Duration::from_secs(5)).await;
     assert!(breakers.check(&target).is_ok());
     breakers.report(None, &target, &failed());
@@ -241,7 +241,7 @@ async fn method_rules_match_the_method_and_carry_the_fallback() {
     breakers.report(None, &pay, &failed());
     let refused = breakers.check(&pay).unwrap_err();
     assert_eq!(
-        refused.fallback.map(|f| (f.code, f.body)),
+        refused.fallback.map(|f| (f.code, f.body.clone())),
         Some((503, "later".into()))
     );
     // The service itself has no rule and is never broken.
