@@ -147,3 +147,32 @@ pub(crate) mod test_support {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn cache_rebuilds_only_for_other_instances() {
+        let cache: SnapshotCache<usize> = SnapshotCache::default();
+        let builds = Cell::new(0);
+        let build = |set: &[Arc<Instance>]| {
+            builds.set(builds.get() + 1);
+            set.len()
+        };
+        let set = test_support::weighted(&[1, 2, 3]);
+        assert_eq!(cache.with(&set, build, |n| *n), 3);
+        assert_eq!(cache.with(&set, build, |n| *n), 3);
+        assert_eq!(builds.get(), 1);
+        // The same instance Arcs in a new slice: adopted without rebuilding.
+        let copy: Arc<[Arc<Instance>]> = set.iter().cloned().collect();
+        assert_eq!(cache.with(&copy, build, |n| *n), 3);
+        assert_eq!(builds.get(), 1);
+        // Different instances: rebuilt.
+        let other = test_support::weighted(&[1, 2, 3]);
+        assert_eq!(cache.with(&other, build, |n| *n), 3);
+        assert_eq!(builds.get(), 2);
+    }
+}

@@ -279,6 +279,10 @@ impl InstanceGate for CircuitBreakers {
     fn is_blocked(&self, service: &ServiceKey, instance: &Instance) -> bool {
         self.is_instance_open(service, &instance.host, instance.port)
     }
+
+    fn may_block(&self, _service: &ServiceKey) -> bool {
+        self.unclosed_instances.load(Ordering::Relaxed) > 0
+    }
 }
 
 #[cfg(test)]

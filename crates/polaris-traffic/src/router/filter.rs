@@ -2,14 +2,23 @@
 
 use std::sync::Arc;
 
-use super::{InstanceList, RouteContext, RouteError, ServiceRouter, retain};
+use super::{InstanceList, Memo, RouteContext, RouteError, ServiceRouter, retain};
 use crate::{Instance, ServiceKey};
 
 /// Something that can bar an instance, such as an open instance-level circuit breaker.
 pub trait InstanceGate: Send + Sync {
     /// True when `instance` of `service` must receive no traffic now.
     fn is_blocked(&self, service: &ServiceKey, instance: &Instance) -> bool;
+
+    /// False when no instance of `service` can be blocked now, so the router can skip asking
+    /// about each one. The default is `true`.
+    fn may_block(&self, _service: &ServiceKey) -> bool {
+        true
+    }
 }
+
+const HEALTHY: u64 = 0;
+const SERVABLE: u64 = 1;
 
 /// Drops isolated instances, instances of weight 0, unhealthy instances and instances the
 /// gate bars. With recover-all (`enableRecoverAll`), when that leaves nothing but some
@@ -18,6 +27,7 @@ pub trait InstanceGate: Send + Sync {
 pub struct FilterOnlyRouter {
     recover_all: bool,
     gate: Option<Arc<dyn InstanceGate>>,
+    memo: Memo,
 }
 
 impl std::fmt::Debug for FilterOnlyRouter {
@@ -32,7 +42,11 @@ impl std::fmt::Debug for FilterOnlyRouter {
 impl FilterOnlyRouter {
     /// A router with recover-all on or off and an optional gate.
     pub fn new(recover_all: bool, gate: Option<Arc<dyn InstanceGate>>) -> Self {
-        FilterOnlyRouter { recover_all, gate }
+        FilterOnlyRouter {
+            recover_all,
+            gate,
+            memo: Memo::default(),
+        }
     }
 }
 
@@ -46,19 +60,20 @@ impl ServiceRouter for FilterOnlyRouter {
     }
 
     fn route(&self, cx: &RouteContext, set: &InstanceList) -> Result<InstanceList, RouteError> {
-        let available = |instance: &Instance| {
-            servable(instance)
-                && instance.healthy
-                && !self
-                    .gate
-                    .as_ref()
-                    .is_some_and(|gate| gate.is_blocked(&cx.destination, instance))
+        // Health, isolation and weight only change with a new snapshot: memoised per set.
+        let healthy = self.memo.get_or(set, HEALTHY, || {
+            retain(set, |i: &Instance| servable(i) && i.healthy)
+        });
+        let kept = match self.gate.as_ref() {
+            Some(gate) if gate.may_block(&cx.destination) => {
+                retain(&healthy, |i| !gate.is_blocked(&cx.destination, i))
+            }
+            _ => healthy,
         };
-        let kept = retain(set, available);
         if !kept.is_empty() || !self.recover_all {
             return Ok(kept);
         }
-        let recovered = retain(set, servable);
+        let recovered = self.memo.get_or(set, SERVABLE, || retain(set, servable));
         if recovered.is_empty() {
             Err(RouteError::NoInstances {
                 router: self.name(),

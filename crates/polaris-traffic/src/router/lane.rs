@@ -1,5 +1,7 @@
 //! `laneRouter`: keeps a request inside its lane (swimlane), or on the baseline.
 
+use std::sync::Arc;
+
 use polaris_matcher::{Argument, Condition};
 use polaris_proto::v1;
 
@@ -10,6 +12,9 @@ use crate::{Instance, ServiceKey, Skipped};
 
 /// The instance metadata key holding an instance's lane.
 pub const LANE_LABEL: &str = "lane";
+
+/// Memo key of the instances in no lane (lane keys have the low bit set).
+const BASELINE: u64 = 0;
 
 #[derive(Debug)]
 struct LaneRule {
@@ -34,14 +39,14 @@ impl LaneRule {
 }
 
 /// The lane a request was put in by a rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LaneMatch {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaneMatch<'a> {
     /// Lane group name.
-    pub group: String,
+    pub group: &'a str,
     /// Lane rule name.
-    pub rule: String,
+    pub rule: &'a str,
     /// The lane, compared with instances' `lane` label.
-    pub lane: String,
+    pub lane: &'a str,
     /// STRICT match mode: no fallback to the baseline when the lane has no instance.
     pub strict: bool,
 }
@@ -123,7 +128,7 @@ impl LaneRules {
     }
 
     /// The first rule (by priority) covering the destination whose traffic match holds.
-    pub fn match_lane(&self, cx: &RouteContext) -> Option<LaneMatch> {
+    pub fn match_lane(&self, cx: &RouteContext) -> Option<LaneMatch<'_>> {
         self.rules
             .iter()
             .filter(|rule| rule.covers(&cx.destination))
@@ -135,9 +140,9 @@ impl LaneRules {
                 }
             })
             .map(|rule| LaneMatch {
-                group: rule.group.clone(),
-                rule: rule.name.clone(),
-                lane: rule.lane.clone(),
+                group: &rule.group,
+                rule: &rule.name,
+                lane: &rule.lane,
                 strict: rule.strict,
             })
     }
@@ -157,17 +162,6 @@ impl LaneRouter {
     pub fn new() -> Self {
         Self::default()
     }
-
-    fn baseline(&self, set: &InstanceList) -> InstanceList {
-        let baseline = self.memo.get_or(set, 0, || {
-            retain(set, |i: &Instance| !i.metadata.contains_key(LANE_LABEL))
-        });
-        if baseline.is_empty() {
-            InstanceList::clone(set)
-        } else {
-            baseline
-        }
-    }
 }
 
 impl ServiceRouter for LaneRouter {
@@ -176,21 +170,32 @@ impl ServiceRouter for LaneRouter {
     }
 
     fn route(&self, cx: &RouteContext, set: &InstanceList) -> Result<InstanceList, RouteError> {
-        if !set.iter().any(|i| i.metadata.contains_key(LANE_LABEL)) {
-            return Ok(InstanceList::clone(set));
+        let without_lane = self.memo.get_or(set, BASELINE, || {
+            retain(set, |i: &Instance| !i.metadata.contains_key(LANE_LABEL))
+        });
+        if Arc::ptr_eq(&without_lane, set) {
+            // No instance is in any lane.
+            return Ok(without_lane);
         }
-        let (lane, strict) = match (&cx.lane, &cx.lane_rules) {
-            (Some(lane), _) => (lane.clone(), false),
-            (None, Some(rules)) => match rules.match_lane(cx) {
-                Some(found) => (found.lane, found.strict),
-                None => return Ok(self.baseline(set)),
-            },
-            (None, None) => return Ok(self.baseline(set)),
+        let baseline = || {
+            if without_lane.is_empty() {
+                InstanceList::clone(set)
+            } else {
+                InstanceList::clone(&without_lane)
+            }
+        };
+        let matched = match (&cx.lane, &cx.lane_rules) {
+            (Some(lane), _) => Some((lane.as_str(), false)),
+            (None, Some(rules)) => rules.match_lane(cx).map(|m| (m.lane, m.strict)),
+            (None, None) => None,
+        };
+        let Some((lane, strict)) = matched else {
+            return Ok(baseline());
         };
         let key = StableHasher::with_seed(4).write(lane.as_bytes()).finish() | 1;
         let in_lane = self.memo.get_or(set, key, || {
             retain(set, |i: &Instance| {
-                i.metadata.get(LANE_LABEL) == Some(&lane)
+                i.metadata.get(LANE_LABEL).is_some_and(|l| l == lane)
             })
         });
         if !in_lane.is_empty() {
@@ -200,7 +205,7 @@ impl ServiceRouter for LaneRouter {
                 router: self.name(),
             })
         } else {
-            Ok(self.baseline(set))
+            Ok(baseline())
         }
     }
 }

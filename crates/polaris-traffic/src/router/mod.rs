@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use polaris_matcher::RequestContext;
 
 pub use filter::{FilterOnlyRouter, InstanceGate};
-pub use lane::{LANE_LABEL, LaneRouter, LaneRules};
+pub use lane::{LANE_LABEL, LaneMatch, LaneRouter, LaneRules};
 pub use metadata::{DstMetaRouter, MetadataFailover};
 pub use nearby::{LocationLevel, NearbyRouter};
 pub use rule::{RoutingRules, RuleBasedRouter, RuleFailover};
@@ -251,3 +251,7 @@ pub(crate) mod test_support {
         list.iter().map(|i| i.id.to_string()).collect()
     }
 }
+
+#[cfg(test)]
+#[path = "chain_tests.rs"]
+mod chain_tests;

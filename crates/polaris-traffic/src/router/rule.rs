@@ -162,6 +162,8 @@ fn compile_route(route: &v1::Route, name: &str, skipped: &mut Vec<Skipped>) -> O
             Err(reason) => skipped.push(Skipped::new(name, format!("destination {reason}"))),
         }
     }
+    // Stable: destinations of one priority keep their written order.
+    destinations.sort_by_key(|d| d.priority);
     Some(Route {
         sources,
         destinations,
@@ -232,7 +234,28 @@ impl RuleBasedRouter {
         }
     }
 
-    /// Applies one matched route; `None` when no destination selects an instance.
+    /// The instances destination `index` of a route selects, memoised per set.
+    fn subset(
+        &self,
+        rules: &RoutingRules,
+        origin: u64,
+        route_index: usize,
+        index: usize,
+        dest: &Destination,
+        set: &InstanceList,
+    ) -> InstanceList {
+        let mut key = StableHasher::with_seed(3);
+        key.write_u64(rules.generation)
+            .write_u64(origin)
+            .write_u64(route_index as u64)
+            .write_u64(index as u64);
+        self.memo
+            .get_or(set, key.finish(), || retain(set, |i| dest.accepts(i)))
+    }
+
+    /// Applies one matched route; `None` when no destination selects an instance. Works
+    /// through the priorities (destinations are sorted by priority at compile time) without
+    /// allocating once the subsets are memoised.
     fn apply(
         &self,
         rules: &RoutingRules,
@@ -242,47 +265,47 @@ impl RuleBasedRouter {
         destination: &ServiceKey,
         set: &InstanceList,
     ) -> Option<InstanceList> {
-        let mut eligible: Vec<(usize, &Destination)> = route
-            .destinations
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| {
-                !d.isolate
-                    && name_matches(&d.namespace, &destination.namespace)
-                    && name_matches(&d.service, &destination.service)
-            })
-            .collect();
-        eligible.sort_by_key(|(_, d)| d.priority);
-        let mut candidates: Vec<(u32, InstanceList)> = Vec::new();
-        for (position, (index, dest)) in eligible.iter().enumerate() {
-            let mut key = StableHasher::with_seed(3);
-            key.write_u64(rules.generation)
-                .write_u64(origin)
-                .write_u64(route_index as u64)
-                .write_u64(*index as u64);
-            let subset = self
-                .memo
-                .get_or(set, key.finish(), || retain(set, |i| dest.accepts(i)));
-            if !subset.is_empty() {
-                candidates.push((dest.weight, subset));
+        let eligible = |d: &Destination| {
+            !d.isolate
+                && name_matches(&d.namespace, &destination.namespace)
+                && name_matches(&d.service, &destination.service)
+        };
+        let mut start = 0;
+        while start < route.destinations.len() {
+            let priority = route.destinations[start].priority;
+            let end = route.destinations[start..]
+                .iter()
+                .position(|d| d.priority != priority)
+                .map_or(route.destinations.len(), |offset| start + offset);
+            let group = || {
+                route.destinations[start..end]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| eligible(d))
+                    .map(|(offset, d)| {
+                        let subset =
+                            self.subset(rules, origin, route_index, start + offset, d, set);
+                        (d.weight, subset)
+                    })
+                    .filter(|(_, subset)| !subset.is_empty())
+            };
+            let (count, total) = group().fold((0u32, 0u64), |(count, total), (weight, _)| {
+                (count + 1, total + u64::from(weight))
+            });
+            if count > 0 {
+                if total == 0 {
+                    return group().next().map(|(_, subset)| subset);
+                }
+                let mut point = self.rng.below(total);
+                for (weight, subset) in group() {
+                    if point < u64::from(weight) {
+                        return Some(subset);
+                    }
+                    point -= u64::from(weight);
+                }
+                return None;
             }
-            let last_of_priority = eligible
-                .get(position + 1)
-                .is_none_or(|(_, next)| next.priority != dest.priority);
-            if last_of_priority && !candidates.is_empty() {
-                break;
-            }
-        }
-        let total: u64 = candidates.iter().map(|(w, _)| u64::from(*w)).sum();
-        if total == 0 {
-            return candidates.into_iter().next().map(|(_, subset)| subset);
-        }
-        let mut point = self.rng.below(total);
-        for (weight, subset) in candidates {
-            if point < u64::from(weight) {
-                return Some(subset);
-            }
-            point -= u64::from(weight);
+            start = end;
         }
         None
     }
