@@ -1,7 +1,7 @@
 //! Helpers shared by the rule compilers: protobuf match strings to compiled matchers, service
 //! names with wildcards, and the record of a rule left out.
 
-use polaris_matcher::{MatchKind, MatchString, Matcher};
+use polaris_matcher::{Argument, MatchKind, MatchString, Matcher};
 use polaris_proto::v1;
 
 /// A rule (or part of one) that could not be compiled and was left out.
@@ -65,6 +65,22 @@ pub(crate) fn compile_match(ms: Option<&v1::MatchString>) -> Result<Matcher, Str
 /// one counter per distinct value (regular expressions and the `*` wildcard).
 pub(crate) fn is_wide(matcher: &Matcher) -> bool {
     matches!(matcher, Matcher::Any | Matcher::Regex(_))
+}
+
+/// The request argument a v2 `SourceMatch` (routing and lane rules) reads.
+pub(crate) fn source_match_argument(argument: &v1::SourceMatch) -> Option<Argument> {
+    let kind = match argument.r#type {
+        0 => "CUSTOM",
+        1 => "METHOD",
+        2 => "HEADER",
+        3 => "QUERY",
+        4 => "CALLER_IP",
+        5 => "PATH",
+        6 => "COOKIE",
+        7 => "CALLER_METADATA",
+        _ => return None,
+    };
+    Argument::parse(kind, &argument.key)
 }
 
 #[cfg(test)]

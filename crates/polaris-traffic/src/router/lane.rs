@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use polaris_matcher::{Argument, Condition};
+use polaris_matcher::Condition;
 use polaris_proto::v1;
 
 use super::{InstanceList, Memo, RouteContext, RouteError, ServiceRouter, retain};
 use crate::hash::StableHasher;
-use crate::rules::{compile_match, name_matches};
+use crate::rules::{compile_match, name_matches, source_match_argument};
 use crate::{Instance, ServiceKey, Skipped};
 
 /// The instance metadata key holding an instance's lane.
@@ -57,21 +57,6 @@ pub struct LaneRules {
     rules: Vec<LaneRule>,
 }
 
-fn source_argument(argument: &v1::SourceMatch) -> Option<Argument> {
-    let kind = match argument.r#type {
-        0 => "CUSTOM",
-        1 => "METHOD",
-        2 => "HEADER",
-        3 => "QUERY",
-        4 => "CALLER_IP",
-        5 => "PATH",
-        6 => "COOKIE",
-        7 => "CALLER_METADATA",
-        _ => return None,
-    };
-    Argument::parse(kind, &argument.key)
-}
-
 impl LaneRules {
     /// Compiles lane groups; disabled rules are ignored, rules that cannot be compiled are
     /// left out and reported.
@@ -93,7 +78,7 @@ impl LaneRules {
                 let traffic = rule.traffic_match_rule.clone().unwrap_or_default();
                 let mut conditions = Vec::new();
                 for argument in &traffic.arguments {
-                    let Some(parsed) = source_argument(argument) else {
+                    let Some(parsed) = source_match_argument(argument) else {
                         skipped.push(Skipped::new(
                             label,
                             format!("unknown argument type {}", argument.r#type),

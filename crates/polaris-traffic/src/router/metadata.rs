@@ -11,8 +11,12 @@ pub enum MetadataFailover {
     None,
     /// Every instance (official `all`).
     All,
-    /// The instances that do not carry the requested metadata (official `others`).
+    /// The instances that do not carry the requested metadata (official `others`): since
+    /// none carries it, every instance.
     Others,
+    /// The instances that carry none of the requested keys at all (official
+    /// `notContainMetadataKey`, `OTHER_KEYS` in rules).
+    OtherKeys,
 }
 
 /// Keeps the instances whose metadata contains every requested key with the requested value.
@@ -69,6 +73,18 @@ impl ServiceRouter for DstMetaRouter {
             MetadataFailover::All => Ok(InstanceList::clone(set)),
             // Nothing carries the metadata, so "the others" are all of them.
             MetadataFailover::Others => Ok(InstanceList::clone(set)),
+            MetadataFailover::OtherKeys => {
+                let other_keys = self.memo.get_or(set, hasher.finish() ^ 1, || {
+                    retain(set, |i| wanted.keys().all(|k| !i.metadata.contains_key(k)))
+                });
+                if other_keys.is_empty() {
+                    Err(RouteError::NoInstances {
+                        router: self.name(),
+                    })
+                } else {
+                    Ok(other_keys)
+                }
+            }
         }
     }
 }
@@ -131,5 +147,9 @@ mod tests {
             .route(&wanted, &set)
             .unwrap();
         assert_eq!(ids(&others), ["a", "b", "c"]);
+        let other_keys = DstMetaRouter::new(MetadataFailover::OtherKeys);
+        let without_zone = other_keys.route(&cx(&[("zone", "9")]), &set).unwrap();
+        assert_eq!(ids(&without_zone), ["b", "c"]);
+        assert!(other_keys.route(&cx(&[("env", "canary")]), &set).is_err());
     }
 }

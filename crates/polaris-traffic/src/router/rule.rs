@@ -107,6 +107,8 @@ pub struct RoutingRules {
     generation: u64,
     inbounds: Vec<Route>,
     outbounds: Vec<Route>,
+    /// Routes of the v2 `RouteRule`s (`rules` field), by ascending rule priority.
+    v2: Vec<Route>,
 }
 
 fn compile_labels(
@@ -171,8 +173,9 @@ fn compile_route(route: &v1::Route, name: &str, skipped: &mut Vec<Skipped>) -> O
 }
 
 impl RoutingRules {
-    /// Compiles a service's v1 rules; routes or destinations that cannot be compiled are left
-    /// out and reported.
+    /// Compiles a service's rules: the v1 `inbounds` and `outbounds`, and the v2 `rules`
+    /// (`RouteRule`s whose `routing_config` is a `RuleRoutingConfig`; each sub-rule is one
+    /// route). Routes or destinations that cannot be compiled are left out and reported.
     pub fn compile(routing: &v1::Routing) -> (RoutingRules, Vec<Skipped>) {
         let name = format!(
             "{}/{}",
@@ -188,17 +191,19 @@ impl RoutingRules {
         };
         let inbounds = compile_all(&routing.inbounds, &mut skipped);
         let outbounds = compile_all(&routing.outbounds, &mut skipped);
+        let v2 = v2::compile_rules(&routing.rules, &mut skipped);
         let rules = RoutingRules {
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             inbounds,
             outbounds,
+            v2,
         };
         (rules, skipped)
     }
 
     /// True when there is no route at all.
     pub fn is_empty(&self) -> bool {
-        self.inbounds.is_empty() && self.outbounds.is_empty()
+        self.inbounds.is_empty() && self.outbounds.is_empty() && self.v2.is_empty()
     }
 }
 
@@ -212,8 +217,9 @@ pub enum RuleFailover {
     None,
 }
 
-/// Routes by the v1 rules: the caller's outbound routes first, then the callee's inbound
-/// routes; the first route whose sources match the caller decides. Its destinations (those
+/// Routes by the rules: the caller's v1 outbound routes and v2 routes first, then the
+/// callee's v1 inbound routes and v2 routes; the first route that targets the called service
+/// and whose sources match the caller decides. Its destinations (those
 /// naming the called service, not isolated) are tried by ascending priority; among the
 /// destinations of one priority that select at least one instance, one is chosen at random
 /// by weight, and its instances are the result. With no rules the set passes through.
@@ -317,10 +323,16 @@ impl ServiceRouter for RuleBasedRouter {
     }
 
     fn route(&self, cx: &RouteContext, set: &InstanceList) -> Result<InstanceList, RouteError> {
-        let outbound = cx.caller_routing.as_ref().map(|r| (r, &r.outbounds, 0u64));
-        let inbound = cx.callee_routing.as_ref().map(|r| (r, &r.inbounds, 1u64));
+        let caller = cx.caller_routing.as_ref();
+        let callee = cx.callee_routing.as_ref();
+        let lists = [
+            caller.map(|r| (r, &r.outbounds, 0u64)),
+            caller.map(|r| (r, &r.v2, 1u64)),
+            callee.map(|r| (r, &r.inbounds, 2u64)),
+            callee.map(|r| (r, &r.v2, 3u64)),
+        ];
         let mut any_rule = false;
-        for (rules, routes, origin) in [outbound, inbound].into_iter().flatten() {
+        for (rules, routes, origin) in lists.into_iter().flatten() {
             any_rule |= !routes.is_empty();
             let caller = cx.caller.as_ref();
             let matched = routes.iter().enumerate().find(|(_, route)| {
@@ -350,6 +362,9 @@ impl ServiceRouter for RuleBasedRouter {
         }
     }
 }
+
+#[path = "rule_v2.rs"]
+mod v2;
 
 #[cfg(test)]
 #[path = "rule_tests.rs"]

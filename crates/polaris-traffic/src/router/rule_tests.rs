@@ -213,3 +213,94 @@ fn bad_labels_are_skipped_with_a_reason() {
     assert_eq!(skipped.len(), 1);
     assert!(skipped[0].reason.contains("route left out"), "{skipped:?}");
 }
+
+fn v2_rule(name: &str, priority: u32, config: &v1::RuleRoutingConfig) -> v1::RouteRule {
+    use prost::Message;
+    v1::RouteRule {
+        name: name.into(),
+        enable: true,
+        priority,
+        routing_config: Some(prost_types::Any {
+            type_url: "type.googleapis.com/v1.RuleRoutingConfig".into(),
+            value: config.encode_to_vec(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn group(version: &str, priority: u32) -> v1::DestinationGroup {
+    v1::DestinationGroup {
+        service: "orders".into(),
+        namespace: "default".into(),
+        labels: labels(&[("version", EXACT, version)]),
+        priority,
+        weight: 100,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn v2_rules_route_by_sub_rules_in_priority_order() {
+    let gray_users = v1::RuleRoutingConfig {
+        rules: vec![v1::SubRuleRouting {
+            name: "gray".into(),
+            sources: vec![v1::SourceService {
+                service: "*".into(),
+                namespace: "*".into(),
+                arguments: vec![v1::SourceMatch {
+                    r#type: 2,
+                    key: "x-user".into(),
+                    value: Some(ms(EXACT, "gray")),
+                }],
+            }],
+            destinations: vec![group("v2", 0)],
+        }],
+        ..Default::default()
+    };
+    let everyone = v1::RuleRoutingConfig {
+        rules: vec![v1::SubRuleRouting {
+            name: "rest".into(),
+            sources: vec![v1::SourceService {
+                service: "*".into(),
+                namespace: "*".into(),
+                arguments: vec![],
+            }],
+            destinations: vec![group("v9", 0), group("v1", 1)],
+        }],
+        ..Default::default()
+    };
+    let mut disabled = v2_rule("disabled", 0, &everyone);
+    disabled.enable = false;
+    let not_rule_policy = v1::RouteRule {
+        routing_policy: 1,
+        ..v2_rule("metadata", 0, &everyone)
+    };
+    let (rules, skipped) = RoutingRules::compile(&v1::Routing {
+        rules: vec![
+            v2_rule("everyone", 2, &everyone),
+            v2_rule("gray-users", 1, &gray_users),
+            disabled,
+            not_rule_policy,
+            v1::RouteRule {
+                enable: true,
+                name: "broken".into(),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    });
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    let rules = Arc::new(rules);
+    let router = RuleBasedRouter::new(RuleFailover::None);
+    let set = set();
+    let gray = router
+        .route(&cx("web", &[("x-user", "gray")], rules.clone()), &set)
+        .unwrap();
+    assert_eq!(ids(&gray), ["v2-a"]);
+    let rest = router.route(&cx("web", &[], rules), &set).unwrap();
+    assert_eq!(
+        ids(&rest),
+        ["v1-a", "v1-b"],
+        "v9 has no instance, priority 1 is next"
+    );
+}
