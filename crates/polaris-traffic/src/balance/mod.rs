@@ -2,18 +2,21 @@
 //!
 //! Every balancer caches what it derives from a set (cumulative weights, the smooth
 //! round-robin state, the hash ring, the maglev table) keyed by the identity of the set's
-//! `Arc` slice, so a pick on an unchanged set allocates nothing. When the identity changes but
-//! the instances are the same `Arc`s in the same order (a router rebuilt an equal list), the
-//! cached structure is adopted after one pointer comparison per instance.
+//! `Arc` slice, one entry per live set (so one balancer can serve every service), and a pick
+//! on a cached set allocates nothing. When the identity changes but the instances are the
+//! same `Arc`s in the same order (a router rebuilt an equal list), the cached structure is
+//! adopted after one pointer comparison per instance. Entries of sets nobody holds any more
+//! are dropped once the cache has 64 entries.
 
 mod maglev;
 mod random;
 mod ring_hash;
 mod round_robin;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use arc_swap::ArcSwapOption;
+use parking_lot::RwLock;
 
 pub use maglev::{DEFAULT_MAGLEV_TABLE_SIZE, MaglevBalancer};
 pub use random::WeightedRandomBalancer;
@@ -66,23 +69,28 @@ pub fn balancer_by_name(name: &str) -> Option<Arc<dyn LoadBalancer>> {
     })
 }
 
+/// Sets whose derived structures a balancer keeps; past it, entries of sets nobody else
+/// holds any more are dropped (and if all are still held, everything is).
+const SNAPSHOT_CAPACITY: usize = 64;
+
 /// One derived structure and the set it was derived from.
 #[derive(Debug)]
-pub(crate) struct Derived<T> {
+struct Derived<T> {
     source: Arc<[Arc<Instance>]>,
     value: Arc<T>,
 }
 
-/// A one-entry cache of a structure derived from an instance set.
+/// Structures derived from instance sets, keyed by the identity of the set's slice. One
+/// balancer serves many services, so it keeps one entry per live set.
 #[derive(Debug)]
 pub(crate) struct SnapshotCache<T> {
-    slot: ArcSwapOption<Derived<T>>,
+    entries: RwLock<HashMap<usize, Derived<T>>>,
 }
 
 impl<T> Default for SnapshotCache<T> {
     fn default() -> Self {
         SnapshotCache {
-            slot: ArcSwapOption::empty(),
+            entries: RwLock::default(),
         }
     }
 }
@@ -91,34 +99,52 @@ fn same_instances(a: &[Arc<Instance>], b: &[Arc<Instance>]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y))
 }
 
+/// The address of a set's slice: its identity while the cache holds the `Arc`.
+pub(crate) fn set_address(set: &Arc<[Arc<Instance>]>) -> usize {
+    Arc::as_ptr(set).cast::<()>() as usize
+}
+
 impl<T> SnapshotCache<T> {
     /// Runs `use_it` on the structure derived from `set`, building (and caching) it first when
-    /// the cache holds another set.
+    /// the cache has none for it.
     pub(crate) fn with<R>(
         &self,
         set: &Arc<[Arc<Instance>]>,
         build: impl FnOnce(&[Arc<Instance>]) -> T,
         use_it: impl FnOnce(&T) -> R,
     ) -> R {
+        let address = set_address(set);
         {
-            let guard = self.slot.load();
-            if let Some(derived) = guard.as_ref() {
+            let entries = self.entries.read();
+            if let Some(derived) = entries.get(&address) {
                 if Arc::ptr_eq(&derived.source, set) {
                     return use_it(&derived.value);
                 }
             }
         }
-        let value = match self.slot.load_full() {
-            // Same instances under a new slice: keep the work, remember the new identity.
-            Some(derived) if same_instances(&derived.source, set) => Arc::clone(&derived.value),
-            _ => Arc::new(build(set)),
-        };
-        let derived = Arc::new(Derived {
-            source: Arc::clone(set),
-            value,
-        });
-        let result = use_it(&derived.value);
-        self.slot.store(Some(derived));
+        // Same instances under another slice (a router rebuilt an equal list): share the work.
+        let adopted = self
+            .entries
+            .read()
+            .values()
+            .find(|d| same_instances(&d.source, set))
+            .map(|d| Arc::clone(&d.value));
+        let value = adopted.unwrap_or_else(|| Arc::new(build(set)));
+        let result = use_it(&value);
+        let mut entries = self.entries.write();
+        if entries.len() >= SNAPSHOT_CAPACITY {
+            entries.retain(|_, d| Arc::strong_count(&d.source) > 1);
+            if entries.len() >= SNAPSHOT_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            address,
+            Derived {
+                source: Arc::clone(set),
+                value,
+            },
+        );
         result
     }
 }
@@ -170,9 +196,28 @@ mod tests {
         let copy: Arc<[Arc<Instance>]> = set.iter().cloned().collect();
         assert_eq!(cache.with(&copy, build, |n| *n), 3);
         assert_eq!(builds.get(), 1);
-        // Different instances: rebuilt.
-        let other = test_support::weighted(&[1, 2, 3]);
-        assert_eq!(cache.with(&other, build, |n| *n), 3);
+        // Different instances: built once, and both sets stay cached.
+        let other = test_support::weighted(&[1, 2]);
+        assert_eq!(cache.with(&other, build, |n| *n), 2);
+        assert_eq!(cache.with(&set, build, |n| *n), 3);
+        assert_eq!(cache.with(&other, build, |n| *n), 2);
         assert_eq!(builds.get(), 2);
+    }
+
+    #[test]
+    fn dropped_sets_are_evicted_past_capacity() {
+        let cache: SnapshotCache<()> = SnapshotCache::default();
+        let kept = test_support::weighted(&[1]);
+        cache.with(&kept, |_| (), |_| ());
+        for _ in 0..SNAPSHOT_CAPACITY * 2 {
+            let transient = test_support::weighted(&[1]);
+            cache.with(&transient, |_| (), |_| ());
+        }
+        let entries = cache.entries.read();
+        assert!(entries.len() <= SNAPSHOT_CAPACITY);
+        assert!(
+            entries.contains_key(&set_address(&kept)),
+            "a live set survives"
+        );
     }
 }

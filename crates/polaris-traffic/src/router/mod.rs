@@ -13,7 +13,7 @@ mod metadata;
 mod nearby;
 mod rule;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -171,12 +171,16 @@ pub(crate) fn retain(set: &InstanceList, mut keep: impl FnMut(&Instance) -> bool
     kept.into()
 }
 
-const MEMO_CAPACITY: usize = 16;
+/// Memoised results a router keeps; past it, entries whose input set nobody else holds are
+/// dropped (and if every input is still held, everything is).
+const MEMO_CAPACITY: usize = 256;
 
 /// Results of a router per (input set, decision key), so repeated calls share one `Arc`.
+/// One router serves many services, so entries are keyed by the input's address (unique
+/// while the memo holds the input) and the decision.
 #[derive(Default)]
 pub(crate) struct Memo {
-    entries: Mutex<Vec<(InstanceList, u64, InstanceList)>>,
+    entries: Mutex<HashMap<(usize, u64), (InstanceList, InstanceList)>>,
 }
 
 impl fmt::Debug for Memo {
@@ -195,21 +199,21 @@ impl Memo {
         key: u64,
         compute: impl FnOnce() -> InstanceList,
     ) -> InstanceList {
-        {
-            let entries = self.entries.lock();
-            if let Some((_, _, out)) = entries
-                .iter()
-                .find(|(input, k, _)| *k == key && Arc::ptr_eq(input, set))
-            {
+        let id = (crate::balance::set_address(set), key);
+        if let Some((input, out)) = self.entries.lock().get(&id) {
+            if Arc::ptr_eq(input, set) {
                 return Arc::clone(out);
             }
         }
         let out = compute();
         let mut entries = self.entries.lock();
         if entries.len() >= MEMO_CAPACITY {
-            entries.remove(0);
+            entries.retain(|_, (input, _)| Arc::strong_count(input) > 1);
+            if entries.len() >= MEMO_CAPACITY {
+                entries.clear();
+            }
         }
-        entries.push((Arc::clone(set), key, Arc::clone(&out)));
+        entries.insert(id, (Arc::clone(set), Arc::clone(&out)));
         out
     }
 }
