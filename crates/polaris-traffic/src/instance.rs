@@ -53,3 +53,10 @@ pub struct ServiceInstances {
     /// The instances, in the server's order.
     pub instances: Arc<[Arc<Instance>]>,
 }
+
+impl ServiceInstances {
+    /// The namespace and name of the service.
+    pub fn key(&self) -> crate::ServiceKey {
+        crate::ServiceKey::new(&*self.namespace, &*self.service)
+    }
+}

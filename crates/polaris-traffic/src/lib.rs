@@ -1,7 +1,37 @@
 //! Client-side traffic policy for the Polaris Rust SDK, with no IO: the router chain, the load
 //! balancers, the circuit breaker state machines and the rate limiters, all driven by the rules
-//! the server delivers through Discover. Time is passed in or read from `tokio::time` so every
-//! window and state change can be tested on paused time.
+//! the server delivers through Discover. Time is read from `tokio::time` so every window and
+//! state change can be tested on paused time.
+//!
+//! # Pieces
+//!
+//! * [`router`]: [`router::RouterChain`] runs the official chain (`laneRouter`;
+//!   `ruleBasedRouter`, `nearbyBasedRouter`; `filterOnlyRouter`, plus `dstMetaRouter` when
+//!   configured) over an `Arc<[Arc<Instance>]>` for one call described by a
+//!   [`router::RouteContext`]. Rules are compiled once per revision
+//!   ([`router::RoutingRules`], [`router::LaneRules`]) and shared through the context.
+//! * [`balance`]: [`balance::LoadBalancer`] implementations (weighted random, smooth
+//!   weighted round robin, ring hash, maglev) picking one instance of a routed set, with an
+//!   optional hash key in [`balance::Criteria`].
+//! * [`breaker`]: [`breaker::CircuitBreakers`] (service, method and instance level, from v2
+//!   `CircuitBreakerRule`s or the official defaults), usable as the `filterOnlyRouter`'s
+//!   [`router::InstanceGate`], and [`breaker::FaultDetectRules`] turning `FaultDetector`
+//!   rules into probe descriptions for the SDK to run.
+//! * [`limiter`]: [`limiter::RateLimiter`] (reject, unirate and concurrency limits from
+//!   `RateLimit` rules), deciding synchronously; the SDK sleeps on [`limiter::Admission::Wait`].
+//!
+//! # Steady-state cost
+//!
+//! Routers return their input `Arc` when they remove nothing and memoise what they compute
+//! per input set, and balancers cache their derived structures (cumulative weights, ring,
+//! maglev table) per set, so routing and picking on an unchanged snapshot allocate nothing:
+//! weighted random is a binary search, ring hash a binary search, maglev one lookup.
+//!
+//! # Rule input
+//!
+//! Every compiler takes the prost messages of `polaris-proto` and returns the compiled form
+//! plus a list of [`Skipped`] rules (with the reason) instead of failing: one bad rule never
+//! disables the others, and nothing here panics on rule content.
 #![warn(missing_docs)]
 
 pub mod balance;

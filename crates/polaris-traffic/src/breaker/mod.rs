@@ -5,7 +5,7 @@
 //! (or, for instances, the official default rule). The SDK calls [`CircuitBreakers::check`]
 //! before a call (service, then method), reports every outcome with
 //! [`CircuitBreakers::report`], and gives the breakers to the `filterOnlyRouter` as an
-//! [`InstanceGate`](crate::router::InstanceGate) so open instances receive no traffic.
+//! [`InstanceGate`] so open instances receive no traffic.
 //!
 //! Rules per service come from [`CircuitBreakers::set_rules`]; the first enabled rule by
 //! ascending priority whose level, source, destination (and method, for method level)
