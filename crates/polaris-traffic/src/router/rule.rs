@@ -63,12 +63,8 @@ struct Source {
 impl Source {
     fn matches(&self, caller: Option<&ServiceKey>, request: &RequestContext) -> bool {
         let (namespace, service) = caller.map_or(("", ""), |c| (&*c.namespace, &*c.service));
-        let names = match caller {
-            Some(_) => {
-                name_matches(&self.namespace, namespace) && name_matches(&self.service, service)
-            }
-            None => name_matches(&self.namespace, "") && name_matches(&self.service, ""),
-        };
+        let names =
+            name_matches(&self.namespace, namespace) && name_matches(&self.service, service);
         names
             && self
                 .conditions
@@ -331,19 +327,32 @@ impl ServiceRouter for RuleBasedRouter {
             callee.map(|r| (r, &r.inbounds, 2u64)),
             callee.map(|r| (r, &r.v2, 3u64)),
         ];
+        let targets_callee = |route: &Route| {
+            route.destinations.iter().any(|d| {
+                name_matches(&d.namespace, &cx.destination.namespace)
+                    && name_matches(&d.service, &cx.destination.service)
+            })
+        };
+        let caller_key = cx.caller.as_ref();
+        // Rules exist for this call when some route names the called service.
         let mut any_rule = false;
         for (rules, routes, origin) in lists.into_iter().flatten() {
-            any_rule |= !routes.is_empty();
-            let caller = cx.caller.as_ref();
-            let matched = routes.iter().enumerate().find(|(_, route)| {
-                let targets_callee = route.destinations.iter().any(|d| {
-                    name_matches(&d.namespace, &cx.destination.namespace)
-                        && name_matches(&d.service, &cx.destination.service)
-                });
-                targets_callee
-                    && (route.sources.is_empty()
-                        || route.sources.iter().any(|s| s.matches(caller, &cx.request)))
-            });
+            let mut matched = None;
+            for (index, route) in routes.iter().enumerate() {
+                if !targets_callee(route) {
+                    continue;
+                }
+                any_rule = true;
+                if route.sources.is_empty()
+                    || route
+                        .sources
+                        .iter()
+                        .any(|s| s.matches(caller_key, &cx.request))
+                {
+                    matched = Some((index, route));
+                    break;
+                }
+            }
             if let Some((index, route)) = matched {
                 if let Some(out) = self.apply(rules, origin, index, route, &cx.destination, set) {
                     return Ok(out);

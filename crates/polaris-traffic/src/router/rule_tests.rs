@@ -304,3 +304,25 @@ fn v2_rules_route_by_sub_rules_in_priority_order() {
         "v9 has no instance, priority 1 is next"
     );
 }
+
+#[test]
+fn rules_for_other_services_do_not_trigger_failover() {
+    let (outbound, _) = RoutingRules::compile(&v1::Routing {
+        outbounds: vec![v1::Route {
+            sources: vec![],
+            destinations: vec![v1::Destination {
+                service: Some("payments".into()),
+                ..destination(&[("version", EXACT, "v2")], 0, 100)
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let mut context = cx("web", &[], inbound(vec![]));
+    context.caller_routing = Some(Arc::new(outbound));
+    let set = set();
+    let out = RuleBasedRouter::new(RuleFailover::None)
+        .route(&context, &set)
+        .unwrap();
+    assert!(Arc::ptr_eq(&out, &set));
+}
