@@ -1,21 +1,25 @@
 //! The [`Client`] and its builder.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use polaris_traffic::breaker::CircuitBreakers;
+use polaris_traffic::limiter::RateLimiter;
 use tokio::sync::watch;
 
 use crate::config::Settings;
 use crate::config_center::{ConfigCenter, ConfigState};
 use crate::consumer::cache::{Cache, Entry, ResourceKind, ServiceKey, Snapshot};
+use crate::consumer::compiled::CompiledCache;
 use crate::consumer::discover::{Engine, EngineOptions};
 use crate::consumer::persist::Persist;
 use crate::consumer::select::Selector;
 use crate::consumer::{Consumer, LbPolicy};
 use crate::error::{Error, Result};
+use crate::governance::Limiter;
 use crate::provider::{LiveRegistration, Provider};
 use crate::rpc::Rpc;
 
@@ -35,6 +39,9 @@ pub(crate) struct Inner {
     pub(crate) engine: Engine,
     pub(crate) persist: Option<Persist>,
     pub(crate) selector: Selector,
+    pub(crate) breakers: Arc<CircuitBreakers>,
+    pub(crate) breaker_services: Mutex<HashSet<ServiceKey>>,
+    pub(crate) limiters: CompiledCache<RateLimiter>,
     pub(crate) config: Arc<ConfigState>,
     pub(crate) registrations: Mutex<HashMap<u64, LiveRegistration>>,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -62,6 +69,13 @@ impl Client {
     /// The provider API: registration with heartbeats.
     pub fn provider(&self) -> Provider {
         Provider {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// The rate limiter API.
+    pub fn limiter(&self) -> Limiter {
+        Limiter {
             inner: self.inner.clone(),
         }
     }
@@ -144,6 +158,9 @@ impl Inner {
             Err(_) => Error::Timeout(timeout),
         };
         if error.is_retryable()
+            && !entry
+                .disk_checked
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
             && let Some(persist) = &self.persist
             && let Some((answer, age)) = persist.load(kind, key)
         {
@@ -311,6 +328,12 @@ impl ClientBuilder {
                     settings.consumer.loadbalancer.kind
                 ))
             })?;
+        let breakers = Arc::new(CircuitBreakers::new());
+        let selector = Selector::new(
+            default_lb,
+            &settings.consumer.service_router,
+            breakers.clone(),
+        )?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let persist = settings
             .consumer
@@ -336,7 +359,10 @@ impl ClientBuilder {
                 cache: Cache::default(),
                 engine,
                 persist,
-                selector: Selector::new(default_lb),
+                selector,
+                breakers,
+                breaker_services: Mutex::new(HashSet::new()),
+                limiters: CompiledCache::default(),
                 config,
                 registrations: Mutex::new(HashMap::new()),
                 shutdown,

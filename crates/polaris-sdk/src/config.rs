@@ -125,11 +125,12 @@ impl Default for LocalCache {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ServiceRouter {
-    /// Routers run first. Default `[]`.
+    /// Routers run first. Default `[laneRouter]`.
     pub before_chain: Vec<String>,
-    /// The main chain. Default `[ruleBasedRouter, nearbyBasedRouter]`.
+    /// The main chain. Default `[ruleBasedRouter, nearbyBasedRouter, dstMetaRouter]`.
     pub chain: Vec<String>,
-    /// Routers run last. Default `[isolatedRouter, recoverRouter]`.
+    /// Routers run last. Default `[filterOnlyRouter]` (healthy, non-isolated, not broken;
+    /// every instance when none is).
     pub after_chain: Vec<String>,
     /// `plugin.*` router options.
     pub plugin: RouterPlugins,
@@ -138,9 +139,13 @@ pub struct ServiceRouter {
 impl Default for ServiceRouter {
     fn default() -> Self {
         ServiceRouter {
-            before_chain: Vec::new(),
-            chain: vec!["ruleBasedRouter".into(), "nearbyBasedRouter".into()],
-            after_chain: vec!["isolatedRouter".into(), "recoverRouter".into()],
+            before_chain: vec!["laneRouter".into()],
+            chain: vec![
+                "ruleBasedRouter".into(),
+                "nearbyBasedRouter".into(),
+                "dstMetaRouter".into(),
+            ],
+            after_chain: vec!["filterOnlyRouter".into()],
             plugin: RouterPlugins::default(),
         }
     }

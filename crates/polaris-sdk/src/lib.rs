@@ -24,6 +24,8 @@ pub mod config;
 pub mod config_center;
 pub mod consumer;
 mod error;
+mod fault_detect;
+pub mod governance;
 pub mod provider;
 mod rpc;
 
@@ -35,5 +37,8 @@ pub use consumer::{
     Snapshot,
 };
 pub use error::{Error, Result, codes};
+pub use fault_detect::probe;
+pub use governance::{CallResult, Limiter, Permit, Quota};
+pub use polaris_matcher::RequestContext;
 pub use polaris_traffic::{Instance, Location, ServiceInstances};
 pub use provider::{InstanceSpec, Provider, Registration, shutdown_signal};

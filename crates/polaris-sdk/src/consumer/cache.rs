@@ -236,6 +236,8 @@ pub(crate) struct Entry {
     pub(crate) key: ServiceKey,
     current: ArcSwapOption<Snapshot>,
     tx: watch::Sender<EntryState>,
+    /// Set once the persisted copy was looked for, so an outage reads the disk only once.
+    pub(crate) disk_checked: std::sync::atomic::AtomicBool,
 }
 
 impl Entry {
@@ -245,6 +247,7 @@ impl Entry {
             key,
             current: ArcSwapOption::empty(),
             tx: watch::channel(EntryState::default()).0,
+            disk_checked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -5,6 +5,7 @@
 //! read is a lock-free snapshot load with no IO.
 
 pub(crate) mod cache;
+pub(crate) mod compiled;
 pub(crate) mod discover;
 pub(crate) mod persist;
 pub(crate) mod select;
@@ -47,21 +48,32 @@ impl Consumer {
         Ok(snapshot.instances.clone())
     }
 
-    /// The instances a call may go to: the router chain applied to the cached list (by default
-    /// rule routing, nearby routing, then healthy and non-isolated instances, with every
-    /// instance returned when none is healthy).
+    /// The instances a call may go to: the router chain of `consumer.serviceRouter` applied to
+    /// the cached list (by default lanes, routing rules, nearby, destination metadata, then
+    /// healthy, non-isolated instances whose breaker is not open, with every instance
+    /// returned when none is).
     pub async fn get_instances(
         &self,
         service: &ServiceKey,
         criteria: &Criteria,
     ) -> Result<Arc<ServiceInstances>> {
         let snapshot = self.inner.load(ResourceKind::Instances, service).await?;
+        let all = &snapshot.instances;
         let routed = self
             .inner
             .selector
-            .route(&self.inner, service, &snapshot, criteria)
+            .route(&self.inner, service, &all.instances, criteria)
             .await?;
-        Ok(routed)
+        if Arc::ptr_eq(&routed, &all.instances) {
+            return Ok(all.clone());
+        }
+        Ok(Arc::new(ServiceInstances {
+            namespace: all.namespace.clone(),
+            service: all.service.clone(),
+            revision: all.revision.clone(),
+            metadata: all.metadata.clone(),
+            instances: routed,
+        }))
     }
 
     /// One instance for a call: the router chain, then the load balancer (the client's default
@@ -75,7 +87,12 @@ impl Consumer {
         let routed = self
             .inner
             .selector
-            .route(&self.inner, service, &snapshot, criteria)
+            .route(
+                &self.inner,
+                service,
+                &snapshot.instances.instances,
+                criteria,
+            )
             .await?;
         self.inner
             .selector

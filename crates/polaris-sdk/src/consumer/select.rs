@@ -1,16 +1,26 @@
-//! Routing and load balancing over cached snapshots.
+//! Routing (the `polaris-traffic` router chain named in `consumer.serviceRouter`) and load
+//! balancing over cached snapshots.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 use parking_lot::Mutex;
+use polaris_matcher::RequestContext;
 use polaris_traffic::balance::{self, LoadBalancer};
-use polaris_traffic::{Instance, ServiceInstances};
+use polaris_traffic::breaker::CircuitBreakers;
+use polaris_traffic::router::{
+    DstMetaRouter, FilterOnlyRouter, InstanceGate, InstanceList, LaneRouter, LaneRules,
+    LocationLevel, MetadataFailover, NearbyRouter, RouteContext, RouterChain, RoutingRules,
+    RuleBasedRouter, RuleFailover, ServiceRouter,
+};
+use polaris_traffic::{Instance, Location};
 
-use super::cache::{ServiceKey, Snapshot};
+use super::cache::{ResourceKind, ServiceKey};
+use super::compiled::CompiledCache;
 use crate::client::Inner;
-use crate::error::Result;
+use crate::config::ServiceRouter as RouterSettings;
+use crate::error::{Error, Result};
 
 /// A load-balancing policy, by its official plugin name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -57,12 +67,16 @@ pub struct Criteria {
     pub hash_key: Option<Vec<u8>>,
     /// Overrides the client's default load balancer for this call.
     pub lb: Option<LbPolicy>,
-    /// The calling service, matched by routing rules' sources.
+    /// The calling service: its outbound routing rules apply, its lanes too.
     pub caller: Option<ServiceKey>,
-    /// Request labels matched by routing rules (`$header.uid`, `$method`...), by label key.
-    pub labels: BTreeMap<String, String>,
-    /// Only instances whose metadata holds all of these pairs.
+    /// Where the caller runs, for `nearbyBasedRouter`.
+    pub caller_location: Option<Location>,
+    /// The request as routing and lane rules see it (method, path, headers, labels...).
+    pub request: RequestContext,
+    /// Only instances whose metadata holds all of these pairs (`dstMetaRouter`).
     pub metadata: BTreeMap<String, String>,
+    /// The lane the request already belongs to, if propagated from upstream.
+    pub lane: Option<String>,
 }
 
 impl Criteria {
@@ -80,13 +94,42 @@ impl Criteria {
 
     /// Sets the calling service.
     pub fn caller(mut self, caller: ServiceKey) -> Criteria {
+        self.request.caller_service = Some(caller.name.to_string());
         self.caller = Some(caller);
         self
     }
 
-    /// Adds a request label.
+    /// Sets the caller's location.
+    pub fn caller_location(mut self, region: &str, zone: &str, campus: &str) -> Criteria {
+        self.caller_location = Some(Location {
+            region: region.into(),
+            zone: zone.into(),
+            campus: campus.into(),
+        });
+        self
+    }
+
+    /// Adds a request header (`$header.<key>` in rules).
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Criteria {
+        self.request.headers.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the method (`$method`).
+    pub fn method(mut self, method: impl Into<String>) -> Criteria {
+        self.request.method = Some(method.into());
+        self
+    }
+
+    /// Sets the path (`$path`).
+    pub fn path(mut self, path: impl Into<String>) -> Criteria {
+        self.request.path = Some(path.into());
+        self
+    }
+
+    /// Adds a custom label (a rule key with no `$` prefix).
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Criteria {
-        self.labels.insert(key.into(), value.into());
+        self.request.custom.insert(key.into(), value.into());
         self
     }
 
@@ -95,82 +138,168 @@ impl Criteria {
         self.metadata.insert(key.into(), value.into());
         self
     }
-
-    fn is_plain(&self) -> bool {
-        self.caller.is_none() && self.labels.is_empty() && self.metadata.is_empty()
-    }
 }
 
-/// The routed set of the last snapshot, reused while the snapshot and the rules stay the same.
-struct Routed {
-    source: Arc<Snapshot>,
-    routed: Arc<ServiceInstances>,
+pub(crate) fn traffic_key(key: &ServiceKey) -> polaris_traffic::ServiceKey {
+    polaris_traffic::ServiceKey::new(&*key.namespace, &*key.name)
+}
+
+/// Builds the router chain from the configured names.
+fn build_chain(
+    settings: &RouterSettings,
+    gate: Arc<dyn InstanceGate>,
+) -> Result<(RouterChain, bool, bool)> {
+    let mut seen_filter = false;
+    let (mut rules, mut lanes) = (false, false);
+    let mut stage = |names: &[String]| -> Result<Vec<Arc<dyn ServiceRouter>>> {
+        let mut out: Vec<Arc<dyn ServiceRouter>> = Vec::new();
+        for name in names {
+            let router: Arc<dyn ServiceRouter> = match name.as_str() {
+                "laneRouter" => {
+                    lanes = true;
+                    Arc::new(LaneRouter::new())
+                }
+                "ruleBasedRouter" | "ruleRouter" => {
+                    rules = true;
+                    Arc::new(RuleBasedRouter::new(RuleFailover::All))
+                }
+                "nearbyBasedRouter" | "nearbyRouter" => {
+                    let level = &settings.plugin.nearby_based_router.match_level;
+                    let level = LocationLevel::parse(level).ok_or_else(|| {
+                        Error::Settings(format!("unknown nearby matchLevel {level:?}"))
+                    })?;
+                    Arc::new(NearbyRouter::new(level, LocationLevel::All, false))
+                }
+                "dstMetaRouter" | "metadataRouter" => {
+                    Arc::new(DstMetaRouter::new(MetadataFailover::None))
+                }
+                "filterOnlyRouter" | "isolatedRouter" | "recoverRouter" | "healthyRouter" => {
+                    if seen_filter {
+                        continue;
+                    }
+                    seen_filter = true;
+                    Arc::new(FilterOnlyRouter::new(true, Some(gate.clone())))
+                }
+                other => {
+                    return Err(Error::Settings(format!("unknown service router {other:?}")));
+                }
+            };
+            out.push(router);
+        }
+        Ok(out)
+    };
+    let before = stage(&settings.before_chain)?;
+    let chain = stage(&settings.chain)?;
+    let after = stage(&settings.after_chain)?;
+    Ok((RouterChain::new(before, chain, after), rules, lanes))
 }
 
 /// Routes and balances; keeps one balancer per (service, policy) so their derived structures
 /// survive between calls.
 pub(crate) struct Selector {
     default_lb: LbPolicy,
+    chain: RouterChain,
+    uses_rules: bool,
+    uses_lanes: bool,
+    routing: CompiledCache<RoutingRules>,
+    lanes: CompiledCache<LaneRules>,
     balancers: ArcSwap<HashMap<(ServiceKey, LbPolicy), Arc<dyn LoadBalancer>>>,
-    routed: ArcSwap<HashMap<ServiceKey, Arc<ArcSwapOption<Routed>>>>,
     insert: Mutex<()>,
 }
 
 impl Selector {
-    pub(crate) fn new(default_lb: LbPolicy) -> Selector {
-        Selector {
+    pub(crate) fn new(
+        default_lb: LbPolicy,
+        settings: &RouterSettings,
+        breakers: Arc<CircuitBreakers>,
+    ) -> Result<Selector> {
+        let (chain, uses_rules, uses_lanes) = build_chain(settings, breakers)?;
+        Ok(Selector {
             default_lb,
+            chain,
+            uses_rules,
+            uses_lanes,
+            routing: CompiledCache::default(),
+            lanes: CompiledCache::default(),
             balancers: ArcSwap::default(),
-            routed: ArcSwap::default(),
             insert: Mutex::new(()),
-        }
+        })
     }
 
-    /// Applies the router chain.
+    async fn routing_of(&self, inner: &Inner, service: &ServiceKey) -> Option<Arc<RoutingRules>> {
+        let snapshot = inner.load(ResourceKind::Routing, service).await.ok()?;
+        let routing = snapshot.response.routing.as_ref()?;
+        let compiled = self.routing.get(service, &snapshot, |_| {
+            let (rules, skipped) = RoutingRules::compile(routing);
+            for s in skipped {
+                tracing::warn!(%service, rule = %s.rule, reason = %s.reason, "routing rule left out");
+            }
+            rules
+        });
+        (!compiled.is_empty()).then_some(compiled)
+    }
+
+    async fn lanes_of(&self, inner: &Inner, service: &ServiceKey) -> Option<Arc<LaneRules>> {
+        let snapshot = inner.load(ResourceKind::Lane, service).await.ok()?;
+        if snapshot.response.lanes.is_empty() {
+            return None;
+        }
+        Some(self.lanes.get(service, &snapshot, |s| {
+            let (rules, skipped) = LaneRules::compile(&s.response.lanes);
+            for s in skipped {
+                tracing::warn!(%service, rule = %s.rule, reason = %s.reason, "lane rule left out");
+            }
+            rules
+        }))
+    }
+
+    /// Applies the router chain to the instances of `service`.
     pub(crate) async fn route(
         &self,
-        _inner: &Inner,
+        inner: &Inner,
         service: &ServiceKey,
-        snapshot: &Arc<Snapshot>,
+        instances: &InstanceList,
         criteria: &Criteria,
-    ) -> Result<Arc<ServiceInstances>> {
-        if !criteria.is_plain() {
-            return Ok(Arc::new(filter(&snapshot.instances, criteria)));
+    ) -> Result<InstanceList> {
+        let mut callee_routing = None;
+        let mut caller_routing = None;
+        let mut lane_rules = None;
+        if self.uses_rules {
+            callee_routing = self.routing_of(inner, service).await;
+            if let Some(caller) = &criteria.caller {
+                caller_routing = self.routing_of(inner, caller).await;
+            }
         }
-        let slot = self.routed_slot(service);
-        if let Some(cached) = slot.load().as_ref()
-            && Arc::ptr_eq(&cached.source, snapshot)
+        if self.uses_lanes
+            && let Some(caller) = &criteria.caller
         {
-            return Ok(cached.routed.clone());
+            lane_rules = self.lanes_of(inner, caller).await;
         }
-        let routed = Arc::new(filter(&snapshot.instances, criteria));
-        slot.store(Some(Arc::new(Routed {
-            source: snapshot.clone(),
-            routed: routed.clone(),
-        })));
-        Ok(routed)
-    }
-
-    fn routed_slot(&self, service: &ServiceKey) -> Arc<ArcSwapOption<Routed>> {
-        if let Some(slot) = self.routed.load().get(service) {
-            return slot.clone();
-        }
-        let _guard = self.insert.lock();
-        if let Some(slot) = self.routed.load().get(service) {
-            return slot.clone();
-        }
-        let slot = Arc::new(ArcSwapOption::empty());
-        let mut map = HashMap::clone(&self.routed.load());
-        map.insert(service.clone(), slot.clone());
-        self.routed.store(Arc::new(map));
-        slot
+        let cx = RouteContext {
+            caller: criteria.caller.as_ref().map(traffic_key),
+            destination: traffic_key(service),
+            request: criteria.request.clone(),
+            destination_metadata: criteria.metadata.clone(),
+            caller_location: criteria.caller_location.clone(),
+            caller_routing,
+            callee_routing,
+            lane_rules,
+            lane: criteria.lane.clone(),
+        };
+        self.chain.route(&cx, instances).map_err(|e| {
+            tracing::debug!(%service, error = %e, "routing left no instance");
+            Error::NoInstance {
+                namespace: service.namespace.to_string(),
+                service: service.name.to_string(),
+            }
+        })
     }
 
     /// Picks one instance of a routed set.
     pub(crate) fn pick(
         &self,
         service: &ServiceKey,
-        routed: &ServiceInstances,
+        routed: &InstanceList,
         criteria: &Criteria,
     ) -> Option<Arc<Instance>> {
         let policy = criteria.lb.unwrap_or(self.default_lb);
@@ -178,7 +307,7 @@ impl Selector {
         let c = balance::Criteria {
             hash_key: criteria.hash_key.as_deref(),
         };
-        balancer.pick(&routed.instances, &c)
+        balancer.pick(routed, &c)
     }
 
     fn balancer(&self, service: &ServiceKey, policy: LbPolicy) -> Arc<dyn LoadBalancer> {
@@ -196,38 +325,5 @@ impl Selector {
         map.insert(key, b.clone());
         self.balancers.store(Arc::new(map));
         b
-    }
-}
-
-/// Healthy, non-isolated instances with weight, matching the required metadata; when that
-/// leaves nothing, every non-isolated matching instance (recover all).
-fn filter(all: &ServiceInstances, criteria: &Criteria) -> ServiceInstances {
-    let meta_ok = |i: &Instance| {
-        criteria
-            .metadata
-            .iter()
-            .all(|(k, v)| i.metadata.get(k) == Some(v))
-    };
-    let healthy: Vec<Arc<Instance>> = all
-        .instances
-        .iter()
-        .filter(|i| i.healthy && !i.isolate && i.weight > 0 && meta_ok(i))
-        .cloned()
-        .collect();
-    let chosen = if healthy.is_empty() {
-        all.instances
-            .iter()
-            .filter(|i| !i.isolate && i.weight > 0 && meta_ok(i))
-            .cloned()
-            .collect()
-    } else {
-        healthy
-    };
-    ServiceInstances {
-        namespace: all.namespace.clone(),
-        service: all.service.clone(),
-        revision: all.revision.clone(),
-        metadata: all.metadata.clone(),
-        instances: chosen.into(),
     }
 }
