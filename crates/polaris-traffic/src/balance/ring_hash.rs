@@ -12,13 +12,54 @@ pub const DEFAULT_VNODE_COUNT: u32 = 500;
 /// Consistent hashing: each instance owns `vnode_count × weight / 100` points (at least one
 /// when its weight is above 0) on a 64-bit ring, placed by hashing `host:port#i`; a key goes to
 /// the first point at or after its hash. An instance's points depend only on itself, so when
-/// one instance leaves only the keys it owned move. The ring is built once per set; a pick
-/// is a binary search.
+/// one instance leaves only the keys it owned move. The ring is built once per set, with an
+/// index by the top 16 bits of the hash, so a pick is a binary search over a handful of
+/// points.
 #[derive(Debug)]
 pub struct RingHashBalancer {
     vnode_count: u32,
-    ring: SnapshotCache<Vec<(u64, u32)>>,
+    ring: SnapshotCache<Ring>,
     rng: SplitMix,
+}
+
+const INDEX_BITS: u32 = 16;
+
+/// The sorted points, their owners, and where each 16-bit hash prefix starts.
+#[derive(Debug)]
+struct Ring {
+    hashes: Vec<u64>,
+    owners: Vec<u32>,
+    starts: Vec<u32>,
+}
+
+impl Ring {
+    fn new(mut points: Vec<(u64, u32, u64)>) -> Ring {
+        points.sort_unstable_by_key(|&(hash, _, tie)| (hash, tie));
+        let hashes: Vec<u64> = points.iter().map(|p| p.0).collect();
+        let owners = points.iter().map(|p| p.1).collect();
+        let mut starts = Vec::with_capacity((1 << INDEX_BITS) + 1);
+        let mut at = 0usize;
+        for prefix in 0..=(1u64 << INDEX_BITS) {
+            while at < hashes.len() && (hashes[at] >> (64 - INDEX_BITS)) < prefix {
+                at += 1;
+            }
+            starts.push(at as u32);
+        }
+        Ring {
+            hashes,
+            owners,
+            starts,
+        }
+    }
+
+    /// The owner of the first point at or after `key`, wrapping around.
+    fn owner(&self, key: u64) -> Option<u32> {
+        let prefix = (key >> (64 - INDEX_BITS)) as usize;
+        let low = *self.starts.get(prefix)? as usize;
+        let high = *self.starts.get(prefix + 1)? as usize;
+        let at = low + self.hashes.get(low..high)?.partition_point(|&h| h < key);
+        self.owners.get(at).or_else(|| self.owners.first()).copied()
+    }
 }
 
 impl RingHashBalancer {
@@ -35,7 +76,7 @@ impl RingHashBalancer {
         }
     }
 
-    fn build(&self, set: &[Arc<Instance>]) -> Vec<(u64, u32)> {
+    fn build(&self, set: &[Arc<Instance>]) -> Ring {
         let mut ring = Vec::new();
         for (index, instance) in set.iter().enumerate() {
             if instance.weight == 0 {
@@ -54,10 +95,7 @@ impl RingHashBalancer {
                 ring.push((hash, index as u32, tie_break));
             }
         }
-        ring.sort_unstable_by_key(|&(hash, _, tie)| (hash, tie));
-        ring.into_iter()
-            .map(|(hash, index, _)| (hash, index))
-            .collect()
+        Ring::new(ring)
     }
 }
 
@@ -68,16 +106,9 @@ impl LoadBalancer for RingHashBalancer {
 
     fn pick(&self, set: &Arc<[Arc<Instance>]>, criteria: &Criteria<'_>) -> Option<Arc<Instance>> {
         let key = criteria.key_hash().unwrap_or_else(|| self.rng.next_u64());
-        let index = self.ring.with(
-            set,
-            |set| self.build(set),
-            |ring| {
-                let at = ring.partition_point(|&(hash, _)| hash < key);
-                ring.get(at)
-                    .or_else(|| ring.first())
-                    .map(|&(_, index)| index)
-            },
-        )?;
+        let index = self
+            .ring
+            .with(set, |set| self.build(set), |ring| ring.owner(key))?;
         set.get(index as usize).cloned()
     }
 }
@@ -108,6 +139,24 @@ mod tests {
                 .pick(&weighted(&[0]), &Criteria::default())
                 .is_none()
         );
+    }
+
+    #[test]
+    fn indexed_lookup_equals_a_plain_binary_search() {
+        let balancer = RingHashBalancer::new(50);
+        let ring = balancer.build(&weighted(&[100, 200, 50, 100]));
+        let rng = SplitMix::new(11);
+        let probes = (0..10_000).map(|_| rng.next_u64()).chain([
+            0,
+            u64::MAX,
+            ring.hashes[0],
+            ring.hashes[ring.hashes.len() - 1],
+        ]);
+        for key in probes {
+            let at = ring.hashes.partition_point(|&h| h < key);
+            let expected = ring.owners.get(at).or(ring.owners.first()).copied();
+            assert_eq!(ring.owner(key), expected, "key {key}");
+        }
     }
 
     #[test]

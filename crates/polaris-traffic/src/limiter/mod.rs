@@ -86,6 +86,7 @@ pub struct LimitInfo {
 
 /// The decision on one request.
 #[derive(Debug)]
+#[must_use = "an allowed admission carries the permit of the call"]
 pub enum Admission {
     /// Proceed now.
     Allowed(Permit),
