@@ -93,6 +93,7 @@ impl Inner {
         let mut rx = rules.subscribe();
         tokio::spawn(async move {
             let mut last = None;
+            let mut installed = false;
             loop {
                 let snapshot = rx.borrow_and_update().snapshot.clone();
                 if let Some(snapshot) = snapshot
@@ -103,8 +104,13 @@ impl Inner {
                         .circuit_breaker
                         .clone()
                         .unwrap_or_default();
-                    for s in breakers.set_rules(&key, &message) {
-                        tracing::warn!(rule = %s.rule, reason = %s.reason, "breaker rule left out");
+                    // Installing rules resets the service's breakers: skip it while there
+                    // never were rules, so reports made before the first answer still count.
+                    if installed || !message.rules.is_empty() {
+                        installed = true;
+                        for s in breakers.set_rules(&key, &message) {
+                            tracing::warn!(rule = %s.rule, reason = %s.reason, "breaker rule left out");
+                        }
                     }
                     last = Some(snapshot);
                 }
