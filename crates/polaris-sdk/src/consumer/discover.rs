@@ -220,7 +220,7 @@ impl Worker {
                 _ = tick.tick() => {
                     ticks = ticks.wrapping_add(1);
                     let pushing = *self.push_tx.borrow();
-                    if !pushing || ticks % SAFETY_REFRESH_TICKS == 0 {
+                    if !pushing || ticks.is_multiple_of(SAFETY_REFRESH_TICKS) {
                         let keys: Vec<_> = self.subs.keys().cloned().collect();
                         for key in &keys {
                             // One request in flight per resource is enough.
