@@ -112,14 +112,20 @@ impl fmt::Display for CallAborted {
 
 impl std::error::Error for CallAborted {}
 
+/// An instance whose breaker is not closed: host, port and the breaker.
+type UnclosedInstance = (String, u32, Arc<Mutex<Breaker>>);
+
 /// All breakers of one client.
 #[derive(Debug)]
 pub struct CircuitBreakers {
     rules: RwLock<HashMap<ServiceKey, Arc<[Arc<BreakerRule>]>>>,
     breakers: Mutex<HashMap<Resource, Arc<Mutex<Breaker>>>>,
-    /// Instance breakers ever opened and not yet closed again; 0 lets the router gate skip
-    /// every lookup.
-    unclosed_instances: AtomicUsize,
+    /// Instance breakers opened and not closed again, per service, so the router gate
+    /// answers without building a resource key; a superset at worst (each entry's breaker is
+    /// asked for its real state).
+    unclosed: RwLock<HashMap<ServiceKey, Vec<UnclosedInstance>>>,
+    /// Total entries in `unclosed`; 0 lets the gate skip even the map lookup.
+    unclosed_total: AtomicUsize,
     default_instance_rule: Arc<BreakerRule>,
 }
 
@@ -128,7 +134,8 @@ impl Default for CircuitBreakers {
         CircuitBreakers {
             rules: RwLock::default(),
             breakers: Mutex::default(),
-            unclosed_instances: AtomicUsize::new(0),
+            unclosed: RwLock::default(),
+            unclosed_total: AtomicUsize::new(0),
             default_instance_rule: Arc::new(BreakerRule::default_for(Level::Instance)),
         }
     }
@@ -146,21 +153,38 @@ impl CircuitBreakers {
         let (rules, skipped) = compile_rules(message);
         let rules: Arc<[Arc<BreakerRule>]> = rules.into_iter().map(Arc::new).collect();
         self.rules.write().insert(service.clone(), rules);
-        let mut breakers = self.breakers.lock();
-        breakers.retain(|resource, _| resource.service() != service);
-        self.recount(&breakers);
+        self.breakers
+            .lock()
+            .retain(|resource, _| resource.service() != service);
+        if let Some(gone) = self.unclosed.write().remove(service) {
+            self.unclosed_total.fetch_sub(gone.len(), Ordering::Relaxed);
+        }
         skipped
     }
 
-    fn recount(&self, breakers: &HashMap<Resource, Arc<Mutex<Breaker>>>) {
-        let now = Instant::now();
-        let unclosed = breakers
-            .iter()
-            .filter(|(r, b)| {
-                r.level() == Level::Instance && b.lock().status(now) != BreakerStatus::Closed
-            })
-            .count();
-        self.unclosed_instances.store(unclosed, Ordering::Relaxed);
+    /// Keeps the per-service list of unclosed instance breakers up to date.
+    fn track(&self, resource: &Resource, breaker: &Arc<Mutex<Breaker>>, closed: bool) {
+        let Resource::Instance(service, host, port) = resource else {
+            return;
+        };
+        let mut unclosed = self.unclosed.write();
+        if closed {
+            if let Some(list) = unclosed.get_mut(service) {
+                let before = list.len();
+                list.retain(|(h, p, _)| !(h == host && p == port));
+                self.unclosed_total
+                    .fetch_sub(before - list.len(), Ordering::Relaxed);
+                if list.is_empty() {
+                    unclosed.remove(service);
+                }
+            }
+        } else {
+            let list = unclosed.entry(service.clone()).or_default();
+            if !list.iter().any(|(h, p, _)| h == host && p == port) {
+                list.push((host.clone(), *port, Arc::clone(breaker)));
+                self.unclosed_total.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     fn rule_for(
@@ -225,29 +249,21 @@ impl CircuitBreakers {
                 )
             }
         };
-        let mut breaker = breaker.lock();
-        let before = breaker.status(now);
-        let error = breaker
-            .rule
-            .is_error(outcome.code, outcome.delay, outcome.success);
-        let after = breaker.record(now, error);
-        if resource.level() == Level::Instance {
-            match (
-                before == BreakerStatus::Closed,
-                after == BreakerStatus::Closed,
-            ) {
-                (true, false) => {
-                    self.unclosed_instances.fetch_add(1, Ordering::Relaxed);
-                }
-                (false, true) => {
-                    let _ = self.unclosed_instances.fetch_update(
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                        |n| n.checked_sub(1),
-                    );
-                }
-                _ => {}
-            }
+        let (before, after) = {
+            let mut state = breaker.lock();
+            let before = state.status(now);
+            let error = state
+                .rule
+                .is_error(outcome.code, outcome.delay, outcome.success);
+            (before, state.record(now, error))
+        };
+        // Outside the breaker's lock: the gate takes the list's lock, then a breaker's.
+        let (was_closed, is_closed) = (
+            before == BreakerStatus::Closed,
+            after == BreakerStatus::Closed,
+        );
+        if was_closed != is_closed {
+            self.track(resource, &breaker, is_closed);
         }
     }
 
@@ -266,12 +282,16 @@ impl CircuitBreakers {
     /// True when the instance `host:port` of `service` must receive no traffic now (open, or
     /// half-open with every trial call already admitted).
     pub fn is_instance_open(&self, service: &ServiceKey, host: &str, port: u32) -> bool {
-        if self.unclosed_instances.load(Ordering::Relaxed) == 0 {
+        if self.unclosed_total.load(Ordering::Relaxed) == 0 {
             return false;
         }
-        let resource = Resource::Instance(service.clone(), host.to_string(), port);
-        self.breaker(&resource)
-            .is_some_and(|b| b.lock().blocks(Instant::now()))
+        let unclosed = self.unclosed.read();
+        let Some(list) = unclosed.get(service) else {
+            return false;
+        };
+        list.iter()
+            .find(|(h, p, _)| h == host && *p == port)
+            .is_some_and(|(_, _, breaker)| breaker.lock().blocks(Instant::now()))
     }
 }
 
@@ -280,8 +300,9 @@ impl InstanceGate for CircuitBreakers {
         self.is_instance_open(service, &instance.host, instance.port)
     }
 
-    fn may_block(&self, _service: &ServiceKey) -> bool {
-        self.unclosed_instances.load(Ordering::Relaxed) > 0
+    fn may_block(&self, service: &ServiceKey) -> bool {
+        self.unclosed_total.load(Ordering::Relaxed) > 0
+            && self.unclosed.read().contains_key(service)
     }
 }
 

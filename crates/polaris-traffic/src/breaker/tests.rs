@@ -274,3 +274,33 @@ async fn new_rules_reset_breakers_and_bad_rules_are_skipped() {
     assert!(breakers.check(&target).is_ok());
     assert!(!breakers.is_instance_open(&orders(), "10.0.0.1", 8080));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_gate_only_considers_services_with_open_instances() {
+    let breakers = CircuitBreakers::new();
+    let payments = ServiceKey::new("default", "payments");
+    assert!(!breakers.may_block(&orders()));
+    for _ in 0..DEFAULT_ERROR_COUNT {
+        breakers.report(None, &instance("10.0.0.1"), &failed());
+    }
+    assert!(breakers.may_block(&orders()));
+    assert!(!breakers.may_block(&payments));
+    let open = Instance {
+        host: "10.0.0.1".into(),
+        port: 8080,
+        ..Default::default()
+    };
+    assert!(breakers.is_blocked(&orders(), &open));
+    assert!(
+        !breakers.is_blocked(&payments, &open),
+        "same address, other service"
+    );
+    tokio::time::advance(DEFAULT_SLEEP_WINDOW).await;
+    for _ in 0..DEFAULT_SUCCESS_COUNT_AFTER_HALF_OPEN {
+        breakers.report(None, &instance("10.0.0.1"), &ok());
+    }
+    assert!(
+        !breakers.may_block(&orders()),
+        "closed again: nothing left to ask about"
+    );
+}
