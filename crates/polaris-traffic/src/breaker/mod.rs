@@ -41,6 +41,10 @@ use crate::{Instance, ServiceKey, Skipped};
 use rule::{BreakerRule, compile_rules};
 use state::Breaker;
 
+/// Breakers kept at most; past it, closed breakers are forgotten (so many distinct methods or
+/// instances cannot exhaust memory).
+pub const MAX_BREAKERS: usize = 65_536;
+
 /// What a breaker protects.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Resource {
@@ -241,12 +245,12 @@ impl CircuitBreakers {
                     return;
                 };
                 let fresh = Arc::new(Mutex::new(Breaker::new(rule, now)));
-                Arc::clone(
-                    self.breakers
-                        .lock()
-                        .entry(resource.clone())
-                        .or_insert(fresh),
-                )
+                let mut breakers = self.breakers.lock();
+                if breakers.len() >= MAX_BREAKERS && !breakers.contains_key(resource) {
+                    // Forget closed breakers (and their counts) rather than grow without end.
+                    breakers.retain(|_, b| b.lock().status(now) != BreakerStatus::Closed);
+                }
+                Arc::clone(breakers.entry(resource.clone()).or_insert(fresh))
             }
         };
         let (before, after) = {

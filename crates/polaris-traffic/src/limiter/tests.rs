@@ -242,3 +242,39 @@ fn bad_rules_are_skipped_with_a_reason() {
     let reasons: Vec<&str> = skipped.iter().map(|s| s.rule.as_str()).collect();
     assert_eq!(reasons, ["odd", "empty", "regex"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn wildcard_splits_per_value_and_lists_share_one_counter() {
+    let mut wildcard = rule("per-user", vec![amount(1, 1)]);
+    wildcard.arguments = vec![header("x-user", EXACT, "*")];
+    let per_user = limiter(vec![wildcard]);
+    assert!(allowed(&per_user, &request(&[("x-user", "a")])));
+    assert!(allowed(&per_user, &request(&[("x-user", "b")])));
+    assert!(!allowed(&per_user, &request(&[("x-user", "a")])));
+
+    let mut listed = rule("listed", vec![amount(1, 1)]);
+    listed.arguments = vec![header("x-user", 3, "a,b")];
+    let shared = limiter(vec![listed]);
+    assert!(allowed(&shared, &request(&[("x-user", "a")])));
+    assert!(
+        !allowed(&shared, &request(&[("x-user", "b")])),
+        "IN values share the counter"
+    );
+    assert!(
+        allowed(&shared, &request(&[("x-user", "c")])),
+        "no rule matches c"
+    );
+}
+
+#[test]
+fn legacy_labels_are_custom_arguments() {
+    let mut legacy = rule("legacy", vec![amount(0, 1)]);
+    legacy.labels = [("tenant".to_string(), ms(EXACT, "t1"))]
+        .into_iter()
+        .collect();
+    let limiter = limiter(vec![legacy]);
+    let mut t1 = RequestContext::default();
+    t1.custom.insert("tenant".into(), "t1".into());
+    assert!(!allowed(&limiter, &t1));
+    assert!(allowed(&limiter, &RequestContext::default()));
+}
