@@ -94,6 +94,9 @@ fn argument_source(kind: i32, key: &str) -> Option<ArgumentSource> {
     Argument::parse(name, key).map(ArgumentSource::Plain)
 }
 
+/// Longest window accepted; longer ones are cut to it, so time arithmetic cannot overflow.
+const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
+
 fn duration_of(d: Option<&prost_types::Duration>) -> Duration {
     d.map_or(Duration::ZERO, |d| {
         Duration::new(
@@ -101,6 +104,7 @@ fn duration_of(d: Option<&prost_types::Duration>) -> Duration {
             d.nanos.clamp(0, 999_999_999) as u32,
         )
     })
+    .min(MAX_WINDOW)
 }
 
 /// True when a match string is present with a non-empty value (an empty one means "any

@@ -278,3 +278,14 @@ fn legacy_labels_are_custom_arguments() {
     assert!(!allowed(&limiter, &t1));
     assert!(allowed(&limiter, &RequestContext::default()));
 }
+
+#[tokio::test(start_paused = true)]
+async fn absurd_durations_do_not_overflow() {
+    let mut paced = rule("paced", vec![amount(1, i64::MAX)]);
+    paced.action = Some("unirate".into());
+    paced.max_queue_delay = Some(u32::MAX);
+    let limiter = limiter(vec![paced, rule("window", vec![amount(1, i64::MAX)])]);
+    let any = request(&[]);
+    assert!(matches!(limiter.acquire(&any), Admission::Allowed(_)));
+    assert!(matches!(limiter.acquire(&any), Admission::Wait(..)));
+}
