@@ -196,9 +196,12 @@ impl LimitRule {
                             duration.as_nanos() / u128::from((*max).max(1))
                         })
                         .unwrap_or_default();
-                    let max_queue = rule.max_queue_delay.map_or(DEFAULT_MAX_QUEUE_DELAY, |s| {
-                        Duration::from_secs(u64::from(s))
-                    });
+                    let max_queue = rule
+                        .max_queue_delay
+                        .map_or(DEFAULT_MAX_QUEUE_DELAY, |s| {
+                            Duration::from_secs(u64::from(s))
+                        })
+                        .min(MAX_WINDOW);
                     LimitKind::Unirate {
                         interval,
                         max_queue,
