@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use polaris_matcher::Condition;
 use polaris_proto::v1;
+use prost::Message;
 
 use super::{InstanceList, Memo, RouteContext, RouteError, ServiceRouter, retain};
 use crate::hash::StableHasher;
@@ -25,17 +26,45 @@ struct LaneRule {
     any_condition: bool,
     lane: String,
     strict: bool,
-    destinations: Vec<ServiceKey>,
+    /// Services whose outgoing traffic the group colours (any caller when empty).
+    entries: Arc<[ServiceKey]>,
+    /// Services inside the lane group (any when empty).
+    destinations: Arc<[ServiceKey]>,
+}
+
+fn listed(list: &[ServiceKey], service: &ServiceKey) -> bool {
+    list.iter().any(|d| {
+        name_matches(&d.namespace, &service.namespace) && name_matches(&d.service, &service.service)
+    })
 }
 
 impl LaneRule {
-    fn covers(&self, service: &ServiceKey) -> bool {
-        self.destinations.is_empty()
-            || self.destinations.iter().any(|d| {
-                name_matches(&d.namespace, &service.namespace)
-                    && name_matches(&d.service, &service.service)
-            })
+    /// True when the rule colours a call from `caller` to `destination`: the caller is one of
+    /// the group's traffic entries and the destination one of its services.
+    fn applies(&self, caller: Option<&ServiceKey>, destination: &ServiceKey) -> bool {
+        let entry = self.entries.is_empty() || caller.is_some_and(|c| listed(&self.entries, c));
+        entry && (self.destinations.is_empty() || listed(&self.destinations, destination))
     }
+}
+
+/// The service a traffic entry names: service and gateway selectors share the layout
+/// (`namespace` = 1, `service` = 2); other selectors are not understood.
+fn entry_service(entry: &v1::TrafficEntry) -> Result<ServiceKey, String> {
+    let selector = entry
+        .selector
+        .as_ref()
+        .ok_or_else(|| format!("entry {:?} has no selector", entry.r#type))?;
+    let understood = selector.type_url.ends_with(".ServiceSelector")
+        || selector.type_url.ends_with(".ServiceGatewaySelector");
+    if !understood {
+        return Err(format!(
+            "entry selector {:?} not supported",
+            selector.type_url
+        ));
+    }
+    let decoded = v1::ServiceSelector::decode(selector.value.as_slice())
+        .map_err(|e| format!("entry selector undecodable: {e}"))?;
+    Ok(ServiceKey::new(decoded.namespace, decoded.service))
 }
 
 /// The lane a request was put in by a rule.
@@ -64,11 +93,23 @@ impl LaneRules {
         let mut rules = Vec::new();
         let mut skipped = Vec::new();
         for group in groups {
-            let destinations: Vec<ServiceKey> = group
+            let destinations: Arc<[ServiceKey]> = group
                 .destinations
                 .iter()
                 .map(|d| ServiceKey::new(d.namespace.clone(), d.service.clone()))
                 .collect();
+            let mut entries = Vec::new();
+            for entry in &group.entries {
+                match entry_service(entry) {
+                    Ok(service) => entries.push(service),
+                    Err(reason) => skipped.push(Skipped::new(group.name.clone(), reason)),
+                }
+            }
+            if !group.entries.is_empty() && entries.is_empty() {
+                // Only unknown entries: colouring everything would be wrong, so nothing is.
+                continue;
+            }
+            let entries: Arc<[ServiceKey]> = entries.into();
             'rule: for rule in group.rules.iter().filter(|r| r.enable) {
                 let label = format!("{}/{}", group.name, rule.name);
                 if rule.default_label_value.is_empty() {
@@ -104,7 +145,8 @@ impl LaneRules {
                     any_condition: traffic.match_mode == 1,
                     lane: rule.default_label_value.clone(),
                     strict: rule.match_mode == 0,
-                    destinations: destinations.clone(),
+                    entries: Arc::clone(&entries),
+                    destinations: Arc::clone(&destinations),
                 });
             }
         }
@@ -112,11 +154,12 @@ impl LaneRules {
         (LaneRules { rules }, skipped)
     }
 
-    /// The first rule (by priority) covering the destination whose traffic match holds.
+    /// The first rule (by priority) whose group has the caller as a traffic entry and the
+    /// destination as a member, and whose traffic match holds.
     pub fn match_lane(&self, cx: &RouteContext) -> Option<LaneMatch<'_>> {
         self.rules
             .iter()
-            .filter(|rule| rule.covers(&cx.destination))
+            .filter(|rule| rule.applies(cx.caller.as_ref(), &cx.destination))
             .find(|rule| {
                 if rule.any_condition && !rule.conditions.is_empty() {
                     rule.conditions.iter().any(|c| c.matches(&cx.request))
@@ -202,8 +245,29 @@ mod tests {
     use crate::rules::ms;
 
     fn group(strict: bool) -> v1::LaneGroup {
+        let gateway = v1::ServiceGatewaySelector {
+            namespace: "default".into(),
+            service: "gateway".into(),
+            labels: Default::default(),
+        };
         v1::LaneGroup {
             name: "g".into(),
+            entries: vec![
+                v1::TrafficEntry {
+                    r#type: "polarismesh.cn/gateway/spring-cloud-gateway".into(),
+                    selector: Some(prost_types::Any {
+                        type_url: "type.googleapis.com/v1.ServiceGatewaySelector".into(),
+                        value: gateway.encode_to_vec(),
+                    }),
+                },
+                v1::TrafficEntry {
+                    r#type: "polarismesh.cn/gateway/tse".into(),
+                    selector: Some(prost_types::Any {
+                        type_url: "type.googleapis.com/v1.TSEGatewaySelector".into(),
+                        value: vec![],
+                    }),
+                },
+            ],
             destinations: vec![v1::DestinationGroup {
                 namespace: "default".into(),
                 service: "orders".into(),
@@ -229,9 +293,16 @@ mod tests {
     }
 
     fn cx(user: Option<&str>, strict: bool) -> RouteContext {
+        let (rules, skipped) = LaneRules::compile(&[group(strict)]);
+        assert_eq!(
+            skipped.len(),
+            1,
+            "the TSE entry is not understood: {skipped:?}"
+        );
         let mut cx = RouteContext {
+            caller: Some(ServiceKey::new("default", "gateway")),
             destination: ServiceKey::new("default", "orders"),
-            lane_rules: Some(std::sync::Arc::new(LaneRules::compile(&[group(strict)]).0)),
+            lane_rules: Some(std::sync::Arc::new(rules)),
             ..Default::default()
         };
         if let Some(user) = user {
@@ -260,7 +331,14 @@ mod tests {
             ids(&router.route(&cx(Some("other"), true), &set()).unwrap()),
             ["base"]
         );
+        // Only traffic leaving an entry is coloured; inside the lane the tag travels instead.
+        let inner_hop = RouteContext {
+            caller: Some(ServiceKey::new("default", "web")),
+            ..cx(Some("tester"), true)
+        };
+        assert_eq!(ids(&router.route(&inner_hop, &set()).unwrap()), ["base"]);
         let mut carried = cx(None, true);
+        carried.caller = Some(ServiceKey::new("default", "web"));
         carried.lane = Some("blue".into());
         assert_eq!(ids(&router.route(&carried, &set()).unwrap()), ["blue"]);
     }
