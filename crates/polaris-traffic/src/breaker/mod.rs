@@ -13,6 +13,15 @@
 //! instance resources then use the official defaults (10 consecutive errors, or 50 % errors
 //! over 60 s once 10 calls were seen; 30 s sleep window; 3 successes of at most 10 trial
 //! calls close it again). Only the first error-rate trigger of a rule keeps a window.
+//!
+//! A call is an error when it matches one of the rule's error conditions (`RET_CODE`: the
+//! code text against the match string; `DELAY`: slower than the given milliseconds), or,
+//! when the rule has none (and under the default rule), when the caller reports it as
+//! failed. `faultDetectConfig.enable` is exposed through
+//! [`CircuitBreakers::wants_fault_detection`]; probe results are reported like calls.
+//!
+//! Not covered yet: the `GROUP` level, `block_configs`, `max_ejection_percent` and
+//! `regex_separate` (a method-level breaker is always per concrete method).
 
 mod probe;
 mod rule;
