@@ -9,11 +9,15 @@ use crate::hash::{SplitMix, StableHasher};
 /// Default lookup-table size: a prime, as the algorithm requires.
 pub const DEFAULT_MAGLEV_TABLE_SIZE: u32 = 65537;
 
+/// Largest table size asked for (64 MiB of slots); larger requests are cut to it.
+pub const MAX_MAGLEV_TABLE_SIZE: u32 = 1 << 24;
+
 /// Maglev hashing: every instance has a preference permutation of the table slots
 /// (`offset + j × skip mod M`, from two independent hashes of `host:port`), and the
 /// instances take turns claiming their next free preferred slot until the table is full. An
 /// instance of weight `w` takes `w / max weight` turns per round. A pick is one table lookup.
-/// When an instance leaves, most slots of the others keep their owner.
+/// When an instance leaves, most slots of the others keep their owner. With more instances
+/// than slots, some instances own none (use a larger table).
 #[derive(Debug)]
 pub struct MaglevBalancer {
     table_size: u32,
@@ -30,12 +34,12 @@ fn is_prime(n: u32) -> bool {
 
 impl MaglevBalancer {
     /// A balancer with a table of `table_size` slots; a size that is not a prime is raised to
-    /// the next prime, and 0 means the default 65537.
+    /// the next prime, 0 means the default 65537 and sizes above 2^24 are cut to it first.
     pub fn new(table_size: u32) -> Self {
         let mut size = if table_size == 0 {
             DEFAULT_MAGLEV_TABLE_SIZE
         } else {
-            table_size.max(2)
+            table_size.clamp(2, MAX_MAGLEV_TABLE_SIZE)
         };
         while !is_prime(size) {
             size += 1;
@@ -138,6 +142,7 @@ mod tests {
     fn table_size_is_prime_and_slots_are_shared_by_weight() {
         assert_eq!(MaglevBalancer::new(0).table_size(), 65537);
         assert_eq!(MaglevBalancer::new(100).table_size(), 101);
+        assert!(MaglevBalancer::new(u32::MAX).table_size() > MAX_MAGLEV_TABLE_SIZE);
         let balancer = MaglevBalancer::new(1009);
         let set = weighted(&[100, 100, 200, 0]);
         let table = balancer.build(&set);

@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-pub use maglev::{DEFAULT_MAGLEV_TABLE_SIZE, MaglevBalancer};
+pub use maglev::{DEFAULT_MAGLEV_TABLE_SIZE, MAX_MAGLEV_TABLE_SIZE, MaglevBalancer};
 pub use random::WeightedRandomBalancer;
-pub use ring_hash::{DEFAULT_VNODE_COUNT, RingHashBalancer};
+pub use ring_hash::{DEFAULT_VNODE_COUNT, MAX_RING_POINTS, RingHashBalancer};
 pub use round_robin::WeightedRoundRobinBalancer;
 
 use crate::Instance;

@@ -9,6 +9,10 @@ use crate::hash::{SplitMix, StableHasher};
 /// Virtual nodes of an instance of weight 100 (the default weight).
 pub const DEFAULT_VNODE_COUNT: u32 = 500;
 
+/// Most points on one ring (16 MiB of points). Past it every instance's share is scaled
+/// down alike, which keeps proportions but gives up the strict stability guarantee.
+pub const MAX_RING_POINTS: u64 = 1 << 20;
+
 /// Consistent hashing: each instance owns `vnode_count × weight / 100` points (at least one
 /// when its weight is above 0) on a 64-bit ring, placed by hashing `host:port#i`; a key goes to
 /// the first point at or after its hash. An instance's points depend only on itself, so when
@@ -76,20 +80,37 @@ impl RingHashBalancer {
         }
     }
 
-    fn build(&self, set: &[Arc<Instance>]) -> Ring {
-        let mut ring = Vec::new();
-        for (index, instance) in set.iter().enumerate() {
-            if instance.weight == 0 {
-                continue;
+    /// Points of each instance: `vnode_count × weight / 100`, at least 1 (0 for weight 0),
+    /// scaled down together when the ring would exceed [`MAX_RING_POINTS`].
+    fn points(&self, set: &[Arc<Instance>]) -> Vec<u64> {
+        let mut points: Vec<u64> = set
+            .iter()
+            .map(|i| match i.weight {
+                0 => 0,
+                w => (u64::from(self.vnode_count) * u64::from(w) / 100).max(1),
+            })
+            .collect();
+        let total: u64 = points.iter().sum();
+        if total > MAX_RING_POINTS {
+            for p in points.iter_mut().filter(|p| **p > 0) {
+                *p = (u128::from(*p) * u128::from(MAX_RING_POINTS) / u128::from(total)).max(1)
+                    as u64;
             }
-            let points = (u64::from(self.vnode_count) * u64::from(instance.weight) / 100).max(1);
+        }
+        points
+    }
+
+    fn build(&self, set: &[Arc<Instance>]) -> Ring {
+        let points = self.points(set);
+        let mut ring = Vec::with_capacity(points.iter().sum::<u64>() as usize);
+        for (index, (instance, count)) in set.iter().zip(points).enumerate() {
             let mut base = StableHasher::with_seed(0);
             base.write(instance.host.as_bytes())
                 .write(b":")
                 .write(&instance.port.to_le_bytes())
                 .write(b"#");
             let tie_break = base.finish();
-            for point in 0..points {
+            for point in 0..count {
                 let mut hasher = base;
                 let hash = hasher.write_u64(point).finish();
                 ring.push((hash, index as u32, tie_break));
@@ -157,6 +178,16 @@ mod tests {
             let expected = ring.owners.get(at).or(ring.owners.first()).copied();
             assert_eq!(ring.owner(key), expected, "key {key}");
         }
+    }
+
+    #[test]
+    fn huge_weights_are_scaled_to_the_ring_limit() {
+        let balancer = RingHashBalancer::new(0);
+        let points = balancer.points(&weighted(&[10_000; 1000]));
+        let total: u64 = points.iter().sum();
+        assert!(total <= MAX_RING_POINTS, "{total}");
+        assert!(points.iter().all(|p| *p == points[0] && *p > 0));
+        assert_eq!(balancer.points(&weighted(&[100, 0, 300])), [500, 0, 1500]);
     }
 
     #[test]
