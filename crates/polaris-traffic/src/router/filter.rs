@@ -155,3 +155,52 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn arbitrary_set() -> impl Strategy<Value = Vec<(bool, bool, u32)>> {
+        proptest::collection::vec((any::<bool>(), any::<bool>(), 0u32..3), 0..20)
+    }
+
+    proptest! {
+        #[test]
+        fn filter_matches_a_reference_and_shares_unchanged_sets(
+            flags in arbitrary_set(),
+            recover_all in any::<bool>(),
+        ) {
+            let set: InstanceList = flags
+                .iter()
+                .enumerate()
+                .map(|(i, (healthy, isolate, weight))| {
+                    Arc::new(Instance {
+                        id: i.to_string().into(),
+                        healthy: *healthy,
+                        isolate: *isolate,
+                        weight: *weight,
+                        ..Default::default()
+                    })
+                })
+                .collect();
+            let servable: Vec<usize> = (0..flags.len())
+                .filter(|i| !flags[*i].1 && flags[*i].2 > 0)
+                .collect();
+            let healthy: Vec<usize> = servable.iter().copied().filter(|i| flags[*i].0).collect();
+            let expected = if healthy.is_empty() && recover_all { servable } else { healthy };
+            let router = FilterOnlyRouter::new(recover_all, None);
+            match router.route(&RouteContext::default(), &set) {
+                Ok(out) => {
+                    let got: Vec<usize> = out.iter().map(|i| i.id.parse().unwrap()).collect();
+                    prop_assert_eq!(&got, &expected);
+                    prop_assert_eq!(Arc::ptr_eq(&out, &set), expected.len() == set.len());
+                    let again = router.route(&RouteContext::default(), &set).unwrap();
+                    prop_assert!(Arc::ptr_eq(&out, &again));
+                }
+                Err(_) => prop_assert!(recover_all && expected.is_empty()),
+            }
+        }
+    }
+}
