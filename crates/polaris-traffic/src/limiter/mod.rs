@@ -4,8 +4,9 @@
 //! For each request the first enabled rule (ascending priority) whose method and arguments
 //! match applies. Arguments matched by a regular expression or `*` (and the method, likewise)
 //! count each distinct value apart unless the rule sets `regex_combine`, as the official
-//! SDKs do; otherwise the rule has one counter. Rebuilding a limiter from new rules starts
-//! every counter afresh.
+//! SDKs do; otherwise the rule has one counter. [`RateLimiter::replacing`] builds the
+//! limiter for new rules while keeping the counters of rules whose id and revision are
+//! unchanged; [`RateLimiter::new`] starts every counter afresh.
 //!
 //! # Global limits (design note)
 //!
@@ -118,7 +119,7 @@ enum Counter {
 #[derive(Debug)]
 struct ActiveRule {
     rule: LimitRule,
-    counters: Mutex<HashMap<String, Arc<Counter>>>,
+    counters: Arc<Mutex<HashMap<String, Arc<Counter>>>>,
 }
 
 impl ActiveRule {
@@ -221,12 +222,31 @@ impl RateLimiter {
     /// Compiles the rules; disabled rules are ignored and rules that cannot be compiled are
     /// left out and returned.
     pub fn new(message: &v1::RateLimit) -> (RateLimiter, Vec<Skipped>) {
+        Self::replacing(&RateLimiter::default(), message)
+    }
+
+    /// Like [`RateLimiter::new`] for new rules of the same service, keeping the counters of
+    /// every rule whose id and revision did not change, so a rule update elsewhere does not
+    /// hand out a fresh allowance for the untouched rules.
+    pub fn replacing(
+        previous: &RateLimiter,
+        message: &v1::RateLimit,
+    ) -> (RateLimiter, Vec<Skipped>) {
         let (rules, skipped) = compile_rules(message);
         let rules = rules
             .into_iter()
-            .map(|rule| ActiveRule {
-                rule,
-                counters: Mutex::default(),
+            .map(|rule| {
+                let kept = rule.identity.as_ref().and_then(|identity| {
+                    previous
+                        .rules
+                        .iter()
+                        .find(|old| old.rule.identity.as_ref() == Some(identity))
+                        .map(|old| Arc::clone(&old.counters))
+                });
+                ActiveRule {
+                    rule,
+                    counters: kept.unwrap_or_default(),
+                }
             })
             .collect();
         (RateLimiter { rules }, skipped)

@@ -68,6 +68,8 @@ pub(crate) enum LimitKind {
 #[derive(Debug, Clone)]
 pub(crate) struct LimitRule {
     pub(crate) name: String,
+    /// Rule id and revision: counters carry over to a new limiter only for the same pair.
+    pub(crate) identity: Option<(String, String)>,
     pub(crate) priority: u32,
     pub(crate) global: bool,
     pub(crate) method: RuleArgument,
@@ -214,6 +216,11 @@ impl LimitRule {
         };
         Ok(LimitRule {
             name: rule_name(rule),
+            identity: rule
+                .id
+                .clone()
+                .filter(|id| !id.is_empty())
+                .map(|id| (id, rule.revision.clone().unwrap_or_default())),
             priority: rule.priority.unwrap_or(0),
             global: rule.r#type == 0,
             method,

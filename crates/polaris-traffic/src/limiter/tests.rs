@@ -289,3 +289,32 @@ async fn absurd_durations_do_not_overflow() {
     assert!(matches!(limiter.acquire(&any), Admission::Allowed(_)));
     assert!(matches!(limiter.acquire(&any), Admission::Wait(..)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn replacing_keeps_counters_of_unchanged_rules_only() {
+    let with_id = |name: &str, revision: &str| v1::Rule {
+        id: Some(name.into()),
+        revision: Some(revision.into()),
+        method: Some(ms(EXACT, name)),
+        ..rule(name, vec![amount(1, 60)])
+    };
+    let call = |method: &str| RequestContext {
+        method: Some(method.into()),
+        ..Default::default()
+    };
+    let first = limiter(vec![with_id("a", "r1"), with_id("b", "r1")]);
+    assert!(allowed(&first, &call("a")) && allowed(&first, &call("b")));
+    let (second, skipped) = RateLimiter::replacing(
+        &first,
+        &v1::RateLimit {
+            rules: vec![with_id("a", "r1"), with_id("b", "r2")],
+            revision: None,
+        },
+    );
+    assert!(skipped.is_empty());
+    assert!(
+        !allowed(&second, &call("a")),
+        "a is unchanged: its count carried over"
+    );
+    assert!(allowed(&second, &call("b")), "b changed: fresh counter");
+}
