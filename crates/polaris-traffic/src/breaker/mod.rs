@@ -160,17 +160,43 @@ impl CircuitBreakers {
         Self::default()
     }
 
-    /// Replaces the rules of `service` (the `CircuitBreaker` Discover returned for it) and
-    /// resets that service's breakers. Rules that cannot be compiled are left out and returned.
+    /// Replaces the rules of `service` (the `CircuitBreaker` Discover returned for it). The
+    /// service's breakers whose rule changed or disappeared are forgotten (closed); the others
+    /// keep their state. Rules that cannot be compiled are left out and returned.
     pub fn set_rules(&self, service: &ServiceKey, message: &v1::CircuitBreaker) -> Vec<Skipped> {
         let (rules, skipped) = compile_rules(message);
         let rules: Arc<[Arc<BreakerRule>]> = rules.into_iter().map(Arc::new).collect();
-        self.rules.write().insert(service.clone(), rules);
-        self.breakers
-            .lock()
-            .retain(|resource, _| resource.service() != service);
-        if let Some(gone) = self.unclosed.write().remove(service) {
-            self.unclosed_total.fetch_sub(gone.len(), Ordering::Relaxed);
+        let any_instance_rule = rules.iter().any(|r| r.level == Level::Instance);
+        // A breaker survives when its rule (same id and revision) is still there, or when it
+        // runs the default rule and no instance-level rule appeared.
+        let survives = |rule: &BreakerRule| match &rule.identity {
+            Some(identity) => rules.iter().any(|r| r.identity.as_ref() == Some(identity)),
+            None => !any_instance_rule,
+        };
+        self.rules
+            .write()
+            .insert(service.clone(), Arc::clone(&rules));
+        let mut dropped = Vec::new();
+        self.breakers.lock().retain(|resource, breaker| {
+            let keep = resource.service() != service || survives(&breaker.lock().rule);
+            if !keep {
+                dropped.push(resource.clone());
+            }
+            keep
+        });
+        let mut unclosed = self.unclosed.write();
+        if let Some(list) = unclosed.get_mut(service) {
+            let before = list.len();
+            list.retain(|(host, port, _)| {
+                !dropped
+                    .iter()
+                    .any(|r| matches!(r, Resource::Instance(_, h, p) if h == host && p == port))
+            });
+            self.unclosed_total
+                .fetch_sub(before - list.len(), Ordering::Relaxed);
+            if list.is_empty() {
+                unclosed.remove(service);
+            }
         }
         skipped
     }

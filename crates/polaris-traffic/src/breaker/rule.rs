@@ -72,6 +72,9 @@ pub struct Fallback {
 #[derive(Debug, Clone)]
 pub(crate) struct BreakerRule {
     pub(crate) name: Arc<str>,
+    /// Rule id and revision (`None` for the default rule): breakers survive a rule update
+    /// only when their rule's pair is still there.
+    pub(crate) identity: Option<(String, String)>,
     pub(crate) level: Level,
     pub(crate) priority: u32,
     source: ServiceKey,
@@ -91,6 +94,7 @@ impl BreakerRule {
     pub(crate) fn default_for(level: Level) -> BreakerRule {
         BreakerRule {
             name: Arc::from(""),
+            identity: None,
             level,
             priority: u32::MAX,
             source: ServiceKey::default(),
@@ -206,6 +210,7 @@ impl BreakerRule {
         });
         Ok(BreakerRule {
             name: Arc::from(rule.name.as_str()),
+            identity: Some((rule.id.clone(), rule.revision.clone())),
             level,
             priority: rule.priority,
             source: ServiceKey::new(source.namespace, source.service),

@@ -253,26 +253,64 @@ async fn method_rules_match_the_method_and_carry_the_fallback() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn new_rules_reset_breakers_and_bad_rules_are_skipped() {
+async fn rule_updates_keep_unchanged_breakers_and_skip_bad_rules() {
     let breakers = CircuitBreakers::new();
     let target = instance("10.0.0.1");
-    for _ in 0..10 {
+    for _ in 0..DEFAULT_ERROR_COUNT {
         breakers.report(None, &target, &failed());
     }
     assert!(breakers.check(&target).is_err());
-    let mut bad = rule("bad", 9, vec![trigger(2, 1, 0, 0, 0)]);
-    bad.level = 9;
+    let bad_level = rule("bad", 9, vec![trigger(2, 1, 0, 0, 0)]);
     let no_trigger = rule("no-trigger", 1, vec![]);
     let skipped = breakers.set_rules(
         &orders(),
         &v1::CircuitBreaker {
-            rules: vec![bad, no_trigger],
+            rules: vec![bad_level, no_trigger],
             ..Default::default()
         },
     );
     assert_eq!(skipped.len(), 2);
-    assert!(breakers.check(&target).is_ok());
+    assert!(
+        breakers.check(&target).is_err(),
+        "still the default rule: state kept"
+    );
+
+    let versioned = |revision: &str| v1::CircuitBreakerRule {
+        id: "r-1".into(),
+        revision: revision.into(),
+        ..rule("instance-rule", 4, vec![trigger(2, 2, 0, 0, 0)])
+    };
+    let set = |rule: v1::CircuitBreakerRule| {
+        breakers.set_rules(
+            &orders(),
+            &v1::CircuitBreaker {
+                rules: vec![rule],
+                ..Default::default()
+            },
+        )
+    };
+    assert!(set(versioned("1")).is_empty());
+    assert!(
+        breakers.check(&target).is_ok(),
+        "an instance rule replaced the default"
+    );
     assert!(!breakers.is_instance_open(&orders(), "10.0.0.1", 8080));
+    breakers.report(None, &target, &failed());
+    breakers.report(None, &target, &failed());
+    assert_eq!(breakers.status(&target), BreakerStatus::Open);
+    assert!(set(versioned("1")).is_empty());
+    assert_eq!(
+        breakers.status(&target),
+        BreakerStatus::Open,
+        "same id and revision"
+    );
+    assert!(set(versioned("2")).is_empty());
+    assert_eq!(
+        breakers.status(&target),
+        BreakerStatus::Closed,
+        "new revision"
+    );
+    assert!(!breakers.may_block(&orders()));
 }
 
 #[tokio::test(start_paused = true)]
