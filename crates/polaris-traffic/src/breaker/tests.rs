@@ -342,3 +342,43 @@ async fn the_gate_only_considers_services_with_open_instances() {
         "closed again: nothing left to ask about"
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// With only a consecutive-error trigger, the breaker opens exactly when the reference
+        /// model sees `threshold` errors in a row, and stays open (no time passes).
+        #[test]
+        fn consecutive_trigger_matches_a_reference(
+            threshold in 1u32..6,
+            outcomes in proptest::collection::vec(any::<bool>(), 0..40),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let breakers = with_rules(vec![rule("n", 1, vec![trigger(2, threshold, 0, 0, 0)])]);
+                let service = Resource::Service(orders());
+                let mut run = 0u32;
+                let mut open = false;
+                for error in outcomes {
+                    let outcome = if error { failed() } else { ok() };
+                    breakers.report(None, &service, &outcome);
+                    if !open {
+                        run = if error { run + 1 } else { 0 };
+                        open = run >= threshold;
+                    }
+                    let expected = if open { BreakerStatus::Open } else { BreakerStatus::Closed };
+                    prop_assert_eq!(breakers.status(&service), expected);
+                    prop_assert_eq!(breakers.check(&service).is_ok(), !open);
+                }
+                Ok(())
+            })?;
+        }
+    }
+}

@@ -318,3 +318,44 @@ async fn replacing_keeps_counters_of_unchanged_rules_only() {
     );
     assert!(allowed(&second, &call("b")), "b changed: fresh counter");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// A one-bucket window admits exactly the first `max` calls of each window (windows
+        /// start at the first call), whatever the spacing of the calls.
+        #[test]
+        fn fixed_window_matches_a_reference(
+            max in 0u32..5,
+            gaps in proptest::collection::vec(0u64..700, 1..40),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let limiter = limiter(vec![rule("fixed", vec![amount(max, 1)])]);
+                let any = request(&[]);
+                let (mut elapsed, mut window, mut used) = (0u64, 0u64, 0u32);
+                let mut first_call = None;
+                for gap in gaps {
+                    tokio::time::advance(Duration::from_millis(gap)).await;
+                    elapsed += gap;
+                    let start = *first_call.get_or_insert(elapsed);
+                    if (elapsed - start) / 1000 != window {
+                        window = (elapsed - start) / 1000;
+                        used = 0;
+                    }
+                    let expected = used < max;
+                    used += u32::from(expected);
+                    prop_assert_eq!(allowed(&limiter, &any), expected, "at {} ms", elapsed);
+                }
+                Ok(())
+            })?;
+        }
+    }
+}
