@@ -20,6 +20,39 @@
 //! * [`limiter`]: [`limiter::RateLimiter`] (reject, unirate and concurrency limits from
 //!   `RateLimit` rules), deciding synchronously; the SDK sleeps on [`limiter::Admission::Wait`].
 //!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use polaris_traffic::balance::{Criteria, LoadBalancer, WeightedRandomBalancer};
+//! use polaris_traffic::router::{InstanceList, RouteContext, RouterChain};
+//! use polaris_traffic::{Instance, ServiceKey};
+//!
+//! let instances: InstanceList = (0..3u32)
+//!     .map(|i| {
+//!         Arc::new(Instance {
+//!             id: format!("orders-{i}").into(),
+//!             host: "10.0.0.1".into(),
+//!             port: 8000 + i,
+//!             weight: 100,
+//!             healthy: i != 1,
+//!             ..Default::default()
+//!         })
+//!     })
+//!     .collect();
+//! let chain = RouterChain::default();
+//! let cx = RouteContext {
+//!     destination: ServiceKey::new("default", "orders"),
+//!     ..Default::default()
+//! };
+//! let routed = chain.route(&cx, &instances)?;
+//! assert_eq!(routed.len(), 2, "the unhealthy instance is filtered out");
+//! let picked = WeightedRandomBalancer::new().pick(&routed, &Criteria::default());
+//! assert!(picked.is_some_and(|i| i.healthy));
+//! # Ok::<(), polaris_traffic::router::RouteError>(())
+//! ```
+//!
 //! # Steady-state cost
 //!
 //! Routers return their input `Arc` when they remove nothing and memoise what they compute
