@@ -20,8 +20,11 @@
 //! failed. `faultDetectConfig.enable` is exposed through
 //! [`CircuitBreakers::wants_fault_detection`]; probe results are reported like calls.
 //!
-//! Not covered yet: the `GROUP` level, `block_configs`, `max_ejection_percent` and
-//! `regex_separate` (a method-level breaker is always per concrete method).
+//! `max_ejection_percent` of instance-level rules caps the share of a service's instances
+//! the router gate bars (the largest cap of the service's instance rules applies).
+//!
+//! Not covered yet: the `GROUP` level, `block_configs` and `regex_separate` (a method-level
+//! breaker is always per concrete method).
 
 mod probe;
 mod rule;
@@ -337,6 +340,16 @@ impl CircuitBreakers {
 impl InstanceGate for CircuitBreakers {
     fn is_blocked(&self, service: &ServiceKey, instance: &Instance) -> bool {
         self.is_instance_open(service, &instance.host, instance.port)
+    }
+
+    fn max_blocked_percent(&self, service: &ServiceKey) -> Option<u32> {
+        let rules = self.rules.read();
+        rules
+            .get(service)?
+            .iter()
+            .filter(|r| r.level == Level::Instance && r.max_ejection_percent > 0)
+            .map(|r| r.max_ejection_percent)
+            .max()
     }
 
     fn may_block(&self, service: &ServiceKey) -> bool {

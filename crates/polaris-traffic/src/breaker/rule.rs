@@ -86,6 +86,8 @@ pub(crate) struct BreakerRule {
     pub(crate) success_to_close: u32,
     pub(crate) half_open_requests: u32,
     pub(crate) fault_detect: bool,
+    /// Largest share (percent) of a service's instances this rule may keep open; 0: no cap.
+    pub(crate) max_ejection_percent: u32,
     pub(crate) fallback: Option<Arc<Fallback>>,
 }
 
@@ -113,6 +115,7 @@ impl BreakerRule {
             success_to_close: DEFAULT_SUCCESS_COUNT_AFTER_HALF_OPEN,
             half_open_requests: DEFAULT_REQUEST_COUNT_AFTER_HALF_OPEN,
             fault_detect: false,
+            max_ejection_percent: 0,
             fallback: None,
         }
     }
@@ -226,6 +229,7 @@ impl BreakerRule {
             success_to_close,
             half_open_requests: success_to_close.max(DEFAULT_REQUEST_COUNT_AFTER_HALF_OPEN),
             fault_detect: rule.fault_detect_config.is_some_and(|f| f.enable),
+            max_ejection_percent: rule.max_ejection_percent.min(100),
             fallback,
         })
     }

@@ -343,6 +343,36 @@ async fn the_gate_only_considers_services_with_open_instances() {
     );
 }
 
+#[test]
+fn the_ejection_cap_comes_from_instance_rules() {
+    let breakers = CircuitBreakers::new();
+    assert_eq!(
+        breakers.max_blocked_percent(&orders()),
+        None,
+        "default rule: no cap"
+    );
+    let capped = v1::CircuitBreakerRule {
+        max_ejection_percent: 40,
+        ..rule("capped", 4, vec![trigger(2, 1, 0, 0, 0)])
+    };
+    let service_rule = v1::CircuitBreakerRule {
+        max_ejection_percent: 90,
+        ..rule("service", 1, vec![trigger(2, 1, 0, 0, 0)])
+    };
+    assert!(
+        breakers
+            .set_rules(
+                &orders(),
+                &v1::CircuitBreaker {
+                    rules: vec![capped, service_rule],
+                    ..Default::default()
+                }
+            )
+            .is_empty()
+    );
+    assert_eq!(breakers.max_blocked_percent(&orders()), Some(40));
+}
+
 mod properties {
     use proptest::prelude::*;
 

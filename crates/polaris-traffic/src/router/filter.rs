@@ -15,6 +15,13 @@ pub trait InstanceGate: Send + Sync {
     fn may_block(&self, _service: &ServiceKey) -> bool {
         true
     }
+
+    /// The largest share (percent) of the instances of `service` that may be barred at once
+    /// (`maxEjectionPercent`); past it the router lets barred instances through, in set
+    /// order. `None` (the default) means no cap.
+    fn max_blocked_percent(&self, _service: &ServiceKey) -> Option<u32> {
+        None
+    }
 }
 
 const HEALTHY: u64 = 0;
@@ -66,7 +73,24 @@ impl ServiceRouter for FilterOnlyRouter {
         });
         let kept = match self.gate.as_ref() {
             Some(gate) if gate.may_block(&cx.destination) => {
-                retain(&healthy, |i| !gate.is_blocked(&cx.destination, i))
+                let service = &cx.destination;
+                let blocked = healthy
+                    .iter()
+                    .filter(|i| gate.is_blocked(service, i))
+                    .count();
+                // How many barred instances must be let through to respect the cap.
+                let mut readmit = gate.max_blocked_percent(service).map_or(0, |percent| {
+                    let cap = healthy.len() * percent.min(100) as usize / 100;
+                    blocked.saturating_sub(cap)
+                });
+                retain(&healthy, |i| {
+                    if !gate.is_blocked(service, i) {
+                        return true;
+                    }
+                    let let_through = readmit > 0;
+                    readmit = readmit.saturating_sub(1);
+                    let_through
+                })
             }
             _ => healthy,
         };
@@ -117,6 +141,32 @@ mod tests {
         let router = FilterOnlyRouter::new(true, Some(Arc::new(BlockId("open"))));
         let out = router.route(&RouteContext::default(), &set).unwrap();
         assert_eq!(ids(&out), ["ok"]);
+    }
+
+    struct BlockAllButLast(u32);
+    impl InstanceGate for BlockAllButLast {
+        fn is_blocked(&self, _: &ServiceKey, instance: &Instance) -> bool {
+            &*instance.id != "d"
+        }
+        fn max_blocked_percent(&self, _: &ServiceKey) -> Option<u32> {
+            Some(self.0)
+        }
+    }
+
+    #[test]
+    fn the_ejection_cap_lets_barred_instances_through_in_order() {
+        let set: InstanceList = ["a", "b", "c", "d"]
+            .into_iter()
+            .map(|id| with(id, true, false, 100))
+            .collect();
+        let route = |percent| {
+            let router = FilterOnlyRouter::new(false, Some(Arc::new(BlockAllButLast(percent))));
+            ids(&router.route(&RouteContext::default(), &set).unwrap())
+        };
+        // Three of four barred; a 50 % cap allows two, so one is let through.
+        assert_eq!(route(50), ["a", "d"]);
+        assert_eq!(route(100), ["d"]);
+        assert_eq!(route(0), ["a", "b", "c", "d"]);
     }
 
     #[test]
