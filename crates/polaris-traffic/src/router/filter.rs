@@ -74,12 +74,13 @@ impl ServiceRouter for FilterOnlyRouter {
         let kept = match self.gate.as_ref() {
             Some(gate) if gate.may_block(&cx.destination) => {
                 let service = &cx.destination;
-                let blocked = healthy
-                    .iter()
-                    .filter(|i| gate.is_blocked(service, i))
-                    .count();
-                // How many barred instances must be let through to respect the cap.
+                // How many barred instances must be let through to respect the cap (counting
+                // the barred ones only when there is a cap).
                 let mut readmit = gate.max_blocked_percent(service).map_or(0, |percent| {
+                    let blocked = healthy
+                        .iter()
+                        .filter(|i| gate.is_blocked(service, i))
+                        .count();
                     let cap = healthy.len() * percent.min(100) as usize / 100;
                     blocked.saturating_sub(cap)
                 });
