@@ -40,7 +40,10 @@ use parking_lot::{Mutex, RwLock};
 use polaris_proto::v1;
 use tokio::time::Instant;
 
-pub use probe::{FaultDetectRules, HttpProbe, ProbeProtocol, ProbeSpec, TcpProbe};
+pub use probe::{
+    DEFAULT_PROBE_INTERVAL, DEFAULT_PROBE_TIMEOUT, FaultDetectRules, HttpProbe, ProbeProtocol,
+    ProbeSpec, TcpProbe,
+};
 pub use rule::{
     DEFAULT_ERROR_COUNT, DEFAULT_ERROR_PERCENT, DEFAULT_INTERVAL, DEFAULT_MINIMUM_REQUEST,
     DEFAULT_REQUEST_COUNT_AFTER_HALF_OPEN, DEFAULT_SLEEP_WINDOW,
