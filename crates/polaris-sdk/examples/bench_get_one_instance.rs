@@ -2,7 +2,8 @@
 //!
 //! 1. registers 1,000 instances of `default/bench-svc` (TTL 60 s), loads them into the cache
 //!    and times `get_one_instance` (weighted random, then ring hash with a per-call key);
-//! 2. registers 200 more instances one by one and times registration -> watch notification.
+//! 2. registers 200 more instances one by one and times registration -> watch notification,
+//!    on that service and on a small one.
 //!
 //! Run against a release server: `cargo run --release -p polaris-sdk --example
 //! bench_get_one_instance` (`POLARIS_ADDR` to point elsewhere).
@@ -76,36 +77,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("get_one_instance ({name}, {INSTANCES} instances): {ns:.0} ns/call");
     }
 
-    let mut watch = client.consumer().watch(&key).await?;
-    let mut latencies = Vec::with_capacity(LATENCY_SAMPLES as usize);
-    for i in 0..LATENCY_SAMPLES {
-        let want = INSTANCES + i + 1;
-        let t = Instant::now();
-        registrations.push(
-            client
-                .provider()
-                .register(spec(&service, INSTANCES + i))
-                .await?,
-        );
-        loop {
-            let list = tokio::time::timeout(Duration::from_secs(10), watch.changed()).await??;
-            if list.instances.len() as u32 >= want {
-                break;
+    let small_service = format!("{service}-small");
+    let small = ServiceKey::new("default", &small_service);
+    registrations.push(client.provider().register(spec(&small_service, 0)).await?);
+    for (label, key, service, base) in [
+        ("1,000-instance service", &key, &service, INSTANCES),
+        ("small service", &small, &small_service, 1),
+    ] {
+        let mut watch = client.consumer().watch(key).await?;
+        let mut latencies = Vec::with_capacity(LATENCY_SAMPLES as usize);
+        for i in 0..LATENCY_SAMPLES {
+            let want = base + i + 1;
+            let t = Instant::now();
+            registrations.push(client.provider().register(spec(service, base + i)).await?);
+            loop {
+                let list = tokio::time::timeout(Duration::from_secs(10), watch.changed()).await??;
+                if list.instances.len() as u32 >= want {
+                    break;
+                }
             }
+            latencies.push(t.elapsed());
         }
-        latencies.push(t.elapsed());
+        latencies.sort();
+        let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+        println!(
+            "registration -> watch, {label} ({} samples, push active: {}): p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+            latencies.len(),
+            client.consumer().push_active(),
+            pct(50),
+            pct(90),
+            pct(99),
+            latencies[latencies.len() - 1]
+        );
     }
-    latencies.sort();
-    let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
-    println!(
-        "registration -> watch ({} samples, push active: {}): p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
-        latencies.len(),
-        client.consumer().push_active(),
-        pct(50),
-        pct(90),
-        pct(99),
-        latencies[latencies.len() - 1]
-    );
 
     let t = Instant::now();
     let n = registrations.len();

@@ -14,6 +14,33 @@ use tokio::sync::watch;
 
 use crate::error::Error;
 
+/// FNV-1a: the cache maps are keyed by short names hashed on every read, where SipHash's
+/// flooding resistance buys nothing (keys come from the application, not from peers).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A `HashMap` with the [`Fnv`] hasher.
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// A service's identity: namespace and name.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServiceKey {
@@ -306,7 +333,7 @@ impl Entry {
 /// All cached entries. Reads are lock-free; inserts copy the (small) map.
 #[derive(Default)]
 pub(crate) struct Cache {
-    entries: ArcSwap<HashMap<(ResourceKind, ServiceKey), Arc<Entry>>>,
+    entries: ArcSwap<FastMap<(ResourceKind, ServiceKey), Arc<Entry>>>,
     insert: Mutex<()>,
 }
 
@@ -325,7 +352,7 @@ impl Cache {
             return (entry, false);
         }
         let entry = Arc::new(Entry::new(kind, key.clone()));
-        let mut map = HashMap::clone(&self.entries.load());
+        let mut map = FastMap::clone(&self.entries.load());
         map.insert((kind, key.clone()), entry.clone());
         self.entries.store(Arc::new(map));
         (entry, true)

@@ -1,13 +1,12 @@
 //! Structures compiled from a cached snapshot (routing rules, lanes, limiters), rebuilt only
 //! when the snapshot they came from is replaced.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::Mutex;
 
-use super::cache::{ServiceKey, Snapshot};
+use super::cache::{FastMap, ServiceKey, Snapshot};
 
 struct Compiled<T> {
     source: Arc<Snapshot>,
@@ -18,7 +17,7 @@ type Slot<T> = Arc<ArcSwapOption<Compiled<T>>>;
 
 /// Per service: the value compiled from the newest snapshot seen.
 pub(crate) struct CompiledCache<T> {
-    slots: ArcSwap<HashMap<ServiceKey, Slot<T>>>,
+    slots: ArcSwap<FastMap<ServiceKey, Slot<T>>>,
     insert: Mutex<()>,
 }
 
@@ -62,7 +61,7 @@ impl<T> CompiledCache<T> {
             return slot.clone();
         }
         let slot: Slot<T> = Arc::new(ArcSwapOption::empty());
-        let mut map = HashMap::clone(&self.slots.load());
+        let mut map = FastMap::clone(&self.slots.load());
         map.insert(service.clone(), slot.clone());
         self.slots.store(Arc::new(map));
         slot

@@ -42,6 +42,20 @@ pub struct RuleSet {
 }
 
 impl Consumer {
+    /// The instances snapshot; on a first load the routing rules are subscribed alongside.
+    async fn instances(&self, service: &ServiceKey) -> Result<Arc<Snapshot>> {
+        if let Some(snapshot) = self
+            .inner
+            .cache
+            .get(ResourceKind::Instances, service)
+            .and_then(|e| e.current())
+        {
+            return Ok(snapshot);
+        }
+        self.inner.selector.prefetch(&self.inner, service);
+        self.inner.load(ResourceKind::Instances, service).await
+    }
+
     /// Every instance of the service, unfiltered (unhealthy and isolated ones included).
     pub async fn get_all_instances(&self, service: &ServiceKey) -> Result<Arc<ServiceInstances>> {
         let snapshot = self.inner.load(ResourceKind::Instances, service).await?;
@@ -57,7 +71,7 @@ impl Consumer {
         service: &ServiceKey,
         criteria: &Criteria,
     ) -> Result<Arc<ServiceInstances>> {
-        let snapshot = self.inner.load(ResourceKind::Instances, service).await?;
+        let snapshot = self.instances(service).await?;
         let all = &snapshot.instances;
         let routed = self
             .inner
@@ -83,7 +97,7 @@ impl Consumer {
         service: &ServiceKey,
         criteria: &Criteria,
     ) -> Result<Arc<Instance>> {
-        let snapshot = self.inner.load(ResourceKind::Instances, service).await?;
+        let snapshot = self.instances(service).await?;
         let routed = self
             .inner
             .selector

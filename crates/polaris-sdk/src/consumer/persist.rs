@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use polaris_proto::v1;
@@ -14,24 +15,37 @@ use tokio::sync::mpsc;
 
 use super::cache::{ResourceKind, ServiceKey};
 
-/// Writes answers in order on a background task and reads them back.
+/// Writes answers on a background task and reads them back. Encoding and writing happen off
+/// the Discover task; when answers for one file queue up, only the newest is written.
 #[derive(Clone)]
 pub(crate) struct Persist {
     dir: PathBuf,
-    writes: mpsc::UnboundedSender<(PathBuf, Vec<u8>)>,
+    writes: mpsc::UnboundedSender<(PathBuf, Arc<v1::DiscoverResponse>)>,
 }
 
 impl Persist {
     /// Starts the writer task for `dir` (created on first write).
     pub(crate) fn start(dir: PathBuf) -> Persist {
-        let (writes, mut rx) = mpsc::unbounded_channel::<(PathBuf, Vec<u8>)>();
+        let (writes, mut rx) = mpsc::unbounded_channel::<(PathBuf, Arc<v1::DiscoverResponse>)>();
         tokio::spawn(async move {
-            while let Some((path, bytes)) = rx.recv().await {
-                let shown = path.display().to_string();
-                match tokio::task::spawn_blocking(move || write_atomic(&path, &bytes)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::warn!(file = %shown, error = %e, "persisting failed"),
-                    Err(e) => tracing::warn!(file = %shown, error = %e, "persist task failed"),
+            while let Some(first) = rx.recv().await {
+                let mut batch: Vec<(PathBuf, Arc<v1::DiscoverResponse>)> = vec![first];
+                while let Ok(next) = rx.try_recv() {
+                    match batch.iter_mut().find(|(p, _)| *p == next.0) {
+                        Some(slot) => *slot = next,
+                        None => batch.push(next),
+                    }
+                }
+                let written = tokio::task::spawn_blocking(move || {
+                    for (path, answer) in batch {
+                        if let Err(e) = write_atomic(&path, &answer.encode_to_vec()) {
+                            tracing::warn!(file = %path.display(), error = %e, "persisting failed");
+                        }
+                    }
+                })
+                .await;
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, "persist task failed");
                 }
             }
         });
@@ -44,10 +58,13 @@ impl Persist {
     }
 
     /// Queues the answer for writing.
-    pub(crate) fn save(&self, kind: ResourceKind, key: &ServiceKey, answer: &v1::DiscoverResponse) {
-        let _ = self
-            .writes
-            .send((self.path(kind, key), answer.encode_to_vec()));
+    pub(crate) fn save(
+        &self,
+        kind: ResourceKind,
+        key: &ServiceKey,
+        answer: &Arc<v1::DiscoverResponse>,
+    ) {
+        let _ = self.writes.send((self.path(kind, key), answer.clone()));
     }
 
     /// The persisted answer and its age, if a readable one exists.
@@ -136,7 +153,7 @@ mod tests {
             ..Default::default()
         };
         assert!(persist.load(ResourceKind::Instances, &key).is_none());
-        persist.save(ResourceKind::Instances, &key, &answer);
+        persist.save(ResourceKind::Instances, &key, &Arc::new(answer.clone()));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             if let Some((read, age)) = persist.load(ResourceKind::Instances, &key) {

@@ -1,7 +1,7 @@
 //! Routing (the `polaris-traffic` router chain named in `consumer.serviceRouter`) and load
 //! balancing over cached snapshots.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -16,7 +16,7 @@ use polaris_traffic::router::{
 };
 use polaris_traffic::{Instance, Location};
 
-use super::cache::{ResourceKind, ServiceKey};
+use super::cache::{FastMap, ResourceKind, ServiceKey};
 use super::compiled::CompiledCache;
 use crate::client::Inner;
 use crate::config::ServiceRouter as RouterSettings;
@@ -203,7 +203,7 @@ pub(crate) struct Selector {
     uses_lanes: bool,
     routing: CompiledCache<RoutingRules>,
     lanes: CompiledCache<LaneRules>,
-    balancers: ArcSwap<HashMap<(ServiceKey, LbPolicy), Arc<dyn LoadBalancer>>>,
+    balancers: ArcSwap<FastMap<(ServiceKey, LbPolicy), Arc<dyn LoadBalancer>>>,
     insert: Mutex<()>,
 }
 
@@ -251,6 +251,14 @@ impl Selector {
             }
             rules
         }))
+    }
+
+    /// Subscribes the rules routing will need, so their first answers travel with the
+    /// instances' instead of after them.
+    pub(crate) fn prefetch(&self, inner: &Inner, service: &ServiceKey) {
+        if self.uses_rules && inner.cache.get(ResourceKind::Routing, service).is_none() {
+            inner.entry(ResourceKind::Routing, service);
+        }
     }
 
     /// Applies the router chain to the instances of `service`.
@@ -321,7 +329,7 @@ impl Selector {
         }
         let b = balance::balancer_by_name(policy.name())
             .unwrap_or_else(|| Arc::new(balance::WeightedRandomBalancer::new()));
-        let mut map = HashMap::clone(&self.balancers.load());
+        let mut map = FastMap::clone(&self.balancers.load());
         map.insert(key, b.clone());
         self.balancers.store(Arc::new(map));
         b
