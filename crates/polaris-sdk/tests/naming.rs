@@ -180,6 +180,15 @@ async fn unknown_service_is_a_server_error() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(400_202), "{err}");
+    // The service appears later: the consumer picks it up.
+    let provider = client(&server, None).await;
+    let _reg = provider.provider().register(spec("nobody", 1)).await.unwrap();
+    eventually("late service visible", DEADLINE, async || {
+        let key = ServiceKey::new("default", "nobody");
+        let all = consumer.consumer().get_all_instances(&key).await.ok()?;
+        (all.instances.len() == 1).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

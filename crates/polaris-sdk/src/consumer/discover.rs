@@ -220,15 +220,17 @@ impl Worker {
                 _ = tick.tick() => {
                     ticks = ticks.wrapping_add(1);
                     let pushing = *self.push_tx.borrow();
-                    if !pushing || ticks.is_multiple_of(SAFETY_REFRESH_TICKS) {
-                        let keys: Vec<_> = self.subs.keys().cloned().collect();
-                        for key in &keys {
-                            // One request in flight per resource is enough.
-                            if self.subs.get(key).is_some_and(|s| s.outstanding == 0)
-                                && let Some(r) = self.request(key)
-                            {
-                                let _ = out.send(r);
-                            }
+                    let safety = ticks.is_multiple_of(SAFETY_REFRESH_TICKS);
+                    let keys: Vec<_> = self.subs.keys().cloned().collect();
+                    for key in &keys {
+                        // With push, only resources never loaded (unknown services the server
+                        // may not push for) keep being polled. One request in flight is enough.
+                        let due = self.subs.get(key).is_some_and(|s| {
+                            s.outstanding == 0
+                                && (!pushing || safety || s.entry.current().is_none())
+                        });
+                        if due && let Some(r) = self.request(key) {
+                            let _ = out.send(r);
                         }
                     }
                 }

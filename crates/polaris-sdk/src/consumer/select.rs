@@ -2,9 +2,9 @@
 //! balancing over cached snapshots.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::Mutex;
 use polaris_matcher::RequestContext;
 use polaris_traffic::balance::{self, LoadBalancer};
@@ -16,7 +16,7 @@ use polaris_traffic::router::{
 };
 use polaris_traffic::{Instance, Location};
 
-use super::cache::{FastMap, ResourceKind, ServiceKey};
+use super::cache::{Entry, FastMap, ResourceKind, ServiceKey, Snapshot};
 use super::compiled::CompiledCache;
 use crate::client::Inner;
 use crate::config::ServiceRouter as RouterSettings;
@@ -194,16 +194,30 @@ fn build_chain(
     Ok((RouterChain::new(before, chain, after), rules, lanes))
 }
 
-/// Routes and balances; keeps one balancer per (service, policy) so their derived structures
-/// survive between calls.
+/// Routing rules compiled from one snapshot.
+struct CompiledRouting {
+    source: Arc<Snapshot>,
+    rules: Option<Arc<RoutingRules>>,
+}
+
+/// What the selector keeps per service, found with one map lookup per call: the routing
+/// entry, its compiled rules, and one balancer per policy (so their derived structures
+/// survive between calls).
+#[derive(Default)]
+struct ServiceCtx {
+    routing_entry: OnceLock<Arc<Entry>>,
+    routing: ArcSwapOption<CompiledRouting>,
+    balancers: [OnceLock<Arc<dyn LoadBalancer>>; 4],
+}
+
+/// Routes and balances.
 pub(crate) struct Selector {
     default_lb: LbPolicy,
     chain: RouterChain,
     uses_rules: bool,
     uses_lanes: bool,
-    routing: CompiledCache<RoutingRules>,
     lanes: CompiledCache<LaneRules>,
-    balancers: ArcSwap<FastMap<(ServiceKey, LbPolicy), Arc<dyn LoadBalancer>>>,
+    services: ArcSwap<FastMap<ServiceKey, Arc<ServiceCtx>>>,
     insert: Mutex<()>,
 }
 
@@ -219,24 +233,57 @@ impl Selector {
             chain,
             uses_rules,
             uses_lanes,
-            routing: CompiledCache::default(),
             lanes: CompiledCache::default(),
-            balancers: ArcSwap::default(),
+            services: ArcSwap::default(),
             insert: Mutex::new(()),
         })
     }
 
+    fn ctx(&self, service: &ServiceKey) -> Arc<ServiceCtx> {
+        if let Some(ctx) = self.services.load().get(service) {
+            return ctx.clone();
+        }
+        let _guard = self.insert.lock();
+        if let Some(ctx) = self.services.load().get(service) {
+            return ctx.clone();
+        }
+        let ctx = Arc::new(ServiceCtx::default());
+        let mut map = FastMap::clone(&self.services.load());
+        map.insert(service.clone(), ctx.clone());
+        self.services.store(Arc::new(map));
+        ctx
+    }
+
     async fn routing_of(&self, inner: &Inner, service: &ServiceKey) -> Option<Arc<RoutingRules>> {
-        let snapshot = inner.load(ResourceKind::Routing, service).await.ok()?;
-        let routing = snapshot.response.routing.as_ref()?;
-        let compiled = self.routing.get(service, &snapshot, |_| {
+        let ctx = self.ctx(service);
+        let cached = ctx.routing_entry.get().and_then(|e| e.current());
+        let snapshot = match cached {
+            Some(snapshot) => snapshot,
+            None => {
+                let snapshot = inner.load(ResourceKind::Routing, service).await.ok()?;
+                if let Some(entry) = inner.cache.get(ResourceKind::Routing, service) {
+                    let _ = ctx.routing_entry.set(entry);
+                }
+                snapshot
+            }
+        };
+        if let Some(compiled) = ctx.routing.load().as_ref()
+            && Arc::ptr_eq(&compiled.source, &snapshot)
+        {
+            return compiled.rules.clone();
+        }
+        let rules = snapshot.response.routing.as_ref().and_then(|routing| {
             let (rules, skipped) = RoutingRules::compile(routing);
             for s in skipped {
                 tracing::warn!(%service, rule = %s.rule, reason = %s.reason, "routing rule left out");
             }
-            rules
+            (!rules.is_empty()).then(|| Arc::new(rules))
         });
-        (!compiled.is_empty()).then_some(compiled)
+        ctx.routing.store(Some(Arc::new(CompiledRouting {
+            source: snapshot,
+            rules: rules.clone(),
+        })));
+        rules
     }
 
     async fn lanes_of(&self, inner: &Inner, service: &ServiceKey) -> Option<Arc<LaneRules>> {
@@ -319,19 +366,17 @@ impl Selector {
     }
 
     fn balancer(&self, service: &ServiceKey, policy: LbPolicy) -> Arc<dyn LoadBalancer> {
-        let key = (service.clone(), policy);
-        if let Some(b) = self.balancers.load().get(&key) {
-            return b.clone();
-        }
-        let _guard = self.insert.lock();
-        if let Some(b) = self.balancers.load().get(&key) {
-            return b.clone();
-        }
-        let b = balance::balancer_by_name(policy.name())
-            .unwrap_or_else(|| Arc::new(balance::WeightedRandomBalancer::new()));
-        let mut map = FastMap::clone(&self.balancers.load());
-        map.insert(key, b.clone());
-        self.balancers.store(Arc::new(map));
-        b
+        let slot = match policy {
+            LbPolicy::WeightedRandom => 0,
+            LbPolicy::RoundRobin => 1,
+            LbPolicy::RingHash => 2,
+            LbPolicy::Maglev => 3,
+        };
+        self.ctx(service).balancers[slot]
+            .get_or_init(|| {
+                balance::balancer_by_name(policy.name())
+                    .unwrap_or_else(|| Arc::new(balance::WeightedRandomBalancer::new()))
+            })
+            .clone()
     }
 }
