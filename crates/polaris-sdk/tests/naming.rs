@@ -182,7 +182,11 @@ async fn unknown_service_is_a_server_error() {
     assert_eq!(err.code(), Some(400_202), "{err}");
     // The service appears later: the consumer picks it up.
     let provider = client(&server, None).await;
-    let _reg = provider.provider().register(spec("nobody", 1)).await.unwrap();
+    let _reg = provider
+        .provider()
+        .register(spec("nobody", 1))
+        .await
+        .unwrap();
     eventually("late service visible", DEADLINE, async || {
         let key = ServiceKey::new("default", "nobody");
         let all = consumer.consumer().get_all_instances(&key).await.ok()?;

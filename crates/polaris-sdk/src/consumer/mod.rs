@@ -73,10 +73,10 @@ impl Consumer {
     ) -> Result<Arc<ServiceInstances>> {
         let snapshot = self.instances(service).await?;
         let all = &snapshot.instances;
-        let routed = self
-            .inner
-            .selector
-            .route(&self.inner, service, &all.instances, criteria)
+        let selector = &self.inner.selector;
+        let ctx = selector.ctx(service);
+        let routed = selector
+            .route(&self.inner, &ctx, service, &all.instances, criteria)
             .await?;
         if Arc::ptr_eq(&routed, &all.instances) {
             return Ok(all.clone());
@@ -98,19 +98,19 @@ impl Consumer {
         criteria: &Criteria,
     ) -> Result<Arc<Instance>> {
         let snapshot = self.instances(service).await?;
-        let routed = self
-            .inner
-            .selector
+        let selector = &self.inner.selector;
+        let ctx = selector.ctx(service);
+        let routed = selector
             .route(
                 &self.inner,
+                &ctx,
                 service,
                 &snapshot.instances.instances,
                 criteria,
             )
             .await?;
-        self.inner
-            .selector
-            .pick(service, &routed, criteria)
+        selector
+            .pick(&ctx, &routed, criteria)
             .ok_or_else(|| Error::NoInstance {
                 namespace: service.namespace.to_string(),
                 service: service.name.to_string(),

@@ -204,7 +204,7 @@ struct CompiledRouting {
 /// entry, its compiled rules, and one balancer per policy (so their derived structures
 /// survive between calls).
 #[derive(Default)]
-struct ServiceCtx {
+pub(crate) struct ServiceCtx {
     routing_entry: OnceLock<Arc<Entry>>,
     routing: ArcSwapOption<CompiledRouting>,
     balancers: [OnceLock<Arc<dyn LoadBalancer>>; 4],
@@ -239,7 +239,7 @@ impl Selector {
         })
     }
 
-    fn ctx(&self, service: &ServiceKey) -> Arc<ServiceCtx> {
+    pub(crate) fn ctx(&self, service: &ServiceKey) -> Arc<ServiceCtx> {
         if let Some(ctx) = self.services.load().get(service) {
             return ctx.clone();
         }
@@ -254,8 +254,12 @@ impl Selector {
         ctx
     }
 
-    async fn routing_of(&self, inner: &Inner, service: &ServiceKey) -> Option<Arc<RoutingRules>> {
-        let ctx = self.ctx(service);
+    async fn routing_of(
+        &self,
+        inner: &Inner,
+        ctx: &ServiceCtx,
+        service: &ServiceKey,
+    ) -> Option<Arc<RoutingRules>> {
         let cached = ctx.routing_entry.get().and_then(|e| e.current());
         let snapshot = match cached {
             Some(snapshot) => snapshot,
@@ -312,6 +316,7 @@ impl Selector {
     pub(crate) async fn route(
         &self,
         inner: &Inner,
+        ctx: &ServiceCtx,
         service: &ServiceKey,
         instances: &InstanceList,
         criteria: &Criteria,
@@ -320,9 +325,9 @@ impl Selector {
         let mut caller_routing = None;
         let mut lane_rules = None;
         if self.uses_rules {
-            callee_routing = self.routing_of(inner, service).await;
+            callee_routing = self.routing_of(inner, ctx, service).await;
             if let Some(caller) = &criteria.caller {
-                caller_routing = self.routing_of(inner, caller).await;
+                caller_routing = self.routing_of(inner, &self.ctx(caller), caller).await;
             }
         }
         if self.uses_lanes
@@ -353,26 +358,26 @@ impl Selector {
     /// Picks one instance of a routed set.
     pub(crate) fn pick(
         &self,
-        service: &ServiceKey,
+        ctx: &ServiceCtx,
         routed: &InstanceList,
         criteria: &Criteria,
     ) -> Option<Arc<Instance>> {
         let policy = criteria.lb.unwrap_or(self.default_lb);
-        let balancer = self.balancer(service, policy);
+        let balancer = Self::balancer(ctx, policy);
         let c = balance::Criteria {
             hash_key: criteria.hash_key.as_deref(),
         };
         balancer.pick(routed, &c)
     }
 
-    fn balancer(&self, service: &ServiceKey, policy: LbPolicy) -> Arc<dyn LoadBalancer> {
+    fn balancer(ctx: &ServiceCtx, policy: LbPolicy) -> Arc<dyn LoadBalancer> {
         let slot = match policy {
             LbPolicy::WeightedRandom => 0,
             LbPolicy::RoundRobin => 1,
             LbPolicy::RingHash => 2,
             LbPolicy::Maglev => 3,
         };
-        self.ctx(service).balancers[slot]
+        ctx.balancers[slot]
             .get_or_init(|| {
                 balance::balancer_by_name(policy.name())
                     .unwrap_or_else(|| Arc::new(balance::WeightedRandomBalancer::new()))
