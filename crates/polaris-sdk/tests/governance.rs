@@ -122,6 +122,17 @@ async fn rate_limits_reject_past_the_amount() {
     };
     assert!(matches!(refused, Error::RateLimited(_)), "{refused}");
     assert_eq!(admitted, 3);
+    // A changed rule reaches the client (push) and replaces the limiter.
+    let id = created["responses"][0]["rateLimit"]["id"].clone();
+    let mut changed = rule[0].clone();
+    changed["id"] = id;
+    changed["amounts"] = json!([{"maxAmount": 1000, "validDuration": "60s"}]);
+    let updated = server.put("/naming/v1/ratelimits", &json!([changed]));
+    assert_eq!(updated["code"], 200_000, "{updated}");
+    eventually("raised limit applies", DEADLINE, async || {
+        c.limiter().acquire(&acme).await.ok().map(drop)
+    })
+    .await;
     // Other tenants are not limited by this rule.
     let other = Quota::new(service).header("tenant", "globex");
     for _ in 0..10 {

@@ -93,3 +93,57 @@ impl ServiceWatch {
         self.inner.into_stream().map(|s| s.instances.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consumer::cache::{Cache, ResourceKind, ServiceKey};
+    use polaris_proto::v1;
+
+    fn snapshot(key: &ServiceKey, revision: &str, hosts: usize) -> Snapshot {
+        let answer = v1::DiscoverResponse {
+            code: Some(200_000),
+            r#type: 1,
+            service: Some(v1::Service {
+                revision: Some(revision.into()),
+                ..Default::default()
+            }),
+            instances: (0..hosts)
+                .map(|i| v1::Instance {
+                    host: Some(format!("10.0.0.{i}")),
+                    port: Some(80),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        Snapshot::new(ResourceKind::Instances, key, answer, false)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watches_see_each_new_snapshot_once() {
+        let cache = Cache::default();
+        let key = ServiceKey::new("default", "svc");
+        let (entry, _) = cache.get_or_insert(ResourceKind::Instances, &key);
+        entry.apply(snapshot(&key, "r1", 1), true);
+        let mut watch = ServiceWatch::new(entry.subscribe());
+        let stream = ServiceWatch::new(entry.subscribe()).into_stream();
+        tokio::pin!(stream);
+        assert_eq!(watch.current().revision, "r1");
+        assert_eq!(stream.next().await.unwrap().revision, "r1");
+
+        // A refresh failure wakes the channel but is not a new snapshot.
+        entry.fail(Error::Timeout(std::time::Duration::from_secs(1)));
+        let pending =
+            tokio::time::timeout(std::time::Duration::from_secs(5), watch.changed()).await;
+        assert!(pending.is_err(), "errors are not changes");
+
+        entry.apply(snapshot(&key, "r2", 2), true);
+        assert_eq!(watch.changed().await.unwrap().instances.len(), 2);
+        assert_eq!(stream.next().await.unwrap().revision, "r2");
+        entry.apply(snapshot(&key, "r3", 3), true);
+        entry.apply(snapshot(&key, "r4", 4), true);
+        // Changes faster than reads coalesce to the newest.
+        assert_eq!(watch.changed().await.unwrap().revision, "r4");
+    }
+}
