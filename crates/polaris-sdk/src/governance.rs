@@ -87,40 +87,61 @@ impl Inner {
             return;
         }
         let rules = self.entry(ResourceKind::CircuitBreaker, service);
-        let breakers = self.breakers.clone();
-        let key = traffic_key(service);
+        let mut installer = RuleInstaller {
+            breakers: self.breakers.clone(),
+            key: traffic_key(service),
+            last: None,
+            installed: false,
+        };
         let mut shutdown = self.shutdown.subscribe();
         let mut rx = rules.subscribe();
+        // Rules already cached apply before this call returns (and before its report).
+        installer.offer(rx.borrow_and_update().snapshot.clone());
         tokio::spawn(async move {
-            let mut last = None;
-            let mut installed = false;
             loop {
-                let snapshot = rx.borrow_and_update().snapshot.clone();
-                if let Some(snapshot) = snapshot
-                    && !last.as_ref().is_some_and(|l| Arc::ptr_eq(l, &snapshot))
-                {
-                    let message = snapshot
-                        .response
-                        .circuit_breaker
-                        .clone()
-                        .unwrap_or_default();
-                    // Installing rules resets the service's breakers: skip it while there
-                    // never were rules, so reports made before the first answer still count.
-                    if installed || !message.rules.is_empty() {
-                        installed = true;
-                        for s in breakers.set_rules(&key, &message) {
-                            tracing::warn!(rule = %s.rule, reason = %s.reason, "breaker rule left out");
-                        }
-                    }
-                    last = Some(snapshot);
-                }
                 tokio::select! {
                     changed = rx.changed() => if changed.is_err() { return },
                     _ = shutdown.changed() => return,
                 }
+                installer.offer(rx.borrow_and_update().snapshot.clone());
             }
         });
         fault_detect::start(self, service);
+    }
+}
+
+/// Hands each new breaker-rule snapshot of one service to the breakers.
+struct RuleInstaller {
+    breakers: Arc<polaris_traffic::breaker::CircuitBreakers>,
+    key: polaris_traffic::ServiceKey,
+    last: Option<Arc<crate::consumer::Snapshot>>,
+    installed: bool,
+}
+
+impl RuleInstaller {
+    fn offer(&mut self, snapshot: Option<Arc<crate::consumer::Snapshot>>) {
+        let Some(snapshot) = snapshot else { return };
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &snapshot))
+        {
+            return;
+        }
+        let message = snapshot
+            .response
+            .circuit_breaker
+            .clone()
+            .unwrap_or_default();
+        // Installing rules resets the service's breakers: skip it while there never were
+        // rules, so reports made against the defaults before the first answer still count.
+        if self.installed || !message.rules.is_empty() {
+            self.installed = true;
+            for s in self.breakers.set_rules(&self.key, &message) {
+                tracing::warn!(rule = %s.rule, reason = %s.reason, "breaker rule left out");
+            }
+        }
+        self.last = Some(snapshot);
     }
 }
 

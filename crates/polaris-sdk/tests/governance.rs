@@ -183,3 +183,122 @@ async fn failing_instances_are_broken_out_of_rotation() {
     // No service-level rule: the service itself stays callable.
     c.consumer().check(&service, Some("/Echo")).unwrap();
 }
+
+/// A tiny HTTP server answering `GET /health` with 200 or 503 as `healthy` says.
+async fn health_server(healthy: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let healthy = healthy.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                let status = if healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                    "200 OK"
+                } else {
+                    "503 Service Unavailable"
+                };
+                let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_detection_probes_open_and_close_instance_breakers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let server = TestServer::start();
+    let c = client(&server).await;
+    let healthy = Arc::new(AtomicBool::new(false));
+    let probed_port = health_server(healthy.clone()).await;
+    let _probed = c
+        .provider()
+        .register(spec("probed", u32::from(probed_port), "prod"))
+        .await
+        .unwrap();
+    let _other = c
+        .provider()
+        .register(spec("probed", 1, "prod"))
+        .await
+        .unwrap();
+
+    let breaker = json!([{
+        "name": "probe-instances", "enable": true, "level": "INSTANCE",
+        "rule_matcher": {
+            "source": {"service": "*", "namespace": "*"},
+            "destination": {"service": "probed", "namespace": "default"}
+        },
+        "trigger_condition": [{"trigger_type": "CONSECUTIVE_ERROR", "error_count": 2}],
+        "recoverCondition": {"sleep_window": 1, "consecutiveSuccess": 1},
+        "faultDetectConfig": {"enable": true}
+    }]);
+    let created = server.post("/naming/v1/circuitbreaker/rules", &breaker);
+    assert_eq!(created["code"], 200_000, "{created}");
+    let detector = json!([{
+        "name": "health", "interval": 1, "timeout": 500, "protocol": "HTTP",
+        "target_service": {"service": "probed", "namespace": "default"},
+        "http_config": {"method": "GET", "url": "/health"}
+    }]);
+    let created = server.post("/naming/v1/faultdetectors", &detector);
+    assert_eq!(created["code"], 200_000, "{created}");
+
+    let service = ServiceKey::new("default", "probed");
+    let rules = eventually("breaker rules cached", DEADLINE, async || {
+        let rules = c
+            .consumer()
+            .get_rules(polaris_sdk::ResourceKind::CircuitBreaker, &service)
+            .await
+            .ok()?;
+        rules
+            .response
+            .circuit_breaker
+            .as_ref()
+            .is_some_and(|cb| !cb.rules.is_empty())
+            .then_some(rules)
+    })
+    .await;
+    assert!(!rules.revision.is_empty());
+    let instance = eventually("instances", DEADLINE, async || {
+        let all = c.consumer().get_all_instances(&service).await.ok()?;
+        all.instances
+            .iter()
+            .find(|i| i.port == u32::from(probed_port))
+            .cloned()
+    })
+    .await;
+    // One failed call creates the instance breaker; from then on probes drive it.
+    c.consumer().report(
+        &CallResult::failure(service.clone(), "503", Duration::from_millis(1)).instance(instance),
+    );
+    let picks_probed = async || {
+        let mut hits = 0;
+        for _ in 0..40 {
+            let one = c
+                .consumer()
+                .get_one_instance(&service, &Criteria::default())
+                .await
+                .ok()?;
+            hits += usize::from(one.port == u32::from(probed_port));
+        }
+        Some(hits)
+    };
+    eventually(
+        "failing probes open the breaker",
+        Duration::from_secs(20),
+        async || (picks_probed().await? == 0).then_some(()),
+    )
+    .await;
+    healthy.store(true, Ordering::SeqCst);
+    eventually(
+        "passing probes close it again",
+        Duration::from_secs(20),
+        async || (picks_probed().await? > 0).then_some(()),
+    )
+    .await;
+}
