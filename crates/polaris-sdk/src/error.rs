@@ -97,6 +97,8 @@ pub mod codes {
     pub const OK: u32 = 200_000;
     /// The revision (or version) sent is current.
     pub const DATA_NO_CHANGE: u32 = 200_001;
+    /// The Discover type is not served (official servers: lanes and newer kinds).
+    pub const INVALID_DISCOVER_RESOURCE: u32 = 400_004;
     /// The resource does not exist.
     pub const NOT_FOUND_RESOURCE: u32 = 400_202;
     /// The service does not exist.

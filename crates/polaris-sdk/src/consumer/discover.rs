@@ -239,6 +239,30 @@ impl Worker {
         }
     }
 
+    /// The official server answers kinds it does not serve (lanes...) with 400004 and the
+    /// wrong type (ROUTING): the refusal goes to the service's pending resources of kinds
+    /// outside the classic five, never to the one the type names.
+    fn unsupported(&mut self, key: &ServiceKey, info: String) {
+        for ((kind, sub_key), sub) in self.subs.iter_mut() {
+            let classic = matches!(
+                kind,
+                ResourceKind::Instances
+                    | ResourceKind::Routing
+                    | ResourceKind::RateLimit
+                    | ResourceKind::CircuitBreaker
+                    | ResourceKind::FaultDetector
+            );
+            if sub_key == key && !classic && sub.outstanding > 0 {
+                sub.outstanding -= 1;
+                sub.entry.fail(Error::Server {
+                    code: codes::INVALID_DISCOVER_RESOURCE,
+                    info: info.clone(),
+                });
+                return;
+            }
+        }
+    }
+
     fn handle(&mut self, answer: v1::DiscoverResponse) {
         let Some(kind) = ResourceKind::from_response_type(answer.r#type) else {
             tracing::debug!(r#type = answer.r#type, "ignoring answer of unknown type");
@@ -252,6 +276,10 @@ impl Worker {
             service.namespace.as_deref().unwrap_or_default(),
             service.name.as_deref().unwrap_or_default(),
         );
+        if answer.code == Some(codes::INVALID_DISCOVER_RESOURCE) {
+            self.unsupported(&key, answer.info.clone().unwrap_or_default());
+            return;
+        }
         let Some(sub) = self.subs.get_mut(&(kind, key.clone())) else {
             tracing::debug!(%key, ?kind, "ignoring answer for an unknown subscription");
             return;
