@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) config: Arc<ConfigState>,
     pub(crate) registrations: Mutex<HashMap<u64, LiveRegistration>>,
     pub(crate) shutdown: watch::Sender<bool>,
+    /// Where this application runs: the caller location of nearby routing by default.
+    pub(crate) location: Option<polaris_traffic::Location>,
 }
 
 impl Drop for Inner {
@@ -191,6 +193,7 @@ pub struct ClientBuilder {
     push: Option<bool>,
     push_empty_protection: Option<bool>,
     lb: Option<LbPolicy>,
+    location: Option<polaris_traffic::Location>,
 }
 
 impl ClientBuilder {
@@ -268,6 +271,17 @@ impl ClientBuilder {
     /// The default load balancer (`consumer.loadbalancer.type`).
     pub fn load_balancer(mut self, policy: LbPolicy) -> Self {
         self.lb = Some(policy);
+        self
+    }
+
+    /// Where this application runs: `nearbyBasedRouter` prefers instances close to it unless
+    /// a call's [`Criteria`](crate::Criteria) names another location.
+    pub fn location(mut self, region: &str, zone: &str, campus: &str) -> Self {
+        self.location = Some(polaris_traffic::Location {
+            region: region.into(),
+            zone: zone.into(),
+            campus: campus.into(),
+        });
         self
     }
 
@@ -366,6 +380,7 @@ impl ClientBuilder {
                 config,
                 registrations: Mutex::new(HashMap::new()),
                 shutdown,
+                location: self.location,
                 settings,
             }),
         })

@@ -302,3 +302,40 @@ async fn fault_detection_probes_open_and_close_instance_breakers() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nearby_routing_prefers_the_callers_zone() {
+    let server = TestServer::start();
+    let c = Client::builder()
+        .addresses([server.naming_addr()])
+        .persist_dir(None)
+        .location("south", "z1", "c1")
+        .build()
+        .await
+        .unwrap();
+    let near = spec("zoned", 1, "prod").location("south", "z1", "c9");
+    let far = spec("zoned", 2, "prod").location("south", "z2", "c1");
+    let _near = c.provider().register(near).await.unwrap();
+    let _far = c.provider().register(far).await.unwrap();
+    let service = ServiceKey::new("default", "zoned");
+    eventually("both instances", DEADLINE, async || {
+        let all = c.consumer().get_all_instances(&service).await.ok()?;
+        (all.instances.len() == 2).then_some(())
+    })
+    .await;
+    for _ in 0..30 {
+        let one = c
+            .consumer()
+            .get_one_instance(&service, &Criteria::default())
+            .await
+            .unwrap();
+        assert_eq!(one.port, 1, "same zone as the client");
+        let elsewhere = Criteria::default().caller_location("south", "z2", "c7");
+        let one = c
+            .consumer()
+            .get_one_instance(&service, &elsewhere)
+            .await
+            .unwrap();
+        assert_eq!(one.port, 2, "same zone as the call's location");
+    }
+}

@@ -340,7 +340,10 @@ impl Selector {
             destination: traffic_key(service),
             request: criteria.request.clone(),
             destination_metadata: criteria.metadata.clone(),
-            caller_location: criteria.caller_location.clone(),
+            caller_location: criteria
+                .caller_location
+                .clone()
+                .or_else(|| inner.location.clone()),
             caller_routing,
             callee_routing,
             lane_rules,
