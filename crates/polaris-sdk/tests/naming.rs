@@ -389,5 +389,51 @@ async fn polaris_yaml_configures_the_client() {
         );
     }
     assert!(ports.contains(&1) && ports.contains(&2), "{ports:?}");
+
+    // Graceful shutdown deregisters what is still registered.
     c.shutdown().await;
+    let observer = Client::builder()
+        .addresses([server.naming_addr()])
+        .persist_dir(None)
+        .push_empty_protection(false)
+        .build()
+        .await
+        .unwrap();
+    let all = observer.consumer().get_all_instances(&key).await.unwrap();
+    assert!(all.instances.is_empty(), "{:?}", all.instances);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_registration_deregisters() {
+    let server = TestServer::start();
+    let provider = client(&server, None).await;
+    let observer = Client::builder()
+        .addresses([server.naming_addr()])
+        .persist_dir(None)
+        .push_empty_protection(false)
+        .build()
+        .await
+        .unwrap();
+    let key = ServiceKey::new("default", "dropped");
+    let registration = provider
+        .provider()
+        .register(spec("dropped", 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        observer
+            .consumer()
+            .get_all_instances(&key)
+            .await
+            .unwrap()
+            .instances
+            .len(),
+        1
+    );
+    drop(registration);
+    eventually("deregistered on drop", DEADLINE, async || {
+        let all = observer.consumer().get_all_instances(&key).await.ok()?;
+        all.instances.is_empty().then_some(())
+    })
+    .await;
 }
