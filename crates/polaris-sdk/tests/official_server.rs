@@ -134,7 +134,7 @@ async fn polls_with_revisions_and_tolerates_unserved_kinds() {
         .addresses([address])
         .persist_dir(None)
         .refresh_interval(Duration::from_millis(50))
-        .timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
         .build()
         .await
         .unwrap();
@@ -157,7 +157,7 @@ async fn polls_with_revisions_and_tolerates_unserved_kinds() {
     consumer.get_one_instance(&svc, &with_caller).await.unwrap();
     consumer.get_one_instance(&svc, &with_caller).await.unwrap();
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
