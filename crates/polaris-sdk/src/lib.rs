@@ -17,6 +17,20 @@
 //! registration.deregister().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # Map
+//!
+//! * [`Client::builder`] from code or a `polaris.yaml` ([`Settings`], official keys).
+//! * [`Client::provider`]: [`Provider::register`] returns a [`Registration`] guard that
+//!   heartbeats every TTL and registers again after a "not found"; [`Client::shutdown`] and
+//!   [`shutdown_signal`] for a graceful exit.
+//! * [`Client::consumer`]: [`Consumer::get_all_instances`], [`Consumer::get_instances`]
+//!   (router chain), [`Consumer::get_one_instance`] (router chain and load balancer),
+//!   [`Consumer::watch`], [`Consumer::get_rules`] / [`Consumer::watch_rules`],
+//!   [`Consumer::report`] and [`Consumer::check`] for circuit breaking.
+//! * [`Client::limiter`]: [`Limiter::acquire`] against the RATE_LIMIT rules.
+//! * [`Client::config`]: [`ConfigCenter::get_file`], [`ConfigCenter::get_as`] and
+//!   [`ConfigCenter::watch_file`] (decrypted, typed, with a local copy for outages).
 #![warn(missing_docs)]
 
 mod client;
