@@ -299,6 +299,22 @@ impl ConfigCenter {
         self.get_file(namespace, group, name).await?.parse(format)
     }
 
+    /// Follows a file as typed values: a `Stream` starting with the current release decoded
+    /// as `format`, then every later release (a release that does not decode is an error
+    /// item; the stream goes on).
+    pub async fn watch_as<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        namespace: &str,
+        group: &str,
+        name: &str,
+        format: Format,
+    ) -> Result<impl tokio_stream::Stream<Item = Result<Arc<T>>> + Send + Unpin + 'static> {
+        Ok(self
+            .watch_file(namespace, group, name)
+            .await?
+            .into_typed::<T>(format))
+    }
+
     /// Follows a file: the watch starts with the current release and sees every later one.
     pub async fn watch_file(&self, namespace: &str, group: &str, name: &str) -> Result<FileWatch> {
         let key = FileKey {
