@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks a fresh release server with polaris-bench over the naming and config gRPC ports.
+# Benchmarks a fresh release server with polaris-bench over the naming and config gRPC ports,
+# and the Rust SDK against it.
 #
 # Builds polaris-server and polaris-bench in release, starts the server on free loopback ports
 # with a temporary data directory, runs every scenario with fixed parameters (about 1.5 minutes on
@@ -155,6 +156,14 @@ if [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 1024 ]; then
 else
   echo "== skipping config-idle: open file limit $(ulimit -n)" >&2
 fi
+stop_server
+
+# Server 5: the Rust SDK (get_one_instance from its cache; registration -> SDK watch with push).
+start_server 5
+sleep 1
+bench sdk-pick --instances 1000 --calls 1000000
+bench sdk-watch --rounds 200 --instances 1
+bench sdk-watch --rounds 100 --instances 1000
 stop_server
 
 echo "" >>"$OUT"

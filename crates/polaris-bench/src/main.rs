@@ -6,6 +6,8 @@
 //! On the config gRPC port (`/v1.PolarisConfigGRPC`, 8093): `config-get` (GetConfigFile pulls),
 //! `config-watch` (latency from one publish to the replies of many parked WatchConfigFiles long
 //! polls) and `config-idle` (the server's memory with many parked long polls).
+//! The SDK mode (`sdk-pick`, `sdk-watch`) drives the naming port through the Rust SDK: the cost of
+//! `get_one_instance` from its cache, and registration-to-watch latency.
 //! Load is closed-loop: `--concurrency` workers each keep one call in flight, spread over
 //! `--connections` HTTP/2 connections, until `--count` operations or `--duration` have passed.
 //! With `--server-pid` the bench also reads the server's CPU time and resident memory from
@@ -19,6 +21,7 @@ mod net;
 mod proc;
 mod push;
 mod report;
+mod sdk;
 mod unary;
 mod watch;
 
@@ -99,6 +102,20 @@ enum Scenario {
         common: Common,
         #[command(flatten)]
         args: WatchersArgs,
+    },
+    /// Times the SDK's `get_one_instance` from its cache, per load-balancing policy.
+    SdkPick {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: sdk::PickArgs,
+    },
+    /// Times registrations until an SDK watching the service sees them.
+    SdkWatch {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: sdk::WatchArgs,
     },
     /// Prints the server's resident memory.
     Rss {
@@ -260,6 +277,8 @@ async fn main() -> Result<()> {
             (watch::config_watch(common, args).await?, common)
         }
         Scenario::ConfigIdle { common, args } => (idle::config_idle(common, args).await?, common),
+        Scenario::SdkPick { common, args } => (sdk::pick(common, args).await?, common),
+        Scenario::SdkWatch { common, args } => (sdk::watch(common, args).await?, common),
         Scenario::Rss { common, label } => (rss(common, label)?, common),
     };
     report.print(common.markdown.as_deref())

@@ -1,6 +1,8 @@
 //! Helpers shared by the rule compilers: protobuf match strings to compiled matchers, service
 //! names with wildcards, and the record of a rule left out.
 
+use std::sync::Arc;
+
 use polaris_matcher::{Argument, MatchKind, MatchString, Matcher};
 use polaris_proto::v1;
 
@@ -22,18 +24,19 @@ impl Skipped {
     }
 }
 
-/// A namespace and service name, the identity of a service.
+/// A namespace and service name, the identity of a service. The names are shared, so a key is
+/// cloned (once per routed call) without allocating.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServiceKey {
     /// Namespace.
-    pub namespace: String,
+    pub namespace: Arc<str>,
     /// Service name.
-    pub service: String,
+    pub service: Arc<str>,
 }
 
 impl ServiceKey {
     /// Builds a key.
-    pub fn new(namespace: impl Into<String>, service: impl Into<String>) -> Self {
+    pub fn new(namespace: impl Into<Arc<str>>, service: impl Into<Arc<str>>) -> Self {
         ServiceKey {
             namespace: namespace.into(),
             service: service.into(),

@@ -141,7 +141,7 @@ impl Criteria {
 }
 
 pub(crate) fn traffic_key(key: &ServiceKey) -> polaris_traffic::ServiceKey {
-    polaris_traffic::ServiceKey::new(&*key.namespace, &*key.name)
+    polaris_traffic::ServiceKey::new(key.namespace.clone(), key.name.clone())
 }
 
 /// Builds the router chain from the configured names.
