@@ -3,25 +3,21 @@
 //!
 //! `sdk-pick` registers `--instances` instances (through the SDK's provider), lets the consumer
 //! cache load them, and times `get_one_instance` (router chain plus load balancer, from the
-//! cache) over `--calls` calls per policy, counting heap allocations during the timed loop.
+//! cache) over `--calls` calls per policy. (That those calls allocate nothing is checked by
+//! `crates/polaris-sdk/tests/hot_path.rs` with a counting allocator, which would slow every
+//! other scenario of this binary down if it were installed here.)
 //! `sdk-watch` watches a service and times each of `--rounds` registrations, from sending it to
 //! the watch seeing the new list.
 
-use std::alloc::System;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use polaris_sdk::{Client, Criteria, InstanceSpec, LbPolicy, Registration, ServiceKey};
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 use crate::Common;
 use crate::proc::CpuMark;
 use crate::report::{Recorder, Report};
-
-/// Counts allocations (the whole bench process; only the `sdk-pick` loop reads the counts).
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 #[derive(Args, Clone)]
 pub struct PickArgs {
@@ -123,19 +119,16 @@ pub async fn pick(common: &Common, args: &PickArgs) -> Result<Report> {
         for _ in 0..10_000 {
             client.consumer().get_one_instance(&key, criteria).await?;
         }
-        let region = Region::new(GLOBAL);
         let t = Instant::now();
         for _ in 0..args.calls {
             std::hint::black_box(client.consumer().get_one_instance(&key, criteria).await?);
         }
         let elapsed = t.elapsed();
-        let allocations = region.change().allocations;
         rec.latency(elapsed / args.calls);
         total_calls += u64::from(args.calls);
         notes.push(format!(
-            "{name} {:.0} ns/call, {:.4} allocs/call",
-            elapsed.as_nanos() as f64 / f64::from(args.calls),
-            allocations as f64 / f64::from(args.calls)
+            "{name} {:.0} ns/call",
+            elapsed.as_nanos() as f64 / f64::from(args.calls)
         ));
     }
     let elapsed = started.elapsed();
