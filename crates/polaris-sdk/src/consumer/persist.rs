@@ -67,7 +67,9 @@ impl Persist {
         let _ = self.writes.send((self.path(kind, key), answer.clone()));
     }
 
-    /// The persisted answer and its age, if a readable one exists.
+    /// The persisted answer and its age, if a readable one exists. A persisted empty instance
+    /// list is not served: it holds nothing a restarted application could call, and serving it
+    /// at start would hide the live list until the next change.
     pub(crate) fn load(
         &self,
         kind: ResourceKind,
@@ -81,6 +83,7 @@ impl Persist {
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .unwrap_or_default();
         match v1::DiscoverResponse::decode(bytes.as_slice()) {
+            Ok(answer) if kind == ResourceKind::Instances && answer.instances.is_empty() => None,
             Ok(answer) => Some((answer, age)),
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "ignoring unreadable cache file");
@@ -153,11 +156,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let persist = Persist::start(dir.path().join("backup"));
         let key = ServiceKey::new("default", "svc");
-        let answer = v1::DiscoverResponse {
+        let empty = v1::DiscoverResponse {
             code: Some(200_000),
             info: Some("x".into()),
             ..Default::default()
         };
+        let answer = v1::DiscoverResponse {
+            instances: vec![v1::Instance {
+                host: Some("10.0.0.1".into()),
+                ..Default::default()
+            }],
+            ..empty.clone()
+        };
+        assert!(persist.load(ResourceKind::Instances, &key).is_none());
+        // An empty list is written (it replaces an older copy) but never served.
+        write_atomic(
+            &persist.path(ResourceKind::Instances, &key),
+            &empty.encode_to_vec(),
+        )
+        .unwrap();
         assert!(persist.load(ResourceKind::Instances, &key).is_none());
         persist.save(ResourceKind::Instances, &key, &Arc::new(answer.clone()));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
