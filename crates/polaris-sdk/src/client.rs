@@ -342,7 +342,9 @@ impl ClientBuilder {
                     settings.consumer.loadbalancer.kind
                 ))
             })?;
-        let breakers = Arc::new(CircuitBreakers::new());
+        let breakers = Arc::new(CircuitBreakers::with_defaults(
+            &settings.consumer.circuit_breaker.defaults(),
+        ));
         let selector = Selector::new(
             default_lb,
             &settings.consumer.service_router,

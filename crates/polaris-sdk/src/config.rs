@@ -216,6 +216,33 @@ pub struct CircuitBreakerSettings {
     pub request_count_after_half_open: u32,
     /// Successes needed to close a half-open breaker. Default 3.
     pub success_count_after_half_open: u32,
+    /// Whether instances no rule covers get the default rule. Default true.
+    pub default_rule_enable: bool,
+    /// Consecutive errors that open the default rule's breaker. Default 10.
+    pub default_error_count: u32,
+    /// Error percentage that opens the default rule's breaker. Default 50.
+    pub default_error_percent: u32,
+    /// The default rule's error-rate window. Default 60 s.
+    #[serde(deserialize_with = "duration")]
+    pub default_interval: Duration,
+    /// Calls in the window before the default rule's error rate counts. Default 10.
+    pub default_minimum_request: u32,
+}
+
+impl CircuitBreakerSettings {
+    /// The rule for instances no server rule covers.
+    pub fn defaults(&self) -> polaris_traffic::breaker::BreakerDefaults {
+        polaris_traffic::breaker::BreakerDefaults {
+            enabled: self.default_rule_enable,
+            error_count: self.default_error_count,
+            error_percent: self.default_error_percent,
+            interval: self.default_interval,
+            minimum_request: self.default_minimum_request,
+            sleep_window: self.sleep_window,
+            success_count_after_half_open: self.success_count_after_half_open,
+            request_count_after_half_open: self.request_count_after_half_open,
+        }
+    }
 }
 
 impl Default for CircuitBreakerSettings {
@@ -226,6 +253,11 @@ impl Default for CircuitBreakerSettings {
             sleep_window: Duration::from_secs(30),
             request_count_after_half_open: 10,
             success_count_after_half_open: 3,
+            default_rule_enable: true,
+            default_error_count: 10,
+            default_error_percent: 50,
+            default_interval: Duration::from_secs(60),
+            default_minimum_request: 10,
         }
     }
 }
@@ -460,6 +492,10 @@ consumer:
     type: ringHash
   circuitBreaker:
     sleepWindow: 5s
+    defaultErrorCount: 4
+    defaultErrorPercent: 30
+    defaultInterval: 20s
+    defaultRuleEnable: false
 provider:
   rateLimit:
     enable: true
@@ -492,9 +528,14 @@ config:
             "region"
         );
         assert_eq!(s.consumer.loadbalancer.kind, "ringHash");
+        let breaker = s.consumer.circuit_breaker.defaults();
+        assert_eq!(breaker.sleep_window, Duration::from_secs(5));
+        assert_eq!((breaker.error_count, breaker.error_percent), (4, 30));
+        assert_eq!(breaker.interval, Duration::from_secs(20));
+        assert!(!breaker.enabled);
         assert_eq!(
-            s.consumer.circuit_breaker.sleep_window,
-            Duration::from_secs(5)
+            breaker.minimum_request, 10,
+            "unset keys keep the official default"
         );
         assert_eq!(
             s.provider.rate_limit.max_queuing_time,

@@ -45,8 +45,8 @@ pub use probe::{
     ProbeSpec, TcpProbe,
 };
 pub use rule::{
-    DEFAULT_ERROR_COUNT, DEFAULT_ERROR_PERCENT, DEFAULT_INTERVAL, DEFAULT_MINIMUM_REQUEST,
-    DEFAULT_REQUEST_COUNT_AFTER_HALF_OPEN, DEFAULT_SLEEP_WINDOW,
+    BreakerDefaults, DEFAULT_ERROR_COUNT, DEFAULT_ERROR_PERCENT, DEFAULT_INTERVAL,
+    DEFAULT_MINIMUM_REQUEST, DEFAULT_REQUEST_COUNT_AFTER_HALF_OPEN, DEFAULT_SLEEP_WINDOW,
     DEFAULT_SUCCESS_COUNT_AFTER_HALF_OPEN, Fallback, Level,
 };
 pub use state::BreakerStatus;
@@ -145,25 +145,33 @@ pub struct CircuitBreakers {
     unclosed: RwLock<HashMap<ServiceKey, Vec<UnclosedInstance>>>,
     /// Total entries in `unclosed`; 0 lets the gate skip even the map lookup.
     unclosed_total: AtomicUsize,
-    default_instance_rule: Arc<BreakerRule>,
+    /// `None` when `defaultRuleEnable` is off: instances without a rule never break.
+    default_instance_rule: Option<Arc<BreakerRule>>,
 }
 
 impl Default for CircuitBreakers {
     fn default() -> Self {
+        CircuitBreakers::with_defaults(&BreakerDefaults::default())
+    }
+}
+
+impl CircuitBreakers {
+    /// Breakers with no rule yet and the official default rule.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Breakers with no rule yet and `defaults` for instances no rule covers.
+    pub fn with_defaults(defaults: &BreakerDefaults) -> Self {
         CircuitBreakers {
             rules: RwLock::default(),
             breakers: Mutex::default(),
             unclosed: RwLock::default(),
             unclosed_total: AtomicUsize::new(0),
-            default_instance_rule: Arc::new(BreakerRule::default_for(Level::Instance)),
+            default_instance_rule: defaults
+                .enabled
+                .then(|| Arc::new(BreakerRule::default_for(Level::Instance, defaults))),
         }
-    }
-}
-
-impl CircuitBreakers {
-    /// Breakers with no rule yet.
-    pub fn new() -> Self {
-        Self::default()
     }
 
     /// Replaces the rules of `service` (the `CircuitBreaker` Discover returned for it). The
@@ -249,7 +257,7 @@ impl CircuitBreakers {
         });
         match (found, resource.level()) {
             (Some(rule), _) => Some(rule),
-            (None, Level::Instance) => Some(Arc::clone(&self.default_instance_rule)),
+            (None, Level::Instance) => self.default_instance_rule.clone(),
             (None, _) => None,
         }
     }

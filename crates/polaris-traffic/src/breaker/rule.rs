@@ -91,9 +91,48 @@ pub(crate) struct BreakerRule {
     pub(crate) fallback: Option<Arc<Fallback>>,
 }
 
+/// The rule applied to instances no rule covers (`consumer.circuitBreaker` of `polaris.yaml`:
+/// `defaultRuleEnable`, `defaultErrorCount`, `defaultErrorPercent`, `defaultInterval`,
+/// `defaultMinimumRequest`, `sleepWindow`, `successCountAfterHalfOpen`,
+/// `requestCountAfterHalfOpen`). `Default` gives the official values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerDefaults {
+    /// Whether instances without a rule get the default one at all.
+    pub enabled: bool,
+    /// Consecutive errors that open a breaker.
+    pub error_count: u32,
+    /// Error percentage that opens a breaker (with `minimum_request` calls in `interval`).
+    pub error_percent: u32,
+    /// The error-rate window.
+    pub interval: Duration,
+    /// Calls needed in the window before the error rate counts.
+    pub minimum_request: u32,
+    /// How long a breaker stays open before half-opening.
+    pub sleep_window: Duration,
+    /// Successes that close a half-open breaker.
+    pub success_count_after_half_open: u32,
+    /// Calls let through while half-open.
+    pub request_count_after_half_open: u32,
+}
+
+impl Default for BreakerDefaults {
+    fn default() -> Self {
+        BreakerDefaults {
+            enabled: true,
+            error_count: DEFAULT_ERROR_COUNT,
+            error_percent: DEFAULT_ERROR_PERCENT,
+            interval: DEFAULT_INTERVAL,
+            minimum_request: DEFAULT_MINIMUM_REQUEST,
+            sleep_window: DEFAULT_SLEEP_WINDOW,
+            success_count_after_half_open: DEFAULT_SUCCESS_COUNT_AFTER_HALF_OPEN,
+            request_count_after_half_open: DEFAULT_REQUEST_COUNT_AFTER_HALF_OPEN,
+        }
+    }
+}
+
 impl BreakerRule {
-    /// The rule used when none applies (official defaults, all errors counted).
-    pub(crate) fn default_for(level: Level) -> BreakerRule {
+    /// The rule used when none applies (`defaults`, all errors counted).
+    pub(crate) fn default_for(level: Level, defaults: &BreakerDefaults) -> BreakerRule {
         BreakerRule {
             name: Arc::from(""),
             identity: None,
@@ -104,16 +143,18 @@ impl BreakerRule {
             method: Matcher::Any,
             errors: Vec::new(),
             triggers: vec![
-                Trigger::Consecutive(DEFAULT_ERROR_COUNT),
+                Trigger::Consecutive(defaults.error_count.max(1)),
                 Trigger::ErrorRate {
-                    percent: DEFAULT_ERROR_PERCENT,
-                    minimum: DEFAULT_MINIMUM_REQUEST,
-                    interval: DEFAULT_INTERVAL,
+                    percent: defaults.error_percent.clamp(1, 100),
+                    minimum: defaults.minimum_request.max(1),
+                    interval: defaults.interval.max(Duration::from_secs(1)),
                 },
             ],
-            sleep_window: DEFAULT_SLEEP_WINDOW,
-            success_to_close: DEFAULT_SUCCESS_COUNT_AFTER_HALF_OPEN,
-            half_open_requests: DEFAULT_REQUEST_COUNT_AFTER_HALF_OPEN,
+            sleep_window: defaults.sleep_window,
+            success_to_close: defaults.success_count_after_half_open.max(1),
+            half_open_requests: defaults
+                .request_count_after_half_open
+                .max(defaults.success_count_after_half_open.max(1)),
             fault_detect: false,
             max_ejection_percent: 0,
             fallback: None,

@@ -412,3 +412,37 @@ mod properties {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn configured_defaults_replace_the_official_ones_or_switch_the_default_rule_off() {
+    let defaults = BreakerDefaults {
+        error_count: 3,
+        sleep_window: Duration::from_secs(5),
+        success_count_after_half_open: 1,
+        request_count_after_half_open: 1,
+        ..BreakerDefaults::default()
+    };
+    let breakers = CircuitBreakers::with_defaults(&defaults);
+    let target = instance("10.0.0.1");
+    for _ in 0..2 {
+        breakers.report(None, &target, &failed());
+    }
+    assert_eq!(breakers.status(&target), BreakerStatus::Closed);
+    breakers.report(None, &target, &failed());
+    assert_eq!(breakers.status(&target), BreakerStatus::Open);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(breakers.check(&target).is_ok(), "one trial after 5 s");
+    assert!(breakers.check(&target).is_err(), "only one");
+    breakers.report(None, &target, &ok());
+    assert_eq!(breakers.status(&target), BreakerStatus::Closed);
+
+    let off = CircuitBreakers::with_defaults(&BreakerDefaults {
+        enabled: false,
+        ..BreakerDefaults::default()
+    });
+    for _ in 0..100 {
+        off.report(None, &target, &failed());
+    }
+    assert_eq!(off.status(&target), BreakerStatus::Closed);
+    assert!(off.check(&target).is_ok());
+}
