@@ -182,21 +182,20 @@ pub fn resources(object: Option<&Value>) -> Result<ResourceSet> {
             let id = required_text(item, "id")?;
             let namespace = required_text(item, "namespace")?;
             let name = required_text(item, "name")?;
-            if id.is_empty()
-                && (namespace.is_empty() || (kind != ResourceKind::Namespace && name.is_empty()))
-            {
+            let (id, namespace, name) = match kind {
+                // A namespace is named by its name, whichever field carries it.
+                ResourceKind::Namespace => {
+                    let named = [id, name, namespace].into_iter().find(|s| !s.is_empty());
+                    (named.unwrap_or_default(), String::new(), String::new())
+                }
+                _ => (id, namespace, name),
+            };
+            if id.is_empty() && (namespace.is_empty() || name.is_empty()) {
                 return Err(PolarisError::new(
                     Code::InvalidParameter,
                     format!("every {key} entry needs an id, or a namespace and a name"),
                 ));
             }
-            let (id, namespace, name) = match kind {
-                // A namespace is named by its name, whichever field carries it.
-                ResourceKind::Namespace if id.is_empty() => {
-                    (namespace, String::new(), String::new())
-                }
-                _ => (id, namespace, name),
-            };
             if [&id, &namespace, &name].iter().any(|s| s.len() > 256) {
                 return Err(PolarisError::new(
                     Code::InvalidParameter,
@@ -257,4 +256,43 @@ pub fn strategy_out(strategy: &Strategy, names: impl Fn(&str) -> String) -> Valu
         "functions": [],
         "resource_labels": [],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_name_namespaces_by_id_name_or_namespace_and_the_rest_by_pair_or_id() {
+        let set = resources(Some(&json!({
+            "namespaces": [{ "id": "a" }, { "name": "b" }, { "namespace": "c" }],
+            "services": [{ "id": "svc-id" }, { "namespace": "a", "name": "cart" }],
+            "config_groups": [{ "id": "*" }],
+        })))
+        .unwrap();
+        let names: Vec<(ResourceKind, &str, &str, &str)> = set
+            .iter()
+            .map(|r| (r.kind, r.id.as_str(), r.namespace.as_str(), r.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (ResourceKind::Namespace, "a", "", ""),
+                (ResourceKind::Namespace, "b", "", ""),
+                (ResourceKind::Namespace, "c", "", ""),
+                (ResourceKind::Service, "", "a", "cart"),
+                (ResourceKind::Service, "svc-id", "", ""),
+                (ResourceKind::ConfigGroup, "*", "", ""),
+            ]
+        );
+        for bad in [
+            json!({ "namespaces": [{}] }),
+            json!({ "services": [{ "namespace": "a" }] }),
+            json!({ "services": "all" }),
+            json!({ "namespaces": [{ "id": 7 }] }),
+            json!({ "namespaces": [{ "id": "x".repeat(300) }] }),
+        ] {
+            assert!(resources(Some(&bad)).is_err(), "{bad}");
+        }
+    }
 }
