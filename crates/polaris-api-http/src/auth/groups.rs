@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::json::{boolean, group_out, group_token_out, ids, required_text, text};
 use super::routes::{
     Caller, check_keys, delete_each, each_item, name_matches, object, operator, page, reply,
+    with_id,
 };
 use crate::AppState;
 use crate::body::Query;
@@ -142,22 +143,18 @@ pub(super) async fn group_token_status(
     caller: Caller,
     body: Body,
 ) -> Response {
-    reply(
-        async {
-            let req = object(body).await?;
-            let id = required_text(&req, "id")?;
-            let enable = boolean(&req, "token_enable").unwrap_or(false);
-            let group = state
-                .auth
-                .set_group_token_enabled(&operator(caller), &id, enable)
-                .await?;
-            Ok(Reply::ok().with(
-                "userGroup",
-                json!({ "id": group.id, "token_enable": group.token_enable }),
-            ))
-        }
-        .await,
-    )
+    with_id(body, |id, req| async move {
+        let enable = boolean(&req, "token_enable").unwrap_or(false);
+        let group = state
+            .auth
+            .set_group_token_enabled(&operator(caller), &id, enable)
+            .await?;
+        Ok(Reply::ok().with(
+            "userGroup",
+            json!({ "id": group.id, "token_enable": group.token_enable }),
+        ))
+    })
+    .await
 }
 
 pub(super) async fn group_token_refresh(
@@ -165,16 +162,12 @@ pub(super) async fn group_token_refresh(
     caller: Caller,
     body: Body,
 ) -> Response {
-    reply(
-        async {
-            let req = object(body).await?;
-            let id = required_text(&req, "id")?;
-            let group = state
-                .auth
-                .refresh_group_token(&operator(caller), &id)
-                .await?;
-            Ok(Reply::ok().with("userGroup", group_token_out(&group)))
-        }
-        .await,
-    )
+    with_id(body, |id, _| async move {
+        let group = state
+            .auth
+            .refresh_group_token(&operator(caller), &id)
+            .await?;
+        Ok(Reply::ok().with("userGroup", group_token_out(&group)))
+    })
+    .await
 }

@@ -98,6 +98,22 @@ pub(super) fn reply(result: Result<Reply>) -> Response {
     result.unwrap_or_else(Reply::from).into_response()
 }
 
+/// A single `{id, ...}` request: decodes the object and its `id`, runs `act`, answers its reply.
+pub(super) async fn with_id<F, Fut>(body: Body, act: F) -> Response
+where
+    F: FnOnce(String, Value) -> Fut,
+    Fut: Future<Output = Result<Reply>>,
+{
+    reply(
+        async move {
+            let req = object(body).await?;
+            let id = required_text(&req, "id")?;
+            act(id, req).await
+        }
+        .await,
+    )
+}
+
 /// Runs a console batch: every object of the JSON array gets one reply, in order, and the batch
 /// answers with the highest failing code.
 pub(super) async fn each_item<F, Fut>(body: Body, mut each: F) -> Response

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::json::{boolean, required_text, text, user_out, user_token_out};
 use super::routes::{
     Caller, check_keys, delete_each, each_item, name_matches, object, operator, page, reply,
+    with_id,
 };
 use crate::AppState;
 use crate::body::Query;
@@ -174,22 +175,18 @@ pub(super) async fn user_token_status(
     caller: Caller,
     body: Body,
 ) -> Response {
-    reply(
-        async {
-            let req = object(body).await?;
-            let id = required_text(&req, "id")?;
-            let enable = boolean(&req, "token_enable").unwrap_or(false);
-            let user = state
-                .auth
-                .set_user_token_enabled(&operator(caller), &id, enable)
-                .await?;
-            Ok(Reply::ok().with(
-                "user",
-                json!({ "id": user.id, "token_enable": user.token_enable }),
-            ))
-        }
-        .await,
-    )
+    with_id(body, |id, req| async move {
+        let enable = boolean(&req, "token_enable").unwrap_or(false);
+        let user = state
+            .auth
+            .set_user_token_enabled(&operator(caller), &id, enable)
+            .await?;
+        Ok(Reply::ok().with(
+            "user",
+            json!({ "id": user.id, "token_enable": user.token_enable }),
+        ))
+    })
+    .await
 }
 
 pub(super) async fn user_token_refresh(
@@ -197,16 +194,12 @@ pub(super) async fn user_token_refresh(
     caller: Caller,
     body: Body,
 ) -> Response {
-    reply(
-        async {
-            let req = object(body).await?;
-            let id = required_text(&req, "id")?;
-            let user = state
-                .auth
-                .refresh_user_token(&operator(caller), &id)
-                .await?;
-            Ok(Reply::ok().with("user", user_token_out(&user)))
-        }
-        .await,
-    )
+    with_id(body, |id, _| async move {
+        let user = state
+            .auth
+            .refresh_user_token(&operator(caller), &id)
+            .await?;
+        Ok(Reply::ok().with("user", user_token_out(&user)))
+    })
+    .await
 }
