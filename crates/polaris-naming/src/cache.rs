@@ -16,6 +16,8 @@ use tokio::sync::broadcast;
 #[derive(Clone, Debug)]
 pub struct ServiceView {
     pub service: Arc<Service>,
+    /// The service's key, shared by every entry of [`Snapshot::instance_owner`] that points here.
+    pub key: Arc<ServiceKey>,
     /// Instances by id, in id order.
     pub instances: OrdMap<String, Arc<Instance>>,
     /// Changes whenever the service or any of its instances changes.
@@ -27,6 +29,7 @@ pub struct ServiceView {
 impl ServiceView {
     pub fn new(service: Service) -> Self {
         ServiceView {
+            key: Arc::new(service.key()),
             service: Arc::new(service),
             instances: OrdMap::new(),
             revision: new_revision().into(),
@@ -70,8 +73,9 @@ impl ServiceView {
 pub struct Snapshot {
     pub namespaces: OrdMap<String, Arc<Namespace>>,
     pub services: OrdMap<ServiceKey, Arc<ServiceView>>,
-    /// Which service each instance id belongs to.
-    pub instance_owner: HashMap<String, ServiceKey>,
+    /// Which service each instance id belongs to (the key is shared with the service's view, so
+    /// an entry costs no allocation beyond its id).
+    pub instance_owner: HashMap<String, Arc<ServiceKey>>,
 }
 
 impl Snapshot {
@@ -81,7 +85,7 @@ impl Snapshot {
 
     pub fn instance(&self, id: &str) -> Option<&Arc<Instance>> {
         let key = self.instance_owner.get(id)?;
-        self.services.get(key)?.instances.get(id)
+        self.services.get(&**key)?.instances.get(id)
     }
 
     /// Services and aliases of one namespace, in name order.
@@ -226,14 +230,15 @@ impl NamingCache {
             let moved_from = s
                 .instance_owner
                 .get(&instance.id)
-                .cloned()
-                .filter(|prev| *prev != key);
+                .filter(|prev| ***prev != key)
+                .map(|prev| ServiceKey::clone(prev));
             if let Some(prev_key) = &moved_from {
                 remove_from_service(s, prev_key, &instance.id);
             }
             let old = s.services.get(&key)?;
             let mut view = ServiceView::clone(old);
-            s.instance_owner.insert(instance.id.clone(), key.clone());
+            s.instance_owner
+                .insert(instance.id.clone(), old.key.clone());
             view.put_instance(Arc::new(instance));
             s.services.insert(key.clone(), Arc::new(view));
             Some(moved_from)
@@ -264,7 +269,7 @@ impl NamingCache {
     pub fn remove_instance(&self, id: &str) -> bool {
         let removed = self.update(|s| {
             let key = s.instance_owner.remove(id)?;
-            remove_from_service(s, &key, id).then_some(key)
+            remove_from_service(s, &key, id).then(|| ServiceKey::clone(&key))
         });
         match removed {
             Some(key) => {
