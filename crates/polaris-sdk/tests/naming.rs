@@ -23,6 +23,17 @@ async fn client(server: &TestServer, persist: Option<PathBuf>) -> Client {
         .expect("client")
 }
 
+/// A consumer without push-empty protection, so that the removal of the last instance shows.
+async fn observer(server: &TestServer) -> Client {
+    Client::builder()
+        .addresses([server.naming_addr()])
+        .persist_dir(None)
+        .push_empty_protection(false)
+        .build()
+        .await
+        .expect("observer client")
+}
+
 fn spec(service: &str, port: u32) -> InstanceSpec {
     InstanceSpec::new("default", service, "127.0.0.1", port)
         .protocol("grpc")
@@ -36,13 +47,7 @@ async fn register_discover_heartbeat_deregister() {
     let server = TestServer::start();
     let provider = client(&server, None).await;
     // Without push-empty protection, so the deregistration of the last instance shows.
-    let consumer = Client::builder()
-        .addresses([server.naming_addr()])
-        .persist_dir(None)
-        .push_empty_protection(false)
-        .build()
-        .await
-        .unwrap();
+    let consumer = observer(&server).await;
     let key = ServiceKey::new("default", "echo");
 
     let registration = provider
@@ -318,13 +323,7 @@ async fn push_empty_protection_keeps_the_last_instances() {
     let server = TestServer::start();
     let provider = client(&server, None).await;
     let protected = client(&server, None).await;
-    let unprotected = Client::builder()
-        .addresses([server.naming_addr()])
-        .persist_dir(None)
-        .push_empty_protection(false)
-        .build()
-        .await
-        .unwrap();
+    let unprotected = observer(&server).await;
     let key = ServiceKey::new("default", "fragile");
     let registration = provider
         .provider()
@@ -392,13 +391,7 @@ async fn polaris_yaml_configures_the_client() {
 
     // Graceful shutdown deregisters what is still registered.
     c.shutdown().await;
-    let observer = Client::builder()
-        .addresses([server.naming_addr()])
-        .persist_dir(None)
-        .push_empty_protection(false)
-        .build()
-        .await
-        .unwrap();
+    let observer = observer(&server).await;
     let all = observer.consumer().get_all_instances(&key).await.unwrap();
     assert!(all.instances.is_empty(), "{:?}", all.instances);
 }
@@ -407,13 +400,7 @@ async fn polaris_yaml_configures_the_client() {
 async fn dropping_a_registration_deregisters() {
     let server = TestServer::start();
     let provider = client(&server, None).await;
-    let observer = Client::builder()
-        .addresses([server.naming_addr()])
-        .persist_dir(None)
-        .push_empty_protection(false)
-        .build()
-        .await
-        .unwrap();
+    let observer = observer(&server).await;
     let key = ServiceKey::new("default", "dropped");
     let registration = provider
         .provider()
