@@ -384,7 +384,21 @@ fn defaults_without_file() {
         config_grpc.listener.socket_addr().to_string(),
         "0.0.0.0:8093"
     );
-    assert_eq!(config.apiservers.len(), 2);
+    let ports: Vec<(&str, u16)> = config
+        .apiservers
+        .iter()
+        .map(|a| (a.name.as_str(), a.listener.listen_port))
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            ("service-grpc", 8091),
+            ("config-grpc", 8093),
+            ("service-eureka", 8761),
+            ("xds-v3", 15010),
+            ("console", 8080)
+        ]
+    );
 
     assert!(config.naming.auto_create);
     let reg = &config.naming.batch_register;

@@ -46,8 +46,15 @@ impl Default for ServerConfig {
         Self {
             logger,
             http: Some(ListenerConfig::new(DEFAULT_HTTP_PORT)),
-            // Without an `apiservers` section the naming and config gRPC ports are served too.
-            apiservers: ["service-grpc", "config-grpc"]
+            // Without an `apiservers` section every listener is served: naming and config gRPC,
+            // Eureka, xDS and the console.
+            apiservers: [
+                "service-grpc",
+                "config-grpc",
+                "service-eureka",
+                "xds-v3",
+                "console",
+            ]
                 .into_iter()
                 .filter_map(|name| {
                     Some(ApiServerConfig {
@@ -124,6 +131,7 @@ pub fn default_port(name: &str) -> Option<u16> {
         "config-grpc" => 8093,
         "service-eureka" => 8761,
         "xds-v3" => 15010,
+        "console" => 8080,
         "service-nacos" => 8848,
         "service-l5" => 7779,
         _ => return None,
