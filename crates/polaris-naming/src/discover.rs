@@ -8,7 +8,6 @@ use polaris_types::{Code, PolarisError, Result, Service, ServiceKey};
 
 use crate::Naming;
 use crate::cache::ServiceView;
-use crate::services::validate_service_key;
 
 /// The answer to an instance discovery.
 #[derive(Clone, Debug)]
@@ -37,7 +36,17 @@ impl Naming {
         key: &ServiceKey,
         client_revision: &str,
     ) -> Result<InstancesDiscovery> {
-        validate_service_key(&key.namespace, &key.name)?;
+        // As officially, only a missing name is refused: a name that could never be registered
+        // is simply not found (400202), with the request echoed by the adapter.
+        if key.name.is_empty() {
+            return Err(PolarisError::new(Code::InvalidServiceName, "name is empty"));
+        }
+        if key.namespace.is_empty() {
+            return Err(PolarisError::new(
+                Code::InvalidNamespaceName,
+                "namespace is empty",
+            ));
+        }
         let snapshot = self.snapshot();
         let Some(asked) = snapshot.service(key) else {
             return Err(PolarisError::new(

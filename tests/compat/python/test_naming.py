@@ -2,7 +2,10 @@
 server's behaviour (research notes polaris-api.md §1-3, §8, §12)."""
 
 import hashlib
+import json
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -195,6 +198,29 @@ def test_unknown_service_is_not_found(client):
     assert reply.code.value == NOT_FOUND_RESOURCE, reply
     assert reply.type == RespType.INSTANCE
     assert reply.service.name.value == svc
+
+
+@pytest.mark.parametrize("name", ["has space", "bad*char", "s" * 129, "ünï"])
+def test_discover_of_an_invalid_name_is_not_found(client, addrs, name):
+    # As officially: Discover does not validate the name, it just finds nothing (400202), and the
+    # request is echoed; only registration refuses such names with their specific codes.
+    reply = client.discover_one(client.instance_request(name))
+    assert reply.code.value == NOT_FOUND_RESOURCE, reply
+    assert reply.type == RespType.INSTANCE
+    assert reply.service.name.value == name and reply.service.namespace.value == "default"
+    body = json.dumps({"type": "INSTANCE", "service": {"namespace": "default", "name": name}})
+    request = urllib.request.Request(f"http://{addrs[1]}/v1/Discover", data=body.encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            status, text = answer.status, answer.read()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read()
+    answer = json.loads(text)
+    assert status == 400 and answer["code"] == NOT_FOUND_RESOURCE, (status, answer)
+    assert answer["service"]["name"] == name, answer
+    refused = client.register(instance(name, "10.9.9.9", 80))
+    assert refused.code.value == 400120, refused
 
 
 def test_report_client(client):
