@@ -12,6 +12,7 @@ use flate2::write::GzEncoder;
 use polaris_types::Instance;
 use serde_json::Value;
 
+use crate::model::{META_SECURE_VIP, META_VIP};
 use crate::view::{self, DataCenter};
 use crate::wire;
 
@@ -28,50 +29,79 @@ pub enum Format {
     Xml,
 }
 
-/// One instance as Eureka shows it, rendered without its closing `actionType`.
+/// One instance as Eureka shows it. Its JSON and XML fragments (without the closing
+/// `actionType`) are rendered on first use, per format, and kept for the build's lifetime.
 #[derive(Debug)]
 pub struct InstanceDoc {
     pub eureka_id: String,
     /// The Polaris revision it was rendered from: a different one means MODIFIED.
     pub revision: String,
     pub status: &'static str,
-    pub vip: String,
-    pub secure_vip: String,
-    json_open: String,
-    xml_open: String,
+    app: Arc<str>,
+    instance: Arc<Instance>,
+    dc: Arc<DataCenter>,
+    open: [OnceLock<String>; 2],
+}
+
+fn slot(format: Format) -> usize {
+    match format {
+        Format::Json => 0,
+        Format::Xml => 1,
+    }
 }
 
 impl InstanceDoc {
-    pub fn new(app: &str, instance: &Instance, dc: &DataCenter) -> InstanceDoc {
-        let value = view::instance_value(app, instance, dc);
-        let mut json_open = serde_json::to_string(&value).unwrap_or_else(|_| "{}".into());
-        json_open.pop();
-        let mut xml_open = String::with_capacity(json_open.len());
-        wire::write_xml(&mut xml_open, "instance", &value);
-        xml_open.truncate(xml_open.len() - "</instance>".len());
-        let field = |k: &str| wire::scalar_text(&value[k]);
+    pub fn new(app: Arc<str>, instance: Arc<Instance>, dc: Arc<DataCenter>) -> InstanceDoc {
         InstanceDoc {
-            eureka_id: view::eureka_id_of(instance).to_string(),
+            eureka_id: view::eureka_id_of(&instance).to_string(),
             revision: instance.revision.clone(),
-            status: view::status_of(instance),
-            vip: field("vipAddress"),
-            secure_vip: field("secureVipAddress"),
-            json_open,
-            xml_open,
+            status: view::status_of(&instance),
+            app,
+            instance,
+            dc,
+            open: Default::default(),
         }
     }
 
+    /// The VIP list (`secure`: the secure one) the instance registered, or its app name.
+    pub fn vips(&self, secure: bool) -> &str {
+        let meta = &self.instance.metadata;
+        match secure {
+            false => meta.get(META_VIP).map_or(&*self.app, String::as_str),
+            true => meta.get(META_SECURE_VIP).map_or("", String::as_str),
+        }
+    }
+
+    fn open(&self, format: Format) -> &str {
+        self.open[slot(format)].get_or_init(|| {
+            let value = view::instance_value(&self.app, &self.instance, &self.dc);
+            match format {
+                Format::Json => {
+                    let mut json = serde_json::to_string(&value).unwrap_or_else(|_| "{}".into());
+                    json.pop();
+                    json
+                }
+                Format::Xml => {
+                    let mut xml = String::new();
+                    wire::write_xml(&mut xml, "instance", &value);
+                    xml.truncate(xml.len() - "</instance>".len());
+                    xml
+                }
+            }
+        })
+    }
+
     pub fn write(&self, out: &mut String, format: Format, action: &str) {
+        let open = self.open(format);
+        out.push_str(open);
         match format {
             Format::Json => {
-                out.push_str(&self.json_open);
-                out.push_str(if self.json_open.len() > 1 { "," } else { "" });
+                out.push_str(if open.len() > 1 { "," } else { "" });
                 out.push_str("\"actionType\":\"");
                 out.push_str(action);
                 out.push_str("\"}");
             }
             Format::Xml => {
-                out.push_str(&self.xml_open);
                 out.push_str("<actionType>");
                 out.push_str(action);
                 out.push_str("</actionType></instance>");
@@ -104,21 +134,16 @@ pub struct AppDoc {
     /// The revision of the Polaris service it was built from.
     pub revision: Arc<str>,
     pub instances: Vec<Arc<InstanceDoc>>,
-    json: String,
-    xml: String,
+    fragments: [OnceLock<String>; 2],
 }
 
 impl AppDoc {
     pub fn new(name: String, revision: Arc<str>, instances: Vec<Arc<InstanceDoc>>) -> AppDoc {
-        let pairs: Vec<_> = instances.iter().map(|i| (i.clone(), ADDED)).collect();
-        let json = render_app(Format::Json, &name, &pairs);
-        let xml = render_app(Format::Xml, &name, &pairs);
         AppDoc {
             name,
             revision,
             instances,
-            json,
-            xml,
+            fragments: Default::default(),
         }
     }
 
@@ -127,17 +152,17 @@ impl AppDoc {
     }
 
     fn fragment(&self, format: Format) -> &str {
-        match format {
-            Format::Json => &self.json,
-            Format::Xml => &self.xml,
-        }
+        self.fragments[slot(format)].get_or_init(|| {
+            let pairs: Actions = self.instances.iter().map(|i| (i.clone(), ADDED)).collect();
+            render_app(format, &self.name, &pairs)
+        })
     }
 
     /// The application alone: `{"application": ...}` in JSON, `<application>` in XML.
     pub fn document(&self, format: Format) -> Bytes {
         Bytes::from(match format {
-            Format::Json => format!("{{\"application\":{}}}", self.json),
-            Format::Xml => format!("{XML_DECL}{}", self.xml),
+            Format::Json => format!("{{\"application\":{}}}", self.fragment(format)),
+            Format::Xml => format!("{XML_DECL}{}", self.fragment(format)),
         })
     }
 }
@@ -301,8 +326,14 @@ mod tests {
     }
 
     fn sample() -> AppsDoc {
-        let dc = DataCenter::default();
-        let docs = ["a", "b"].map(|id| Arc::new(InstanceDoc::new("SVC", &instance(id), &dc)));
+        let dc = Arc::new(DataCenter::default());
+        let docs = ["a", "b"].map(|id| {
+            Arc::new(InstanceDoc::new(
+                "SVC".into(),
+                Arc::new(instance(id)),
+                dc.clone(),
+            ))
+        });
         let app = Arc::new(AppDoc::new("SVC".into(), "rev".into(), docs.to_vec()));
         AppsDoc::new(3, hashcode(["UP", "UP"]), vec![DocApp::Whole(app)])
     }

@@ -106,8 +106,8 @@ impl Apps {
                     .instances
                     .iter()
                     .filter(|i| {
-                        let list = if secure { &i.secure_vip } else { &i.vip };
-                        list.split(',')
+                        i.vips(secure)
+                            .split(',')
                             .any(|v| v.trim().eq_ignore_ascii_case(&key.1))
                     })
                     .map(|i| (i.clone(), ADDED))
@@ -190,7 +190,7 @@ struct NamespaceView {
 /// The read models of every namespace Eureka clients ask about.
 pub struct Registry {
     naming: Arc<Naming>,
-    dc: DataCenter,
+    dc: Arc<DataCenter>,
     delta_window: Duration,
     namespaces: RwLock<HashMap<String, Arc<NamespaceView>>>,
 }
@@ -199,7 +199,7 @@ impl Registry {
     pub fn new(naming: Arc<Naming>, dc: DataCenter, delta_window: Duration) -> Registry {
         Registry {
             naming,
-            dc,
+            dc: Arc::new(dc),
             delta_window,
             namespaces: RwLock::default(),
         }
@@ -270,11 +270,18 @@ impl Registry {
                 apps.push(before.clone());
                 continue;
             }
+            let app_name: Arc<str> = name.as_str().into();
             let instances: Vec<_> = service
                 .instances
                 .values()
                 .filter(|i| i.healthy)
-                .map(|i| Arc::new(InstanceDoc::new(&name, i, &self.dc)))
+                .map(|i| {
+                    Arc::new(InstanceDoc::new(
+                        app_name.clone(),
+                        i.clone(),
+                        self.dc.clone(),
+                    ))
+                })
                 .collect();
             let app = (!instances.is_empty()).then(|| {
                 Arc::new(AppDoc::new(
