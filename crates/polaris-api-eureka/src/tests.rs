@@ -18,6 +18,10 @@ struct Fixture {
 }
 
 async fn fixture(auth: polaris_auth::AuthOptions) -> Fixture {
+    fixture_with(auth, EurekaOptions::default()).await
+}
+
+async fn fixture_with(auth: polaris_auth::AuthOptions, options: EurekaOptions) -> Fixture {
     let store = Arc::new(MemoryStore::new());
     let naming = Arc::new(
         Naming::open(store.clone(), NamingOptions::default())
@@ -30,7 +34,7 @@ async fn fixture(auth: polaris_auth::AuthOptions) -> Fixture {
         HealthOptions::default(),
     );
     let auth = polaris_auth::Auth::open(store, auth).await.unwrap();
-    let state = EurekaState::new(naming.clone(), health, auth, EurekaOptions::default());
+    let state = EurekaState::new(naming.clone(), health, auth, options);
     Fixture {
         naming,
         router: router(state),
@@ -359,4 +363,58 @@ async fn writes_follow_the_client_auth_switches() {
         f.call("PUT", "/eureka/apps/demo/i1", &[], "").await.0,
         StatusCode::OK
     );
+}
+
+#[test]
+fn listener_options_are_read_as_officially_named() {
+    let option = json!({
+        "namespace": "eureka-ns", "generateUniqueInstId": true, "deltaExpireInterval": 120,
+        "customValues": {"dataCenterInfoClass": "com.netflix.appinfo.AmazonInfo", "dataCenterInfoName": "Amazon"},
+        "listenPort": 8761,
+    });
+    let options = EurekaOptions::from_option(option.as_object().unwrap());
+    assert_eq!(options.namespace, "eureka-ns");
+    assert!(options.generate_unique_inst_id);
+    assert_eq!(options.delta_expire, std::time::Duration::from_secs(120));
+    assert_eq!(options.data_center.name, "Amazon");
+    let defaults = EurekaOptions::from_option(&serde_json::Map::new());
+    assert_eq!(
+        (
+            defaults.namespace.as_str(),
+            defaults.generate_unique_inst_id
+        ),
+        ("default", false)
+    );
+}
+
+#[tokio::test]
+async fn unique_ids_and_namespaces_shape_the_polaris_id() {
+    let options = EurekaOptions {
+        generate_unique_inst_id: true,
+        ..Default::default()
+    };
+    let f = fixture_with(Default::default(), options).await;
+    f.register("demo", "Host-1", "10.0.0.1").await;
+    assert!(f.naming.snapshot().instance("demo:host-1").is_some());
+    // Clients keep using their own id.
+    assert_eq!(
+        f.call("PUT", "/eureka/apps/DEMO/Host-1", &[], "").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        f.json("/eureka/apps/DEMO/Host-1").await["instance"]["instanceId"],
+        "Host-1"
+    );
+    let body =
+        json!({"instance": {"instanceId": "i9", "hostName": "h", "ipAddr": "1.1.1.1"}}).to_string();
+    let (status, _) = f
+        .call(
+            "POST",
+            "/eureka/apps/demo",
+            &[("x-namespace", "other")],
+            &body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(f.naming.snapshot().instance("other:demo:i9").is_some());
 }
