@@ -4,6 +4,7 @@ discovery calls, which read the XML documents, and its client loop, which follow
 import asyncio
 
 from py_eureka_client import eureka_basic
+from py_eureka_client import logger as py_eureka_logger
 from py_eureka_client.eureka_basic import Instance, LeaseInfo, PortWrapper
 from py_eureka_client.eureka_client import EurekaClient
 
@@ -70,5 +71,7 @@ def test_client_loop_registers_renews_and_follows_the_delta(server):
         assert wait_until(lambda: not sees(other), 15, 0.2), "the delta never removed it"
     finally:
         run(client.stop())
+        # The client's heartbeat thread outlives stop(); keep it quiet once the server is gone.
+        py_eureka_logger.set_level("CRITICAL")
     apps = run(eureka_basic.get_applications(server.eureka_url))
     assert apps.get_application(app.upper()).instances == []
