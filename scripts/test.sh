@@ -21,3 +21,6 @@ cargo test --workspace --locked
 
 echo "== compatibility tests (grpcio, polaris-rust)"
 tests/compat/run.sh
+
+echo "== Eureka tests (py-eureka-client, eureka-js-client)"
+tests/eureka/run.sh

@@ -38,6 +38,7 @@ pub struct Server {
     config_grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
     http: Option<(TcpListener, axum::Router)>,
+    eureka: Option<(TcpListener, polaris_api_eureka::EurekaState)>,
 }
 
 impl Server {
@@ -117,6 +118,23 @@ impl Server {
             }
             None => None,
         };
+        let eureka = match config.apiserver("service-eureka") {
+            Some(api) => {
+                let addr = api.listener.socket_addr();
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for Eureka on {addr}"))?;
+                let options = polaris_api_eureka::EurekaOptions::from_option(&api.option);
+                let state = polaris_api_eureka::EurekaState::new(
+                    naming.clone(),
+                    health.clone(),
+                    auth.clone(),
+                    options,
+                );
+                Some((listener, state))
+            }
+            None => None,
+        };
         Ok(Server {
             naming,
             health,
@@ -128,7 +146,13 @@ impl Server {
             config_grpc,
             grpc_metrics,
             http,
+            eureka,
         })
+    }
+
+    /// The bound Eureka address, if enabled.
+    pub fn eureka_addr(&self) -> Option<SocketAddr> {
+        self.eureka.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The bound naming gRPC address, if enabled.
@@ -197,6 +221,11 @@ impl Server {
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("config gRPC server failed") });
+        }
+        if let Some((listener, state)) = self.eureka {
+            tracing::info!(target: "polaris_api_eureka", addr = ?listener.local_addr().ok(), "Eureka listening");
+            let serve = polaris_api_eureka::serve(listener, state, stopped());
+            servers.spawn(async move { serve.await.context("Eureka server failed") });
         }
         let mut failure = None;
         tokio::select! {
