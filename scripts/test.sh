@@ -21,3 +21,6 @@ cargo test --workspace --locked
 
 echo "== compatibility tests (grpcio, polaris-rust)"
 tests/compat/run.sh
+
+echo "== xDS tests (xds-protos ADS client, proxyless grpcio)"
+tests/xds/run.sh

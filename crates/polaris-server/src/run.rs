@@ -38,6 +38,7 @@ pub struct Server {
     config_grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
     http: Option<(TcpListener, axum::Router)>,
+    xds: Option<(TcpListener, Arc<polaris_xds::XdsMetrics>)>,
 }
 
 impl Server {
@@ -77,6 +78,13 @@ impl Server {
         );
         let metrics = HttpMetrics::register(&mut registry);
         let grpc_metrics = GrpcMetrics::register(&mut registry);
+        let xds = match config.apiserver("xds-v3") {
+            Some(api) => Some((
+                polaris_xds::bind(api.listener.socket_addr()).await?,
+                Arc::new(polaris_xds::XdsMetrics::register(&mut registry)),
+            )),
+            None => None,
+        };
         let registry = Arc::new(registry);
         let http = match &config.http {
             Some(listen) => {
@@ -128,6 +136,7 @@ impl Server {
             config_grpc,
             grpc_metrics,
             http,
+            xds,
         })
     }
 
@@ -139,6 +148,11 @@ impl Server {
     /// The bound config gRPC address, if enabled.
     pub fn config_grpc_addr(&self) -> Option<SocketAddr> {
         self.config_grpc.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound xDS address, if enabled.
+    pub fn xds_addr(&self) -> Option<SocketAddr> {
+        self.xds.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The bound HTTP address, if the HTTP OpenAPI is enabled.
@@ -197,6 +211,18 @@ impl Server {
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("config gRPC server failed") });
+        }
+        if let Some((listener, metrics)) = self.xds {
+            tracing::info!(target: "polaris_xds", addr = ?listener.local_addr().ok(), "xDS v3 listening");
+            let serve = polaris_xds::serve(
+                listener,
+                self.naming.clone(),
+                self.governance.clone(),
+                self.auth.clone(),
+                metrics,
+                stopped(),
+            );
+            servers.spawn(async move { serve.await.context("xDS server failed") });
         }
         let mut failure = None;
         tokio::select! {
