@@ -40,7 +40,7 @@ pub struct XdsService {
 
 impl XdsService {
     /// Refuses a stream without a valid token when client checks are on.
-    fn admit<T>(&self, request: &Request<T>) -> Result<(), Status> {
+    pub(crate) fn admit<T>(&self, request: &Request<T>) -> Result<(), Status> {
         if !self.auth.options().client_open {
             return Ok(());
         }

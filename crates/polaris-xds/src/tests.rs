@@ -92,3 +92,47 @@ async fn a_registration_moves_only_the_endpoints() {
     let listeners = viewer.view(XdsType::Listener, &[]);
     assert_eq!(listeners.resources.len(), 2);
 }
+
+#[tokio::test]
+async fn streams_need_a_valid_token_when_client_checks_are_on() {
+    use polaris_auth::{Auth, AuthOptions, DEFAULT_ADMIN_TOKEN};
+    use tonic::Request;
+
+    let store = Arc::new(MemoryStore::new());
+    // Strict: without it a missing or invalid token degrades to anonymous, as officially.
+    let options = AuthOptions {
+        client_open: true,
+        client_strict: true,
+        ..AuthOptions::default()
+    };
+    let auth = Auth::open(store.clone(), options).await.unwrap();
+    let naming = Arc::new(
+        Naming::open(store.clone(), NamingOptions::default())
+            .await
+            .unwrap(),
+    );
+    let governance = Arc::new(Governance::open(store).await.unwrap());
+    let service = crate::XdsService {
+        cache: crate::start(naming, governance),
+        auth,
+        limits: crate::Limits::default(),
+        metrics: Arc::new(crate::XdsMetrics::default()),
+    };
+    let refused = service.admit(&Request::new(())).unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let mut wrong = Request::new(());
+    wrong.metadata_mut().insert(
+        crate::service::TOKEN_METADATA_KEY,
+        "not-a-token".parse().unwrap(),
+    );
+    assert_eq!(
+        service.admit(&wrong).unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    let mut good = Request::new(());
+    good.metadata_mut().insert(
+        crate::service::TOKEN_METADATA_KEY,
+        DEFAULT_ADMIN_TOKEN.parse().unwrap(),
+    );
+    service.admit(&good).unwrap();
+}
