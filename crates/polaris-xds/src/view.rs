@@ -9,7 +9,7 @@ use std::sync::Arc;
 use polaris_types::ServiceKey;
 
 use crate::build::{
-    Direction, INBOUND_ROUTE_CONFIG, any, grpc, listener, parse_service_cluster_name,
+    Direction, INBOUND_ROUTE_CONFIG, any, gateway, grpc, listener, parse_service_cluster_name,
 };
 use crate::cache::{NamespaceResources, Resource, XdsCache, XdsType, fingerprint, generation_slot};
 use crate::node::NodeInfo;
@@ -82,6 +82,10 @@ impl Viewer<'_> {
     fn sidecar_listeners(&self, stamp: &mut Stamp) -> Vec<Arc<Resource>> {
         let ns = self.touch(stamp, self.node.namespace(), XdsType::Listener);
         let own = self.node.self_service();
+        if self.node.is_gateway() {
+            let l = gateway::listener(&own);
+            return vec![Arc::new(Resource::encoded(l.name.clone(), any(&l)))];
+        }
         let ports = match ns.services.get(&own.name) {
             Some(entry) => entry.ports.clone(),
             None => self.node.bind_ports(),
@@ -144,6 +148,19 @@ impl Viewer<'_> {
                 Some(Arc::new(Resource::encoded(name.to_string(), any(&l))))
             }
             XdsType::Route => {
+                if name == gateway::route_config_name() {
+                    let own = self.node.self_service();
+                    let ns = self.touch(stamp, &own.namespace, ty);
+                    let entry = ns.services.get(&own.name);
+                    let rules = entry.map(|e| e.rules.clone()).unwrap_or_default();
+                    let config = gateway::route_config(&own, &rules);
+                    let inputs = entry.map(|e| e.fingerprint);
+                    return Some(Arc::new(Resource::built_from(
+                        name.to_string(),
+                        any(&config),
+                        (&own, inputs),
+                    )));
+                }
                 if let Some(domain) = name
                     .strip_prefix(INBOUND_ROUTE_CONFIG)
                     .and_then(|n| n.strip_prefix('|'))

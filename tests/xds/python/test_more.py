@@ -132,3 +132,33 @@ def test_routing_rules_become_routes_with_weighted_clusters(server, ads_factory)
     assert weighted[0].metadata_match.filter_metadata["envoy.lb"].fields["env"].string_value == \
         "gray"
     assert vhost.routes[1].route.cluster == f"OUTBOUND|default|{callee}"
+
+
+def test_gateway_node_gets_its_listener_and_routes(server, ads_factory):
+    from envoy.config.core.v3 import base_pb2
+    from envoy.config.listener.v3 import listener_pb2
+    from envoy.extensions.filters.network.http_connection_manager.v3 import (
+        http_connection_manager_pb2 as hcm_pb2,
+    )
+    from google.protobuf import struct_pb2
+
+    from conftest import LDS
+
+    gw = unique("edge")
+    node = base_pb2.Node(id="gateway~default/gw-1~10.0.0.8")
+    meta = struct_pb2.Struct()
+    meta.update({"gateway.polarismesh.cn/serviceNamespace": "default",
+                 "gateway.polarismesh.cn/serviceName": gw})
+    node.metadata.CopyFrom(meta)
+    ads = ads_factory(node)
+    listeners = unpack(ads.subscribe(LDS), listener_pb2.Listener)
+    assert list(listeners) == ["OUTBOUND_15001"]
+    manager = hcm_pb2.HttpConnectionManager()
+    listeners["OUTBOUND_15001"].filter_chains[0].filters[0].typed_config.Unpack(manager)
+    assert manager.rds.route_config_name == "polaris-outbound-router-gateway"
+    assert [f.name for f in manager.http_filters][-1] == "envoy.filters.http.router"
+    routes = unpack(ads.subscribe(RDS, ["polaris-outbound-router-gateway"]),
+                    route_pb2.RouteConfiguration)
+    host = routes["polaris-outbound-router-gateway"].virtual_hosts[0]
+    assert host.name == "gateway-virtualhost" and list(host.domains) == ["*"]
+    assert host.routes[-1].route.cluster == "PassthroughCluster"

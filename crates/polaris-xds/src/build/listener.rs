@@ -57,7 +57,7 @@ pub fn rds(route_config_name: String) -> RouteSpecifier {
     })
 }
 
-fn rate_limit_filters(key: &ServiceKey) -> [HttpFilter; 2] {
+pub(crate) fn rate_limit_filters(key: &ServiceKey) -> [HttpFilter; 2] {
     let local = LocalRateLimit {
         stat_prefix: "http_local_rate_limiter".into(),
         stage: 0,
@@ -106,28 +106,36 @@ pub fn sidecar_hcm(key: &ServiceKey, direction: Direction) -> HttpConnectionMana
         Direction::Outbound => OUTBOUND_ROUTE_CONFIG.to_string(),
     };
     http_filters.push(router_filter());
-    let log = FileAccessLog {
-        path: "/dev/stdout".into(),
-        ..Default::default()
-    };
+    let (access_log, http_protocol_options) = hcm_parts();
     HttpConnectionManager {
         codec_type: CodecType::Auto as i32,
         stat_prefix: format!("{}_HTTP", direction.as_str()),
         route_specifier: Some(rds(route_config)),
-        access_log: vec![AccessLog {
-            name: "envoy.access_loggers.file".into(),
-            config_type: Some(access_log::ConfigType::TypedConfig(any(&log))),
-            ..Default::default()
-        }],
+        access_log,
         http_filters,
-        http_protocol_options: Some(Http1ProtocolOptions {
-            accept_http_10: true,
-            ..Default::default()
-        }),
+        http_protocol_options,
         http2_protocol_options: Some(Http2ProtocolOptions::default()),
         http3_protocol_options: Some(Http3ProtocolOptions::default()),
         ..Default::default()
     }
+}
+
+/// The file access log to stdout and HTTP/1.0 acceptance every connection manager has.
+pub(crate) fn hcm_parts() -> (Vec<AccessLog>, Option<Http1ProtocolOptions>) {
+    let log = FileAccessLog {
+        path: "/dev/stdout".into(),
+        ..Default::default()
+    };
+    let access_log = vec![AccessLog {
+        name: "envoy.access_loggers.file".into(),
+        config_type: Some(access_log::ConfigType::TypedConfig(any(&log))),
+        ..Default::default()
+    }];
+    let http1 = Http1ProtocolOptions {
+        accept_http_10: true,
+        ..Default::default()
+    };
+    (access_log, Some(http1))
 }
 
 fn hcm_filter(hcm: &HttpConnectionManager) -> Filter {
@@ -174,6 +182,18 @@ pub fn sidecar_listener(key: &ServiceKey, direction: Direction, ports: &[u32]) -
             ..Default::default()
         }));
     }
+    base_listener(name, port, direction, filter_chains, hcm)
+}
+
+/// A listener on `0.0.0.0:port` with `chains`, then a catch-all chain of `hcm`, the passthrough
+/// default chain and the original-destination listener filter.
+pub(crate) fn base_listener(
+    name: String,
+    port: u32,
+    direction: Direction,
+    mut filter_chains: Vec<FilterChain>,
+    hcm: Filter,
+) -> Listener {
     filter_chains.push(FilterChain {
         filters: vec![hcm],
         ..Default::default()

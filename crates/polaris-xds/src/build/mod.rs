@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod endpoint;
+pub mod gateway;
 pub mod grpc;
 pub mod listener;
 pub mod route;

@@ -44,14 +44,14 @@ pub fn service_domains(key: &ServiceKey, ports: &[u32]) -> Vec<String> {
     all
 }
 
-fn prefix_match() -> RouteMatch {
+pub(crate) fn prefix_match() -> RouteMatch {
     RouteMatch {
         path_specifier: Some(PathSpecifier::Prefix("/".into())),
         ..Default::default()
     }
 }
 
-fn to_cluster(match_: RouteMatch, cluster: ClusterSpecifier) -> Route {
+pub(crate) fn to_cluster(match_: RouteMatch, cluster: ClusterSpecifier) -> Route {
     Route {
         r#match: Some(match_),
         action: Some(Action::Route(RouteAction {
@@ -99,7 +99,7 @@ pub(crate) fn string_matcher(pattern: MatchPattern) -> StringMatcher {
 }
 
 /// Adds a source's header, method, query and path arguments to `route_match`.
-fn apply_source(route_match: &mut RouteMatch, source: &v1::SourceService) {
+pub(crate) fn apply_source(route_match: &mut RouteMatch, source: &v1::SourceService) {
     use v1::match_string::MatchStringType as T;
     use v1::source_match::Type as Arg;
     for argument in &source.arguments {
@@ -156,8 +156,12 @@ fn apply_source(route_match: &mut RouteMatch, source: &v1::SourceService) {
 
 /// Weighted clusters from a sub-rule's destinations in `key` (weight-0 ones left out), each with
 /// its labels as `envoy.lb` metadata match (none for `*: *`).
-fn weighted_clusters(key: &ServiceKey, destinations: &[&v1::DestinationGroup]) -> WeightedCluster {
-    let cluster = service_cluster_name(key, Direction::Outbound);
+/// `cluster` names each destination's cluster: the routed service's own for sidecars, each
+/// destination's for gateways.
+pub(crate) fn weighted_clusters(
+    destinations: &[&v1::DestinationGroup],
+    cluster: impl Fn(&v1::DestinationGroup) -> String,
+) -> WeightedCluster {
     let mut total = 0u32;
     let clusters = destinations
         .iter()
@@ -182,7 +186,7 @@ fn weighted_clusters(key: &ServiceKey, destinations: &[&v1::DestinationGroup]) -
                 m
             });
             ClusterWeight {
-                name: cluster.clone(),
+                name: cluster(d),
                 weight: Some(u32_value(d.weight)),
                 metadata_match,
                 ..Default::default()
@@ -220,7 +224,9 @@ pub fn outbound_routes(key: &ServiceKey, rules: &ServiceRules) -> Vec<Route> {
         }
         let route = to_cluster(
             route_match,
-            ClusterSpecifier::WeightedClusters(weighted_clusters(key, &destinations)),
+            ClusterSpecifier::WeightedClusters(weighted_clusters(&destinations, |_| {
+                service_cluster_name(key, Direction::Outbound)
+            })),
         );
         if match_all {
             match_all_route = Some(route);

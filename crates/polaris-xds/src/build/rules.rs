@@ -14,6 +14,8 @@ use prost::Message;
 pub struct ServiceRules {
     /// v2 routing sub-rules with a destination naming the service (routes into it).
     pub routing: Vec<v1::SubRuleRouting>,
+    /// v2 routing sub-rules with a source naming the service (a gateway's routes).
+    pub as_caller: Vec<v1::SubRuleRouting>,
     /// Circuit-breaker rules for the service as callee, by priority.
     pub circuit_breakers: Vec<v1::CircuitBreakerRule>,
     /// Fault detectors for the service as callee.
@@ -77,12 +79,24 @@ impl ServiceRules {
         ]
         .map(String::as_str)
         .join("/");
-        let routing = routing
+        let subs: Vec<v1::SubRuleRouting> = routing
             .rules
             .iter()
             .map(Arc::as_ref)
             .filter_map(routing_config)
             .flat_map(sub_rules)
+            .collect();
+        let as_caller = subs
+            .iter()
+            .filter(|sub| {
+                sub.sources
+                    .iter()
+                    .any(|s| s.namespace == key.namespace && s.service == key.name)
+            })
+            .cloned()
+            .collect();
+        let routing = subs
+            .into_iter()
             .filter(|sub| {
                 sub.destinations
                     .iter()
@@ -110,6 +124,7 @@ impl ServiceRules {
             .collect();
         ServiceRules {
             routing,
+            as_caller,
             circuit_breakers,
             fault_detectors,
             rate_limits,
