@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource as DeltaResource,
 };
@@ -46,10 +45,7 @@ struct DeltaStream {
 
 impl DeltaStream {
     async fn push(&mut self, ty: XdsType) -> bool {
-        let node = self
-            .node
-            .clone()
-            .unwrap_or_else(|| NodeInfo::parse(&Node::default()));
+        let node = self.node.clone().unwrap_or_else(crate::view::anonymous);
         let viewer = Viewer {
             cache: &self.cache,
             node: &node,
@@ -168,20 +164,8 @@ impl DeltaStream {
     }
 
     async fn on_change(&mut self) -> bool {
-        let node = self
-            .node
-            .clone()
-            .unwrap_or_else(|| NodeInfo::parse(&Node::default()));
-        let types: Vec<XdsType> = self.watches.keys().copied().collect();
-        for ty in types {
-            let viewer = Viewer {
-                cache: &self.cache,
-                node: &node,
-            };
-            let watch = &self.watches[&ty];
-            if viewer.refresh(ty, &watch.stamp) == watch.stamp {
-                continue;
-            }
+        let stamps = self.watches.iter().map(|(ty, w)| (*ty, &w.stamp));
+        for ty in crate::view::stale(&self.cache, self.node.as_ref(), stamps) {
             if !self.push(ty).await {
                 return false;
             }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::config::core::v3::{ControlPlane, Node};
+use envoy_types::pb::envoy::config::core::v3::ControlPlane;
 use envoy_types::pb::envoy::service::discovery::v3::{
     DiscoveryRequest, DiscoveryResponse, ResourceError, ResourceName,
 };
@@ -94,10 +94,7 @@ impl Stream {
     /// Recomputes `ty` and sends it when its version moved (or `force`: a new subscription
     /// whose client version differs). Returns false when the client is gone.
     async fn push(&mut self, ty: XdsType, client_version: Option<&str>) -> bool {
-        let node = self
-            .node
-            .clone()
-            .unwrap_or_else(|| NodeInfo::parse(&Node::default()));
+        let node = self.node.clone().unwrap_or_else(crate::view::anonymous);
         let viewer = Viewer {
             cache: &self.cache,
             node: &node,
@@ -209,20 +206,8 @@ impl Stream {
     }
 
     async fn on_change(&mut self) -> bool {
-        let node = self
-            .node
-            .clone()
-            .unwrap_or_else(|| NodeInfo::parse(&Node::default()));
-        let types: Vec<XdsType> = self.watches.keys().copied().collect();
-        for ty in types {
-            let viewer = Viewer {
-                cache: &self.cache,
-                node: &node,
-            };
-            let watch = &self.watches[&ty];
-            if viewer.refresh(ty, &watch.stamp) == watch.stamp {
-                continue;
-            }
+        let stamps = self.watches.iter().map(|(ty, w)| (*ty, &w.stamp));
+        for ty in crate::view::stale(&self.cache, self.node.as_ref(), stamps) {
             if !self.push(ty, None).await {
                 return false;
             }

@@ -181,3 +181,30 @@ impl Viewer<'_> {
         }
     }
 }
+
+/// The types whose views moved since their stamps were taken.
+pub fn stale<'a>(
+    cache: &XdsCache,
+    node: Option<&NodeInfo>,
+    stamps: impl IntoIterator<Item = (XdsType, &'a Stamp)>,
+) -> Vec<XdsType> {
+    let fallback;
+    let node = match node {
+        Some(node) => node,
+        None => {
+            fallback = anonymous();
+            &fallback
+        }
+    };
+    let viewer = Viewer { cache, node };
+    stamps
+        .into_iter()
+        .filter(|(ty, stamp)| viewer.refresh(*ty, stamp) != **stamp)
+        .map(|(ty, _)| ty)
+        .collect()
+}
+
+/// The node of a stream that has not sent one.
+pub fn anonymous() -> NodeInfo {
+    NodeInfo::parse(&envoy_types::pb::envoy::config::core::v3::Node::default())
+}
