@@ -24,3 +24,5 @@ tests/compat/run.sh
 
 echo "== Eureka tests (py-eureka-client, eureka-js-client)"
 tests/eureka/run.sh
+echo "== xDS tests (xds-protos ADS client, proxyless grpcio)"
+tests/xds/run.sh

@@ -24,6 +24,7 @@ mod report;
 mod sdk;
 mod unary;
 mod watch;
+mod xds;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -116,6 +117,14 @@ enum Scenario {
         common: Common,
         #[command(flatten)]
         args: sdk::WatchArgs,
+    },
+    /// Opens ADS streams subscribed to one service's endpoints, then times each change's EDS
+    /// push to every stream (the xDS port); also memory per idle stream.
+    XdsPush {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: XdsArgs,
     },
     /// Prints the server's resident memory.
     Rss {
@@ -223,6 +232,22 @@ pub struct PushArgs {
     pub streams_per_connection: usize,
 }
 
+#[derive(Args, Clone)]
+pub struct XdsArgs {
+    /// The xDS port (the registrations go to `--addr`, the naming port).
+    #[arg(long, default_value = "127.0.0.1:15010")]
+    pub xds_addr: String,
+    /// Subscribed ADS streams.
+    #[arg(long, default_value_t = 1_000)]
+    pub streams: usize,
+    /// Changes to time, one after the other.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: u64,
+    /// Streams per HTTP/2 connection.
+    #[arg(long, default_value_t = 250)]
+    pub streams_per_connection: usize,
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
@@ -279,6 +304,7 @@ async fn main() -> Result<()> {
         Scenario::ConfigIdle { common, args } => (idle::config_idle(common, args).await?, common),
         Scenario::SdkPick { common, args } => (sdk::pick(common, args).await?, common),
         Scenario::SdkWatch { common, args } => (sdk::watch(common, args).await?, common),
+        Scenario::XdsPush { common, args } => (xds::xds_push(common, args).await?, common),
         Scenario::Rss { common, label } => (rss(common, label)?, common),
     };
     report.print(common.markdown.as_deref())

@@ -39,6 +39,7 @@ pub struct Server {
     grpc_metrics: Arc<GrpcMetrics>,
     http: Option<(TcpListener, axum::Router)>,
     eureka: Option<(TcpListener, polaris_api_eureka::EurekaState)>,
+    xds: Option<(TcpListener, Arc<polaris_xds::XdsMetrics>)>,
 }
 
 impl Server {
@@ -78,6 +79,13 @@ impl Server {
         );
         let metrics = HttpMetrics::register(&mut registry);
         let grpc_metrics = GrpcMetrics::register(&mut registry);
+        let xds = match config.apiserver("xds-v3") {
+            Some(api) => Some((
+                polaris_xds::bind(api.listener.socket_addr()).await?,
+                Arc::new(polaris_xds::XdsMetrics::register(&mut registry)),
+            )),
+            None => None,
+        };
         let registry = Arc::new(registry);
         let http = match &config.http {
             Some(listen) => {
@@ -147,6 +155,7 @@ impl Server {
             grpc_metrics,
             http,
             eureka,
+            xds,
         })
     }
 
@@ -163,6 +172,11 @@ impl Server {
     /// The bound config gRPC address, if enabled.
     pub fn config_grpc_addr(&self) -> Option<SocketAddr> {
         self.config_grpc.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound xDS address, if enabled.
+    pub fn xds_addr(&self) -> Option<SocketAddr> {
+        self.xds.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The bound HTTP address, if the HTTP OpenAPI is enabled.
@@ -226,6 +240,18 @@ impl Server {
             tracing::info!(target: "polaris_api_eureka", addr = ?listener.local_addr().ok(), "Eureka listening");
             let serve = polaris_api_eureka::serve(listener, state, stopped());
             servers.spawn(async move { serve.await.context("Eureka server failed") });
+        }
+        if let Some((listener, metrics)) = self.xds {
+            tracing::info!(target: "polaris_xds", addr = ?listener.local_addr().ok(), "xDS v3 listening");
+            let serve = polaris_xds::serve(
+                listener,
+                self.naming.clone(),
+                self.governance.clone(),
+                self.auth.clone(),
+                metrics,
+                stopped(),
+            );
+            servers.spawn(async move { serve.await.context("xDS server failed") });
         }
         let mut failure = None;
         tokio::select! {

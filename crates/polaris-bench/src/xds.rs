@@ -1,0 +1,234 @@
+//! `xds-push`: many ADS streams subscribed to one service's endpoints (as Envoy sidecars are),
+//! one instance registration per round, and the time until every stream holds the new EDS
+//! version; also the server's CPU per pushed resource and resident memory per idle stream.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
+use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
+use prost::Message;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+use tokio_stream::StreamExt;
+
+use crate::net::{client, code_of, connect, instance};
+use crate::proc::{CpuMark, Proc};
+use crate::report::{Recorder, Report, is_success};
+use crate::{Common, XdsArgs};
+
+const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+const OPENING: usize = 256;
+const ROUND_TIMEOUT: Duration = Duration::from_secs(15);
+
+struct Pushed {
+    at: Instant,
+    endpoints: usize,
+}
+
+fn request(cluster: &str, version: &str, nonce: &str, id: usize) -> DiscoveryRequest {
+    DiscoveryRequest {
+        node: Some(Node {
+            id: format!("default/bench-{id}~127.0.0.1"),
+            ..Default::default()
+        }),
+        type_url: EDS.into(),
+        resource_names: vec![cluster.to_string()],
+        version_info: version.into(),
+        response_nonce: nonce.into(),
+        ..Default::default()
+    }
+}
+
+fn endpoint_count(resources: &[envoy_types::pb::google::protobuf::Any]) -> usize {
+    resources
+        .iter()
+        .filter_map(|a| ClusterLoadAssignment::decode(a.value.as_slice()).ok())
+        .map(|cla| {
+            cla.endpoints
+                .iter()
+                .map(|g| g.lb_endpoints.len())
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+/// One ADS stream that ACKs every response and reports it.
+async fn subscriber(
+    channel: tonic::transport::Channel,
+    cluster: String,
+    id: usize,
+    opening: Arc<Semaphore>,
+    ready: mpsc::UnboundedSender<Result<(), String>>,
+    pushed: mpsc::UnboundedSender<Pushed>,
+) {
+    let mut permit = Some(opening.acquire_owned().await);
+    let (tx, rx) = mpsc::channel(4);
+    let _ = tx.send(request(&cluster, "", "", id)).await;
+    let mut client =
+        AggregatedDiscoveryServiceClient::new(channel).max_decoding_message_size(64 << 20);
+    let opened = client
+        .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await;
+    let mut responses = match opened {
+        Ok(r) => r.into_inner(),
+        Err(status) => {
+            let _ = ready.send(Err(status.to_string()));
+            return;
+        }
+    };
+    let mut first = true;
+    while let Some(Ok(response)) = responses.next().await {
+        let at = Instant::now();
+        let ack = request(&cluster, &response.version_info, &response.nonce, id);
+        if tx.send(ack).await.is_err() {
+            return;
+        }
+        if first {
+            first = false;
+            permit.take();
+            let _ = ready.send(Ok(()));
+            continue;
+        }
+        let event = Pushed {
+            at,
+            endpoints: endpoint_count(&response.resources),
+        };
+        if pushed.send(event).is_err() {
+            return;
+        }
+    }
+    if first {
+        let _ = ready.send(Err("stream ended before its first response".into()));
+    }
+}
+
+/// `xds-push --streams N --rounds R --xds-addr A`.
+pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
+    let channels = connect(common.naming_addr(), 1).await?;
+    let per_conn = args.streams_per_connection.max(1);
+    let conns = common.connections.max(args.streams.div_ceil(per_conn));
+    let xds = connect(&args.xds_addr, conns).await?;
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
+    let service = format!("bench-xds-{stamp}");
+    let cluster = format!("OUTBOUND|default|{service}");
+    let mut registrar = client(&channels, 0);
+    let code = code_of(
+        registrar
+            .register_instance(instance(&service, 0, None))
+            .await,
+    )
+    .map_err(anyhow::Error::msg)?;
+    if !is_success(code) {
+        bail!("registering the first instance of {service}: code {code}");
+    }
+    let rss_before = common
+        .server_pid
+        .map(|p| Proc::pid(p).rss_mib())
+        .transpose()?;
+    let opening = Arc::new(Semaphore::new(OPENING));
+    let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    let (pushed_tx, mut pushed) = mpsc::unbounded_channel();
+    let mut streams = JoinSet::new();
+    for s in 0..args.streams {
+        streams.spawn(subscriber(
+            xds[s % xds.len()].clone(),
+            cluster.clone(),
+            s,
+            opening.clone(),
+            ready_tx.clone(),
+            pushed_tx.clone(),
+        ));
+    }
+    drop(ready_tx);
+    let mut rec = Recorder::default();
+    let mut subscribed = 0usize;
+    for _ in 0..args.streams {
+        match timeout(Duration::from_secs(120), ready.recv()).await {
+            Ok(Some(Ok(()))) => subscribed += 1,
+            Ok(Some(Err(err))) => rec.error(format!("open: {err}")),
+            Ok(None) | Err(_) => bail!("streams did not open within 120 s"),
+        }
+    }
+    // Let the ACKs land before measuring idle memory.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = common
+        .server_pid
+        .map(|p| Proc::pid(p).rss_mib())
+        .transpose()?;
+    let per_stream_kib = match (rss_before, rss_after) {
+        (Some(b), Some(a)) if subscribed > 0 => {
+            format!("{:.1}", (a - b) * 1024.0 / subscribed as f64)
+        }
+        _ => "-".into(),
+    };
+    eprintln!(
+        "xds-push: {subscribed}/{} streams over {conns} connections",
+        args.streams
+    );
+
+    let mark = CpuMark::start(common.server_pid)?;
+    let start = Instant::now();
+    let mut ops = 0u64;
+    for round in 1..=args.rounds {
+        while pushed.try_recv().is_ok() {}
+        let expected = usize::try_from(round).unwrap_or(usize::MAX) + 1;
+        let t0 = Instant::now();
+        let code = code_of(
+            registrar
+                .register_instance(instance(&service, round, None))
+                .await,
+        )
+        .map_err(anyhow::Error::msg)?;
+        if !is_success(code) {
+            bail!("round {round}: registration code {code}");
+        }
+        let mut got = 0usize;
+        let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
+        while got < subscribed {
+            let event = match tokio::time::timeout_at(deadline, pushed.recv()).await {
+                Ok(Some(event)) => event,
+                Ok(None) => bail!("all streams closed"),
+                Err(_) => break,
+            };
+            if event.endpoints != expected {
+                continue;
+            }
+            got += 1;
+            ops += 1;
+            rec.record(event.at.saturating_duration_since(t0), Ok(200000));
+        }
+        for _ in got..subscribed {
+            rec.error(format!(
+                "round {round}: no EDS push within {ROUND_TIMEOUT:?}"
+            ));
+        }
+    }
+    let elapsed = start.elapsed();
+    let usage = mark.finish().context("read CPU usage")?;
+    streams.abort_all();
+    let per_push = |cpu: f64| {
+        if ops == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}", cpu * 1e6 / ops as f64)
+        }
+    };
+    Ok(Report {
+        scenario: format!("xds-push {} ADS streams", args.streams),
+        ops,
+        elapsed,
+        rec,
+        usage,
+        note: format!(
+            "rounds={} conns={conns}; µs CPU/pushed EDS resource: server {}, bench {}; server RSS/idle stream {per_stream_kib} KiB",
+            args.rounds,
+            usage.server_cpu.map_or("-".into(), per_push),
+            per_push(usage.bench_cpu),
+        ),
+    })
+}
