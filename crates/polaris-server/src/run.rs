@@ -38,6 +38,7 @@ pub struct Server {
     config_grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
     http: Option<(TcpListener, axum::Router)>,
+    console: Option<(TcpListener, axum::Router)>,
 }
 
 impl Server {
@@ -78,22 +79,22 @@ impl Server {
         let metrics = HttpMetrics::register(&mut registry);
         let grpc_metrics = GrpcMetrics::register(&mut registry);
         let registry = Arc::new(registry);
+        let api = polaris_api_http::router(AppState {
+            auth: auth.clone(),
+            naming: naming.clone(),
+            health: health.clone(),
+            governance: governance.clone(),
+            config: config_center.clone(),
+            metrics,
+            registry,
+        });
         let http = match &config.http {
             Some(listen) => {
                 let addr = SocketAddr::new(listen.listen_ip, listen.listen_port);
                 let listener = TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
-                let state = AppState {
-                    auth: auth.clone(),
-                    naming: naming.clone(),
-                    health: health.clone(),
-                    governance: governance.clone(),
-                    config: config_center.clone(),
-                    metrics,
-                    registry,
-                };
-                Some((listener, polaris_api_http::router(state)))
+                Some((listener, api.clone()))
             }
             None => None,
         };
@@ -117,6 +118,20 @@ impl Server {
             }
             None => None,
         };
+        let console = match config.apiserver("console") {
+            Some(entry) => {
+                let addr = entry.listener.socket_addr();
+                let listener = polaris_console::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for the console on {addr}"))?;
+                let node = crate::console::node_info(config, &http, &grpc, &config_grpc, &listener);
+                Some((
+                    listener,
+                    polaris_console::router(api, crate::console::state(&auth, node)),
+                ))
+            }
+            None => None,
+        };
         Ok(Server {
             naming,
             health,
@@ -128,6 +143,7 @@ impl Server {
             config_grpc,
             grpc_metrics,
             http,
+            console,
         })
     }
 
@@ -139,6 +155,11 @@ impl Server {
     /// The bound config gRPC address, if enabled.
     pub fn config_grpc_addr(&self) -> Option<SocketAddr> {
         self.config_grpc.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound console address, if the console is enabled.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The bound HTTP address, if the HTTP OpenAPI is enabled.
@@ -197,6 +218,10 @@ impl Server {
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("config gRPC server failed") });
+        }
+        if let Some((listener, router)) = self.console {
+            let serve = polaris_console::serve(listener, router, stopped());
+            servers.spawn(async move { serve.await.context("console server failed") });
         }
         let mut failure = None;
         tokio::select! {

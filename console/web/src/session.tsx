@@ -1,0 +1,60 @@
+// Who is logged in. The server keeps the token; this knows only the user's name and role,
+// the CSRF token for writes and whether the console checks auth at all.
+import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import { get, post, setCsrf, setUnauthorizedHandler } from './api';
+
+export interface SessionInfo {
+  authenticated: boolean;
+  user?: { id: string; name: string; role: string; ownerId: string };
+  auth: { consoleOpen: boolean; clientOpen: boolean };
+  idleSeconds: number;
+}
+
+interface SessionApi {
+  session: SessionInfo | null;
+  /** Auth is off for the console: every page is open, nobody needs to log in. */
+  open: boolean;
+  login: (name: string, password: string) => Promise<void>;
+  logout: () => Promise<void>;
+  refresh: () => Promise<void>;
+}
+
+const SessionContext = createContext<SessionApi | null>(null);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [session, setSession] = useState<SessionInfo | null>(null);
+  const refresh = useCallback(async () => {
+    const info = await get('/console/v1/session');
+    setCsrf(info.csrf);
+    setSession(info);
+  }, []);
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      void refresh();
+    });
+    refresh().catch(() =>
+      setSession({ authenticated: false, auth: { consoleOpen: true, clientOpen: false }, idleSeconds: 0 }),
+    );
+  }, [refresh]);
+  const login = async (name: string, password: string) => {
+    await post('/core/v1/user/login', { name, password, owner: name });
+    await refresh();
+  };
+  const logout = async () => {
+    try {
+      await post('/console/v1/logout', {});
+    } finally {
+      await refresh();
+    }
+  };
+  const open = !!session && !session.auth.consoleOpen;
+  return (
+    <SessionContext.Provider value={{ session, open, login, logout, refresh }}>{children}</SessionContext.Provider>
+  );
+}
+
+export function useSession(): SessionApi {
+  const value = useContext(SessionContext);
+  if (!value) throw new Error('useSession outside SessionProvider');
+  return value;
+}
