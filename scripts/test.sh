@@ -21,3 +21,6 @@ cargo test --workspace --locked
 
 echo "== compatibility tests (grpcio, polaris-rust)"
 tests/compat/run.sh
+
+echo "== console tests (Chromium, playwright-core)"
+tests/console/run.sh

@@ -10,6 +10,14 @@ export default defineConfig({
     emptyOutDir: true,
     chunkSizeWarningLimit: 800,
     reportCompressedSize: true,
+    rolldownOptions: {
+      // Mantine marks its modules 'use client' for React Server Components; a browser bundle
+      // has no use for the directive.
+      onwarn(warning, warn) {
+        if (warning.code === 'MODULE_LEVEL_DIRECTIVE') return;
+        warn(warning);
+      },
+    },
   },
   server: {
     proxy: {

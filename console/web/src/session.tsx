@@ -1,7 +1,10 @@
 // Who is logged in. The server keeps the token; this knows only the user's name and role,
 // the CSRF token for writes and whether the console checks auth at all.
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
-import { get, post, setCsrf, setUnauthorizedHandler } from './api';
+import { ApiError, get, post, setCsrf, setUnauthorizedHandler } from './api';
+
+const NOT_FOUND_USER = 400312;
+const MAIN_ACCOUNT = 'polaris';
 
 export interface SessionInfo {
   authenticated: boolean;
@@ -37,7 +40,13 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     );
   }, [refresh]);
   const login = async (name: string, password: string) => {
-    await post('/core/v1/user/login', { name, password, owner: name });
+    try {
+      await post('/core/v1/user/login', { name, password, owner: name });
+    } catch (e) {
+      // Not a main account: try it as a sub-account of the default main account.
+      if (!(e instanceof ApiError) || e.code !== NOT_FOUND_USER || name === MAIN_ACCOUNT) throw e;
+      await post('/core/v1/user/login', { name, password, owner: MAIN_ACCOUNT });
+    }
     await refresh();
   };
   const logout = async () => {

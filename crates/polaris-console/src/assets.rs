@@ -58,7 +58,13 @@ pub fn serve(request: &Request) -> Response {
             .body(Body::empty())
             .unwrap_or_default();
     }
-    let mime = HeaderValue::from_str(file.metadata.mimetype())
+    let mime = file.metadata.mimetype();
+    let mime = if mime.starts_with("text/") || mime.ends_with("javascript") {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_owned()
+    };
+    let mime = HeaderValue::from_str(&mime)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let body = if request.method() == Method::HEAD {
         Body::empty()

@@ -5,6 +5,7 @@
 //! SameSite=Strict cookie, and every write must carry the session's CSRF token in a header.
 
 pub mod assets;
+mod heartbeats;
 pub mod nodes;
 pub mod session;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,6 +33,7 @@ const API_PREFIXES: [&str; 5] = ["/naming/", "/config/", "/core/", "/maintain/",
 #[derive(Clone)]
 pub struct Console {
     pub auth: Arc<polaris_auth::Auth>,
+    pub health: Arc<polaris_health::Health>,
     pub sessions: Arc<Sessions>,
     pub node: Arc<NodeInfo>,
 }
@@ -42,10 +45,26 @@ pub fn router(api: Router, console: Console) -> Router {
         .route("/console/v1/session", get(session::show))
         .route("/console/v1/logout", post(session::logout))
         .route("/console/v1/cluster", get(nodes::cluster))
+        .route("/console/v1/heartbeats", get(heartbeats::last_beats))
         .with_state(console.clone());
     own.fallback(move |request: Request| dispatch(api.clone(), request))
         .layer(middleware::from_fn_with_state(console, session::layer))
         .layer(CompressionLayer::new())
+}
+
+/// The refusal for a caller the console's auth switches do not let in (its token comes from
+/// the session layer), or `None` when it may go on.
+fn refusal(console: &Console, headers: &HeaderMap) -> Option<Response> {
+    let token = headers.get("x-polaris-token").and_then(|v| v.to_str().ok());
+    let err = console
+        .auth
+        .authenticate(polaris_auth::Origin::Console, token)
+        .err()?;
+    Some(session::refuse(
+        StatusCode::UNAUTHORIZED,
+        err.code.value(),
+        &err.to_string(),
+    ))
 }
 
 /// Sends API paths to the OpenAPI router and everything else to the embedded app.

@@ -2,13 +2,11 @@
 //! cluster page. A single-node server answers with itself: its listeners, store and uptime.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use polaris_auth::Origin;
 use serde_json::json;
 
 use crate::Console;
-use crate::session::refuse;
 
 /// What this node tells about itself.
 #[derive(Clone, Debug, Default)]
@@ -26,9 +24,8 @@ pub struct NodeInfo {
 }
 
 pub async fn cluster(State(console): State<Console>, headers: HeaderMap) -> Response {
-    let token = headers.get("x-polaris-token").and_then(|v| v.to_str().ok());
-    if let Err(err) = console.auth.authenticate(Origin::Console, token) {
-        return refuse(StatusCode::UNAUTHORIZED, err.code.value(), &err.to_string());
+    if let Some(refusal) = crate::refusal(&console, &headers) {
+        return refusal;
     }
     let node = &console.node;
     let listeners: Vec<_> = node

@@ -214,6 +214,11 @@ async fn login(sessions: &Sessions, previous: Option<&str>, response: Response) 
     let ok = parts.status.is_success() && reply["code"].as_u64() == Some(200_000);
     let id = ok.then(|| sessions.open(&reply["loginResponse"])).flatten();
     let Some(id) = id else {
+        // A refused login is an answer, not a transport failure: the app reads the Polaris code
+        // in the body (and `X-Polaris-Code`), and the browser logs no failed resource.
+        if parts.status.is_client_error() {
+            parts.status = StatusCode::OK;
+        }
         return Response::from_parts(parts, Body::from(bytes));
     };
     if let Some(previous) = previous {

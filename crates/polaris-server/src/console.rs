@@ -8,10 +8,15 @@ use tokio::net::TcpListener;
 
 use crate::config::{ServerConfig, StoreConfig};
 
-/// The console's shared state for a server whose access control is `auth`.
-pub fn state(auth: &Arc<polaris_auth::Auth>, node: NodeInfo) -> Console {
+/// The console's shared state for a server with access control `auth` and checker `health`.
+pub fn state(
+    auth: &Arc<polaris_auth::Auth>,
+    health: &Arc<polaris_health::Health>,
+    node: NodeInfo,
+) -> Console {
     Console {
         auth: auth.clone(),
+        health: health.clone(),
         sessions: Arc::new(Sessions::default()),
         node: Arc::new(node),
     }

@@ -127,7 +127,7 @@ impl Server {
                 let node = crate::console::node_info(config, &http, &grpc, &config_grpc, &listener);
                 Some((
                     listener,
-                    polaris_console::router(api, crate::console::state(&auth, node)),
+                    polaris_console::router(api, crate::console::state(&auth, &health, node)),
                 ))
             }
             None => None,

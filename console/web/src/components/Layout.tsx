@@ -1,10 +1,11 @@
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'react-router';
-import { Alert, AppShell, Badge, Button, Group, SegmentedControl, Text, UnstyledButton } from '@mantine/core';
+import { Alert, AppShell, Badge, Button, Group, Text, UnstyledButton } from '@mantine/core';
 import {
   IconAlertTriangle,
   IconBox,
   IconFileSettings,
+  IconLanguage,
   IconLogout,
   IconRoute,
   IconServer2,
@@ -32,19 +33,20 @@ export function Logo() {
   );
 }
 
-export function LanguageSwitch() {
+export function LanguageSwitch({ dark }: { dark?: boolean }) {
   const { lang, setLang } = useLang();
+  const next: Lang = lang === 'en' ? 'zh' : 'en';
   return (
-    <SegmentedControl
+    <Button
       size="xs"
-      aria-label="Language"
-      value={lang}
-      onChange={(value) => setLang(value as Lang)}
-      data={[
-        { value: 'en', label: 'EN' },
-        { value: 'zh', label: '中文' },
-      ]}
-    />
+      variant={dark ? 'subtle' : 'default'}
+      color={dark ? 'gray.2' : undefined}
+      leftSection={<IconLanguage size={16} aria-hidden="true" />}
+      lang={next === 'zh' ? 'zh-CN' : 'en'}
+      onClick={() => setLang(next)}
+    >
+      {next === 'zh' ? '中文' : 'English'}
+    </Button>
   );
 }
 
@@ -66,7 +68,7 @@ export function Layout({ children }: { children: ReactNode }) {
             </Text>
           </Group>
           <Group gap="sm">
-            <LanguageSwitch />
+            <LanguageSwitch dark />
             {session?.user && (
               <Badge variant="light" color="gray" radius="sm" tt="none" size="lg">
                 {session.user.name}
