@@ -32,7 +32,12 @@ pub fn serve(request: &Request) -> Response {
             None => return plain(StatusCode::NOT_FOUND, "the console was not built"),
         },
     };
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+    let (encoding, body) = precompressed(request, name).unwrap_or((None, file.data.clone()));
+    let tag = hex::encode(&file.metadata.sha256_hash()[..16]);
+    let etag = match encoding {
+        Some(encoding) => format!("\"{tag}-{encoding}\""),
+        None => format!("\"{tag}\""),
+    };
     let cache = if hashed { IMMUTABLE } else { REVALIDATE };
     let fresh = request
         .headers()
@@ -41,7 +46,11 @@ pub fn serve(request: &Request) -> Response {
     let mut builder = Response::builder()
         .header(header::CACHE_CONTROL, cache)
         .header(header::ETAG, &etag)
+        .header(header::VARY, "accept-encoding")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    if let Some(encoding) = encoding {
+        builder = builder.header(header::CONTENT_ENCODING, encoding);
+    }
     if name == "index.html" {
         builder = builder
             .header(header::X_FRAME_OPTIONS, "DENY")
@@ -66,15 +75,37 @@ pub fn serve(request: &Request) -> Response {
     };
     let mime = HeaderValue::from_str(&mime)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let body = if request.method() == Method::HEAD {
-        Body::empty()
-    } else {
-        Body::from(file.data.into_owned())
-    };
     builder
         .header(header::CONTENT_TYPE, mime)
-        .body(body)
+        .body(Body::from(body.into_owned()))
         .unwrap_or_default()
+}
+
+/// The build's Brotli or gzip copy of `name` (see `console/web/vite.config.ts`), when the
+/// browser accepts that encoding.
+fn precompressed(
+    request: &Request,
+    name: &str,
+) -> Option<(Option<&'static str>, std::borrow::Cow<'static, [u8]>)> {
+    let accepted = request
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let accepts = |coding: &str| {
+        accepted.split(',').any(|item| {
+            let mut parts = item.split(';');
+            let named = parts.next().is_some_and(|c| c.trim() == coding);
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            named && !refused
+        })
+    };
+    [("br", "br"), ("gzip", "gz")]
+        .into_iter()
+        .filter(|(coding, _)| accepts(coding))
+        .find_map(|(coding, ext)| {
+            Dist::get(&format!("{name}.{ext}")).map(|f| (Some(coding), f.data))
+        })
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
