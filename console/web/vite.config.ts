@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -9,23 +11,21 @@ function precompress(): Plugin {
   return {
     name: 'polaris-precompress',
     apply: 'build',
-    enforce: 'post',
-    generateBundle(_options, bundle) {
-      for (const [name, item] of Object.entries({ ...bundle })) {
+    // After the files are written: only then is every chunk final (preload lists included).
+    writeBundle(options, bundle) {
+      const dir = options.dir ?? 'dist';
+      for (const name of Object.keys(bundle)) {
         if (!/\.(js|css|svg)$/.test(name)) continue;
-        const source = item.type === 'chunk' ? item.code : item.source;
-        const bytes = Buffer.from(source);
+        const bytes = readFileSync(join(dir, name));
         if (bytes.length < 1024) continue;
         const br = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
-        this.emitFile({ type: 'asset', fileName: `${name}.br`, source: br });
-        this.emitFile({ type: 'asset', fileName: `${name}.gz`, source: gzipSync(bytes, { level: 9 }) });
+        writeFileSync(join(dir, `${name}.br`), br);
+        writeFileSync(join(dir, `${name}.gz`), gzipSync(bytes, { level: 9 }));
       }
     },
   };
 }
 
-// The console is served at the site root by polaris-server's console listener, which answers
-// index.html for deep links: asset URLs must therefore be absolute ('/assets/...').
 export default defineConfig({
   base: '/',
   plugins: [precompress()],

@@ -36,6 +36,16 @@ if ! diff -r "$fresh/dist" dist >/dev/null; then
   exit 1
 fi
 
+# The precompressed copies the server sends are the files themselves.
+node -e '
+  const fs = require("fs"), zlib = require("zlib"), dir = "dist/assets";
+  for (const name of fs.readdirSync(dir).filter((n) => /\.(br|gz)$/.test(n))) {
+    const plain = fs.readFileSync(`${dir}/${name.replace(/\.(br|gz)$/, "")}`);
+    const packed = fs.readFileSync(`${dir}/${name}`);
+    const unpacked = name.endsWith(".br") ? zlib.brotliDecompressSync(packed) : zlib.gunzipSync(packed);
+    if (!unpacked.equals(plain)) { console.error(`${name} does not unpack to its file`); process.exit(1); }
+  }'
+
 echo "== console: browser tests against the real binary"
 (cd "$root" && cargo build -p polaris-server --locked --quiet)
 POLARIS_BIN="$target/debug/polaris-server" CHROMIUM=$(command -v chromium) \
