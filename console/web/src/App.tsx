@@ -1,27 +1,12 @@
 import { lazy, Suspense } from 'react';
-import { Navigate, Route, Routes, useLocation } from 'react-router';
-import { Center, Loader } from '@mantine/core';
+import { Navigate, useLocation } from 'react-router';
 import { useSession } from './session';
-import { Layout } from './components/Layout';
 import { LoginPage } from './pages/Login';
-import { NamespacesPage } from './pages/Namespaces';
-import { ServicesPage } from './pages/Services';
-import { ServiceDetailPage } from './pages/ServiceDetail';
-import { RulesPage } from './pages/Rules';
-import { ConfigGroupsPage } from './pages/ConfigGroups';
-import { UsersPage } from './pages/Users';
-import { ClusterPage } from './pages/Cluster';
+import { Loading } from './components/brand';
 
-// The config group page holds the editor: it loads with its own chunk.
-const ConfigGroupDetailPage = lazy(() => import('./pages/ConfigGroupDetail'));
-
-function Loading() {
-  return (
-    <Center h="60vh">
-      <Loader aria-label="Loading" />
-    </Center>
-  );
-}
+// Everything behind the login loads with its own chunk, so the login form needs only the
+// smallest part of the app; the config group page (with the editor) splits further.
+const Shell = lazy(() => import('./Shell'));
 
 export function App() {
   const { session, open } = useSession();
@@ -40,26 +25,8 @@ export function App() {
     return <Navigate to={next && next.startsWith('/') ? next : '/namespace'} replace />;
   }
   return (
-    <Layout>
-      <Suspense fallback={<Loading />}>
-        <Routes>
-          <Route path="/" element={<Navigate to="/namespace" replace />} />
-          <Route path="/namespace" element={<NamespacesPage />} />
-          <Route path="/service" element={<ServicesPage />} />
-          <Route path="/service-detail" element={<ServiceDetailPage />} />
-          <Route path="/custom-route" element={<RulesPage kind="routing" />} />
-          <Route path="/accesslimit" element={<RulesPage kind="ratelimit" />} />
-          <Route path="/circuitBreaker" element={<RulesPage kind="circuitbreaker" />} />
-          <Route path="/faultDetect" element={<RulesPage kind="faultdetect" />} />
-          <Route path="/configuration" element={<ConfigGroupsPage />} />
-          <Route path="/filegroup-detail" element={<ConfigGroupDetailPage />} />
-          <Route path="/user" element={<UsersPage tab="users" />} />
-          <Route path="/usergroup" element={<UsersPage tab="groups" />} />
-          <Route path="/policy" element={<UsersPage tab="strategies" />} />
-          <Route path="/cluster" element={<ClusterPage />} />
-          <Route path="*" element={<Navigate to="/namespace" replace />} />
-        </Routes>
-      </Suspense>
-    </Layout>
+    <Suspense fallback={<Loading />}>
+      <Shell />
+    </Suspense>
   );
 }

@@ -24,6 +24,10 @@ interface SessionApi {
 
 const SessionContext = createContext<SessionApi | null>(null);
 
+// Asked for as soon as the script runs, while React is still starting.
+let firstSession: Promise<SessionInfo & { csrf: string }> | null = get('/console/v1/session');
+firstSession.catch(() => {});
+
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<SessionInfo | null>(null);
   const refresh = useCallback(async () => {
@@ -35,9 +39,14 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setUnauthorizedHandler(() => {
       void refresh();
     });
-    refresh().catch(() =>
+    const apply = (info: SessionInfo & { csrf: string }) => {
+      setCsrf(info.csrf);
+      setSession(info);
+    };
+    (firstSession ?? get('/console/v1/session')).then(apply).catch(() =>
       setSession({ authenticated: false, auth: { consoleOpen: true, clientOpen: false }, idleSeconds: 0 }),
     );
+    firstSession = null;
   }, [refresh]);
   const login = async (name: string, password: string) => {
     try {

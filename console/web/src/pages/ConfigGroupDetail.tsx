@@ -319,17 +319,27 @@ function Versions({ namespace, group, name, current, format, onRolledBack }: {
         error={error ?? list.error}
         rowKey={(r) => r.id ?? r.name}
         columns={[
-          { header: t('Release'), cell: (r) => <Text size="sm" fw={500}>{r.name}</Text> },
-          { header: t('Version'), cell: (r) => r.version },
           {
-            header: t('Type'),
-            cell: (r) => (r.releaseType === 'gray' ? <Badge color="violet" variant="light" tt="none" size="sm">{t('Gray')}</Badge> : t('Full')),
+            header: t('Release'),
+            cell: (r) => (
+              <Group gap={6} wrap="nowrap">
+                <Text size="sm" fw={500}>
+                  {r.name}
+                </Text>
+                {r.releaseType === 'gray' && (
+                  <Badge color="violet" variant="light" tt="none" size="sm">
+                    {t('Gray')}
+                  </Badge>
+                )}
+              </Group>
+            ),
           },
+          { header: t('Version'), cell: (r) => r.version },
           {
             header: t('State'),
             cell: (r) => (r.active ? <Badge color="green" variant="light" tt="none" size="sm">{t('In use')}</Badge> : <Text size="sm" c="dimmed">-</Text>),
           },
-          { header: t('Released'), cell: (r) => formatTime(r.modifyTime ?? r.createTime) },
+          { header: t('Released'), cell: (r) => formatTime(r.modifyTime ?? r.createTime).slice(5) },
           {
             header: t('Actions'),
             cell: (r) => (

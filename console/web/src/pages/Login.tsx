@@ -4,7 +4,7 @@ import { IconAlertCircle } from '@tabler/icons-react';
 import { ApiError } from '../api';
 import { useT } from '../i18n';
 import { useSession } from '../session';
-import { LanguageSwitch, Logo } from '../components/Layout';
+import { LanguageSwitch, Logo } from '../components/brand';
 
 /** Codes of a login refused for its name or password (unknown user, wrong password). */
 const WRONG_CREDENTIALS = [400312, 400313, 401000, 401001];
