@@ -238,3 +238,21 @@ export function formatTime(value?: string | number | null): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
+
+/** Runs a dialog's save: `saving` while it runs, `error` if it throws. */
+export function useSubmit() {
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const submit = async (action: () => Promise<void>) => {
+    setSaving(true);
+    setError(null);
+    try {
+      await action();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setSaving(false);
+    }
+  };
+  return { saving, error, setError, submit };
+}

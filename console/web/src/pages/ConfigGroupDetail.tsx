@@ -6,7 +6,7 @@ import { Link, useSearchParams } from 'react-router';
 import { del, get, post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, ErrorNote, FormDialog, Page, Pager, formatTime } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, ErrorNote, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
 import { CodeEditor, DiffView, languageOf } from '../components/CodeEditor';
 
 const FORMATS = ['yaml', 'json', 'properties', 'xml', 'text', 'html'];
@@ -247,8 +247,7 @@ function FilePanel({ namespace, group, name, onChanged, onDeleted }: {
 function GrayDialog({ onClose, onRelease }: { onClose: () => void; onRelease: (labels: Json[]) => Promise<void> }) {
   const t = useT();
   const [ips, setIps] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   return (
     <FormDialog
       opened
@@ -256,19 +255,14 @@ function GrayDialog({ onClose, onRelease }: { onClose: () => void; onRelease: (l
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        const list = ips.split(/[\s,]+/).filter(Boolean);
-        if (list.length === 0) return setError(new Error(t('Give at least one client IP')));
-        setSaving(true);
-        try {
+      onSave={() =>
+        submit(async () => {
+          const list = ips.split(/[\s,]+/).filter(Boolean);
+          if (list.length === 0) throw new Error(t('Give at least one client IP'));
           await onRelease([{ key: 'CLIENT_IP', value: { type: 'IN', value: list.join(','), value_type: 'TEXT' } }]);
           onClose();
-        } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
-        }
-      }}
+        })
+      }
     >
       <Text size="sm" c="dimmed">
         {t('Only the clients listed get the current content; every other client keeps the last full release.')}
@@ -393,8 +387,7 @@ function History({ namespace, group, name }: { namespace: string; group: string;
 function FileDialog({ namespace, group, onClose, onSaved }: { namespace: string; group: string; onClose: () => void; onSaved: (name: string) => void }) {
   const t = useT();
   const [form, setForm] = useState({ name: '', format: 'yaml', comment: '', content: '' });
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   return (
     <FormDialog
       opened
@@ -403,20 +396,14 @@ function FileDialog({ namespace, group, onClose, onSaved }: { namespace: string;
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        setSaving(true);
-        setError(null);
-        try {
-          if (!form.name.trim()) throw new Error(t('Name is required'));
-          await post('/config/v1/configfiles', { namespace, group, name: form.name.trim(), format: form.format, comment: form.comment, content: form.content });
-          onSaved(form.name.trim());
-          onClose();
-        } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
-        }
-      }}
+      onSave={() =>
+        submit(async () => {
+        if (!form.name.trim()) throw new Error(t('Name is required'));
+        await post('/config/v1/configfiles', { namespace, group, name: form.name.trim(), format: form.format, comment: form.comment, content: form.content });
+        onSaved(form.name.trim());
+        onClose();
+        })
+      }
     >
       <Group grow align="flex-start">
         <TextInput label={t('Name')} placeholder="application.yaml" value={form.name} onChange={(e) => {

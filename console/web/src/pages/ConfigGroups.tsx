@@ -5,7 +5,7 @@ import { Link } from 'react-router';
 import { del, post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
 import { NamespaceField } from '../components/fields';
 
 export function ConfigGroupsPage() {
@@ -94,8 +94,7 @@ function GroupDialog({ group, onClose, onSaved }: { group: Json; onClose: () => 
   const t = useT();
   const creating = !group.name;
   const [form, setForm] = useState({ name: group.name ?? '', namespace: group.namespace ?? 'default', comment: group.comment ?? '' });
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   return (
     <FormDialog
       opened
@@ -103,22 +102,16 @@ function GroupDialog({ group, onClose, onSaved }: { group: Json; onClose: () => 
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        setSaving(true);
-        setError(null);
-        try {
-          if (!form.name.trim() || !form.namespace.trim()) throw new Error(t('Name and namespace are required'));
-          const body = { name: form.name.trim(), namespace: form.namespace.trim(), comment: form.comment };
-          if (creating) await post('/config/v1/configfilegroups', body);
-          else await put('/config/v1/configfilegroups', body);
-          onSaved();
-          onClose();
-        } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
-        }
-      }}
+      onSave={() =>
+        submit(async () => {
+        if (!form.name.trim() || !form.namespace.trim()) throw new Error(t('Name and namespace are required'));
+        const body = { name: form.name.trim(), namespace: form.namespace.trim(), comment: form.comment };
+        if (creating) await post('/config/v1/configfilegroups', body);
+        else await put('/config/v1/configfilegroups', body);
+        onSaved();
+        onClose();
+        })
+      }
     >
       <TextInput label={t('Name')} value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} disabled={!creating} data-autofocus />
       <NamespaceField value={form.namespace} onChange={(v) => setForm({ ...form, namespace: v })} disabled={!creating} />

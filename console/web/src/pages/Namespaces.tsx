@@ -5,7 +5,7 @@ import { Link } from 'react-router';
 import { post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
 
 export function NamespacesPage() {
   const t = useT();
@@ -95,8 +95,7 @@ function NamespaceDialog({ namespace, onClose, onSaved }: { namespace: Json; onC
   const creating = !namespace.name;
   const [name, setName] = useState<string>(namespace.name ?? '');
   const [comment, setComment] = useState<string>(namespace.comment ?? '');
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   return (
     <FormDialog
       opened
@@ -104,21 +103,16 @@ function NamespaceDialog({ namespace, onClose, onSaved }: { namespace: Json; onC
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        if (!name.trim()) return setError(new Error(t('Name is required')));
-        setSaving(true);
-        try {
+      onSave={() =>
+        submit(async () => {
+          if (!name.trim()) throw new Error(t('Name is required'));
           const body = [{ name: name.trim(), comment }];
           if (creating) await post('/naming/v1/namespaces', body);
           else await put('/naming/v1/namespaces', body);
           onSaved();
           onClose();
-        } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
-        }
-      }}
+        })
+      }
     >
       <TextInput label={t('Name')} value={name} onChange={(e) => setName(e.currentTarget.value)} disabled={!creating} data-autofocus />
       <Textarea label={t('Description')} value={comment} onChange={(e) => setComment(e.currentTarget.value)} autosize minRows={2} />

@@ -5,7 +5,7 @@ import { useNavigate } from 'react-router';
 import { post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
 import { NamespaceField } from '../components/fields';
 import { CodeEditor } from '../components/CodeEditor';
 import { RULE_KINDS, type RuleKind, type RuleKindSpec } from './rule-kinds';
@@ -128,8 +128,7 @@ function RuleDialog({ spec, rule, onClose, onSaved }: { spec: RuleKindSpec; rule
   const [name, setName] = useState<string>(rule.name ?? '');
   const [namespace, setNamespace] = useState<string>(rule.namespace ?? 'default');
   const [text, setText] = useState(() => JSON.stringify(creating ? spec.template : editable(rule), null, 2));
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   let parseError = '';
   try {
     const parsed = JSON.parse(text);
@@ -145,23 +144,17 @@ function RuleDialog({ spec, rule, onClose, onSaved }: { spec: RuleKindSpec; rule
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        setError(null);
-        if (!name.trim()) return setError(new Error(t('Name is required')));
-        if (parseError) return setError(new Error(t('Invalid JSON: {why}', { why: parseError })));
-        setSaving(true);
-        try {
+      onSave={() =>
+        submit(async () => {
+          if (!name.trim()) throw new Error(t('Name is required'));
+          if (parseError) throw new Error(t('Invalid JSON: {why}', { why: parseError }));
           const body = { ...JSON.parse(text), name: name.trim(), namespace: namespace.trim(), ...(creating ? {} : { id: rule.id }) };
           if (creating) await post(spec.path, [body]);
           else await put(spec.path, [body]);
           onSaved();
           onClose();
-        } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
-        }
-      }}
+        })
+      }
     >
       <Group grow>
         <TextInput label={t('Name')} value={name} onChange={(e) => setName(e.currentTarget.value)} data-autofocus />

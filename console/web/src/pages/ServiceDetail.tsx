@@ -6,7 +6,7 @@ import { Link, useSearchParams } from 'react-router';
 import { get, post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
 import { MetadataField, MetadataTags, metadataText, parseMetadata } from '../components/fields';
 import { HealthCount } from './Services';
 
@@ -206,8 +206,7 @@ function InstanceDialog({ instance, namespace, service, onClose, onSaved }: {
     ttl: instance.healthCheck?.heartbeat?.ttl ?? 5,
     metadata: metadataText(instance.metadata),
   });
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   return (
     <FormDialog
       opened
@@ -215,36 +214,30 @@ function InstanceDialog({ instance, namespace, service, onClose, onSaved }: {
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        setSaving(true);
-        setError(null);
-        try {
-          if (!form.host.trim()) throw new Error(t('Host is required'));
-          const body: Json = {
-            ...(creating ? {} : { id: instance.id }),
-            namespace,
-            service,
-            host: form.host.trim(),
-            port: Number(form.port),
-            weight: Number(form.weight),
-            protocol: form.protocol,
-            version: form.version,
-            healthy: form.healthy,
-            isolate: form.isolate,
-            enable_health_check: form.check,
-            health_check: form.check ? { type: 1, heartbeat: { ttl: Number(form.ttl) } } : null,
-            metadata: parseMetadata(form.metadata),
-          };
-          if (creating) await post('/naming/v1/instances', [body]);
-          else await put('/naming/v1/instances', [body]);
-          onSaved();
-          onClose();
-        } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
-        }
-      }}
+      onSave={() =>
+        submit(async () => {
+        if (!form.host.trim()) throw new Error(t('Host is required'));
+        const body: Json = {
+          ...(creating ? {} : { id: instance.id }),
+          namespace,
+          service,
+          host: form.host.trim(),
+          port: Number(form.port),
+          weight: Number(form.weight),
+          protocol: form.protocol,
+          version: form.version,
+          healthy: form.healthy,
+          isolate: form.isolate,
+          enable_health_check: form.check,
+          health_check: form.check ? { type: 1, heartbeat: { ttl: Number(form.ttl) } } : null,
+          metadata: parseMetadata(form.metadata),
+        };
+        if (creating) await post('/naming/v1/instances', [body]);
+        else await put('/naming/v1/instances', [body]);
+        onSaved();
+        onClose();
+        })
+      }
     >
       <Group grow>
         <TextInput label={t('Host')} value={form.host} onChange={(e) => setForm({ ...form, host: e.currentTarget.value })} disabled={!creating} data-autofocus />

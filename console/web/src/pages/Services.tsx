@@ -5,7 +5,7 @@ import { Link, useSearchParams } from 'react-router';
 import { post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
 import { MetadataField, MetadataTags, NamespaceField, metadataText, parseMetadata } from '../components/fields';
 
 export function HealthCount({ healthy, total }: { healthy: number; total: number }) {
@@ -131,8 +131,7 @@ function ServiceDialog({ service, onClose, onSaved }: { service: Json; onClose: 
     department: service.department ?? '',
     metadata: metadataText(service.metadata),
   });
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   return (
     <FormDialog
       opened
@@ -140,29 +139,23 @@ function ServiceDialog({ service, onClose, onSaved }: { service: Json; onClose: 
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        setSaving(true);
-        setError(null);
-        try {
-          if (!form.name.trim() || !form.namespace.trim()) throw new Error(t('Name and namespace are required'));
-          const body = [{
-            name: form.name.trim(),
-            namespace: form.namespace.trim(),
-            comment: form.comment,
-            business: form.business,
-            department: form.department,
-            metadata: parseMetadata(form.metadata),
-          }];
-          if (creating) await post('/naming/v1/services', body);
-          else await put('/naming/v1/services', body);
-          onSaved();
-          onClose();
-        } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
-        }
-      }}
+      onSave={() =>
+        submit(async () => {
+        if (!form.name.trim() || !form.namespace.trim()) throw new Error(t('Name and namespace are required'));
+        const body = [{
+          name: form.name.trim(),
+          namespace: form.namespace.trim(),
+          comment: form.comment,
+          business: form.business,
+          department: form.department,
+          metadata: parseMetadata(form.metadata),
+        }];
+        if (creating) await post('/naming/v1/services', body);
+        else await put('/naming/v1/services', body);
+        onSaved();
+        onClose();
+        })
+      }
     >
       <TextInput label={t('Name')} value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} disabled={!creating} data-autofocus />
       <NamespaceField value={form.namespace} onChange={(v) => setForm({ ...form, namespace: v })} disabled={!creating} />

@@ -5,7 +5,7 @@ import { useNavigate } from 'react-router';
 import { get, post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, ErrorNote, FormDialog, Page, Pager, formatTime } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, ErrorNote, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
 import { CodeEditor } from '../components/CodeEditor';
 
 type Tab = 'users' | 'groups' | 'strategies';
@@ -113,8 +113,7 @@ function UserList({ creating, onCreated }: { creating: boolean; onCreated: () =>
 function UserDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () => void }) {
   const t = useT();
   const [form, setForm] = useState({ name: '', password: '', comment: '' });
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   return (
     <FormDialog
       opened
@@ -122,21 +121,15 @@ function UserDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () => 
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        setSaving(true);
-        setError(null);
-        try {
-          if (!form.name.trim()) throw new Error(t('Name is required'));
-          if (form.password.length < 6) throw new Error(t('The password needs at least 6 characters'));
-          await post('/core/v1/users', [{ name: form.name.trim(), password: form.password, comment: form.comment }]);
-          onSaved();
-          onClose();
-        } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
-        }
-      }}
+      onSave={() =>
+        submit(async () => {
+        if (!form.name.trim()) throw new Error(t('Name is required'));
+        if (form.password.length < 6) throw new Error(t('The password needs at least 6 characters'));
+        await post('/core/v1/users', [{ name: form.name.trim(), password: form.password, comment: form.comment }]);
+        onSaved();
+        onClose();
+        })
+      }
     >
       <TextInput label={t('Name')} value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} data-autofocus autoComplete="off" />
       <TextInput type="password" label={t('Password')} value={form.password} onChange={(e) => setForm({ ...form, password: e.currentTarget.value })} autoComplete="new-password" />
@@ -148,8 +141,7 @@ function UserDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () => 
 function PasswordDialog({ user, onClose }: { user: Json; onClose: () => void }) {
   const t = useT();
   const [form, setForm] = useState({ old: '', next: '' });
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   return (
     <FormDialog
       opened
@@ -157,18 +149,12 @@ function PasswordDialog({ user, onClose }: { user: Json; onClose: () => void }) 
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        setSaving(true);
-        setError(null);
-        try {
-          await put('/core/v1/user/password', { id: user.id, old_password: form.old, new_password: form.next });
-          onClose();
-        } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
-        }
-      }}
+      onSave={() =>
+        submit(async () => {
+        await put('/core/v1/user/password', { id: user.id, old_password: form.old, new_password: form.next });
+        onClose();
+        })
+      }
     >
       <TextInput type="password" label={t('Current password')} value={form.old} onChange={(e) => setForm({ ...form, old: e.currentTarget.value })} autoComplete="current-password" data-autofocus />
       <TextInput type="password" label={t('New password')} value={form.next} onChange={(e) => setForm({ ...form, next: e.currentTarget.value })} autoComplete="new-password" />
@@ -181,7 +167,7 @@ function GroupList({ creating, onCreated }: { creating: boolean; onCreated: () =
   const list = usePaged('/core/v1/usergroups', {}, batch('userGroups'));
   const [deleting, setDeleting] = useState<Json | null>(null);
   const [form, setForm] = useState({ name: '', comment: '' });
-  const [error, setError] = useState<unknown>(null);
+  const { saving, error, submit } = useSubmit();
   return (
     <>
       <DataTable
@@ -211,18 +197,16 @@ function GroupList({ creating, onCreated }: { creating: boolean; onCreated: () =
         title={t('Create user group')}
         onClose={onCreated}
         error={error}
-        onSave={async () => {
-          setError(null);
-          try {
+        saving={saving}
+        onSave={() =>
+          submit(async () => {
             if (!form.name.trim()) throw new Error(t('Name is required'));
             await post('/core/v1/usergroup', { name: form.name.trim(), comment: form.comment });
             setForm({ name: '', comment: '' });
             await list.reload();
             onCreated();
-          } catch (e) {
-            setError(e);
-          }
-        }}
+          })
+        }
       >
         <TextInput label={t('Name')} value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} data-autofocus />
         <Textarea label={t('Description')} value={form.comment} onChange={(e) => setForm({ ...form, comment: e.currentTarget.value })} autosize minRows={2} />
@@ -319,8 +303,7 @@ function StrategyDialog({ onClose, onSaved }: { onClose: () => void; onSaved: ()
   const t = useT();
   const [name, setName] = useState('');
   const [text, setText] = useState(JSON.stringify(STRATEGY_TEMPLATE, null, 2));
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
+  const { saving, error, submit } = useSubmit();
   return (
     <FormDialog
       opened
@@ -329,26 +312,20 @@ function StrategyDialog({ onClose, onSaved }: { onClose: () => void; onSaved: ()
       onClose={onClose}
       saving={saving}
       error={error}
-      onSave={async () => {
-        setSaving(true);
-        setError(null);
+      onSave={() =>
+        submit(async () => {
+        if (!name.trim()) throw new Error(t('Name is required'));
+        let body: Json;
         try {
-          if (!name.trim()) throw new Error(t('Name is required'));
-          let body: Json;
-          try {
-            body = JSON.parse(text);
-          } catch (e) {
-            throw new Error(t('Invalid JSON: {why}', { why: (e as Error).message }));
-          }
-          await post('/core/v1/auth/strategy', { ...body, name: name.trim() });
-          onSaved();
-          onClose();
+          body = JSON.parse(text);
         } catch (e) {
-          setError(e);
-        } finally {
-          setSaving(false);
+          throw new Error(t('Invalid JSON: {why}', { why: (e as Error).message }));
         }
-      }}
+        await post('/core/v1/auth/strategy', { ...body, name: name.trim() });
+        onSaved();
+        onClose();
+        })
+      }
     >
       <TextInput label={t('Name')} value={name} onChange={(e) => setName(e.currentTarget.value)} data-autofocus />
       <div>
