@@ -210,9 +210,10 @@ describe('console', { concurrency: false }, () => {
     const firstName = first.configFileReleases[0].name;
     // Edit and publish a second version (Publish saves the edit first).
     await editor.fill('server:\n  port: 9090\nlogging: debug\n');
+    await page.getByText('Unsaved changes', { exact: true }).waitFor();
     await shot(page, '09-config-editor-yaml');
+    await page.getByRole('button', { name: 'Publish', exact: true }).click();
     await eventually(async () => {
-      await page.getByRole('button', { name: 'Publish', exact: true }).click();
       const all = await api(server, 'GET', '/config/v1/configfiles/releases?namespace=default&group=shop&file_name=application.yaml');
       return all.configFileReleases.length === 2;
     }, 10_000, 'a second release');

@@ -2,7 +2,7 @@
 // server-side paging, a form dialog confirmed with "Save", and a delete confirmation.
 import { useState, type ReactNode } from 'react';
 import { Alert, Box, Button, Group, Modal, Pagination, Select, Stack, Table, Text, Title } from '@mantine/core';
-import { IconPlus } from '@tabler/icons-react';
+import { IconEdit, IconPlus, IconTrash } from '@tabler/icons-react';
 import { useT } from '../i18n';
 
 export function Page({ title, description, actions, children }: {
@@ -255,4 +255,24 @@ export function useSubmit() {
     }
   };
   return { saving, error, setError, submit };
+}
+
+/** A row's "Edit" and "Delete" buttons, plus any others given as children. */
+export function RowActions({ onEdit, onDelete, children }: { onEdit?: () => void; onDelete?: () => void; children?: ReactNode }) {
+  const t = useT();
+  return (
+    <Group gap={4} wrap="nowrap">
+      {onEdit && (
+        <Button size="compact-sm" variant="subtle" leftSection={<IconEdit size={14} aria-hidden="true" />} onClick={onEdit}>
+          {t('Edit')}
+        </Button>
+      )}
+      {children}
+      {onDelete && (
+        <Button size="compact-sm" variant="subtle" color="red" leftSection={<IconTrash size={14} aria-hidden="true" />} onClick={onDelete}>
+          {t('Delete')}
+        </Button>
+      )}
+    </Group>
+  );
 }

@@ -1,11 +1,11 @@
 import { useState } from 'react';
 import { Anchor, Button, Group, TextInput, Textarea } from '@mantine/core';
-import { IconEdit, IconSearch, IconTrash } from '@tabler/icons-react';
+import { IconSearch } from '@tabler/icons-react';
 import { Link } from 'react-router';
 import { del, post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, RowActions, useSubmit } from '../components/kit';
 import { NamespaceField } from '../components/fields';
 
 export function ConfigGroupsPage() {
@@ -63,14 +63,7 @@ export function ConfigGroupsPage() {
             {
               header: t('Actions'),
               cell: (g) => (
-                <Group gap={4} wrap="nowrap">
-                  <Button size="compact-sm" variant="subtle" leftSection={<IconEdit size={14} aria-hidden="true" />} onClick={() => setEditing(g)}>
-                    {t('Edit')}
-                  </Button>
-                  <Button size="compact-sm" variant="subtle" color="red" leftSection={<IconTrash size={14} aria-hidden="true" />} onClick={() => setDeleting(g)}>
-                    {t('Delete')}
-                  </Button>
-                </Group>
+                <RowActions onEdit={() => setEditing(g)} onDelete={() => setDeleting(g)} />
               ),
             },
           ]}

@@ -1,11 +1,11 @@
 import { useState } from 'react';
-import { Anchor, Button, Group, TextInput, Textarea } from '@mantine/core';
-import { IconEdit, IconSearch, IconTrash } from '@tabler/icons-react';
+import { Anchor, Group, TextInput, Textarea } from '@mantine/core';
+import { IconSearch } from '@tabler/icons-react';
 import { Link } from 'react-router';
 import { post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, RowActions, useSubmit } from '../components/kit';
 
 export function NamespacesPage() {
   const t = useT();
@@ -63,14 +63,7 @@ export function NamespacesPage() {
             {
               header: t('Actions'),
               cell: (ns) => (
-                <Group gap={4} wrap="nowrap">
-                  <Button size="compact-sm" variant="subtle" leftSection={<IconEdit size={14} aria-hidden="true" />} onClick={() => setEditing(ns)}>
-                    {t('Edit')}
-                  </Button>
-                  <Button size="compact-sm" variant="subtle" color="red" leftSection={<IconTrash size={14} aria-hidden="true" />} onClick={() => setDeleting(ns)}>
-                    {t('Delete')}
-                  </Button>
-                </Group>
+                <RowActions onEdit={() => setEditing(ns)} onDelete={() => setDeleting(ns)} />
               ),
             },
           ]}

@@ -1,11 +1,11 @@
 import { useState } from 'react';
 import { Badge, Button, Group, Tabs, Text, TextInput } from '@mantine/core';
-import { IconEdit, IconPlayerPause, IconPlayerPlay, IconTrash } from '@tabler/icons-react';
+import { IconPlayerPause, IconPlayerPlay } from '@tabler/icons-react';
 import { useNavigate } from 'react-router';
 import { post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit, RowActions } from '../components/kit';
 import { NamespaceField } from '../components/fields';
 import { CodeEditor } from '../components/CodeEditor';
 import { RULE_KINDS, type RuleKind, type RuleKindSpec } from './rule-kinds';
@@ -76,10 +76,7 @@ export function RulesPage({ kind }: { kind: RuleKind }) {
               cell: (r) => {
                 const on = spec.enabled(r);
                 return (
-                  <Group gap={4} wrap="nowrap">
-                    <Button size="compact-sm" variant="subtle" leftSection={<IconEdit size={14} aria-hidden="true" />} onClick={() => setEditing(r)}>
-                      {t('Edit')}
-                    </Button>
+                  <RowActions onEdit={() => setEditing(r)} onDelete={() => setDeleting(r)}>
                     {on !== null && (
                       <Button
                         size="compact-sm"
@@ -91,10 +88,7 @@ export function RulesPage({ kind }: { kind: RuleKind }) {
                         {on ? t('Disable') : t('Enable')}
                       </Button>
                     )}
-                    <Button size="compact-sm" variant="subtle" color="red" leftSection={<IconTrash size={14} aria-hidden="true" />} onClick={() => setDeleting(r)}>
-                      {t('Delete')}
-                    </Button>
-                  </Group>
+                  </RowActions>
                 );
               },
             },

@@ -1,12 +1,12 @@
 import { useState } from 'react';
 import { Anchor, Badge, Breadcrumbs, Button, Checkbox, Group, NumberInput, Tabs, Text, TextInput } from '@mantine/core';
-import { IconEdit, IconLock, IconLockOpen, IconTrash } from '@tabler/icons-react';
+import { IconLock, IconLockOpen } from '@tabler/icons-react';
 import { useQuery } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import { get, post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit, RowActions } from '../components/kit';
 import { MetadataField, MetadataTags, metadataText, parseMetadata } from '../components/fields';
 import { HealthCount } from './Services';
 
@@ -122,10 +122,7 @@ export function ServiceDetailPage() {
             {
               header: t('Actions'),
               cell: (i) => (
-                <Group gap={4} wrap="nowrap">
-                  <Button size="compact-sm" variant="subtle" leftSection={<IconEdit size={14} aria-hidden="true" />} onClick={() => setEditing(i)}>
-                    {t('Edit')}
-                  </Button>
+                <RowActions onEdit={() => setEditing(i)} onDelete={() => setDeleting(i)}>
                   <Button
                     size="compact-sm"
                     variant="subtle"
@@ -135,10 +132,7 @@ export function ServiceDetailPage() {
                   >
                     {i.isolate ? t('Unisolate') : t('Isolate')}
                   </Button>
-                  <Button size="compact-sm" variant="subtle" color="red" leftSection={<IconTrash size={14} aria-hidden="true" />} onClick={() => setDeleting(i)}>
-                    {t('Delete')}
-                  </Button>
-                </Group>
+                </RowActions>
               ),
             },
           ]}

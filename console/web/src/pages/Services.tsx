@@ -1,11 +1,11 @@
 import { useState } from 'react';
 import { Anchor, Badge, Button, Group, TextInput, Textarea } from '@mantine/core';
-import { IconEdit, IconSearch, IconTrash } from '@tabler/icons-react';
+import { IconSearch } from '@tabler/icons-react';
 import { Link, useSearchParams } from 'react-router';
 import { post, put, type Json } from '../api';
 import { batch, usePaged } from '../hooks';
 import { useT } from '../i18n';
-import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, useSubmit } from '../components/kit';
+import { Card, ConfirmDelete, CreateButton, DataTable, FormDialog, Page, Pager, formatTime, RowActions, useSubmit } from '../components/kit';
 import { MetadataField, MetadataTags, NamespaceField, metadataText, parseMetadata } from '../components/fields';
 
 export function HealthCount({ healthy, total }: { healthy: number; total: number }) {
@@ -93,14 +93,7 @@ export function ServicesPage() {
             {
               header: t('Actions'),
               cell: (s) => (
-                <Group gap={4} wrap="nowrap">
-                  <Button size="compact-sm" variant="subtle" leftSection={<IconEdit size={14} aria-hidden="true" />} onClick={() => setEditing(s)}>
-                    {t('Edit')}
-                  </Button>
-                  <Button size="compact-sm" variant="subtle" color="red" leftSection={<IconTrash size={14} aria-hidden="true" />} onClick={() => setDeleting(s)}>
-                    {t('Delete')}
-                  </Button>
-                </Group>
+                <RowActions onEdit={() => setEditing(s)} onDelete={() => setDeleting(s)} />
               ),
             },
           ]}
