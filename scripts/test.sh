@@ -26,3 +26,5 @@ echo "== Eureka tests (py-eureka-client, eureka-js-client)"
 tests/eureka/run.sh
 echo "== xDS tests (xds-protos ADS client, proxyless grpcio)"
 tests/xds/run.sh
+echo "== console tests (Chromium, playwright-core)"
+tests/console/run.sh

@@ -116,6 +116,15 @@ impl Health {
         Ok(())
     }
 
+    /// When instance `id` last sent a heartbeat (Unix milliseconds), if it has since this
+    /// process started.
+    pub async fn last_beat(&self, id: &str) -> Result<Option<Millis>> {
+        self.beats
+            .last_beat(id)
+            .await
+            .map_err(|e| PolarisError::new(Code::HeartbeatException, e.to_string()))
+    }
+
     /// Stops the checker task and waits for it, so no verdict is written after this returns.
     pub async fn stop(&self) {
         let _ = self.stop.send(true);

@@ -1,3 +1,4 @@
 pub mod config;
+mod console;
 pub mod logging;
 pub mod run;

@@ -40,6 +40,7 @@ pub struct Server {
     http: Option<(TcpListener, axum::Router)>,
     eureka: Option<(TcpListener, polaris_api_eureka::EurekaState)>,
     xds: Option<(TcpListener, Arc<polaris_xds::XdsMetrics>)>,
+    console: Option<(TcpListener, axum::Router)>,
 }
 
 impl Server {
@@ -87,22 +88,22 @@ impl Server {
             None => None,
         };
         let registry = Arc::new(registry);
+        let api = polaris_api_http::router(AppState {
+            auth: auth.clone(),
+            naming: naming.clone(),
+            health: health.clone(),
+            governance: governance.clone(),
+            config: config_center.clone(),
+            metrics,
+            registry,
+        });
         let http = match &config.http {
             Some(listen) => {
                 let addr = SocketAddr::new(listen.listen_ip, listen.listen_port);
                 let listener = TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
-                let state = AppState {
-                    auth: auth.clone(),
-                    naming: naming.clone(),
-                    health: health.clone(),
-                    governance: governance.clone(),
-                    config: config_center.clone(),
-                    metrics,
-                    registry,
-                };
-                Some((listener, polaris_api_http::router(state)))
+                Some((listener, api.clone()))
             }
             None => None,
         };
@@ -143,6 +144,20 @@ impl Server {
             }
             None => None,
         };
+        let console = match config.apiserver("console") {
+            Some(entry) => {
+                let addr = entry.listener.socket_addr();
+                let listener = polaris_console::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for the console on {addr}"))?;
+                let node = crate::console::node_info(config, &http, &grpc, &config_grpc, &listener);
+                Some((
+                    listener,
+                    polaris_console::router(api, crate::console::state(&auth, &health, node)),
+                ))
+            }
+            None => None,
+        };
         Ok(Server {
             naming,
             health,
@@ -156,6 +171,7 @@ impl Server {
             http,
             eureka,
             xds,
+            console,
         })
     }
 
@@ -177,6 +193,11 @@ impl Server {
     /// The bound xDS address, if enabled.
     pub fn xds_addr(&self) -> Option<SocketAddr> {
         self.xds.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// The bound console address, if the console is enabled.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The bound HTTP address, if the HTTP OpenAPI is enabled.
@@ -252,6 +273,10 @@ impl Server {
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("xDS server failed") });
+        }
+        if let Some((listener, router)) = self.console {
+            let serve = polaris_console::serve(listener, router, stopped());
+            servers.spawn(async move { serve.await.context("console server failed") });
         }
         let mut failure = None;
         tokio::select! {
