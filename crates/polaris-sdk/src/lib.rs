@@ -31,6 +31,8 @@
 //! * [`Client::limiter`]: [`Limiter::acquire`] against the RATE_LIMIT rules.
 //! * [`Client::config`]: [`ConfigCenter::get_file`], [`ConfigCenter::get_as`] and
 //!   [`ConfigCenter::watch_file`] (decrypted, typed, with a local copy for outages).
+//! * [`RpcPolicies`]: per-method timeouts, retries and degradation from the config center,
+//!   followed live (used by `polaris-tonic` and `polaris-volo`).
 #![warn(missing_docs)]
 
 mod client;
@@ -42,6 +44,7 @@ mod fault_detect;
 pub mod governance;
 pub mod provider;
 mod rpc;
+pub mod rpc_policy;
 
 pub use client::{Client, ClientBuilder};
 pub use config::Settings;
@@ -56,3 +59,4 @@ pub use governance::{CallResult, Limiter, Permit, Quota};
 pub use polaris_matcher::RequestContext;
 pub use polaris_traffic::{Instance, Location, ServiceInstances};
 pub use provider::{InstanceSpec, Provider, Registration, shutdown_signal};
+pub use rpc_policy::{RetryPolicy, RpcPolicies, RpcPolicy, SuiteKeys};

@@ -55,16 +55,16 @@ impl Default for ServerConfig {
                 "xds-v3",
                 "console",
             ]
-                .into_iter()
-                .filter_map(|name| {
-                    Some(ApiServerConfig {
-                        name: name.to_owned(),
-                        listener: ListenerConfig::new(default_port(name)?),
-                        option: serde_json::Map::new(),
-                        api: BTreeMap::new(),
-                    })
+            .into_iter()
+            .filter_map(|name| {
+                Some(ApiServerConfig {
+                    name: name.to_owned(),
+                    listener: ListenerConfig::new(default_port(name)?),
+                    option: serde_json::Map::new(),
+                    api: BTreeMap::new(),
                 })
-                .collect(),
+            })
+            .collect(),
             naming: NamingConfig::default(),
             namespace: NamespaceConfig::default(),
             healthcheck: HealthCheckConfig::default(),
