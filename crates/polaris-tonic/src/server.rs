@@ -48,7 +48,7 @@ pub struct PolarisServer {
 }
 
 /// A callback given the registered host and port.
-type OnRegistered = Box<dyn FnOnce(&str, u16) + Send>;
+type OnRegistered = Box<dyn FnOnce(&str, u16) + Send + Sync>;
 
 /// The local IP that reaches the client's first Polaris server (127.0.0.1 when it cannot be
 /// reached): the address a provider should listen on and register.
@@ -155,7 +155,7 @@ impl PolarisServer {
     }
 
     /// Runs once every service is registered, with the host and port registered.
-    pub fn on_registered(mut self, f: impl FnOnce(&str, u16) + Send + 'static) -> Self {
+    pub fn on_registered(mut self, f: impl FnOnce(&str, u16) + Send + Sync + 'static) -> Self {
         self.on_registered = Some(Box::new(f));
         self
     }
