@@ -5,8 +5,8 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use polaris_tonic::PolarisServer;
 use polaris_tonic::echo::echo_server::EchoServer;
+use polaris_tonic::{PolarisServer, ServeTonic};
 
 #[tokio::main]
 async fn main() -> Result<(), polaris_tonic::BoxError> {
@@ -27,7 +27,7 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
             println!("EchoServerTonic registered in namespace default at {host}:{port}");
             println!("port {port}");
         })
-        .serve(
+        .serve_tonic(
             listener,
             polaris_sdk::shutdown_signal(),
             |incoming, shutdown| router.serve_with_incoming_shutdown(incoming, shutdown),

@@ -32,8 +32,10 @@ mod server;
 
 pub use body::ReportingBody;
 pub use channel::{CallLbPolicy, ChannelBuilder, HashKey, PolarisChannel, is_breaker_failure};
+pub use polaris_sdk::lifecycle::{BoxError, ShutdownSignal};
+pub use polaris_sdk::local_host;
 pub use ratelimit::{RateLimit, RateLimitLayer};
-pub use server::{BoxError, PolarisServer, ShutdownSignal, local_host};
+pub use server::{PolarisServer, ServeTonic};
 
 /// The Echo service of the examples, tests and benchmarks (`proto/echo.proto`).
 pub mod echo {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use polaris_sdk::{Client, Settings};
 use polaris_tonic::echo::echo_server::{Echo, EchoServer};
 use polaris_tonic::echo::{EchoRequest, EchoResponse};
-use polaris_tonic::{ChannelBuilder, PolarisChannel, PolarisServer};
+use polaris_tonic::{ChannelBuilder, PolarisChannel, PolarisServer, ServeTonic};
 use tonic::{Request, Response, Status};
 
 use crate::support::TestServer;
@@ -113,12 +113,12 @@ impl Provider {
             let router = tonic::transport::Server::builder()
                 .layer(layer)
                 .add_service(EchoServer::new(echo));
-            tokio::spawn(polaris.serve(listener, signal, |incoming, shutdown| {
+            tokio::spawn(polaris.serve_tonic(listener, signal, |incoming, shutdown| {
                 router.serve_with_incoming_shutdown(incoming, shutdown)
             }));
         } else {
             let router = tonic::transport::Server::builder().add_service(EchoServer::new(echo));
-            tokio::spawn(polaris.serve(listener, signal, |incoming, shutdown| {
+            tokio::spawn(polaris.serve_tonic(listener, signal, |incoming, shutdown| {
                 router.serve_with_incoming_shutdown(incoming, shutdown)
             }));
         }
