@@ -28,9 +28,13 @@
 //!   (router chain), [`Consumer::get_one_instance`] (router chain and load balancer),
 //!   [`Consumer::watch`], [`Consumer::get_rules`] / [`Consumer::watch_rules`],
 //!   [`Consumer::report`] and [`Consumer::check`] for circuit breaking.
+//! * [`ServerRegistration`]: register a served application while it serves; deregister,
+//!   drain and stop gracefully on the shutdown signal.
 //! * [`Client::limiter`]: [`Limiter::acquire`] against the RATE_LIMIT rules.
 //! * [`Client::config`]: [`ConfigCenter::get_file`], [`ConfigCenter::get_as`] and
 //!   [`ConfigCenter::watch_file`] (decrypted, typed, with a local copy for outages).
+//! * [`RpcPolicies`]: per-method timeouts, retries and degradation from the config center,
+//!   followed live (used by `polaris-tonic` and `polaris-volo`).
 #![warn(missing_docs)]
 
 mod client;
@@ -40,8 +44,10 @@ pub mod consumer;
 mod error;
 mod fault_detect;
 pub mod governance;
+pub mod lifecycle;
 pub mod provider;
 mod rpc;
+pub mod rpc_policy;
 
 pub use client::{Client, ClientBuilder};
 pub use config::Settings;
@@ -53,6 +59,8 @@ pub use consumer::{
 pub use error::{Error, Result, codes};
 pub use fault_detect::probe;
 pub use governance::{CallResult, Limiter, Permit, Quota};
+pub use lifecycle::{ServerRegistration, local_host};
 pub use polaris_matcher::RequestContext;
 pub use polaris_traffic::{Instance, Location, ServiceInstances};
 pub use provider::{InstanceSpec, Provider, Registration, shutdown_signal};
+pub use rpc_policy::{RetryPolicy, RpcPolicies, RpcPolicy, SuiteKeys};

@@ -1,0 +1,161 @@
+//! Per-call overhead of `PolarisChannel` against a plain tonic `Channel` to the same fixed
+//! address: one Echo server in this process, registered in Polaris, called sequentially
+//! through both channels in alternating rounds (same process, same server, same moment).
+//! Prints wall time, process CPU and heap allocations per call for each, and the difference.
+//!
+//! Run against a release server: `cargo run --release -p polaris-tonic --example
+//! bench_overhead` (`POLARIS_ADDR` to point elsewhere; `BENCH_CALLS` per round, 20,000).
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::alloc::System;
+use std::time::{Duration, Instant};
+
+use polaris_tonic::echo::echo_server::EchoServer;
+use polaris_tonic::echo::{EchoRequest, echo_client::EchoClient};
+use polaris_tonic::{PolarisChannel, PolarisServer, ServeTonic};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const ROUNDS: usize = 5;
+
+/// User + system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+#[derive(Default, Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+    allocations: usize,
+    calls: u32,
+}
+
+impl Sample {
+    fn per_call(&self) -> (f64, f64, f64) {
+        let n = f64::from(self.calls);
+        (
+            self.wall.as_nanos() as f64 / n,
+            self.cpu.as_nanos() as f64 / n,
+            self.allocations as f64 / n,
+        )
+    }
+}
+
+async fn run<T>(echo: &mut EchoClient<T>, calls: u32) -> Sample
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let region = Region::new(GLOBAL);
+    let (wall, cpu) = (Instant::now(), cpu_time());
+    for _ in 0..calls {
+        let answer = echo
+            .echo(EchoRequest {
+                value: "bench".into(),
+            })
+            .await;
+        assert!(answer.is_ok(), "call failed: {:?}", answer.err());
+    }
+    Sample {
+        wall: wall.elapsed(),
+        cpu: cpu_time().saturating_sub(cpu),
+        allocations: region.change().allocations,
+        calls,
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), polaris_tonic::BoxError> {
+    let calls: u32 = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let client = common::client().await?;
+    let service = format!("BenchEchoTonic-{}", std::process::id());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let echo = common::EchoService {
+        served_by: "bench".into(),
+        ..Default::default()
+    };
+    let router = tonic::transport::Server::builder().add_service(EchoServer::new(echo));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (up, is_up) = tokio::sync::oneshot::channel();
+    let polaris = PolarisServer::builder(client.clone())
+        .service_name(&service)
+        .graceful(Duration::ZERO, Duration::from_secs(5))
+        .on_registered(move |_, _| {
+            let _ = up.send(());
+        });
+    let serving = tokio::spawn(polaris.serve_tonic(
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+        |incoming, shutdown| router.serve_with_incoming_shutdown(incoming, shutdown),
+    ));
+    is_up.await?;
+
+    let plain = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
+        .connect()
+        .await?;
+    let mut plain = EchoClient::new(plain);
+    let mut polaris = EchoClient::new(PolarisChannel::builder(client.clone(), &service).build());
+    // Warm up both (connections, caches, rules).
+    run(&mut plain, 1_000).await;
+    run(&mut polaris, 1_000).await;
+
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        a.push(run(&mut plain, calls).await);
+        b.push(run(&mut polaris, calls).await);
+    }
+    let median = |samples: &[Sample], pick: fn(&(f64, f64, f64)) -> f64| {
+        let mut values: Vec<f64> = samples.iter().map(|s| pick(&s.per_call())).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!("{ROUNDS} alternating rounds of {calls} sequential unary calls, medians per call:");
+    println!("| channel | wall ns/call | CPU ns/call | allocations/call |");
+    println!("|---|---|---|---|");
+    for (name, samples) in [
+        ("plain tonic Channel (fixed address)", &a),
+        ("PolarisChannel", &b),
+    ] {
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.1} |",
+            median(samples, |s| s.0),
+            median(samples, |s| s.1),
+            median(samples, |s| s.2)
+        );
+    }
+    println!(
+        "| added by Polaris | {:+.0} | {:+.0} | {:+.1} |",
+        median(&b, |s| s.0) - median(&a, |s| s.0),
+        median(&b, |s| s.1) - median(&a, |s| s.1),
+        median(&b, |s| s.2) - median(&a, |s| s.2)
+    );
+    let _ = stop.send(());
+    let _ = serving.await;
+    client.shutdown().await;
+    Ok(())
+}

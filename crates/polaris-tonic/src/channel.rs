@@ -1,0 +1,513 @@
+//! The client side: a `tower::Service` that generated tonic clients accept, calling a
+//! Polaris service instance picked per request.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use polaris_sdk::{
+    CallResult, Client, Consumer, Criteria, Error, Instance, LbPolicy, RpcPolicies, ServiceKey,
+};
+use tonic::body::Body;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+use tower::Service;
+
+use crate::body::{Prepared, Reporter, ReportingBody, grpc_status};
+
+/// Why an attempt produced no response.
+enum Failure {
+    Transport(tonic::transport::Error),
+    Timeout,
+}
+
+/// The gRPC codes that count as failures for the circuit breaker: the callee or the network
+/// failed (`UNKNOWN`, `DEADLINE_EXCEEDED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`);
+/// application answers (`NOT_FOUND`, `INVALID_ARGUMENT`...) are successes.
+pub fn is_breaker_failure(code: i32) -> bool {
+    matches!(code, 2 | 4 | 13 | 14 | 15)
+}
+
+/// Sets the hash key of one call for `ringHash` / `maglev` (put it in the request's
+/// extensions: `request.extensions_mut().insert(HashKey::new("user-42"))`).
+#[derive(Clone, Debug)]
+pub struct HashKey(pub bytes::Bytes);
+
+impl HashKey {
+    /// A hash key from bytes or text.
+    pub fn new(key: impl AsRef<[u8]>) -> HashKey {
+        HashKey(bytes::Bytes::copy_from_slice(key.as_ref()))
+    }
+}
+
+/// Overrides the load balancer of one call (request extension).
+#[derive(Clone, Copy, Debug)]
+pub struct CallLbPolicy(pub LbPolicy);
+
+/// Builds a [`PolarisChannel`].
+pub struct ChannelBuilder {
+    client: Client,
+    service: String,
+    namespace: String,
+    caller: Option<ServiceKey>,
+    lb: Option<LbPolicy>,
+    policies: RpcPolicies,
+    endpoint: Arc<dyn Fn(Endpoint) -> Endpoint + Send + Sync>,
+    failover: u32,
+    breaker: bool,
+    route_headers: bool,
+    metadata: Vec<(String, String)>,
+}
+
+impl ChannelBuilder {
+    /// The namespace of the service (default `default`).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// The calling service: its outbound routing rules and lanes apply.
+    pub fn caller(mut self, namespace: &str, service: &str) -> Self {
+        self.caller = Some(ServiceKey::new(namespace, service));
+        self
+    }
+
+    /// The load balancer (default: the client's `consumer.loadbalancer.type`).
+    pub fn load_balancer(mut self, policy: LbPolicy) -> Self {
+        self.lb = Some(policy);
+        self
+    }
+
+    /// Only instances whose metadata holds this pair (`dstMetaRouter`).
+    pub fn destination_metadata(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
+    }
+
+    /// Per-method timeouts, retries and degradation (fixed, or followed from the config
+    /// center with [`RpcPolicies::watch`]).
+    pub fn policies(mut self, policies: RpcPolicies) -> Self {
+        self.policies = policies;
+        self
+    }
+
+    /// Adjusts the tonic endpoint of every instance (TLS, keep-alive, connect timeout...).
+    pub fn endpoint(mut self, f: impl Fn(Endpoint) -> Endpoint + Send + Sync + 'static) -> Self {
+        self.endpoint = Arc::new(f);
+        self
+    }
+
+    /// How many other instances a call may try after connection errors (default 2).
+    pub fn failover(mut self, attempts: u32) -> Self {
+        self.failover = attempts;
+        self
+    }
+
+    /// Whether calls are checked against and reported to the circuit breakers (default on).
+    pub fn circuit_breaker(mut self, enable: bool) -> Self {
+        self.breaker = enable;
+        self
+    }
+
+    /// Whether request metadata is handed to routing rules as `$header.<key>` (default on).
+    pub fn route_by_headers(mut self, enable: bool) -> Self {
+        self.route_headers = enable;
+        self
+    }
+
+    /// The channel. Connections are made on first use; needs a Tokio runtime when called.
+    pub fn build(self) -> PolarisChannel {
+        let service = ServiceKey::new(&self.namespace, &self.service);
+        let shared = Arc::new(Shared {
+            consumer: self.client.consumer(),
+            service,
+            caller: self.caller,
+            lb: self.lb,
+            policies: self.policies,
+            endpoint: self.endpoint,
+            failover: self.failover,
+            breaker: self.breaker,
+            route_headers: self.route_headers,
+            metadata: self.metadata,
+            connections: RwLock::new(HashMap::new()),
+            pruner: std::sync::Once::new(),
+        });
+        PolarisChannel { shared }
+    }
+}
+
+type ConnKey = (Arc<str>, u32);
+
+/// One instance's connection and when it last failed to connect.
+struct Conn {
+    channel: Channel,
+    down_until: parking_lot::Mutex<Option<Instant>>,
+}
+
+/// How long an instance that refused a connection is avoided (unless nothing else is left).
+const DOWN_FOR: Duration = Duration::from_secs(2);
+
+struct Shared {
+    consumer: Consumer,
+    service: ServiceKey,
+    caller: Option<ServiceKey>,
+    lb: Option<LbPolicy>,
+    policies: RpcPolicies,
+    endpoint: Arc<dyn Fn(Endpoint) -> Endpoint + Send + Sync>,
+    failover: u32,
+    breaker: bool,
+    route_headers: bool,
+    metadata: Vec<(String, String)>,
+    connections: RwLock<HashMap<ConnKey, Arc<Conn>>>,
+    pruner: std::sync::Once,
+}
+
+/// A client channel to a Polaris service: per request it runs the router chain and the load
+/// balancer over the SDK's cache (kept current by push), checks the circuit breakers, calls
+/// the picked instance over its own connection, fails over to another instance on connection
+/// errors, and reports the gRPC status and latency to the breakers.
+///
+/// Cheap to clone; pass it to any generated client: `EchoClient::new(channel)`.
+#[derive(Clone)]
+pub struct PolarisChannel {
+    shared: Arc<Shared>,
+}
+
+impl PolarisChannel {
+    /// A builder for `service` (namespace `default` unless set).
+    pub fn builder(client: Client, service: impl Into<String>) -> ChannelBuilder {
+        ChannelBuilder {
+            client,
+            service: service.into(),
+            namespace: "default".into(),
+            caller: None,
+            lb: None,
+            policies: RpcPolicies::default(),
+            endpoint: Arc::new(|e| e),
+            failover: 2,
+            breaker: true,
+            route_headers: true,
+            metadata: Vec::new(),
+        }
+    }
+
+    /// The service called.
+    pub fn service(&self) -> &ServiceKey {
+        &self.shared.service
+    }
+
+    /// How many instance connections are open or pending.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.read().len()
+    }
+}
+
+impl Service<http::Request<Body>> for PolarisChannel {
+    type Response = http::Response<ReportingBody>;
+    type Error = Status;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Status>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move { shared.call(request).await })
+    }
+}
+
+/// What the circuit breaker hears about one call.
+struct BreakerReport {
+    consumer: Consumer,
+    service: ServiceKey,
+    caller: Option<ServiceKey>,
+    method: String,
+    instance: Arc<Instance>,
+}
+
+impl Reporter for BreakerReport {
+    fn report(&mut self, code: i32, delay: Duration) {
+        let service = self.service.clone();
+        let code_text = code.to_string();
+        let mut result = if is_breaker_failure(code) {
+            CallResult::failure(service, code_text, delay)
+        } else {
+            let mut ok = CallResult::success(service, delay);
+            ok.code = code_text;
+            ok
+        };
+        result.method = Some(std::mem::take(&mut self.method));
+        result.instance = Some(self.instance.clone());
+        result.caller = self.caller.clone();
+        self.consumer.report(&result);
+    }
+}
+
+fn no_instance(e: Error) -> Status {
+    match e {
+        Error::CircuitOpen(why) => Status::unavailable(format!("circuit open: {why}")),
+        other => Status::unavailable(other.to_string()),
+    }
+}
+
+impl Shared {
+    fn criteria(&self, parts: &http::request::Parts) -> Criteria {
+        let mut criteria = Criteria::default();
+        let path = parts.uri.path();
+        criteria.request.path = Some(path.rsplit('/').next().unwrap_or(path).to_string());
+        if let Some(caller) = &self.caller {
+            criteria = criteria.caller(caller.clone());
+        }
+        criteria.lb = parts
+            .extensions
+            .get::<CallLbPolicy>()
+            .map(|p| p.0)
+            .or(self.lb);
+        if let Some(key) = parts.extensions.get::<HashKey>() {
+            criteria.hash_key = Some(key.0.to_vec());
+        }
+        if self.route_headers {
+            for (name, value) in &parts.headers {
+                let name = name.as_str();
+                if is_protocol_header(name) {
+                    continue;
+                }
+                if let Ok(value) = value.to_str() {
+                    criteria
+                        .request
+                        .headers
+                        .insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+        for (k, v) in &self.metadata {
+            criteria.metadata.insert(k.clone(), v.clone());
+        }
+        criteria
+    }
+
+    /// Picks an instance, avoiding those that refused a connection lately and `avoid`.
+    async fn pick(
+        &self,
+        criteria: &Criteria,
+        avoid: Option<&Arc<Instance>>,
+    ) -> Result<Arc<Instance>, Status> {
+        let one = self
+            .consumer
+            .get_one_instance(&self.service, criteria)
+            .await
+            .map_err(no_instance)?;
+        if !self.is_avoided(&one, avoid) {
+            return Ok(one);
+        }
+        let routed = self
+            .consumer
+            .get_instances(&self.service, criteria)
+            .await
+            .map_err(no_instance)?;
+        Ok(routed
+            .instances
+            .iter()
+            .find(|i| !self.is_avoided(i, avoid))
+            .cloned()
+            .unwrap_or(one))
+    }
+
+    fn is_avoided(&self, instance: &Arc<Instance>, avoid: Option<&Arc<Instance>>) -> bool {
+        if avoid.is_some_and(|a| a.host == instance.host && a.port == instance.port) {
+            return true;
+        }
+        let connections = self.connections.read();
+        connections
+            .get(&(instance.host.clone(), instance.port))
+            .and_then(|c| *c.down_until.lock())
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    fn connection(self: &Arc<Self>, instance: &Instance) -> Result<Arc<Conn>, Status> {
+        let key = (instance.host.clone(), instance.port);
+        if let Some(conn) = self.connections.read().get(&key) {
+            return Ok(conn.clone());
+        }
+        let uri = format!("http://{}:{}", instance.host, instance.port);
+        let endpoint = Endpoint::from_shared(uri)
+            .map_err(|e| Status::invalid_argument(format!("instance address: {e}")))?;
+        let channel = (self.endpoint)(endpoint).connect_lazy();
+        let conn = Arc::new(Conn {
+            channel,
+            down_until: parking_lot::Mutex::new(None),
+        });
+        let conn = self.connections.write().entry(key).or_insert(conn).clone();
+        self.start_pruner();
+        Ok(conn)
+    }
+
+    /// Drops the connections of instances that left the service (on every pushed change).
+    fn start_pruner(self: &Arc<Self>) {
+        self.pruner.call_once(|| {
+            let weak: Weak<Shared> = Arc::downgrade(self);
+            let consumer = self.consumer.clone();
+            let service = self.service.clone();
+            tokio::spawn(async move {
+                let Ok(mut watch) = consumer.watch(&service).await else {
+                    return;
+                };
+                while let Ok(instances) = watch.changed().await {
+                    let Some(shared) = weak.upgrade() else { return };
+                    shared.connections.write().retain(|(host, port), _| {
+                        instances
+                            .instances
+                            .iter()
+                            .any(|i| &i.host == host && i.port == *port)
+                    });
+                }
+            });
+        });
+    }
+
+    fn report_now(
+        &self,
+        criteria_method: &str,
+        instance: &Arc<Instance>,
+        code: Code,
+        start: Instant,
+    ) {
+        if !self.breaker {
+            return;
+        }
+        let mut report = BreakerReport {
+            consumer: self.consumer.clone(),
+            service: self.service.clone(),
+            caller: self.caller.clone(),
+            method: criteria_method.to_string(),
+            instance: instance.clone(),
+        };
+        report.report(code as i32, start.elapsed());
+    }
+
+    async fn call(
+        self: Arc<Self>,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<ReportingBody>, Status> {
+        let started = Instant::now();
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path().to_owned();
+        let (timeout, retry) = {
+            let policy = self.policies.load();
+            (policy.timeout(&path), policy.retry(&path))
+        };
+        if self.policies.degrade_now() {
+            return Err(Status::unavailable("refused by the degradation policy"));
+        }
+        if self.breaker {
+            self.consumer
+                .check(&self.service, Some(&path))
+                .map_err(no_instance)?;
+        }
+        let criteria = self.criteria(&parts);
+        let mut body = Prepared::from_body(body).await?;
+        let attempts = 1 + self.failover.max(retry.max_retries);
+        let deadline = timeout.map(|t| started + t);
+        let mut failed: Option<Arc<Instance>> = None;
+        let mut last = Status::unavailable("no attempt made");
+        for attempt in 0..attempts {
+            let avoid = failed.as_ref().filter(|_| !retry.same_node);
+            let instance = self.pick(&criteria, avoid).await?;
+            let conn = self.connection(&instance)?;
+            let Some(attempt_body) = body.attempt() else {
+                break;
+            };
+            let mut request = http::Request::from_parts(clone_parts(&parts), attempt_body);
+            *request.version_mut() = http::Version::HTTP_2;
+            let attempt_start = Instant::now();
+            let mut channel = conn.channel.clone();
+            let call = async move {
+                use tower::ServiceExt as _;
+                channel.ready().await?.call(request).await
+            };
+            let outcome = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline.into(), call).await {
+                    Ok(outcome) => outcome.map_err(Failure::Transport),
+                    Err(_) => Err(Failure::Timeout),
+                },
+                None => call.await.map_err(Failure::Transport),
+            };
+            let more = attempt + 1 < attempts && body.replayable();
+            match outcome {
+                Err(Failure::Timeout) => {
+                    self.report_now(&path, &instance, Code::DeadlineExceeded, attempt_start);
+                    return Err(Status::deadline_exceeded(format!(
+                        "no answer from {} within {:?}",
+                        self.service,
+                        timeout.unwrap_or_default()
+                    )));
+                }
+                Err(Failure::Transport(error)) => {
+                    *conn.down_until.lock() = Some(Instant::now() + DOWN_FOR);
+                    self.report_now(&path, &instance, Code::Unavailable, attempt_start);
+                    last = Status::unavailable(format!(
+                        "{}:{}: {error}",
+                        instance.host, instance.port
+                    ));
+                    tracing::debug!(service = %self.service, host = %instance.host, port = instance.port, %error, "connection failed: failing over");
+                    failed = Some(instance);
+                    if !more {
+                        break;
+                    }
+                }
+                Ok(response) => {
+                    let trailers_only = grpc_status(response.headers());
+                    let retryable = trailers_only == Some(Code::Unavailable as i32)
+                        && attempt < retry.max_retries;
+                    if retryable && more {
+                        self.report_now(&path, &instance, Code::Unavailable, attempt_start);
+                        failed = Some(instance);
+                        continue;
+                    }
+                    let reporter = self.breaker.then(|| {
+                        let report: Box<dyn Reporter> = Box::new(BreakerReport {
+                            consumer: self.consumer.clone(),
+                            service: self.service.clone(),
+                            caller: self.caller.clone(),
+                            method: path.clone(),
+                            instance: instance.clone(),
+                        });
+                        (report, attempt_start)
+                    });
+                    let (head, inner) = response.into_parts();
+                    let mut body = ReportingBody::new(inner, reporter);
+                    if let Some(code) = trailers_only {
+                        body.finish(code);
+                    }
+                    return Ok(http::Response::from_parts(head, body));
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Headers of the gRPC protocol itself, not application metadata.
+fn is_protocol_header(name: &str) -> bool {
+    matches!(name, "te" | "content-type" | "user-agent")
+        || name.starts_with("grpc-")
+        || name.starts_with(':')
+}
+
+fn clone_parts(parts: &http::request::Parts) -> http::request::Parts {
+    let mut request = http::Request::new(());
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.headers_mut() = parts.headers.clone();
+    *request.extensions_mut() = parts.extensions.clone();
+    request.into_parts().0
+}

@@ -1,0 +1,130 @@
+//! Runs the crate's examples as processes against a test server.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::TestServer;
+
+/// `target/<profile>/examples/<name>` next to this test binary (cargo test builds examples).
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "example {name} not built at {}",
+        path.display()
+    );
+    path
+}
+
+fn command(name: &str, server: &TestServer, scratch: &std::path::Path) -> Command {
+    let mut command = Command::new(example_path(name));
+    command
+        .env("POLARIS_ADDR", server.naming_addr())
+        .env("POLARIS_CONFIG_ADDR", server.config_addr())
+        .env("RUST_LOG", "warn")
+        .current_dir(scratch);
+    command
+}
+
+/// A running example process.
+pub struct Example {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Example {
+    /// Starts a provider example and waits for its `port N` line.
+    pub fn start(name: &str, server: &TestServer) -> Example {
+        let scratch = server.scratch(name);
+        let mut child = command(name, server, &scratch)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn example");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(port) = line.strip_prefix("port ") {
+                    let _ = tx.send(port.trim().parse::<u16>().expect("port number"));
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the provider printed its port");
+        Example {
+            child: Some(child),
+            port,
+        }
+    }
+
+    /// The port the provider printed.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// SIGTERM, then waits for a clean exit (panics past 20 s or on a failure status).
+    pub fn terminate(mut self) {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                assert!(status.success(), "provider exited with {status}");
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "provider did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no deregistration.
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs a consumer example to its end; returns its stdout, panicking unless it exits 0.
+pub fn run_consumer(name: &str, server: &TestServer, args: &[&str]) -> String {
+    let scratch = server.scratch(name);
+    let output = command(name, server, &scratch)
+        .args(args)
+        .output()
+        .expect("run consumer");
+    assert!(
+        output.status.success(),
+        "{name} exited with {}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
