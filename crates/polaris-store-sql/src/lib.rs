@@ -8,7 +8,9 @@
 //! "changed since revision R" in commit order (ADR 006). Deletes are soft (`flag = 1`).
 
 mod codec;
+mod config;
 mod dialect;
+mod group;
 mod open;
 mod read;
 mod revision;
@@ -16,6 +18,7 @@ mod schema;
 mod write;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,6 +31,8 @@ use polaris_types::{
     User, UserGroup,
 };
 use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 pub use dialect::Dialect;
 pub use open::{OpenError, drop_database};
@@ -57,6 +62,8 @@ pub struct SqlOptions {
     pub conn_max_lifetime: Option<Duration>,
     /// How long a write or read waits for a pooled connection before failing.
     pub acquire_timeout: Duration,
+    /// Most `apply` requests committed in one transaction (group commit).
+    pub max_batch: usize,
 }
 
 impl SqlOptions {
@@ -75,6 +82,7 @@ impl SqlOptions {
             max_idle_conns: 4,
             conn_max_lifetime: Some(Duration::from_secs(1800)),
             acquire_timeout: Duration::from_secs(10),
+            max_batch: 128,
         }
     }
 }
@@ -83,8 +91,18 @@ impl SqlOptions {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
-    sql: Statements,
+    sql: Arc<Statements>,
+    /// `None` once closed: `apply` then fails with [`StoreError::Closed`].
+    queue: Mutex<Option<mpsc::Sender<group::Request>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
+}
+
+/// Requests that may wait for the writer before `apply` callers are held back.
+const QUEUE_SIZE: usize = 10_240;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn unavailable(error: sqlx::Error) -> StoreError {
@@ -95,10 +113,20 @@ impl SqlStore {
     /// Connects, creates the database when missing, and creates or migrates the schema.
     pub async fn open(options: &SqlOptions) -> Result<SqlStore, OpenError> {
         let pool = open::connect(options).await?;
+        let sql = Arc::new(Statements::new(options.dialect));
+        let (queue, requests) = mpsc::channel(QUEUE_SIZE);
+        let writer = tokio::spawn(group::writer(
+            pool.clone(),
+            sql.clone(),
+            requests,
+            options.max_batch.max(1),
+        ));
         Ok(SqlStore {
             pool,
             dialect: options.dialect,
-            sql: Statements::new(options.dialect),
+            sql,
+            queue: Mutex::new(Some(queue)),
+            writer: Mutex::new(Some(writer)),
             closed: AtomicBool::new(false),
         })
     }
@@ -125,8 +153,13 @@ impl SqlStore {
 #[async_trait]
 impl NamingStore for SqlStore {
     async fn apply(&self, batch: Vec<Mutation>) -> StoreResult<()> {
-        self.check_open()?;
-        write::apply(&self.pool, &self.sql, batch).await
+        let queue = lock(&self.queue).clone().ok_or(StoreError::Closed)?;
+        let (done, answer) = oneshot::channel();
+        queue
+            .send(group::Request { batch, done })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn load_namespaces(&self, since: Millis) -> StoreResult<Vec<Change<Namespace, String>>> {
@@ -213,6 +246,12 @@ impl NamingStore for SqlStore {
 
     async fn close(&self) -> StoreResult<()> {
         self.closed.store(true, Ordering::SeqCst);
+        // Dropping the only sender lets the writer drain what was accepted, then stop.
+        drop(lock(&self.queue).take());
+        let writer = lock(&self.writer).take();
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
         self.pool.close().await;
         Ok(())
     }

@@ -69,7 +69,7 @@ impl Statements {
 }
 
 /// One mutation as a statement on one table.
-enum Op {
+pub(crate) enum Op {
     Put(&'static Table, Encoded),
     Tombstone(&'static Table, Vec<Value>, Millis),
     Forget(&'static Table, String),
@@ -93,6 +93,11 @@ fn rule_table(kind: RuleKind) -> &'static Table {
 
 fn text(value: &str) -> Value {
     Value::Text(value.to_string())
+}
+
+/// The statements of a batch, in order.
+pub(crate) fn ops(batch: Vec<Mutation>) -> Vec<Op> {
+    batch.into_iter().map(op).collect()
 }
 
 fn op(mutation: Mutation) -> Op {
@@ -155,10 +160,10 @@ fn op(mutation: Mutation) -> Op {
     }
 }
 
-fn bind(
-    mut query: Query<'_, Any, AnyArguments>,
-    values: Vec<Value>,
-) -> Query<'_, Any, AnyArguments> {
+fn bind<'q>(
+    mut query: Query<'q, Any, AnyArguments>,
+    values: impl IntoIterator<Item = Value>,
+) -> Query<'q, Any, AnyArguments> {
     for value in values {
         query = match value {
             Value::Int(v) => query.bind(v),
@@ -169,47 +174,53 @@ fn bind(
     query
 }
 
-/// A full row: the record's values, then flag, times and seq.
-fn row(mut values: Vec<Value>, flag: i64, ctime: Millis, mtime: Millis, seq: i64) -> Vec<Value> {
-    values.extend([flag, ctime, mtime, seq].map(Value::Int));
-    values
+/// The flag, times and seq that end every row.
+fn tail(flag: i64, ctime: Millis, mtime: Millis, seq: i64) -> [Value; 4] {
+    [flag, ctime, mtime, seq].map(Value::Int)
 }
 
-/// Applies `batch` in one transaction.
-pub(crate) async fn apply(
+/// Applies the batches, in order, in one transaction, acknowledged after COMMIT.
+pub(crate) async fn commit(
     pool: &AnyPool,
     sql: &Statements,
-    batch: Vec<Mutation>,
+    batches: &[Vec<Op>],
 ) -> StoreResult<()> {
-    if batch.is_empty() {
+    let all = || batches.iter().flatten();
+    let domains: BTreeSet<Domain> = all().map(|op| op.table().domain).collect();
+    if domains.is_empty() {
         return Ok(());
     }
-    let ops: Vec<Op> = batch.into_iter().map(op).collect();
-    let domains: BTreeSet<Domain> = ops.iter().map(|op| op.table().domain).collect();
     let mut tx = pool.begin().await.map_err(unavailable)?;
     let mut seqs = BTreeMap::new();
     for domain in domains {
         seqs.insert(domain, sql.revision.bump(&mut tx, domain).await?);
     }
-    for op in ops {
+    for op in all() {
         let table = op.table();
         let seq = seqs[&table.domain];
         let statements = sql.table(table);
         let query = match op {
             Op::Put(_, encoded) => bind(
                 sqlx::query(AssertSqlSafe(statements.upsert.clone())),
-                row(encoded.values, 0, encoded.ctime, encoded.mtime, seq),
+                encoded
+                    .values
+                    .iter()
+                    .cloned()
+                    .chain(tail(0, encoded.ctime, encoded.mtime, seq)),
             ),
-            Op::Tombstone(_, mut key, mtime) => {
-                key.extend(table.data.iter().map(|c| Value::empty(c.ty)));
+            Op::Tombstone(_, key, mtime) => {
+                let empty = table.data.iter().map(|c| Value::empty(c.ty));
                 bind(
                     sqlx::query(AssertSqlSafe(statements.tombstone.clone())),
-                    row(key, 1, 0, mtime, seq),
+                    key.iter()
+                        .cloned()
+                        .chain(empty)
+                        .chain(tail(1, 0, *mtime, seq)),
                 )
             }
             Op::Forget(_, id) => bind(
                 sqlx::query(AssertSqlSafe(statements.forget.clone())),
-                vec![Value::Int(seq), Value::Text(id)],
+                [Value::Int(seq), Value::Text(id.clone())],
             ),
         };
         query.execute(&mut *tx).await.map_err(unavailable)?;

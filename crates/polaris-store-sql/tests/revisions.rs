@@ -1,7 +1,8 @@
-//! The SQL store's own guarantees beyond the shared contract: the schema version is recorded,
+//! The SQL store's own guarantees beyond the shared contract: the schema version is recorded;
 //! every write bumps exactly the revisions of the domains it touches and stamps its rows with
-//! them, concurrent writers of a domain get consecutive revisions, and a failed batch leaves
-//! nothing behind, its revision bump included. Run on both engines.
+//! them; concurrent transactions from several stores (nodes) get distinct, consecutive
+//! revisions; a failed batch leaves nothing behind, its revision bump included, and does not fail
+//! the requests group-committed with it. Run on both engines.
 
 mod common;
 
@@ -114,31 +115,57 @@ async fn revisions_follow_writes(dialect: Dialect) {
 }
 
 async fn concurrent_writers_get_consecutive_revisions(dialect: Dialect) {
-    const WRITERS: usize = 40;
+    // Several stores on one database stand for several nodes; each group-commits its own
+    // concurrent callers. Every transaction gets its own revision, with no gaps.
+    const NODES: usize = 4;
+    const WRITERS: usize = 10;
     let harness = SqlHarness::new(dialect);
-    let store = Arc::new(harness.open_sql().await);
-    let tasks: Vec<_> = (0..WRITERS)
-        .map(|i| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.apply(vec![instance(&format!("i-{i}"))]).await })
-        })
-        .collect();
+    let mut nodes = Vec::new();
+    for _ in 0..NODES {
+        nodes.push(Arc::new(harness.open_sql().await));
+    }
+    let mut tasks = Vec::new();
+    for (node, store) in nodes.iter().enumerate() {
+        for writer in 0..WRITERS {
+            let store = Arc::clone(store);
+            let id = format!("{node}-{writer}");
+            tasks.push(tokio::spawn(async move {
+                store.apply(vec![instance(&id)]).await
+            }));
+        }
+    }
     for task in tasks {
         task.await.unwrap().unwrap();
     }
     let raw = harness.inspect().await;
-    let mut seqs: Vec<i64> = sqlx::query("SELECT seq FROM instance")
+    let rows: Vec<(String, i64)> = sqlx::query("SELECT id, seq FROM instance")
         .fetch_all(&raw)
         .await
         .unwrap()
         .iter()
-        .map(|row| row.try_get(0).unwrap())
+        .map(|row| (row.try_get(0).unwrap(), row.try_get(1).unwrap()))
         .collect();
-    seqs.sort();
-    assert_eq!(seqs, (1..=WRITERS as i64).collect::<Vec<_>>());
-    assert_eq!(revision(&store, Domain::Naming).await, WRITERS as i64);
+    assert_eq!(rows.len(), NODES * WRITERS);
+    let mut by_seq: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+    for (id, seq) in rows {
+        by_seq.entry(seq).or_default().push(id);
+    }
+    let last = revision(&nodes[0], Domain::Naming).await;
+    assert_eq!(
+        by_seq.keys().copied().collect::<Vec<_>>(),
+        (1..=last).collect::<Vec<_>>()
+    );
+    for (seq, ids) in &by_seq {
+        let node = &ids[0][..1];
+        assert!(
+            ids.iter().all(|id| id.starts_with(node)),
+            "revision {seq} spans nodes: {ids:?}"
+        );
+    }
     raw.close().await;
-    store.close().await.unwrap();
+    for store in nodes {
+        store.close().await.unwrap();
+    }
 }
 
 async fn failed_batch_leaves_nothing(dialect: Dialect) {
@@ -166,6 +193,28 @@ async fn failed_batch_leaves_nothing(dialect: Dialect) {
     store.close().await.unwrap();
 }
 
+async fn a_bad_request_fails_alone_in_a_group(dialect: Dialect) {
+    let harness = SqlHarness::new(dialect);
+    let store = Arc::new(harness.open_sql().await);
+    let too_long = "n".repeat(200);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = Arc::clone(&store);
+        let batch = if i == 7 {
+            vec![namespace(&too_long)]
+        } else {
+            vec![instance(&format!("good-{i}"))]
+        };
+        tasks.push(tokio::spawn(async move { store.apply(batch).await }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let result = task.await.unwrap();
+        assert_eq!(result.is_err(), i == 7, "request {i}: {result:?}");
+    }
+    assert_eq!(store.load_instances(0).await.unwrap().len(), 19);
+    store.close().await.unwrap();
+}
+
 macro_rules! on_both_engines {
     ($($check:ident),*) => {
         mod mariadb {
@@ -190,5 +239,6 @@ macro_rules! on_both_engines {
 on_both_engines!(
     revisions_follow_writes,
     concurrent_writers_get_consecutive_revisions,
-    failed_batch_leaves_nothing
+    failed_batch_leaves_nothing,
+    a_bad_request_fails_alone_in_a_group
 );
