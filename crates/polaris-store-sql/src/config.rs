@@ -49,8 +49,11 @@ impl SqlOptions {
         if let Some(user) = text(master, "dbUser")? {
             options.user = user.to_string();
         }
-        if let Some(Value::String(password)) = master.get("dbPwd") {
-            options.password = password.clone();
+        // YAML reads an all-digit password as a number.
+        match master.get("dbPwd") {
+            Some(Value::String(password)) => options.password = password.clone(),
+            Some(Value::Number(password)) => options.password = password.to_string(),
+            _ => {}
         }
         let count = |key| -> Result<Option<u32>, String> {
             number(master, key)?
@@ -105,6 +108,9 @@ mod tests {
             ("127.0.0.1:3306", "root")
         );
         assert_eq!(o.conn_max_lifetime, Some(Duration::from_secs(1800)));
+        let o = SqlOptions::from_store_option(&json!({"master": {"dbName": "p", "dbPwd": 123456}}))
+            .unwrap();
+        assert_eq!(o.password, "123456");
     }
 
     #[test]
