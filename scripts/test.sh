@@ -16,6 +16,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== databases for the SQL store tests (MariaDB, PostgreSQL)"
+tests/sql/ensure-databases.sh
+
 echo "== cargo test"
 cargo test --workspace --locked
 

@@ -15,6 +15,7 @@ use polaris_health::{Health, HealthOptions, MemoryBeats};
 use polaris_naming::{Naming, NamingOptions};
 use polaris_store::NamingStore;
 use polaris_store_redb::{GroupCommitOptions, RedbStore};
+use polaris_store_sql::{SqlOptions, SqlStore};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -47,7 +48,7 @@ impl Server {
     /// Opens the store, loads the registry and binds the listeners.
     pub async fn bind(config: &ServerConfig) -> anyhow::Result<Server> {
         let mut registry = Registry::with_prefix("polaris");
-        let store = open_store(config, &mut registry)?;
+        let store = open_store(config, &mut registry).await?;
         let options = NamingOptions {
             auto_create_service: config.naming.auto_create,
             auto_create_namespace: config.namespace.auto_create,
@@ -328,7 +329,10 @@ async fn purge_tombstones(store: Arc<dyn NamingStore>) {
     }
 }
 
-fn open_store(
+/// `store.name` of the shared SQL store (the official server's MySQL plugin name).
+const SQL_STORE_NAME: &str = "defaultStore";
+
+async fn open_store(
     config: &ServerConfig,
     registry: &mut Registry,
 ) -> anyhow::Result<Arc<dyn NamingStore>> {
@@ -346,9 +350,18 @@ fn open_store(
             tracing::info!(target: "polaris_store", path = %path.display(), "embedded store opened");
             Ok(Arc::new(store))
         }
+        StoreConfig::Sql { name, option } if name == SQL_STORE_NAME => {
+            let options = SqlOptions::from_store_option(option)
+                .map_err(|e| anyhow::anyhow!("store.option: {e}"))?;
+            let store = SqlStore::open(&options).await?;
+            tracing::info!(target: "polaris_store", db_type = ?options.dialect, addr = %options.addr,
+                database = %options.database, "SQL store opened");
+            Ok(Arc::new(store))
+        }
         StoreConfig::Sql { name, .. } => {
             bail!(
-                "store `{name}` is not supported yet; use the embedded store (store.name: embedded)"
+                "store `{name}` is not supported; use the embedded store (store.name: embedded) \
+                 or {SQL_STORE_NAME}"
             )
         }
     }

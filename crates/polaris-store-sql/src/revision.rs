@@ -1,0 +1,112 @@
+//! Per-domain revisions: the commit order of writes.
+//!
+//! `polaris_revision` holds one row per [`Domain`]. A write transaction first increments the row
+//! of every domain it touches (in [`Domain`] order, so two transactions never wait on each other
+//! in a cycle), reads the new value back and stamps it into the `seq` column of every row it
+//! changes. The increment takes the row's exclusive lock, held until COMMIT or ROLLBACK: a second
+//! writer of the same domain blocks on its own increment until the first has finished, and then
+//! reads the committed value. Revisions of one domain are therefore handed out one transaction at
+//! a time, in commit order and without gaps (a rollback undoes its increment). A reader that has
+//! seen revision R of a domain has seen every row stamped <= R, so "changed since R" is
+//! `seq > R`. `purged_revision` is the highest `seq` a purge of soft-deleted rows removed: a
+//! reader behind it must reload fully.
+
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+use polaris_store::StoreResult;
+
+use crate::dialect::Dialect;
+use crate::schema::Domain;
+use crate::unavailable;
+
+/// Statements on `polaris_revision`, with placeholders for the engine.
+pub(crate) struct RevisionSql {
+    bump: std::sync::Arc<str>,
+    read: std::sync::Arc<str>,
+    lock: std::sync::Arc<str>,
+    purged: std::sync::Arc<str>,
+}
+
+impl RevisionSql {
+    pub fn new(dialect: Dialect) -> Self {
+        RevisionSql {
+            bump: dialect.sql(
+                "UPDATE \"polaris_revision\" SET \"revision\" = \"revision\" + 1 WHERE \"domain\" = ?",
+            ),
+            read: dialect
+                .sql("SELECT \"revision\" FROM \"polaris_revision\" WHERE \"domain\" = ?"),
+            lock: dialect.sql(
+                "SELECT \"revision\" FROM \"polaris_revision\" WHERE \"domain\" = ? FOR UPDATE",
+            ),
+            purged: dialect.sql(
+                "UPDATE \"polaris_revision\" SET \"purged_revision\" = GREATEST(\"purged_revision\", ?) \
+                 WHERE \"domain\" = ?",
+            ),
+        }
+    }
+
+    /// Increments `domain`'s revision inside `tx` and returns the new value.
+    pub async fn bump(&self, tx: &mut Transaction<'_, Any>, domain: Domain) -> StoreResult<i64> {
+        sqlx::query(sqlx::AssertSqlSafe(self.bump.clone()))
+            .bind(domain.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(unavailable)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(self.read.clone()))
+            .bind(domain.as_str())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(unavailable)?;
+        row.try_get(0).map_err(unavailable)
+    }
+
+    /// Takes `domain`'s revision lock without changing it (purges do, to order themselves with
+    /// writers).
+    pub async fn lock(&self, tx: &mut Transaction<'_, Any>, domain: Domain) -> StoreResult<()> {
+        sqlx::query(sqlx::AssertSqlSafe(self.lock.clone()))
+            .bind(domain.as_str())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Raises `domain`'s purge watermark to `seq`.
+    pub async fn purged(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        domain: Domain,
+        seq: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(sqlx::AssertSqlSafe(self.purged.clone()))
+            .bind(seq)
+            .bind(domain.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// Every domain's current revision and purge watermark.
+pub(crate) async fn current(pool: &AnyPool) -> StoreResult<Vec<(Domain, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT \"domain\", \"revision\", \"purged_revision\" FROM \"polaris_revision\"",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(unavailable)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let name: String = row.try_get(0).map_err(unavailable)?;
+        if let Some(domain) = Domain::ALL.into_iter().find(|d| d.as_str() == name) {
+            out.push((
+                domain,
+                row.try_get(1).map_err(unavailable)?,
+                row.try_get(2).map_err(unavailable)?,
+            ));
+        }
+    }
+    out.sort();
+    Ok(out)
+}

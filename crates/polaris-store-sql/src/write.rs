@@ -1,0 +1,261 @@
+//! The write path: one transaction per `apply`, revisions bumped first, then every mutation in
+//! order, acknowledged after COMMIT.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use polaris_store::{Mutation, StoreResult};
+use polaris_types::{Millis, RuleKind};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row};
+
+use crate::codec::{self, Encoded, Value};
+use crate::dialect::Dialect;
+use crate::revision::RevisionSql;
+use crate::schema::{self, Domain, Table};
+use crate::unavailable;
+
+/// The statements of one table.
+struct TableSql {
+    upsert: Arc<str>,
+    tombstone: Arc<str>,
+    /// Soft-deletes a row by id without a tombstone time (users, groups, strategies).
+    forget: Arc<str>,
+    /// Highest `seq` among the tombstones a purge removes, then the purge itself.
+    purge_max: Arc<str>,
+    purge: Arc<str>,
+}
+
+/// Every statement the writer runs, rendered once for the engine.
+pub(crate) struct Statements {
+    tables: HashMap<&'static str, TableSql>,
+    revision: RevisionSql,
+}
+
+impl Statements {
+    pub fn new(dialect: Dialect) -> Self {
+        let tables = schema::all_tables()
+            .map(|table| {
+                let mtime = table.mtime;
+                let sql = TableSql {
+                    upsert: dialect.sql(&dialect.upsert(table)),
+                    tombstone: dialect.sql(&dialect.tombstone(table)),
+                    forget: dialect.sql(&format!(
+                        "UPDATE \"{}\" SET \"flag\" = 1, \"seq\" = ? WHERE \"id\" = ?",
+                        table.name
+                    )),
+                    purge_max: dialect.sql(&format!(
+                        "SELECT COALESCE(MAX(\"seq\"), 0) FROM \"{}\" WHERE \"flag\" = 1 AND \"{mtime}\" < ?",
+                        table.name
+                    )),
+                    purge: dialect.sql(&format!(
+                        "DELETE FROM \"{}\" WHERE \"flag\" = 1 AND \"{mtime}\" < ?",
+                        table.name
+                    )),
+                };
+                (table.name, sql)
+            })
+            .collect();
+        Statements {
+            tables,
+            revision: RevisionSql::new(dialect),
+        }
+    }
+
+    fn table(&self, table: &Table) -> &TableSql {
+        &self.tables[table.name]
+    }
+}
+
+/// One mutation as a statement on one table.
+pub(crate) enum Op {
+    Put(&'static Table, Encoded),
+    Tombstone(&'static Table, Vec<Value>, Millis),
+    Forget(&'static Table, String),
+}
+
+impl Op {
+    fn table(&self) -> &'static Table {
+        match self {
+            Op::Put(table, _) | Op::Tombstone(table, _, _) | Op::Forget(table, _) => table,
+        }
+    }
+}
+
+fn rule_table(kind: RuleKind) -> &'static Table {
+    let at = RuleKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .expect("listed kind");
+    &schema::RULES[at]
+}
+
+fn text(value: &str) -> Value {
+    Value::Text(value.to_string())
+}
+
+/// The statements of a batch, in order.
+pub(crate) fn ops(batch: Vec<Mutation>) -> Vec<Op> {
+    batch.into_iter().map(op).collect()
+}
+
+fn op(mutation: Mutation) -> Op {
+    use schema::*;
+    match mutation {
+        Mutation::PutNamespace(ns) => Op::Put(&NAMESPACE, codec::namespace(&ns)),
+        Mutation::DeleteNamespace { name, mtime } => {
+            Op::Tombstone(&NAMESPACE, vec![Value::Text(name)], mtime)
+        }
+        Mutation::PutService(svc) => Op::Put(&SERVICE, codec::service(&svc)),
+        Mutation::DeleteService { key, mtime } => Op::Tombstone(
+            &SERVICE,
+            vec![Value::Text(key.namespace), Value::Text(key.name)],
+            mtime,
+        ),
+        Mutation::PutInstance(ins) => Op::Put(&INSTANCE, codec::instance(&ins)),
+        Mutation::DeleteInstance { id, mtime } => {
+            Op::Tombstone(&INSTANCE, vec![Value::Text(id)], mtime)
+        }
+        Mutation::PutRule(rule) => Op::Put(rule_table(rule.kind), codec::rule(&rule)),
+        Mutation::DeleteRule { kind, id, mtime } => {
+            Op::Tombstone(rule_table(kind), vec![Value::Text(id)], mtime)
+        }
+        Mutation::PutConfigGroup(g) => Op::Put(&CONFIG_GROUP, codec::config_group(&g)),
+        Mutation::DeleteConfigGroup {
+            namespace,
+            name,
+            mtime,
+        } => Op::Tombstone(
+            &CONFIG_GROUP,
+            vec![Value::Text(namespace), Value::Text(name)],
+            mtime,
+        ),
+        Mutation::PutConfigFile(f) => Op::Put(&CONFIG_FILE, codec::config_file(&f)),
+        Mutation::DeleteConfigFile { key, mtime } => Op::Tombstone(
+            &CONFIG_FILE,
+            vec![text(&key.namespace), text(&key.group), text(&key.name)],
+            mtime,
+        ),
+        Mutation::PutConfigRelease(r) => Op::Put(&CONFIG_RELEASE, codec::config_release(&r)),
+        Mutation::DeleteConfigRelease { key, name, mtime } => Op::Tombstone(
+            &CONFIG_RELEASE,
+            vec![
+                text(&key.namespace),
+                text(&key.group),
+                text(&key.name),
+                Value::Text(name),
+            ],
+            mtime,
+        ),
+        Mutation::AppendReleaseHistory(h) => Op::Put(&RELEASE_HISTORY, codec::release_history(&h)),
+        Mutation::PutConfigTemplate(t) => Op::Put(&CONFIG_TEMPLATE, codec::config_template(&t)),
+        Mutation::PutServiceContract(c) => Op::Put(&SERVICE_CONTRACT, codec::service_contract(&c)),
+        Mutation::PutUser(u) => Op::Put(&USER, codec::user(&u)),
+        Mutation::DeleteUser { id } => Op::Forget(&USER, id),
+        Mutation::PutUserGroup(g) => Op::Put(&USER_GROUP, codec::user_group(&g)),
+        Mutation::DeleteUserGroup { id } => Op::Forget(&USER_GROUP, id),
+        Mutation::PutStrategy(s) => Op::Put(&AUTH_STRATEGY, codec::strategy(&s)),
+        Mutation::DeleteStrategy { id } => Op::Forget(&AUTH_STRATEGY, id),
+    }
+}
+
+fn bind<'q>(
+    mut query: Query<'q, Any, AnyArguments>,
+    values: impl IntoIterator<Item = Value>,
+) -> Query<'q, Any, AnyArguments> {
+    for value in values {
+        query = match value {
+            Value::Int(v) => query.bind(v),
+            Value::Text(v) => query.bind(v),
+            Value::Bytes(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+/// The flag, times and seq that end every row.
+fn tail(flag: i64, ctime: Millis, mtime: Millis, seq: i64) -> [Value; 4] {
+    [flag, ctime, mtime, seq].map(Value::Int)
+}
+
+/// Applies the batches, in order, in one transaction, acknowledged after COMMIT.
+pub(crate) async fn commit(
+    pool: &AnyPool,
+    sql: &Statements,
+    batches: &[Vec<Op>],
+) -> StoreResult<()> {
+    let all = || batches.iter().flatten();
+    let domains: BTreeSet<Domain> = all().map(|op| op.table().domain).collect();
+    if domains.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    let mut seqs = BTreeMap::new();
+    for domain in domains {
+        seqs.insert(domain, sql.revision.bump(&mut tx, domain).await?);
+    }
+    for op in all() {
+        let table = op.table();
+        let seq = seqs[&table.domain];
+        let statements = sql.table(table);
+        let query = match op {
+            Op::Put(_, encoded) => bind(
+                sqlx::query(AssertSqlSafe(statements.upsert.clone())),
+                encoded
+                    .values
+                    .iter()
+                    .cloned()
+                    .chain(tail(0, encoded.ctime, encoded.mtime, seq)),
+            ),
+            Op::Tombstone(_, key, mtime) => {
+                let empty = table.data.iter().map(|c| Value::empty(c.ty));
+                bind(
+                    sqlx::query(AssertSqlSafe(statements.tombstone.clone())),
+                    key.iter()
+                        .cloned()
+                        .chain(empty)
+                        .chain(tail(1, 0, *mtime, seq)),
+                )
+            }
+            Op::Forget(_, id) => bind(
+                sqlx::query(AssertSqlSafe(statements.forget.clone())),
+                [Value::Int(seq), Value::Text(id.clone())],
+            ),
+        };
+        query.execute(&mut *tx).await.map_err(unavailable)?;
+    }
+    tx.commit().await.map_err(unavailable)
+}
+
+/// Deletes soft-deleted rows older than `before` and raises each domain's purge watermark to the
+/// highest `seq` removed, in one transaction that holds every domain's revision lock.
+pub(crate) async fn purge(pool: &AnyPool, sql: &Statements, before: Millis) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    for domain in Domain::ALL {
+        sql.revision.lock(&mut tx, domain).await?;
+    }
+    let mut purged: BTreeMap<Domain, i64> = BTreeMap::new();
+    for table in schema::all_tables() {
+        let statements = sql.table(table);
+        let max: i64 = sqlx::query(AssertSqlSafe(statements.purge_max.clone()))
+            .bind(before)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(unavailable)?;
+        sqlx::query(AssertSqlSafe(statements.purge.clone()))
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let entry = purged.entry(table.domain).or_default();
+        *entry = (*entry).max(max);
+    }
+    for (domain, seq) in purged {
+        if seq > 0 {
+            sql.revision.purged(&mut tx, domain, seq).await?;
+        }
+    }
+    tx.commit().await.map_err(unavailable)
+}
