@@ -434,6 +434,14 @@ fn sample_config_loads_without_warnings() {
         load_str(text, "conf/polaris-server.yaml", &no_env()).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(config.http, Some(ListenerConfig::new(8090)));
+    // The sample serves what a start without a file serves.
+    let listeners = |c: &ServerConfig| {
+        c.apiservers
+            .iter()
+            .map(|a| (a.name.clone(), a.listener))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listeners(&config), listeners(&ServerConfig::default()));
     assert_eq!(
         config.store,
         StoreConfig::Embedded {
