@@ -11,7 +11,6 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource as DeltaResource,
 };
 use tokio::sync::mpsc;
-use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
@@ -184,11 +183,11 @@ pub fn serve(
     cache: Arc<XdsCache>,
     limits: Limits,
     metrics: Arc<XdsMetrics>,
-    mut requests: Streaming<DeltaDiscoveryRequest>,
+    requests: Streaming<DeltaDiscoveryRequest>,
 ) -> ReceiverStream<Result<DeltaDiscoveryResponse, Status>> {
     let (out, responses) = mpsc::channel(8);
-    let mut changes = cache.subscribe();
-    let mut stream = DeltaStream {
+    let changes = cache.subscribe();
+    let stream = DeltaStream {
         cache,
         limits,
         metrics: metrics.clone(),
@@ -197,24 +196,25 @@ pub fn serve(
         nonces: 0,
         out,
     };
-    tokio::spawn(async move {
-        let _open = metrics.stream_opened();
-        loop {
-            let alive = tokio::select! {
-                request = requests.next() => match request {
-                    Some(Ok(request)) => stream.on_request(request).await,
-                    _ => false,
-                },
-                changed = changes.changed() => match changed {
-                    Ok(()) => stream.on_change().await,
-                    Err(_) => false,
-                },
-                () = stream.out.closed() => false,
-            };
-            if !alive {
-                break;
-            }
-        }
-    });
-    ReceiverStream::new(responses)
+    crate::drive::drive(stream, requests, changes, responses, metrics)
+}
+
+impl crate::drive::XdsStream for DeltaStream {
+    type Request = DeltaDiscoveryRequest;
+    type Response = DeltaDiscoveryResponse;
+
+    fn on_request(
+        &mut self,
+        request: DeltaDiscoveryRequest,
+    ) -> impl std::future::Future<Output = bool> + Send {
+        DeltaStream::on_request(self, request)
+    }
+
+    fn on_change(&mut self) -> impl std::future::Future<Output = bool> + Send {
+        DeltaStream::on_change(self)
+    }
+
+    fn out(&self) -> &mpsc::Sender<Result<DeltaDiscoveryResponse, Status>> {
+        &self.out
+    }
 }

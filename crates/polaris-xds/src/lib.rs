@@ -11,6 +11,7 @@ pub mod build;
 pub mod builder;
 pub mod cache;
 pub mod delta;
+mod drive;
 pub mod metrics;
 pub mod node;
 pub mod service;

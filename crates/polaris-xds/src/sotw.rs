@@ -15,7 +15,6 @@ use envoy_types::pb::envoy::service::discovery::v3::{
 };
 use envoy_types::pb::google::rpc::Status as RpcStatus;
 use tokio::sync::mpsc;
-use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
@@ -222,11 +221,11 @@ pub fn serve(
     limits: Limits,
     metrics: Arc<XdsMetrics>,
     only: Option<XdsType>,
-    mut requests: Streaming<DiscoveryRequest>,
+    requests: Streaming<DiscoveryRequest>,
 ) -> ReceiverStream<Result<DiscoveryResponse, Status>> {
     let (out, responses) = mpsc::channel(8);
-    let mut changes = cache.subscribe();
-    let mut stream = Stream {
+    let changes = cache.subscribe();
+    let stream = Stream {
         cache,
         limits,
         metrics: metrics.clone(),
@@ -236,28 +235,25 @@ pub fn serve(
         nonces: 0,
         out,
     };
-    tokio::spawn(async move {
-        let _open = metrics.stream_opened();
-        loop {
-            let alive = tokio::select! {
-                request = requests.next() => match request {
-                    Some(Ok(request)) => stream.on_request(request).await,
-                    Some(Err(status)) => {
-                        tracing::debug!(target: "polaris_xds", %status, "xDS stream ended by the client");
-                        false
-                    }
-                    None => false,
-                },
-                changed = changes.changed() => match changed {
-                    Ok(()) => stream.on_change().await,
-                    Err(_) => false,
-                },
-                () = stream.out.closed() => false,
-            };
-            if !alive {
-                break;
-            }
-        }
-    });
-    ReceiverStream::new(responses)
+    crate::drive::drive(stream, requests, changes, responses, metrics)
+}
+
+impl crate::drive::XdsStream for Stream {
+    type Request = DiscoveryRequest;
+    type Response = DiscoveryResponse;
+
+    fn on_request(
+        &mut self,
+        request: DiscoveryRequest,
+    ) -> impl std::future::Future<Output = bool> + Send {
+        Stream::on_request(self, request)
+    }
+
+    fn on_change(&mut self) -> impl std::future::Future<Output = bool> + Send {
+        Stream::on_change(self)
+    }
+
+    fn out(&self) -> &mpsc::Sender<Result<DiscoveryResponse, Status>> {
+        &self.out
+    }
 }
