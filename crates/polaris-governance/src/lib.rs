@@ -246,7 +246,7 @@ impl Governance {
             priority: spec.priority,
             description: spec.description,
             targets: spec.targets,
-            body: spec.body,
+            body: spec.body.into(),
             revision: new_revision(),
             ctime: current.map_or(now, |c| c.ctime),
             mtime: now,

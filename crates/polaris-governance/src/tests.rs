@@ -165,8 +165,12 @@ async fn writes_are_durable_and_failed_writes_invisible() {
         .await
         .unwrap();
     assert_eq!(
-        reopened.get(RuleKind::Lane, &rule.id).unwrap().body,
-        b"lane".to_vec()
+        reopened
+            .get(RuleKind::Lane, &rule.id)
+            .unwrap()
+            .body
+            .as_slice(),
+        b"lane"
     );
     store.fail_writes(true);
     let err = g
@@ -283,7 +287,7 @@ fn combined_revisions_follow_the_official_scheme() {
             priority: 0,
             description: String::new(),
             targets: vec![],
-            body: vec![],
+            body: Vec::new().into(),
             revision: revision.into(),
             ctime: 0,
             mtime: 0,

@@ -308,7 +308,7 @@ pub(crate) fn decode_rule(bytes: &[u8]) -> StoreResult<Rule> {
         priority: r.priority,
         description: r.description,
         targets,
-        body,
+        body: body.into(),
         revision: r.revision,
         ctime: r.ctime,
         mtime: r.mtime,

@@ -42,7 +42,7 @@ fn rule(id: &str) -> Mutation {
         priority: 0,
         description: String::new(),
         targets: Vec::new(),
-        body: Vec::new(),
+        body: Vec::new().into(),
         revision: String::new(),
         ctime: 1,
         mtime: 1,

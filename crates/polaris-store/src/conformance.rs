@@ -393,7 +393,7 @@ fn rule(kind: RuleKind, id: &str, mtime: Millis) -> Rule {
             },
         ],
         // Arbitrary bytes, including NUL and invalid UTF-8: bodies are opaque.
-        body: vec![0, 159, 146, 150, 10, 255],
+        body: vec![0, 159, 146, 150, 10, 255].into(),
         revision: format!("rev-{id}"),
         ctime: mtime - 1,
         mtime,

@@ -26,7 +26,7 @@ pub use id::{instance_id, new_revision, new_token, new_uuid};
 pub use model::{
     HealthCheck, Instance, InstanceKey, Location, Metadata, Millis, Namespace, Service, ServiceKey,
 };
-pub use rule::{Rule, RuleKind, RuleTarget, TargetRole};
+pub use rule::{Rule, RuleBody, RuleKind, RuleTarget, TargetRole};
 
 /// Name of the namespace that always exists and holds unqualified services.
 pub const DEFAULT_NAMESPACE: &str = "default";

@@ -1,6 +1,10 @@
 //! Governance rules as the registry stores them: typed envelope fields the server needs to
 //! select and order rules, plus the rule's own body, which only protocol adapters interpret.
 
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
 use crate::{Millis, ServiceKey};
 
 /// The kinds of governance rules.
@@ -77,10 +81,81 @@ pub struct Rule {
     pub description: String,
     pub targets: Vec<RuleTarget>,
     /// The rule's protobuf encoding, opaque to every layer but the adapters.
-    pub body: Vec<u8>,
+    pub body: RuleBody,
     pub revision: String,
     pub ctime: Millis,
     pub mtime: Millis,
+}
+
+/// A rule's encoded body and, once an adapter has asked for it, its decoded form. A rule is
+/// immutable (a change makes a new [`Rule`] with a new revision), so the body is decoded at most
+/// once per revision, whoever reads it, and the decoded form goes away with the rule.
+#[derive(Clone, Default)]
+pub struct RuleBody {
+    bytes: Vec<u8>,
+    decoded: OnceLock<Arc<dyn Any + Send + Sync>>,
+}
+
+impl RuleBody {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.bytes.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The body decoded by `decode`, computed on the first call and shared afterwards. `None`
+    /// when it does not decode (not remembered: a bad body is logged by the caller each time)
+    /// or when an earlier caller decoded it as another type.
+    pub fn decoded<T, E>(&self, decode: impl FnOnce(&[u8]) -> Result<T, E>) -> Option<Arc<T>>
+    where
+        T: Send + Sync + 'static,
+    {
+        if let Some(found) = self.decoded.get() {
+            return Arc::clone(found).downcast::<T>().ok();
+        }
+        let value: Arc<dyn Any + Send + Sync> = Arc::new(decode(&self.bytes).ok()?);
+        let kept = self.decoded.get_or_init(|| value);
+        Arc::clone(kept).downcast::<T>().ok()
+    }
+}
+
+impl From<Vec<u8>> for RuleBody {
+    fn from(bytes: Vec<u8>) -> Self {
+        RuleBody {
+            bytes,
+            decoded: OnceLock::new(),
+        }
+    }
+}
+
+impl AsRef<[u8]> for RuleBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl PartialEq for RuleBody {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for RuleBody {}
+
+impl fmt::Debug for RuleBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RuleBody({} bytes)", self.bytes.len())
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +176,25 @@ mod tests {
         assert!(target("*", "*").matches(&key));
         assert!(!target("ns", "other").matches(&key));
         assert!(!target("other", "*").matches(&key));
+    }
+
+    #[test]
+    fn bodies_decode_once_and_compare_by_bytes() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let body = RuleBody::from(vec![1, 2, 3]);
+        let decode = |bytes: &[u8]| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, ()>(bytes.len())
+        };
+        assert_eq!(body.decoded(decode).as_deref(), Some(&3));
+        assert_eq!(body.decoded(decode).as_deref(), Some(&3));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(body.decoded(|_| Ok::<_, ()>("other type")).is_none());
+        let failing = RuleBody::from(vec![9]);
+        assert!(failing.decoded(|_| Err::<usize, _>(())).is_none());
+        assert_eq!(failing.decoded(|b| Ok::<_, ()>(b[0])).as_deref(), Some(&9));
+        assert_eq!(body, RuleBody::from(vec![1, 2, 3]));
+        assert_ne!(body, failing);
     }
 
     #[test]

@@ -18,6 +18,11 @@ pub fn format_millis(ms: Millis) -> Option<String> {
     ))
 }
 
+/// [`format_millis`], with `""` for an unset time (how protobuf string fields carry it).
+pub fn format_or_empty(ms: Millis) -> String {
+    format_millis(ms).unwrap_or_default()
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;

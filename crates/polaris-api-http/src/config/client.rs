@@ -250,7 +250,7 @@ fn group_files(state: &AppState, namespace: &str, group: &str) -> Option<(String
             ));
             let mut info = client_info(&file.key, release);
             info.md5 = None;
-            info.release_time = some(&crate::governance::time(release.mtime));
+            info.release_time = some(&polaris_types::time::format_or_empty(release.mtime));
             info.tags = tags_out(&release.tags);
             items.push(to_json(&info, "v1.ClientConfigFileInfo"));
         }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::some;
 use crate::governance::json::to_json;
-use crate::governance::time;
+use polaris_types::time::format_or_empty as time;
 
 /// The plaintext of stored content (unchanged when the file is not encrypted); a content
 /// that does not decrypt is shown as stored, and logged.

@@ -13,8 +13,8 @@ use serde_json::Value;
 use super::{query_reply, read_one, some};
 use crate::AppState;
 use crate::governance::json::to_json;
-use crate::governance::time;
 use crate::reply::Reply;
+use polaris_types::time::format_or_empty as time;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/config/v1/configfiletemplates", get(list).post(create))

@@ -209,17 +209,6 @@ pub(crate) fn to_any_json<T: prost::Message>(msg: &T, message: &str) -> Value {
     Value::Object(object)
 }
 
-/// Decodes a stored rule body; `None` (logged) when it does not decode.
-pub(crate) fn decode_body<T: prost::Message + Default>(bytes: &[u8]) -> Option<T> {
-    match T::decode(bytes) {
-        Ok(msg) => Some(msg),
-        Err(err) => {
-            tracing::error!(target: "polaris_api_http", %err, "stored rule body does not decode");
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

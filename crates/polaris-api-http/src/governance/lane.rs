@@ -7,120 +7,23 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use polaris_governance::{RuleFilter, RuleSpec};
-use polaris_proto::v1;
-use polaris_types::validate::is_valid_name;
-use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, TargetRole};
-use prost::Message;
-use serde_json::Value;
+use polaris_discovery::rules::{LaneGroups, RuleCodec};
+use polaris_governance::RuleFilter;
+use polaris_types::{Code, PolarisError, Rule};
 
-use super::json::{decode_body, to_any_json};
-use super::{add_target, as_is, check_count, check_match, failure, page_reply, run_batch, time};
+use super::{AS_IS, ConsoleKind, failure, listed, page_reply};
 use crate::AppState;
 use crate::body::Query;
 use crate::reply::{Reply, query_error};
 
-const MESSAGE: &str = "v1.LaneGroup";
-const KIND: RuleKind = RuleKind::Lane;
-const NAMESPACE: &str = "default";
-const MAX_LANE_RULES: usize = 100;
-/// Entry types whose selector names a service.
-const SERVICE_ENTRIES: &[&str] = &[
-    "polarismesh.cn/service",
-    "polarismesh.cn/gateway/spring-cloud-gateway",
-];
+type C = LaneGroups;
+
+impl ConsoleKind for LaneGroups {}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/naming/v1/lane/groups", get(list).post(create).put(update))
         .route("/naming/v1/lane/groups/delete", post(delete))
-}
-
-fn invalid(detail: impl Into<String>) -> PolarisError {
-    PolarisError::new(Code::InvalidParameter, detail)
-}
-
-/// A name as the lane paramcheck wants it: the name regex, shorter than 64 bytes.
-fn check_name(name: &str, what: &str) -> Result<()> {
-    if !is_valid_name(name, 63) {
-        return Err(invalid(format!(
-            "{what} {name:?} must match ^[0-9A-Za-z-./:_]+$ and be shorter than 64 bytes"
-        )));
-    }
-    Ok(())
-}
-
-/// The service selectors of the group's traffic entries.
-fn selectors(group: &v1::LaneGroup) -> Vec<v1::ServiceSelector> {
-    group
-        .entries
-        .iter()
-        .filter(|e| SERVICE_ENTRIES.contains(&e.r#type.as_str()))
-        .filter_map(|e| e.selector.as_ref())
-        .filter_map(|any| v1::ServiceSelector::decode(any.value.as_slice()).ok())
-        .collect()
-}
-
-fn check(group: &v1::LaneGroup) -> Result<()> {
-    check_name(&group.name, "lane group name")?;
-    if group.rules.len() > MAX_LANE_RULES {
-        return Err(invalid(format!(
-            "at most {MAX_LANE_RULES} lane rules per group"
-        )));
-    }
-    for rule in &group.rules {
-        check_name(&rule.name, "lane rule name")?;
-    }
-    check_count(group.entries.len(), "entries")?;
-    check_count(group.destinations.len(), "destinations")?;
-    let code = Code::InvalidParameter;
-    for rule in &group.rules {
-        let arguments = rule
-            .traffic_match_rule
-            .as_ref()
-            .map(|t| t.arguments.as_slice())
-            .unwrap_or_default();
-        check_count(arguments.len(), "arguments")?;
-        for arg in arguments {
-            check_match(arg.value.as_ref(), code, &format!("argument {:?}", arg.key))?;
-        }
-    }
-    let selectors = selectors(group);
-    let labels = group
-        .destinations
-        .iter()
-        .flat_map(|d| d.labels.iter())
-        .chain(selectors.iter().flat_map(|s| s.labels.iter()));
-    for (key, label) in labels {
-        check_match(Some(label), code, &format!("label {key:?}"))?;
-    }
-    Ok(())
-}
-
-fn spec(group: &v1::LaneGroup, id: Option<String>) -> Result<RuleSpec> {
-    check(group)?;
-    let mut targets = Vec::new();
-    for d in &group.destinations {
-        add_target(&mut targets, &d.namespace, &d.service, TargetRole::Callee);
-    }
-    for s in selectors(group) {
-        add_target(&mut targets, &s.namespace, &s.service, TargetRole::Caller);
-    }
-    Ok(RuleSpec {
-        kind: KIND,
-        id,
-        name: group.name.clone(),
-        namespace: NAMESPACE.to_string(),
-        enable: true,
-        priority: 0,
-        description: group.description.clone(),
-        targets,
-        body: group.encode_to_vec(),
-    })
-}
-
-fn echo(group: &v1::LaneGroup) -> Value {
-    to_any_json(group, MESSAGE)
 }
 
 fn by_name(state: &AppState, name: &str) -> Option<std::sync::Arc<Rule>> {
@@ -130,101 +33,75 @@ fn by_name(state: &AppState, name: &str) -> Option<std::sync::Arc<Rule>> {
     };
     state
         .governance
-        .list(KIND, &filter)
+        .list(C::KIND, &filter)
         .into_iter()
         .find(|r| r.name == name)
 }
 
 async fn create(State(state): State<AppState>, body: Body) -> Response {
-    run_batch(body, MESSAGE, false, as_is, |group: v1::LaneGroup| {
-        let governance = state.governance.clone();
-        async move {
-            let id = (!group.id.is_empty()).then(|| group.id.clone());
-            let result = match spec(&group, id) {
-                Ok(spec) => governance.create(spec).await,
-                Err(err) => Err(err),
-            };
-            match result {
-                Ok(created) => {
-                    let mut out = group.clone();
-                    out.id = created.id.clone();
-                    Reply::ok().with("data", echo(&out))
-                }
-                Err(err) => failure(&err),
+    super::run_batch::<C, _, _>(state, body, AS_IS, |state, group| async move {
+        let id = (!group.id.is_empty()).then(|| group.id.clone());
+        match super::create::<C>(&state.governance, &group, id).await {
+            Ok(created) => {
+                let mut out = group;
+                out.id = created.id.clone();
+                Reply::ok().with("data", C::echo(&out))
             }
+            Err(refusal) => failure(&refusal.err),
         }
     })
     .await
 }
 
 async fn update(State(state): State<AppState>, body: Body) -> Response {
-    run_batch(body, MESSAGE, false, as_is, |group: v1::LaneGroup| {
-        let state = state.clone();
-        async move {
-            if group.id.is_empty() {
-                return failure(&invalid("lane group id is required"));
+    super::run_batch::<C, _, _>(state, body, AS_IS, |state, group| async move {
+        if group.id.is_empty() {
+            let err = PolarisError::new(Code::InvalidParameter, "lane group id is required");
+            return failure(&err);
+        }
+        // Officially an update is located by name.
+        let result = match C::check(&group) {
+            Ok(()) => match by_name(&state, &group.name) {
+                Some(current) => super::update::<C>(&state.governance, &group, &current.id)
+                    .await
+                    .map_err(|refusal| refusal.err),
+                None => Err(PolarisError::new(
+                    Code::NotFoundResource,
+                    format!("lane group {}", group.name),
+                )),
+            },
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(updated) => {
+                let mut out = group;
+                out.id = updated.id.clone();
+                Reply::ok().with("data", C::echo(&out))
             }
-            // Officially an update is located by name.
-            let result = match check(&group) {
-                Ok(()) => match by_name(&state, &group.name) {
-                    Some(current) => match spec(&group, Some(current.id.clone())) {
-                        Ok(spec) => state.governance.update(spec).await,
-                        Err(err) => Err(err),
-                    },
-                    None => Err(PolarisError::new(
-                        Code::NotFoundResource,
-                        format!("lane group {}", group.name),
-                    )),
-                },
-                Err(err) => Err(err),
-            };
-            match result {
-                Ok(updated) => {
-                    let mut out = group.clone();
-                    out.id = updated.id.clone();
-                    Reply::ok().with("data", echo(&out))
-                }
-                Err(err) => failure(&err),
-            }
+            Err(err) => failure(&err),
         }
     })
     .await
 }
 
 async fn delete(State(state): State<AppState>, body: Body) -> Response {
-    run_batch(body, MESSAGE, false, as_is, |group: v1::LaneGroup| {
-        let state = state.clone();
-        async move {
-            // By id, else by name; a missing group is a success.
-            let id = if group.id.is_empty() {
-                by_name(&state, &group.name).map(|r| r.id.clone())
-            } else {
-                Some(group.id.clone())
-            };
-            let result = match id {
-                Some(id) => state.governance.delete(KIND, &id).await,
-                None => Ok(()),
-            };
-            match result {
-                Ok(()) => Reply::ok().with("data", echo(&group)),
-                Err(err) => failure(&err),
-            }
+    super::run_batch::<C, _, _>(state, body, AS_IS, |state, group| async move {
+        // By id, else by name; a missing group is a success.
+        let id = if group.id.is_empty() {
+            by_name(&state, &group.name).map(|r| r.id.clone())
+        } else {
+            Some(group.id.clone())
+        };
+        let result = match id {
+            Some(id) => state.governance.delete(C::KIND, &id).await,
+            None => Ok(()),
+        };
+        match result {
+            Ok(()) => Reply::ok().with("data", C::echo(&group)),
+            Err(err) => failure(&err),
         }
     })
     .await
-}
-
-/// A stored group in its console form.
-fn render(rule: &Rule) -> Option<v1::LaneGroup> {
-    let mut out: v1::LaneGroup = decode_body(&rule.body)?;
-    out.id = rule.id.clone();
-    out.name = rule.name.clone();
-    out.description = rule.description.clone();
-    out.revision = rule.revision.clone();
-    out.ctime = time(rule.ctime);
-    out.mtime = time(rule.mtime);
-    out.deleteable = true;
-    Some(out)
 }
 
 /// The official `IsWildMatch`: `*x*` contains, `x*` prefix, `*x` suffix, else equality.
@@ -265,13 +142,10 @@ async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respons
         ..RuleFilter::default()
     };
     let name = query.text("name");
-    let items = state
-        .governance
-        .list(KIND, &filter)
-        .iter()
-        .filter(|r| wild_match(&r.name, &name))
-        .filter_map(|r| render(r))
-        .map(|out| echo(&out))
+    let items = listed::<C>(&state.governance, &filter)
+        .into_iter()
+        .filter(|(r, _)| wild_match(&r.name, &name))
+        .map(|(_, out)| C::echo(&out))
         .collect();
     page_reply("data", items, page, false)
 }
@@ -288,13 +162,5 @@ mod tests {
         assert!(wild_match("lane-a", "lane-a"));
         assert!(!wild_match("lane-a", "lane"));
         assert!(wild_match("x", ""));
-    }
-
-    #[test]
-    fn names_are_checked() {
-        assert!(check_name("ok", "n").is_ok());
-        assert!(check_name("", "n").is_err());
-        assert!(check_name(&"a".repeat(64), "n").is_err());
-        assert!(check_name("bad name", "n").is_err());
     }
 }

@@ -3,16 +3,12 @@
 //! shapes and codes of `docs/wire/governance.md`.
 //!
 //! Every write endpoint takes a JSON array whose items are parsed through prost-reflect
-//! ([`json`]) into the prost messages of `polaris-proto`, validated here with the official
-//! per-kind codes, and handed to [`polaris_governance::Governance`] as a [`RuleSpec`]: the
-//! envelope (name, namespace, enable flag, priority, description, the services the rule names)
-//! plus the rule's protobuf encoding as its opaque body. Lists decode the stored bodies again,
-//! overwrite the envelope fields with the domain's values, filter and page them.
-//!
-//! Beyond the official checks, every `MatchString` of a rule is compiled with
-//! `polaris-matcher` (a bad regular expression or range is refused; the official server stores
-//! it and lets SDKs fail to match), and a rule may carry at most [`MAX_CONDITIONS`] arguments,
-//! sources or destinations.
+//! ([`json`]) into the prost messages of `polaris-proto`; the kind's codec in
+//! `polaris_discovery::rules` checks each item with the official codes and turns it into a
+//! [`polaris_governance::RuleSpec`] for [`polaris_governance::Governance`], and the same codec
+//! stamps stored rules for lists (and for Discover). This module holds what the five kinds'
+//! handlers share: the batch runner, codec-driven create, update and enable, delete by id,
+//! listing and paging.
 
 mod circuitbreaker;
 mod faultdetect;
@@ -22,26 +18,20 @@ mod ratelimit;
 mod routing;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use polaris_governance::Governance;
-use polaris_matcher::{MatchKind, MatchString, Matcher};
+use polaris_discovery::rules::checks::require_id;
+use polaris_discovery::rules::{Refusal, RuleCodec, Write};
+use polaris_governance::{Governance, RuleFilter};
 use polaris_naming::Page;
-use polaris_proto::v1;
-use polaris_types::validate::is_valid_name;
-use polaris_types::{Code, Millis, PolarisError, Result, RuleKind, RuleTarget, TargetRole};
+use polaris_types::{Code, PolarisError, Result, Rule, RuleKind};
 use serde_json::Value;
 
 use crate::AppState;
 use crate::reply::{BatchReply, BatchRule, Reply, query_reply};
-
-/// Most arguments, labels, sources or destinations one rule may carry (each counted apart).
-pub(crate) const MAX_CONDITIONS: usize = 1000;
-
-/// Longest rule description (circuit breakers, fault detectors).
-pub(crate) const MAX_DESCRIPTION: usize = 1024;
 
 /// Every governance route.
 pub fn routes() -> Router<AppState> {
@@ -51,6 +41,14 @@ pub fn routes() -> Router<AppState> {
         .merge(circuitbreaker::routes())
         .merge(faultdetect::routes())
         .merge(lane::routes())
+}
+
+/// How the console API shows a kind's rules: as an `Any` (`{"@type": ..., fields}`, every kind
+/// but rate limits) or as the plain message.
+pub(crate) trait ConsoleKind: RuleCodec {
+    fn echo(rule: &Self::Message) -> Value {
+        json::to_any_json(rule, Self::MESSAGE)
+    }
 }
 
 /// Codes for which the official code table has no text, so `info` is `""`.
@@ -74,90 +72,85 @@ pub(crate) fn failure(err: &PolarisError) -> Reply {
     reply
 }
 
-/// Runs a governance batch: parse every item as `message` (any failure answers 400001 for the
-/// whole batch), then run the items in order and collect their replies (naming-http §4).
-pub(crate) async fn run_batch<T, F, Fut>(
+/// How a batch's items are read: `rewrite_v2` and `prepare` as in [`json::read_items`].
+pub(crate) type Reading = (bool, fn(&mut Value));
+
+/// Items read as they are.
+pub(crate) const AS_IS: Reading = (false, |_| {});
+
+/// Runs a governance batch of `C` items: parse every item (any failure answers 400001 for the
+/// whole batch), then run `each` on the items in order and collect their replies
+/// (naming-http §4).
+pub(crate) async fn run_batch<C, F, Fut>(
+    state: AppState,
     body: Body,
-    message: &str,
-    rewrite_v2: bool,
-    prepare: fn(&mut Value),
-    mut each: F,
+    (rewrite_v2, prepare): Reading,
+    each: F,
 ) -> Response
 where
-    T: prost::Message + Default,
-    F: FnMut(T) -> Fut,
+    C: RuleCodec,
+    F: Fn(AppState, C::Message) -> Fut,
     Fut: Future<Output = Reply>,
 {
-    let items = match json::read_items::<T>(body, message, rewrite_v2, prepare).await {
+    let read = json::read_items::<C::Message>(body, C::MESSAGE, rewrite_v2, prepare).await;
+    let items = match read {
         Ok(items) => items,
         Err(response) => return response,
     };
     let mut reply = BatchReply::new(BatchRule::Uniform);
     for item in items {
-        reply.push(each(item).await);
+        reply.push(each(state.clone(), item).await);
     }
     reply.into_response()
 }
 
-/// Leaves an item's JSON as it is.
-pub(crate) fn as_is(_: &mut Value) {}
-
-/// The number of Unicode scalar values, as Go's `utf8.RuneCountInString`.
-pub(crate) fn runes(text: &str) -> usize {
-    text.chars().count()
+/// Checks a new rule with its codec and creates it (with `id` when the client's is kept).
+pub(crate) async fn create<C: RuleCodec>(
+    governance: &Governance,
+    rule: &C::Message,
+    id: Option<String>,
+) -> std::result::Result<Arc<Rule>, Refusal> {
+    let spec = C::spec(rule, id, Write::Create)?;
+    Ok(governance.create(spec).await?)
 }
 
-/// Refuses an empty id with the kind's code.
-pub(crate) fn require_id(id: &str, code: Code) -> Result<()> {
-    if id.is_empty() {
-        return Err(PolarisError::new(code, "id is required"));
-    }
-    Ok(())
+/// Checks a changed rule with its codec and updates rule `id`.
+pub(crate) async fn update<C: RuleCodec>(
+    governance: &Governance,
+    rule: &C::Message,
+    id: &str,
+) -> std::result::Result<Arc<Rule>, Refusal> {
+    let spec = C::spec(rule, Some(id.to_string()), Write::Update)?;
+    Ok(governance.update(spec).await?)
 }
 
-/// Refuses more than [`MAX_CONDITIONS`] entries of one sort.
-pub(crate) fn check_count(count: usize, what: &str) -> Result<()> {
-    if count > MAX_CONDITIONS {
-        return Err(PolarisError::new(
-            Code::InvalidParameter,
-            format!("at most {MAX_CONDITIONS} {what} per rule, got {count}"),
-        ));
-    }
-    Ok(())
+/// Turns rule `id` of `C` on or off, refusing an empty id with `missing_id`.
+pub(crate) async fn enable<C: RuleCodec>(
+    governance: &Governance,
+    id: &str,
+    missing_id: Code,
+    on: bool,
+) -> Result<Arc<Rule>> {
+    require_id(id, missing_id)?;
+    governance.enable(C::KIND, id, on).await
 }
 
-/// Compiles a rule's match string, refusing bad regular expressions, ranges and match types
-/// with `code`. Values that name a parameter or variable (`value_type` ≠ TEXT), and empty or
-/// `*` values (which match anything), are not compiled.
-pub(crate) fn check_match(ms: Option<&v1::MatchString>, code: Code, what: &str) -> Result<()> {
-    let Some(ms) = ms else { return Ok(()) };
-    let value = ms.value.as_deref().unwrap_or_default();
-    if ms.value_type != 0 || value.is_empty() || value == "*" {
-        return Ok(());
-    }
-    let kind = MatchKind::from_number(ms.r#type).ok_or_else(|| {
-        PolarisError::new(code, format!("{what}: unknown match type {}", ms.r#type))
-    })?;
-    Matcher::compile(&MatchString::new(kind, value))
-        .map(|_| ())
-        .map_err(|err| PolarisError::new(code, format!("{what}: {err}")))
+/// The order of the official update checks of circuit breakers and fault detectors: the
+/// envelope's lengths and name first, then the id.
+pub(crate) fn checks_first(envelope: Result<()>, id: &str, missing_id: Code) -> Result<()> {
+    envelope.and_then(|()| require_id(id, missing_id))
 }
 
-/// Adds a target once. Entries without a usable name (empty, or outside the official name
-/// characters) cannot name a registered service and are left out of the index.
-pub(crate) fn add_target(targets: &mut Vec<RuleTarget>, ns: &str, svc: &str, role: TargetRole) {
-    let usable = |v: &str, max| v == "*" || is_valid_name(v, max);
-    if !usable(ns, 64) || !usable(svc, 128) {
-        return;
-    }
-    let target = RuleTarget {
-        namespace: ns.to_string(),
-        service: svc.to_string(),
-        role,
-    };
-    if !targets.contains(&target) {
-        targets.push(target);
-    }
+/// The stored rules of `C` that pass `filter`, in their console form.
+pub(crate) fn listed<C: RuleCodec>(
+    governance: &Governance,
+    filter: &RuleFilter,
+) -> Vec<(Arc<Rule>, C::Message)> {
+    governance
+        .list(C::KIND, filter)
+        .into_iter()
+        .filter_map(|r| C::console(&r).map(|out| (r, out)))
+        .collect()
 }
 
 /// Deletes a rule by id the way the official server does for circuit breakers and fault
@@ -182,11 +175,6 @@ pub(crate) async fn delete_by_id(
         Ok(()) => Reply::ok().with("data", data),
         Err(err) => failure(&err),
     }
-}
-
-/// A domain time as the official server prints it, `""` when unset.
-pub(crate) fn time(ms: Millis) -> String {
-    polaris_types::time::format_millis(ms).unwrap_or_default()
 }
 
 /// `value` contains `needle` (an empty needle matches everything).
@@ -224,50 +212,9 @@ pub(crate) fn page_reply(
 mod tests {
     use super::*;
 
-    fn ms(kind: i32, value: &str) -> v1::MatchString {
-        v1::MatchString {
-            r#type: kind,
-            value: Some(value.into()),
-            value_type: 0,
-        }
-    }
-
     #[test]
-    fn match_strings_compile_or_are_refused() {
-        let code = Code::InvalidParameter;
-        assert!(check_match(Some(&ms(1, "^a.*b$")), code, "x").is_ok());
-        assert!(check_match(Some(&ms(1, "(")), code, "x").is_err());
-        assert!(check_match(Some(&ms(5, "1~10")), code, "x").is_ok());
-        assert!(check_match(Some(&ms(5, "ten")), code, "x").is_err());
-        assert!(check_match(Some(&ms(5, "")), code, "x").is_ok());
-        assert!(check_match(Some(&ms(42, "a")), code, "x").is_err());
-        let parameter = v1::MatchString {
-            value_type: 1,
-            ..ms(1, "(")
-        };
-        assert!(check_match(Some(&parameter), code, "x").is_ok());
-        assert!(check_match(None, code, "x").is_ok());
-    }
-
-    #[test]
-    fn targets_are_deduplicated_and_filtered() {
-        let mut targets = Vec::new();
-        add_target(&mut targets, "ns", "a", TargetRole::Callee);
-        add_target(&mut targets, "ns", "a", TargetRole::Callee);
-        add_target(&mut targets, "ns", "", TargetRole::Callee);
-        add_target(&mut targets, "*", "*", TargetRole::Caller);
-        add_target(&mut targets, "ns", "bad name", TargetRole::Caller);
-        assert_eq!(targets.len(), 2);
-    }
-
-    #[test]
-    fn counts_and_ids() {
-        assert!(check_count(MAX_CONDITIONS, "x").is_ok());
-        assert!(check_count(MAX_CONDITIONS + 1, "x").is_err());
-        assert_eq!(
-            require_id("", Code::InvalidRoutingId).unwrap_err().code,
-            Code::InvalidRoutingId
-        );
+    fn codes_without_official_text_have_no_info() {
         assert_eq!(failure(&Code::InvalidRoutingPriority.into()).info, "");
+        assert!(!failure(&Code::InvalidRoutingId.into()).info.is_empty());
     }
 }

@@ -10,26 +10,25 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use polaris_governance::{RuleFilter, RuleSpec};
+use polaris_discovery::rules::checks::require_id;
+use polaris_discovery::rules::{RULE_CONFIG, Refusal, RoutingRules, RuleCodec, routing_config};
+use polaris_governance::RuleFilter;
 use polaris_proto::v1;
-use polaris_types::validate::is_valid_name;
-use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, RuleTarget, TargetRole};
-use prost::Message;
+use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
-use super::json::{TYPE_PREFIX, decode_body, to_any_json};
-use super::{
-    add_target, check_count, check_match, failure, list_query, page_reply, require_id, run_batch,
-    runes, time,
-};
+use super::json::TYPE_PREFIX;
+use super::{ConsoleKind, Reading, failure, list_query, listed, page_reply};
 use crate::AppState;
 use crate::body::Query;
 use crate::reply::{BatchReply, BatchRule, Reply, query_error};
 
-const MESSAGE: &str = "v1.RouteRule";
-const RULE_CONFIG: &str = "v1.RuleRoutingConfig";
-const MAX_PRIORITY: u32 = 10;
-const KIND: RuleKind = RuleKind::Routing;
+type C = RoutingRules;
+const MISSING_ID: Code = Code::InvalidRoutingId;
+/// Routing bodies are read with `v2.` types renamed and the config type filled in.
+const READING: Reading = (true, fill_config_type);
+
+impl ConsoleKind for RoutingRules {}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -70,268 +69,65 @@ fn fill_config_type(item: &mut Value) {
     }
 }
 
-/// A validation failure, and whether the official reply echoes the rule in `data`.
-struct Refusal {
-    err: PolarisError,
-    echo: bool,
-}
-
-impl From<PolarisError> for Refusal {
-    fn from(err: PolarisError) -> Self {
-        Refusal { err, echo: false }
-    }
-}
-
-fn refuse(code: Code, detail: impl Into<String>, echo: bool) -> Refusal {
-    Refusal {
-        err: PolarisError::new(code, detail),
-        echo,
-    }
-}
-
-/// Every source and destination of a config, top level and sub-rules.
-fn sides(cfg: &v1::RuleRoutingConfig) -> (Vec<&v1::SourceService>, Vec<&v1::DestinationGroup>) {
-    let sources = cfg
-        .sources
-        .iter()
-        .chain(cfg.rules.iter().flat_map(|r| r.sources.iter()))
-        .collect();
-    let destinations = cfg
-        .destinations
-        .iter()
-        .chain(cfg.rules.iter().flat_map(|r| r.destinations.iter()))
-        .collect();
-    (sources, destinations)
-}
-
-/// Size limits and match strings of a rule config.
-fn check_config(cfg: &v1::RuleRoutingConfig) -> Result<()> {
-    let (sources, destinations) = sides(cfg);
-    check_count(sources.len(), "sources")?;
-    check_count(destinations.len(), "destinations")?;
-    check_count(cfg.rules.len(), "sub-rules")?;
-    let arguments = sources.iter().map(|s| s.arguments.len()).sum();
-    check_count(arguments, "source arguments")?;
-    check_count(
-        destinations.iter().map(|d| d.labels.len()).sum(),
-        "destination labels",
-    )?;
-    let code = Code::InvalidParameter;
-    for arg in sources.iter().flat_map(|s| s.arguments.iter()) {
-        check_match(
-            arg.value.as_ref(),
-            code,
-            &format!("source argument {:?}", arg.key),
-        )?;
-    }
-    for (key, label) in destinations.iter().flat_map(|d| d.labels.iter()) {
-        check_match(Some(label), code, &format!("destination label {key:?}"))?;
-    }
-    Ok(())
-}
-
-/// The official normalisation on save (parseSubRouteRule).
-fn normalize(cfg: &mut v1::RuleRoutingConfig) {
-    if cfg.rules.is_empty() {
-        cfg.rules.push(v1::SubRuleRouting {
-            name: String::new(),
-            sources: cfg.sources.clone(),
-            destinations: cfg.destinations.clone(),
-        });
-        return;
-    }
-    for sub in &mut cfg.rules {
-        if sub.sources.is_empty() {
-            sub.sources = cfg.sources.clone();
-        }
-        if sub.destinations.is_empty() {
-            sub.destinations = cfg.destinations.clone();
-        }
-    }
-    cfg.sources.clear();
-    cfg.destinations.clear();
-}
-
-/// Validates a rule (create and update) and turns it into a domain spec.
-fn spec(rule: &v1::RouteRule, id: Option<String>) -> std::result::Result<RuleSpec, Refusal> {
-    if runes(&rule.name) > 64 {
-        return Err(refuse(
-            Code::InvalidRoutingName,
-            "name is longer than 64 characters",
-            true,
-        ));
-    }
-    if runes(&rule.namespace) > 64 {
-        return Err(refuse(
-            Code::InvalidNamespaceName,
-            "namespace is longer than 64 characters",
-            false,
-        ));
-    }
-    if rule.priority > MAX_PRIORITY {
-        return Err(refuse(Code::InvalidRoutingPriority, "", false));
-    }
-    if rule.routing_policy != v1::RoutingPolicy::RulePolicy as i32 {
-        return Err(refuse(Code::InvalidRoutingPolicy, "", true));
-    }
-    let Some(any) = rule.routing_config.as_ref() else {
-        return Err(refuse(
-            Code::InvalidRoutingPolicy,
-            "routing_config is required",
-            true,
-        ));
-    };
-    if any.type_url != format!("{TYPE_PREFIX}{RULE_CONFIG}") {
-        return Err(refuse(
-            Code::ExecuteException,
-            format!("routing_config is {}, not {RULE_CONFIG}", any.type_url),
-            false,
-        ));
-    }
-    let mut cfg = v1::RuleRoutingConfig::decode(any.value.as_slice())
-        .map_err(|e| refuse(Code::ExecuteException, e.to_string(), false))?;
-    check_config(&cfg)?;
-    normalize(&mut cfg);
-    let mut targets: Vec<RuleTarget> = Vec::new();
-    let (sources, destinations) = sides(&cfg);
-    for s in sources {
-        add_target(&mut targets, &s.namespace, &s.service, TargetRole::Caller);
-    }
-    for d in destinations {
-        add_target(&mut targets, &d.namespace, &d.service, TargetRole::Callee);
-    }
-    let mut stored = rule.clone();
-    if let Some(any) = stored.routing_config.as_mut() {
-        any.value = cfg.encode_to_vec();
-    }
-    // The domain needs a valid namespace; an empty one (allowed officially) is kept in the
-    // body, which is what lists show.
-    let namespace = if is_valid_name(&rule.namespace, 64) {
-        rule.namespace.clone()
-    } else {
-        "default".to_string()
-    };
-    Ok(RuleSpec {
-        kind: KIND,
-        id,
-        name: rule.name.clone(),
-        namespace,
-        enable: rule.enable,
-        priority: rule.priority,
-        description: rule.description.clone(),
-        targets,
-        body: stored.encode_to_vec(),
-    })
-}
-
-fn echo(rule: &v1::RouteRule) -> Value {
-    to_any_json(rule, MESSAGE)
-}
-
+/// A refused item, with the rule echoed in `data` where the official reply does.
 fn refused(refusal: Refusal, rule: &v1::RouteRule) -> Reply {
     let reply = failure(&refusal.err);
     if refusal.echo {
-        reply.with("data", echo(rule))
+        reply.with("data", C::echo(rule))
     } else {
         reply
     }
 }
 
 async fn create(State(state): State<AppState>, body: Body) -> Response {
-    run_batch(
-        body,
-        MESSAGE,
-        true,
-        fill_config_type,
-        |rule: v1::RouteRule| {
-            let governance = state.governance.clone();
-            async move {
-                let id = (!rule.id.is_empty()).then(|| rule.id.clone());
-                let spec = match spec(&rule, id) {
-                    Ok(spec) => spec,
-                    Err(refusal) => return refused(refusal, &rule),
-                };
-                match governance.create(spec).await {
-                    Ok(created) => {
-                        let mut out = rule.clone();
-                        out.id = created.id.clone();
-                        Reply::ok().with("data", echo(&out))
-                    }
-                    Err(err) => refused(err.into(), &rule),
-                }
+    super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
+        let id = (!rule.id.is_empty()).then(|| rule.id.clone());
+        match super::create::<C>(&state.governance, &rule, id).await {
+            Ok(created) => {
+                let mut out = rule;
+                out.id = created.id.clone();
+                Reply::ok().with("data", C::echo(&out))
             }
-        },
-    )
+            Err(refusal) => refused(refusal, &rule),
+        }
+    })
     .await
 }
 
 async fn update(State(state): State<AppState>, body: Body) -> Response {
-    run_batch(
-        body,
-        MESSAGE,
-        true,
-        fill_config_type,
-        |rule: v1::RouteRule| {
-            let governance = state.governance.clone();
-            async move {
-                if let Err(err) = require_id(&rule.id, Code::InvalidRoutingId) {
-                    return failure(&err);
-                }
-                let spec = match spec(&rule, Some(rule.id.clone())) {
-                    Ok(spec) => spec,
-                    Err(refusal) => return refused(refusal, &rule),
-                };
-                match governance.update(spec).await {
-                    Ok(_) => Reply::ok(),
-                    Err(err) => failure(&err),
-                }
-            }
-        },
-    )
+    super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
+        if let Err(err) = require_id(&rule.id, MISSING_ID) {
+            return failure(&err);
+        }
+        match super::update::<C>(&state.governance, &rule, &rule.id).await {
+            Ok(_) => Reply::ok(),
+            // A domain refusal (unknown id...) never echoes.
+            Err(refusal) => refused(refusal, &rule),
+        }
+    })
     .await
 }
 
 async fn enable(State(state): State<AppState>, body: Body) -> Response {
-    run_batch(
-        body,
-        MESSAGE,
-        true,
-        fill_config_type,
-        |rule: v1::RouteRule| {
-            let governance = state.governance.clone();
-            async move {
-                if let Err(err) = require_id(&rule.id, Code::InvalidRoutingId) {
-                    return failure(&err);
-                }
-                match governance.enable(KIND, &rule.id, rule.enable).await {
-                    Ok(_) => Reply::ok(),
-                    Err(err) => failure(&err),
-                }
-            }
-        },
-    )
+    super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
+        match super::enable::<C>(&state.governance, &rule.id, MISSING_ID, rule.enable).await {
+            Ok(_) => Reply::ok(),
+            Err(err) => failure(&err),
+        }
+    })
     .await
 }
 
 async fn delete(State(state): State<AppState>, body: Body) -> Response {
-    run_batch(
-        body,
-        MESSAGE,
-        true,
-        fill_config_type,
-        |rule: v1::RouteRule| {
-            let governance = state.governance.clone();
-            async move {
-                if let Err(err) = require_id(&rule.id, Code::InvalidRoutingId) {
-                    return failure(&err);
-                }
-                match governance.delete(KIND, &rule.id).await {
-                    Ok(()) => Reply::ok().with("data", echo(&rule)),
-                    Err(err) => failure(&err),
-                }
-            }
-        },
-    )
+    super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
+        if let Err(err) = require_id(&rule.id, MISSING_ID) {
+            return failure(&err);
+        }
+        match state.governance.delete(C::KIND, &rule.id).await {
+            Ok(()) => Reply::ok().with("data", C::echo(&rule)),
+            Err(err) => failure(&err),
+        }
+    })
     .await
 }
 
@@ -428,35 +224,6 @@ fn services_match(cfg: &v1::RuleRoutingConfig, query: &Query) -> bool {
     })
 }
 
-/// A stored rule in its console form.
-fn render(rule: &Rule) -> Option<v1::RouteRule> {
-    let mut out: v1::RouteRule = decode_body(&rule.body)?;
-    out.id = rule.id.clone();
-    out.name = rule.name.clone();
-    out.enable = rule.enable;
-    out.priority = rule.priority;
-    out.description = rule.description.clone();
-    out.revision = rule.revision.clone();
-    out.ctime = time(rule.ctime);
-    out.mtime = time(rule.mtime);
-    out.etime = if rule.enable {
-        time(rule.mtime)
-    } else {
-        String::new()
-    };
-    out.metadata.clear();
-    out.editable = true;
-    out.deleteable = true;
-    Some(out)
-}
-
-fn config_of(rule: &v1::RouteRule) -> v1::RuleRoutingConfig {
-    rule.routing_config
-        .as_ref()
-        .and_then(|any| v1::RuleRoutingConfig::decode(any.value.as_slice()).ok())
-        .unwrap_or_default()
-}
-
 async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
         Ok(read) => read,
@@ -468,55 +235,24 @@ async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respons
         enable: query.boolean("enable"),
         ..RuleFilter::default()
     };
-    let mut found: Vec<(std::sync::Arc<Rule>, v1::RouteRule)> = state
-        .governance
-        .list(KIND, &filter)
+    let mut found: Vec<_> = listed::<C>(&state.governance, &filter)
         .into_iter()
-        .filter(|r| match name.strip_suffix('*') {
+        .filter(|(r, _)| match name.strip_suffix('*') {
             Some(part) => r.name.contains(part),
             None => name.is_empty() || r.name == name,
         })
-        .filter_map(|r| render(&r).map(|out| (r, out)))
-        .filter(|(_, out)| services_match(&config_of(out), &query))
+        .filter(|(r, _)| services_match(&routing_config(r).unwrap_or_default(), &query))
         .collect();
     if query.get("order_field") == Some("priority") {
         found.sort_by(|a, b| (a.0.priority, &a.0.id).cmp(&(b.0.priority, &b.0.id)));
     }
-    let items = found.iter().map(|(_, out)| echo(out)).collect();
+    let items = found.iter().map(|(_, out)| C::echo(out)).collect();
     page_reply("data", items, page, false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn normalisation_builds_or_inherits_sub_rules() {
-        let src = v1::SourceService {
-            service: "a".into(),
-            namespace: "n".into(),
-            arguments: vec![],
-        };
-        let mut cfg = v1::RuleRoutingConfig {
-            sources: vec![src.clone()],
-            ..Default::default()
-        };
-        normalize(&mut cfg);
-        assert_eq!(cfg.rules.len(), 1);
-        assert_eq!(
-            cfg.sources.len(),
-            1,
-            "top level kept when there were no sub-rules"
-        );
-        let mut cfg = v1::RuleRoutingConfig {
-            sources: vec![src],
-            rules: vec![v1::SubRuleRouting::default()],
-            ..Default::default()
-        };
-        normalize(&mut cfg);
-        assert!(cfg.sources.is_empty());
-        assert_eq!(cfg.rules[0].sources.len(), 1);
-    }
 
     #[test]
     fn side_match_wildcards() {

@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
+use polaris_discovery::rules::{
+    self, CircuitBreakers, FaultDetectors, RateLimits, RuleCodec, routing_config,
+};
 use polaris_governance::Governance;
 use polaris_proto::v1;
 use polaris_types::{Rule, RuleKind, ServiceKey, TargetRole};
-use prost::Message;
 
 /// The rules that shape one service's clusters and routes.
 #[derive(Clone, Debug, Default)]
@@ -26,24 +28,12 @@ pub struct ServiceRules {
     pub revision: String,
 }
 
-fn decoded<M: Message + Default>(rule: &Rule) -> Option<M> {
-    match M::decode(rule.body.as_slice()) {
-        Ok(message) => Some(message),
-        Err(err) => {
-            tracing::error!(target: "polaris_xds", %err, id = rule.id, "undecodable stored rule");
-            None
-        }
-    }
-}
-
-/// The v2 routing config of a stored route rule.
-fn routing_config(rule: &Rule) -> Option<v1::RuleRoutingConfig> {
-    let stored: v1::RouteRule = decoded(rule)?;
-    let any = stored.routing_config?;
-    if !any.type_url.ends_with("RuleRoutingConfig") {
-        return None;
-    }
-    v1::RuleRoutingConfig::decode(any.value.as_slice()).ok()
+/// A stored rule's body as its kind's codec decodes it (once per revision).
+fn decoded<C: RuleCodec>(rule: &Rule) -> Option<C::Stored>
+where
+    C::Stored: Clone,
+{
+    rules::decoded::<C>(rule).map(|stored| C::Stored::clone(&stored))
 }
 
 /// The sub-rules of a routing config: its `rules`, or the legacy top-level sources and
@@ -107,17 +97,21 @@ impl ServiceRules {
             .rules
             .iter()
             .filter_map(|r| {
-                let mut rule: v1::CircuitBreakerRule = decoded(r)?;
+                let mut rule = decoded::<CircuitBreakers>(r)?;
                 rule.enable = r.enable;
                 Some(rule)
             })
             .collect();
-        let fault_detectors = detectors.rules.iter().filter_map(|r| decoded(r)).collect();
+        let fault_detectors = detectors
+            .rules
+            .iter()
+            .filter_map(|r| decoded::<FaultDetectors>(r))
+            .collect();
         let rate_limits = limits
             .rules
             .iter()
             .filter_map(|r| {
-                let mut rule: v1::Rule = decoded(r)?;
+                let mut rule = decoded::<RateLimits>(r)?;
                 rule.disable = Some(!r.enable);
                 Some(rule)
             })

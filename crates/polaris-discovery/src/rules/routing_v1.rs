@@ -1,188 +1,19 @@
-//! Governance rules in Discover: ROUTING (v2 rules delivered in the v1 inbound/outbound shape the
-//! SDKs read), RATE_LIMIT, CIRCUIT_BREAKER, FAULT_DETECTOR and LANE.
+//! ROUTING in Discover: the v2 rules that name a service, delivered in the v1
+//! inbound/outbound shape the SDKs read.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use polaris_governance::{Applicable, Governance};
+use polaris_governance::Applicable;
 use polaris_proto::v1;
 use polaris_proto::v1::source_match::Type as ArgType;
-use polaris_types::{Rule, RuleKind, ServiceKey, TargetRole};
-use prost::Message;
+use polaris_types::ServiceKey;
+
+use super::RulePayload;
+use super::routing::routing_config;
 
 /// The revision of "no routing rule": SHA-1 of nothing, as the official server sends it.
 pub const EMPTY_ROUTING_REVISION: &str = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
-
-/// What a rule lookup produced for a Discover reply.
-pub struct RulePayload {
-    /// Empty when no rule applies (and the kind sends no payload then).
-    pub revision: String,
-    pub fill: Box<dyn FnOnce(&mut v1::DiscoverResponse) + Send>,
-}
-
-fn decoded<M: Message + Default>(rule: &Rule) -> Option<M> {
-    match M::decode(rule.body.as_slice()) {
-        Ok(message) => Some(message),
-        Err(err) => {
-            tracing::error!(target: "polaris_api_grpc", %err, id = rule.id, "undecodable stored rule");
-            None
-        }
-    }
-}
-
-fn time(ms: polaris_types::Millis) -> String {
-    polaris_types::time::format_millis(ms).unwrap_or_default()
-}
-
-/// The rules of `kind` for `real` (the alias-resolved service), shaped for a reply that names
-/// `asked` (the service as requested).
-pub fn payload(
-    governance: &Governance,
-    kind: RuleKind,
-    asked: &ServiceKey,
-    real: &ServiceKey,
-) -> RulePayload {
-    match kind {
-        RuleKind::Routing => routing(governance.rules_for(kind, real, None), real),
-        RuleKind::RateLimit => rate_limits(
-            governance.rules_for(kind, real, Some(TargetRole::Callee)),
-            asked,
-        ),
-        RuleKind::CircuitBreaker => circuit_breakers(
-            governance.rules_for(kind, real, Some(TargetRole::Callee)),
-            asked,
-        ),
-        RuleKind::FaultDetector => {
-            fault_detectors(governance.rules_for(kind, real, Some(TargetRole::Callee)))
-        }
-        RuleKind::Lane => lanes(governance.rules_for(kind, real, None)),
-    }
-}
-
-fn rate_limits(found: Applicable, asked: &ServiceKey) -> RulePayload {
-    let revision = found.revision.clone();
-    let asked = asked.clone();
-    let fill = move |response: &mut v1::DiscoverResponse| {
-        if found.rules.is_empty() {
-            return;
-        }
-        let rules = found
-            .rules
-            .iter()
-            .filter_map(|r| {
-                let mut rule: v1::Rule = decoded(r)?;
-                rule.id = Some(r.id.clone());
-                rule.name = Some(r.name.clone());
-                rule.revision = Some(r.revision.clone());
-                rule.disable = Some(!r.enable);
-                rule.priority = Some(r.priority);
-                rule.service = Some(asked.name.clone());
-                rule.namespace = Some(asked.namespace.clone());
-                rule.ctime = Some(time(r.ctime));
-                rule.mtime = Some(time(r.mtime));
-                Some(rule)
-            })
-            .collect();
-        response.rate_limit = Some(v1::RateLimit {
-            rules,
-            revision: Some(found.revision.clone()),
-        });
-    };
-    RulePayload {
-        revision,
-        fill: Box::new(fill),
-    }
-}
-
-fn circuit_breakers(found: Applicable, asked: &ServiceKey) -> RulePayload {
-    let revision = found.revision.clone();
-    let asked = asked.clone();
-    let fill = move |response: &mut v1::DiscoverResponse| {
-        if found.rules.is_empty() {
-            return;
-        }
-        let rules = found
-            .rules
-            .iter()
-            .filter_map(|r| {
-                let mut rule: v1::CircuitBreakerRule = decoded(r)?;
-                rule.id = r.id.clone();
-                rule.name = r.name.clone();
-                rule.namespace = r.namespace.clone();
-                rule.enable = r.enable;
-                rule.revision = r.revision.clone();
-                rule.ctime = time(r.ctime);
-                rule.mtime = time(r.mtime);
-                Some(rule)
-            })
-            .collect();
-        response.circuit_breaker = Some(v1::CircuitBreaker {
-            service: Some(asked.name.clone()),
-            service_namespace: Some(asked.namespace.clone()),
-            revision: Some(found.revision.clone()),
-            rules,
-            ..Default::default()
-        });
-    };
-    RulePayload {
-        revision,
-        fill: Box::new(fill),
-    }
-}
-
-fn fault_detectors(found: Applicable) -> RulePayload {
-    let revision = found.revision.clone();
-    let fill = move |response: &mut v1::DiscoverResponse| {
-        if found.rules.is_empty() {
-            return;
-        }
-        let rules = found
-            .rules
-            .iter()
-            .filter_map(|r| {
-                let mut rule: v1::FaultDetectRule = decoded(r)?;
-                rule.id = r.id.clone();
-                rule.name = r.name.clone();
-                rule.namespace = r.namespace.clone();
-                rule.revision = r.revision.clone();
-                rule.ctime = time(r.ctime);
-                rule.mtime = time(r.mtime);
-                Some(rule)
-            })
-            .collect();
-        response.fault_detector = Some(v1::FaultDetector {
-            rules,
-            revision: found.revision.clone(),
-        });
-    };
-    RulePayload {
-        revision,
-        fill: Box::new(fill),
-    }
-}
-
-fn lanes(found: Applicable) -> RulePayload {
-    let revision = found.revision.clone();
-    let fill = move |response: &mut v1::DiscoverResponse| {
-        response.lanes = found
-            .rules
-            .iter()
-            .filter_map(|r| {
-                let mut group: v1::LaneGroup = decoded(r)?;
-                group.id = r.id.clone();
-                group.name = r.name.clone();
-                group.revision = r.revision.clone();
-                group.ctime = time(r.ctime);
-                group.mtime = time(r.mtime);
-                Some(group)
-            })
-            .collect();
-    };
-    RulePayload {
-        revision,
-        fill: Box::new(fill),
-    }
-}
 
 /// The label key a v2 source argument becomes in a v1 route, as the official conversion names
 /// it; `None` for argument types v1 routes cannot carry.
@@ -275,7 +106,7 @@ fn sub_rules(config: &v1::RuleRoutingConfig) -> Vec<v1::SubRuleRouting> {
 
 /// Converts the v2 routing rules that mention `real` into v1 inbounds (the service as callee)
 /// and outbounds (the service as caller).
-fn routing(found: Applicable, real: &ServiceKey) -> RulePayload {
+pub(super) fn payload(found: Applicable, real: &ServiceKey) -> RulePayload {
     let revision = if found.rules.is_empty() {
         EMPTY_ROUTING_REVISION.to_string()
     } else {
@@ -286,15 +117,7 @@ fn routing(found: Applicable, real: &ServiceKey) -> RulePayload {
     let fill = move |response: &mut v1::DiscoverResponse| {
         let (mut inbounds, mut outbounds) = (Vec::new(), Vec::new());
         for rule in found.rules.iter().map(Arc::as_ref) {
-            let Some(stored) = decoded::<v1::RouteRule>(rule) else {
-                continue;
-            };
-            let Some(config) = stored
-                .routing_config
-                .as_ref()
-                .filter(|any| any.type_url.ends_with("RuleRoutingConfig"))
-                .and_then(|any| v1::RuleRoutingConfig::decode(any.value.as_slice()).ok())
-            else {
+            let Some(config) = routing_config(rule) else {
                 continue;
             };
             for sub in sub_rules(&config) {
@@ -408,7 +231,9 @@ mod tests {
 
     mod conversion {
         use super::super::*;
+        use polaris_types::{Rule, RuleKind};
         use proptest::prelude::*;
+        use prost::Message;
 
         fn service() -> impl Strategy<Value = (String, String)> {
             (
@@ -462,7 +287,7 @@ mod tests {
                 priority: 0,
                 description: String::new(),
                 targets: vec![],
-                body: body.encode_to_vec(),
+                body: body.encode_to_vec().into(),
                 revision: "rev".into(),
                 ctime: 1,
                 mtime: 1,
@@ -480,7 +305,7 @@ mod tests {
                 let config = v1::RuleRoutingConfig { sources: vec![], destinations: vec![], rules: rules.clone() };
                 let found = Applicable { rules: vec![stored(&config)], revision: "rev".into() };
                 let mut response = v1::DiscoverResponse::default();
-                (routing(found, &key).fill)(&mut response);
+                (payload(found, &key).fill)(&mut response);
                 let routing = response.routing.expect("routing payload");
                 let calls_out: Vec<_> = rules.iter().filter(|r| r.sources.iter().any(|s| names(&s.namespace, &s.service, &key))).collect();
                 let calls_in: Vec<_> = rules.iter().filter(|r| r.destinations.iter().any(|d| names(&d.namespace, &d.service, &key))).collect();

@@ -1,0 +1,148 @@
+//! Circuit-breaker rules (`v1.CircuitBreakerRule`): aimed at a destination service (every
+//! service when it names none), optionally from a source.
+
+use polaris_governance::{Applicable, RuleSpec};
+use polaris_proto::v1;
+use polaris_types::{Code, Rule, RuleKind, ServiceKey, TargetRole};
+use prost::Message;
+
+use super::checks::{
+    add_target, callee_target, check_count, check_envelope, check_match, namespace_or_default,
+};
+use super::{Refusal, RuleCodec, RulePayload, Write, decoded, etime, time};
+
+/// The circuit-breaker codec.
+pub struct CircuitBreakers;
+
+impl CircuitBreakers {
+    /// The official length checks, then the required name (create and update).
+    pub fn check_envelope(rule: &v1::CircuitBreakerRule) -> polaris_types::Result<()> {
+        let source = rule
+            .rule_matcher
+            .as_ref()
+            .and_then(|m| m.source.clone())
+            .unwrap_or_default();
+        check_envelope(
+            (&source.service, [&source.namespace, &rule.namespace]),
+            (&rule.name, Code::InvalidCircuitBreakerName),
+            &rule.description,
+        )
+    }
+}
+
+/// Our own checks: sizes, and match strings that compile (400103).
+fn check_matches(rule: &v1::CircuitBreakerRule) -> polaris_types::Result<()> {
+    check_count(rule.error_conditions.len(), "error conditions")?;
+    check_count(rule.trigger_condition.len(), "trigger conditions")?;
+    check_count(rule.block_configs.len(), "block configs")?;
+    let code = Code::InvalidParameter;
+    let destination = rule
+        .rule_matcher
+        .as_ref()
+        .and_then(|m| m.destination.as_ref());
+    check_match(
+        destination.and_then(|d| d.method.as_ref()),
+        code,
+        "destination method",
+    )?;
+    let mut conditions = rule.error_conditions.iter().collect::<Vec<_>>();
+    for block in &rule.block_configs {
+        check_count(block.error_conditions.len(), "error conditions")?;
+        check_count(block.trigger_conditions.len(), "trigger conditions")?;
+        check_match(
+            block.api.as_ref().and_then(|a| a.path.as_ref()),
+            code,
+            "block api path",
+        )?;
+        conditions.extend(block.error_conditions.iter());
+    }
+    for condition in conditions {
+        check_match(condition.condition.as_ref(), code, "error condition")?;
+    }
+    Ok(())
+}
+
+impl RuleCodec for CircuitBreakers {
+    type Message = v1::CircuitBreakerRule;
+    const KIND: RuleKind = RuleKind::CircuitBreaker;
+    const MESSAGE: &'static str = "v1.CircuitBreakerRule";
+    type Stored = v1::CircuitBreakerRule;
+
+    fn decode(body: &[u8]) -> Option<v1::CircuitBreakerRule> {
+        v1::CircuitBreakerRule::decode(body).ok()
+    }
+
+    fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
+        Self::check_envelope(rule)?;
+        check_matches(rule)?;
+        let namespace = namespace_or_default(&rule.namespace);
+        let matcher = rule.rule_matcher.clone().unwrap_or_default();
+        let mut targets = Vec::new();
+        let dst = matcher.destination.unwrap_or_default();
+        callee_target(&mut targets, &dst.namespace, &dst.service);
+        let src = matcher.source.unwrap_or_default();
+        add_target(
+            &mut targets,
+            &src.namespace,
+            &src.service,
+            TargetRole::Caller,
+        );
+        let mut stored = rule.clone();
+        stored.namespace = namespace.clone();
+        Ok(RuleSpec {
+            kind: Self::KIND,
+            id,
+            name: rule.name.clone(),
+            namespace,
+            enable: rule.enable,
+            priority: rule.priority,
+            description: rule.description.clone(),
+            targets,
+            body: stored.encode_to_vec(),
+        })
+    }
+
+    fn console(rule: &Rule) -> Option<Self::Message> {
+        let mut out = stamped(rule)?;
+        out.priority = rule.priority;
+        out.description = rule.description.clone();
+        out.etime = etime(rule);
+        out.editable = true;
+        out.deleteable = true;
+        Some(out)
+    }
+}
+
+/// The stored body with the envelope Discover and the console both show.
+fn stamped(rule: &Rule) -> Option<v1::CircuitBreakerRule> {
+    let mut out = (*decoded::<CircuitBreakers>(rule)?).clone();
+    out.id = rule.id.clone();
+    out.name = rule.name.clone();
+    out.namespace = rule.namespace.clone();
+    out.enable = rule.enable;
+    out.revision = rule.revision.clone();
+    out.ctime = time(rule.ctime);
+    out.mtime = time(rule.mtime);
+    Some(out)
+}
+
+pub(super) fn payload(found: Applicable, asked: &ServiceKey) -> RulePayload {
+    let revision = found.revision.clone();
+    let asked = asked.clone();
+    let fill = move |response: &mut v1::DiscoverResponse| {
+        if found.rules.is_empty() {
+            return;
+        }
+        response.circuit_breaker = Some(v1::CircuitBreaker {
+            service: Some(asked.name.clone()),
+            service_namespace: Some(asked.namespace.clone()),
+            revision: Some(found.revision.clone()),
+            rules: found.rules.iter().filter_map(|r| stamped(r)).collect(),
+            ..Default::default()
+        });
+    };
+    RulePayload {
+        revision,
+        fill: Box::new(fill),
+    }
+}

@@ -1,0 +1,121 @@
+//! Fault detectors (`v1.FaultDetectRule`): aimed at a target service (every service when it
+//! names none). They have no enable flag: the domain keeps them enabled.
+
+use polaris_governance::{Applicable, RuleSpec};
+use polaris_proto::v1;
+use polaris_types::{Code, Rule, RuleKind};
+use prost::Message;
+
+use super::checks::{
+    callee_target, check_count, check_envelope, check_match, namespace_or_default,
+};
+use super::{Refusal, RuleCodec, RulePayload, Write, decoded, time};
+
+/// The fault-detector codec.
+pub struct FaultDetectors;
+
+impl FaultDetectors {
+    /// The official length checks, then the required name (create and update).
+    pub fn check_envelope(rule: &v1::FaultDetectRule) -> polaris_types::Result<()> {
+        let target = rule.target_service.clone().unwrap_or_default();
+        check_envelope(
+            (&target.service, [&target.namespace, &rule.namespace]),
+            (&rule.name, Code::InvalidRateLimitName),
+            &rule.description,
+        )
+    }
+}
+
+/// Our own checks: sizes, and match strings that compile (400103).
+fn check_matches(rule: &v1::FaultDetectRule) -> polaris_types::Result<()> {
+    if let Some(http) = rule.http_config.as_ref() {
+        check_count(http.headers.len(), "http headers")?;
+    }
+    let tcp = rule.tcp_config.as_ref().map_or(0, |c| c.receive.len());
+    let udp = rule.udp_config.as_ref().map_or(0, |c| c.receive.len());
+    check_count(tcp.max(udp), "receive values")?;
+    let target = rule.target_service.as_ref();
+    check_match(
+        target.and_then(|t| t.method.as_ref()),
+        Code::InvalidParameter,
+        "target method",
+    )?;
+    check_match(
+        target
+            .and_then(|t| t.api.as_ref())
+            .and_then(|a| a.path.as_ref()),
+        Code::InvalidParameter,
+        "target api path",
+    )
+}
+
+impl RuleCodec for FaultDetectors {
+    type Message = v1::FaultDetectRule;
+    const KIND: RuleKind = RuleKind::FaultDetector;
+    const MESSAGE: &'static str = "v1.FaultDetectRule";
+    type Stored = v1::FaultDetectRule;
+
+    fn decode(body: &[u8]) -> Option<v1::FaultDetectRule> {
+        v1::FaultDetectRule::decode(body).ok()
+    }
+
+    fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
+        Self::check_envelope(rule)?;
+        check_matches(rule)?;
+        let namespace = namespace_or_default(&rule.namespace);
+        let target = rule.target_service.clone().unwrap_or_default();
+        let mut targets = Vec::new();
+        callee_target(&mut targets, &target.namespace, &target.service);
+        let mut stored = rule.clone();
+        stored.namespace = namespace.clone();
+        Ok(RuleSpec {
+            kind: Self::KIND,
+            id,
+            name: rule.name.clone(),
+            namespace,
+            enable: true,
+            priority: rule.priority,
+            description: rule.description.clone(),
+            targets,
+            body: stored.encode_to_vec(),
+        })
+    }
+
+    fn console(rule: &Rule) -> Option<Self::Message> {
+        let mut out = stamped(rule)?;
+        out.priority = rule.priority;
+        out.description = rule.description.clone();
+        out.editable = true;
+        out.deleteable = true;
+        Some(out)
+    }
+}
+
+/// The stored body with the envelope Discover and the console both show.
+fn stamped(rule: &Rule) -> Option<v1::FaultDetectRule> {
+    let mut out = (*decoded::<FaultDetectors>(rule)?).clone();
+    out.id = rule.id.clone();
+    out.name = rule.name.clone();
+    out.namespace = rule.namespace.clone();
+    out.revision = rule.revision.clone();
+    out.ctime = time(rule.ctime);
+    out.mtime = time(rule.mtime);
+    Some(out)
+}
+
+pub(super) fn payload(found: Applicable) -> RulePayload {
+    let revision = found.revision.clone();
+    let fill = move |response: &mut v1::DiscoverResponse| {
+        if found.rules.is_empty() {
+            return;
+        }
+        response.fault_detector = Some(v1::FaultDetector {
+            rules: found.rules.iter().filter_map(|r| stamped(r)).collect(),
+            revision: found.revision.clone(),
+        });
+    };
+    RulePayload {
+        revision,
+        fill: Box::new(fill),
+    }
+}

@@ -1,0 +1,123 @@
+//! Governance rule kinds as data: one [`RuleCodec`] per kind knows the kind's protobuf message,
+//! its limits and official codes, how a rule written by a client becomes the domain's
+//! [`RuleSpec`], and how a stored rule is stamped with its envelope for the console and for
+//! Discover. The HTTP console handlers and the Discover answers (gRPC and HTTP) both go through
+//! these codecs, and a stored body is decoded once per revision ([`decoded`]), whoever reads it.
+//!
+//! Discover delivers ROUTING (v2 rules in the v1 inbound/outbound shape the SDKs read),
+//! RATE_LIMIT, CIRCUIT_BREAKER, FAULT_DETECTOR and LANE ([`payload`]).
+
+pub mod checks;
+mod circuitbreaker;
+mod faultdetect;
+mod lane;
+mod ratelimit;
+mod routing;
+mod routing_v1;
+
+use std::sync::Arc;
+
+use polaris_governance::{Governance, RuleSpec};
+use polaris_proto::v1;
+use polaris_types::{PolarisError, Rule, RuleKind, ServiceKey, TargetRole};
+
+pub use circuitbreaker::CircuitBreakers;
+pub use faultdetect::FaultDetectors;
+pub use lane::{LaneGroups, lane_selectors};
+pub use ratelimit::RateLimits;
+pub use routing::{RULE_CONFIG, RoutingRules, routing_config};
+pub use routing_v1::EMPTY_ROUTING_REVISION;
+
+/// Which write a rule arrives with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    Create,
+    Update,
+}
+
+/// A rule refused by its kind's checks, and whether the official reply echoes the rule.
+#[derive(Debug)]
+pub struct Refusal {
+    pub err: PolarisError,
+    pub echo: bool,
+}
+
+impl From<PolarisError> for Refusal {
+    fn from(err: PolarisError) -> Self {
+        Refusal { err, echo: false }
+    }
+}
+
+/// One governance rule kind.
+pub trait RuleCodec: Send + Sync + 'static {
+    /// The kind's protobuf message.
+    type Message: prost::Message + Default + Clone + Send + Sync + 'static;
+    const KIND: RuleKind;
+    /// The package-qualified message name (`v1.RouteRule`), for proto-JSON and `Any` types.
+    const MESSAGE: &'static str;
+    /// What a stored body decodes to, once per revision (the message, or more for kinds whose
+    /// message nests another encoded one).
+    type Stored: Send + Sync + 'static;
+
+    /// Decodes a stored body.
+    fn decode(body: &[u8]) -> Option<Self::Stored>;
+
+    /// Checks a rule as a client writes it (the official codes first, then our own limits and
+    /// match strings) and turns it into the domain's spec, with `id` on updates.
+    fn spec(
+        rule: &Self::Message,
+        id: Option<String>,
+        write: Write,
+    ) -> std::result::Result<RuleSpec, Refusal>;
+
+    /// The stored rule as the console lists it: its body with the envelope stamped in.
+    fn console(rule: &Rule) -> Option<Self::Message>;
+}
+
+/// The stored body of `rule` as `C` decodes it, at most once per revision. `None` (and an error
+/// in the log) when it does not decode.
+pub fn decoded<C: RuleCodec>(rule: &Rule) -> Option<Arc<C::Stored>> {
+    let found = rule.body.decoded(|bytes| C::decode(bytes).ok_or(()));
+    if found.is_none() {
+        tracing::error!(target: "polaris_discovery", id = rule.id, kind = ?rule.kind, "undecodable stored rule");
+    }
+    found
+}
+
+pub(crate) use polaris_types::time::format_or_empty as time;
+
+/// The `etime` the official server lists: the last change while enabled, else empty.
+pub(crate) fn etime(rule: &Rule) -> String {
+    if rule.enable {
+        time(rule.mtime)
+    } else {
+        String::new()
+    }
+}
+
+/// What a rule lookup produced for a Discover reply.
+pub struct RulePayload {
+    /// Empty when no rule applies (and the kind sends no payload then).
+    pub revision: String,
+    pub fill: Box<dyn FnOnce(&mut v1::DiscoverResponse) + Send>,
+}
+
+/// The rules of `kind` for `real` (the alias-resolved service), shaped for a reply that names
+/// `asked` (the service as requested).
+pub fn payload(
+    governance: &Governance,
+    kind: RuleKind,
+    asked: &ServiceKey,
+    real: &ServiceKey,
+) -> RulePayload {
+    let callee = Some(TargetRole::Callee);
+    match kind {
+        RuleKind::Routing => routing_v1::payload(governance.rules_for(kind, real, None), real),
+        RuleKind::RateLimit => ratelimit::payload(governance.rules_for(kind, real, callee), asked),
+        RuleKind::CircuitBreaker => {
+            circuitbreaker::payload(governance.rules_for(kind, real, callee), asked)
+        }
+        RuleKind::FaultDetector => faultdetect::payload(governance.rules_for(kind, real, callee)),
+        RuleKind::Lane => lane::payload(governance.rules_for(kind, real, None)),
+    }
+}
