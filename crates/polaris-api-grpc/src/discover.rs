@@ -112,7 +112,7 @@ pub(crate) fn run_stream(
             }
         }
     });
-    let stream_push = StreamPush::new(hub, backends, metrics);
+    let stream_push = StreamPush::new(hub, backends, metrics, max_subscriptions);
     tokio::spawn(stream_push.write(answers_rx, out_tx));
     ReceiverStream::new(out_rx)
         .map(|reply: Result<Box<v1::DiscoverResponse>, Status>| reply.map(|boxed| *boxed))

@@ -273,6 +273,8 @@ pub(crate) struct StreamPush {
     state: Arc<StreamState>,
     /// Each subscription with the request to replay, carrying the revision last sent.
     subs: HashMap<SubKey, v1::DiscoverRequest>,
+    /// Most subscriptions the stream may hold; a request for one more is refused.
+    max_subs: usize,
 }
 
 type Outbound = mpsc::Sender<Result<Box<v1::DiscoverResponse>, Status>>;
@@ -282,6 +284,7 @@ impl StreamPush {
         hub: Arc<PushHub>,
         backends: Arc<Discovery>,
         metrics: Arc<GrpcMetrics>,
+        max_subs: usize,
     ) -> StreamPush {
         let id = hub.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(StreamState {
@@ -295,6 +298,33 @@ impl StreamPush {
             id,
             state,
             subs: HashMap::new(),
+            max_subs,
+        }
+    }
+
+    /// The reply to send and the subscription to start: a request that would take the stream
+    /// past its subscription limit is answered `BatchSizeOverLimit` (400003) and subscribes
+    /// nothing; the stream and its other subscriptions carry on.
+    fn within_limit(
+        &self,
+        response: v1::DiscoverResponse,
+        subscription: Option<(SubKey, Subscription)>,
+    ) -> (v1::DiscoverResponse, Option<(SubKey, Subscription)>) {
+        match &subscription {
+            Some((key, Subscription::Watch(request)))
+                if self.subs.len() >= self.max_subs && !self.subs.contains_key(key) =>
+            {
+                polaris_limits::metrics()
+                    .refused(polaris_limits::Limit::Subscriptions, "service-grpc");
+                let info = format!(
+                    "{}: a Discover stream may subscribe to at most {} resources",
+                    Code::BatchSizeOverLimit.info(),
+                    self.max_subs
+                );
+                let refused = polaris_discovery::reply(request, Code::BatchSizeOverLimit, info);
+                (refused, None)
+            }
+            _ => (response, subscription),
         }
     }
 
@@ -319,6 +349,7 @@ impl StreamPush {
                         None => break,
                     };
                     let Answer { response, subscription } = *answer;
+                    let (response, subscription) = self.within_limit(response, subscription);
                     if out.send(Ok(Box::new(response))).await.is_err() {
                         break;
                     }
