@@ -277,7 +277,10 @@ pub(crate) struct StreamPush {
     max_subs: usize,
 }
 
-type Outbound = mpsc::Sender<Result<Box<v1::DiscoverResponse>, Status>>;
+/// Replies towards one client. Pushes are the hub's shared answers, so a client that does not
+/// read holds pointers to answers built once for every stream, not copies of them: the copy
+/// for the encoder is made only when the client makes room for it.
+pub(crate) type Outbound = mpsc::Sender<Result<Arc<v1::DiscoverResponse>, Status>>;
 
 impl StreamPush {
     pub(crate) fn new(
@@ -350,7 +353,7 @@ impl StreamPush {
                     };
                     let Answer { response, subscription } = *answer;
                     let (response, subscription) = self.within_limit(response, subscription);
-                    if out.send(Ok(Box::new(response))).await.is_err() {
+                    if out.send(Ok(Arc::new(response))).await.is_err() {
                         break;
                     }
                     match subscription {
@@ -401,11 +404,7 @@ impl StreamPush {
                 continue;
             }
             service.revision = revision;
-            if out
-                .send(Ok(Box::new(v1::DiscoverResponse::clone(&response))))
-                .await
-                .is_err()
-            {
+            if out.send(Ok(response)).await.is_err() {
                 return false;
             }
             self.metrics.pushes.inc();

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 
@@ -48,7 +49,7 @@ impl Default for IpRateOptions {
 
 /// Token buckets per client address for write requests.
 pub struct IpRateLimiter<C: Clock = DefaultClock> {
-    buckets: RateLimiter<IpAddr, DashMapStateStore<IpAddr>, C>,
+    buckets: RateLimiter<IpAddr, DashMapStateStore<IpAddr>, C, NoOpMiddleware<C::Instant>>,
     white_list: Vec<IpAddr>,
     /// Table size at which the next clean-up runs.
     clean_at: AtomicUsize,
