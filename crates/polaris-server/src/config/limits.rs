@@ -316,6 +316,17 @@ plugin:
     }
 
     #[test]
+    fn the_sample_file_states_the_defaults() {
+        let text = include_str!("../../../../conf/polaris-server.yaml");
+        let limits = load(text).config.limits;
+        for name in ["api-http", "service-grpc", "config-grpc", "xds-v3"] {
+            assert_eq!(limits.listener(name), ListenerLimits::default(), "{name}");
+        }
+        assert_eq!(limits.ip_rate, IpRateOptions::default());
+        assert_eq!(limits.max_watch_files, polaris_config::DEFAULT_MAX_WATCH_FILES);
+    }
+
+    #[test]
     fn the_official_sample_switches_turn_limits_off() {
         let limits = load(
             r#"

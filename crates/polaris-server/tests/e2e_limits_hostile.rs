@@ -1,0 +1,254 @@
+//! A hostile client beside a normal one, against the real binary. The normal client (its own
+//! address, its own runtime thread) runs a fixed mix of Discover round trips, heartbeats and a
+//! few registrations, first alone, then while hostile clients from other addresses open
+//! thousands of Discover streams, flood writes over gRPC and HTTP, and subscribe streams they
+//! never read to a service that keeps changing. Its p99 must stay within 3x of its p99 alone
+//! (both printed), and the server's memory must level off while the never-reading streams
+//! are pushed to.
+
+mod limits_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use limits_support::{
+    HttpConn, LimitServer, Limits, discover, instance, loopback, percentile, sample,
+};
+use polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Request;
+
+const LIMITS: Limits = Limits {
+    per_host: 64,
+    bucket: 100,
+    rate: 100,
+    streams: 100,
+    subscriptions: 1_000,
+    watch_files: 100,
+};
+
+/// Operations of one measured run of the normal client.
+const NORMAL_OPS: usize = 1_500;
+
+/// Runs the normal client's mix on its own thread and runtime; returns its latencies.
+fn normal_run(server_grpc: u16, round: u32) -> Vec<Duration> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let channel = tonic::transport::Endpoint::from_shared(format!(
+                "http://127.0.0.1:{server_grpc}"
+            ))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+            let mut client = PolarisGrpcClient::new(channel);
+            let (tx, rx) = mpsc::channel(1);
+            let mut replies = client
+                .discover(ReceiverStream::new(rx))
+                .await
+                .unwrap()
+                .into_inner();
+            let mut samples = Vec::with_capacity(NORMAL_OPS);
+            for op in 0..NORMAL_OPS {
+                let started = Instant::now();
+                match op % 10 {
+                    0 if op % 50 == 0 => {
+                        let port = round * 100_000 + op as u32;
+                        let reply = client
+                            .register_instance(instance("normal", "10.9.9.9", port))
+                            .await
+                            .unwrap()
+                            .into_inner();
+                        assert_eq!(reply.code, Some(200_000), "{reply:?}");
+                    }
+                    0..=6 => {
+                        tx.send(discover("normal")).await.unwrap();
+                        let reply = replies.next().await.unwrap().unwrap();
+                        assert_eq!(reply.code, Some(200_000));
+                    }
+                    _ => {
+                        client
+                            .heartbeat(instance("normal", "10.9.9.9", 1))
+                            .await
+                            .unwrap();
+                    }
+                }
+                samples.push(started.elapsed());
+            }
+            samples
+        })
+    })
+    .join()
+    .expect("normal client")
+}
+
+fn summary(samples: &mut [Duration]) -> (Duration, Duration) {
+    (percentile(samples, 50.0), percentile(samples, 99.0))
+}
+
+/// Streams from `source`, `per_channel` on each of `channels` connections, each subscribing
+/// (with push) to `service` and never reading a reply.
+async fn idle_streams(
+    server: &LimitServer,
+    source: std::net::IpAddr,
+    channels: usize,
+    per_channel: usize,
+    service: &str,
+) -> Vec<Box<dyn std::any::Any + Send>> {
+    let mut held: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
+    for _ in 0..channels {
+        let channel = server.channel(server.grpc, source, true).await;
+        for _ in 0..per_channel {
+            let mut client = PolarisGrpcClient::new(channel.clone());
+            let (tx, rx) = mpsc::channel(1);
+            tx.send(discover(service)).await.unwrap();
+            let mut request = Request::new(ReceiverStream::new(rx));
+            request
+                .metadata_mut()
+                .insert("x-polaris-push", "true".parse().unwrap());
+            // Streams over the connection's limit wait in the client; never awaited here.
+            held.push(Box::new(tx));
+            held.push(Box::new(tokio::spawn(async move {
+                let replies = client.discover(request).await;
+                // Hold the stream, never read it.
+                std::future::pending::<()>().await;
+                drop(replies);
+            })));
+        }
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_client_leaves_a_normal_client_its_p99() {
+    let server = LimitServer::start(&LIMITS).await;
+    // A service worth pushing: 60 instances with some metadata, registered in batches so the
+    // writer stays within its own rate.
+    let mut writer = server.naming(loopback(20)).await;
+    for port in 0..60 {
+        let mut ins = instance("big", "10.5.5.5", port);
+        ins.metadata.insert("blob".into(), "x".repeat(400));
+        let reply = writer.register_instance(ins).await.unwrap().into_inner();
+        assert_eq!(reply.code, Some(200_000), "{reply:?}");
+    }
+    writer
+        .register_instance(instance("normal", "10.9.9.9", 1))
+        .await
+        .unwrap();
+
+    // Warm-up, then the normal client alone.
+    normal_run(server.grpc, 0);
+    let mut alone = normal_run(server.grpc, 1);
+    let (alone_p50, alone_p99) = summary(&mut alone);
+
+    // The hostile clients.
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicU64::new(0));
+    let thousands = idle_streams(&server, loopback(30), 20, 150, "big").await;
+    let never_read = idle_streams(&server, loopback(31), 4, 50, "big").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for flooder in 0..2u8 {
+        let mut client = server.naming(loopback(40 + flooder)).await;
+        let (stop, refused) = (stop.clone(), refused.clone());
+        tasks.spawn(async move {
+            let mut port = 0;
+            let mut tick = tokio::time::interval(Duration::from_micros(500));
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                port += 1;
+                let reply = client
+                    .register_instance(instance("flood", "10.6.6.6", port))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                if reply.code == Some(429_002) {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    {
+        let mut conn = HttpConn::open(server.http, loopback(42)).await.unwrap();
+        let (stop, refused) = (stop.clone(), refused.clone());
+        tasks.spawn(async move {
+            let mut port = 0;
+            let mut tick = tokio::time::interval(Duration::from_micros(500));
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                port += 1;
+                let body = format!(
+                    r#"{{"namespace":"default","service":"flood","host":"10.7.7.7","port":{port}}}"#
+                );
+                let (status, _) = conn.request("POST", "/v1/RegisterInstance", &body).await.unwrap();
+                if status == 429 {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    {
+        // Keeps changing the service every hostile stream watches, within its own rate.
+        let (stop, mut writer) = (stop.clone(), writer.clone());
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(25));
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                n += 1;
+                let ins = instance("big", "10.5.5.6", 1000 + n % 4);
+                if n % 8 < 4 {
+                    writer.register_instance(ins).await.unwrap();
+                } else {
+                    writer.deregister_instance(ins).await.unwrap();
+                }
+            }
+        });
+    }
+    // Let the hostile load build, then measure the normal client under it.
+    let rss_start = server.rss_kib();
+    normal_run(server.grpc, 2);
+    let mut attacked = normal_run(server.grpc, 3);
+    let rss_mid = server.rss_kib();
+    normal_run(server.grpc, 4);
+    let rss_end = server.rss_kib();
+    let (attacked_p50, attacked_p99) = summary(&mut attacked);
+    stop.store(true, Ordering::Relaxed);
+    while tasks.join_next().await.is_some() {}
+
+    let page = server.metrics().await;
+    let pushes = sample(&page, "polaris_push_responses_total");
+    let streams = sample(&page, "polaris_discover_streams");
+    println!(
+        "normal client alone: p50 {alone_p50:?} p99 {alone_p99:?}; beside the hostile clients: \
+         p50 {attacked_p50:?} p99 {attacked_p99:?} ({NORMAL_OPS} ops each)"
+    );
+    println!(
+        "hostile: {streams} Discover streams open, {pushes} pushes, {} writes refused; server RSS \
+         {rss_start} KiB -> {rss_mid} KiB -> {rss_end} KiB",
+        refused.load(Ordering::Relaxed)
+    );
+    assert!(refused.load(Ordering::Relaxed) > 100, "the flood was refused");
+    assert!(
+        streams >= 2_000.0,
+        "thousands of streams were open: {streams}"
+    );
+    // Generous for a shared 2-core machine, and a floor of 1 ms for timer noise.
+    let bound = alone_p99.max(Duration::from_millis(1)) * 3;
+    assert!(
+        attacked_p99 <= bound,
+        "normal client's p99 went from {alone_p99:?} to {attacked_p99:?} (bound {bound:?})"
+    );
+    // Memory levels off: the never-reading streams hold shared answers, not copies.
+    assert!(
+        rss_end <= rss_mid + 64 * 1024,
+        "server memory kept growing: {rss_start} -> {rss_mid} -> {rss_end} KiB"
+    );
+    drop((thousands, never_read));
+}
