@@ -23,15 +23,15 @@ use tonic::Request;
 
 const LIMITS: Limits = Limits {
     per_host: 64,
-    bucket: 100,
-    rate: 100,
+    bucket: 50,
+    rate: 20,
     streams: 100,
     subscriptions: 1_000,
     watch_files: 100,
 };
 
 /// Operations of one measured run of the normal client.
-const NORMAL_OPS: usize = 1_500;
+const NORMAL_OPS: usize = 1_000;
 
 /// Runs the normal client's mix on its own thread and runtime; returns its latencies.
 fn normal_run(server_grpc: u16, round: u32) -> Vec<Duration> {
@@ -60,7 +60,7 @@ fn normal_run(server_grpc: u16, round: u32) -> Vec<Duration> {
                 let started = Instant::now();
                 match op % 10 {
                     0 if op % 50 == 0 => {
-                        let port = round * 100_000 + op as u32;
+                        let port = 10_000 + round * 100 + (op / 50) as u32;
                         let reply = client
                             .register_instance(instance("normal", "10.9.9.9", port))
                             .await
@@ -87,6 +87,20 @@ fn normal_run(server_grpc: u16, round: u32) -> Vec<Duration> {
     })
     .join()
     .expect("normal client")
+}
+
+/// [`normal_run`] without blocking this runtime, whose thread runs the hostile clients.
+async fn normal(server_grpc: u16, round: u32) -> Vec<Duration> {
+    tokio::task::spawn_blocking(move || normal_run(server_grpc, round))
+        .await
+        .expect("normal client")
+}
+
+/// The pace of one flood lane: 250 writes/s at most, no catching up after a slow reply.
+fn flood_tick() -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(Duration::from_millis(4));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tick
 }
 
 fn summary(samples: &mut [Duration]) -> (Duration, Duration) {
@@ -126,26 +140,34 @@ async fn idle_streams(
     held
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// One thread for every hostile client (so that together they use at most one core of the
+// shared machine); the normal client has a thread of its own.
+#[tokio::test(flavor = "current_thread")]
 async fn a_hostile_client_leaves_a_normal_client_its_p99() {
     let server = LimitServer::start(&LIMITS).await;
     // A service worth pushing: 60 instances with some metadata, registered in batches so the
     // writer stays within its own rate.
-    let mut writer = server.naming(loopback(20)).await;
     for port in 0..60 {
+        // 20 writes per address: within its bucket.
+        let mut writer = server.naming(loopback(20 + (port / 20) as u8)).await;
         let mut ins = instance("big", "10.5.5.5", port);
         ins.metadata.insert("blob".into(), "x".repeat(400));
         let reply = writer.register_instance(ins).await.unwrap().into_inner();
         assert_eq!(reply.code, Some(200_000), "{reply:?}");
     }
+    let mut writer = server.naming(loopback(23)).await;
     writer
         .register_instance(instance("normal", "10.9.9.9", 1))
         .await
         .unwrap();
 
     // Warm-up, then the normal client alone.
-    normal_run(server.grpc, 0);
-    let mut alone = normal_run(server.grpc, 1);
+    normal(server.grpc, 0).await;
+    let cpu_before = server.cpu_seconds();
+    let alone_started = Instant::now();
+    let mut alone = normal(server.grpc, 1).await;
+    let alone_wall = alone_started.elapsed();
+    let alone_cpu = server.cpu_seconds() - cpu_before;
     let (alone_p50, alone_p99) = summary(&mut alone);
 
     // The hostile clients.
@@ -154,35 +176,42 @@ async fn a_hostile_client_leaves_a_normal_client_its_p99() {
     let thousands = idle_streams(&server, loopback(30), 20, 150, "big").await;
     let never_read = idle_streams(&server, loopback(31), 4, 50, "big").await;
     let mut tasks = tokio::task::JoinSet::new();
+    // The write flood: 4 lanes from each of two gRPC addresses and 2 keep-alive HTTP
+    // connections from a third, each lane up to 250 writes/s: 2,500/s against 20/s allowed
+    // per address.
     for flooder in 0..2u8 {
-        let mut client = server.naming(loopback(40 + flooder)).await;
-        let (stop, refused) = (stop.clone(), refused.clone());
-        tasks.spawn(async move {
-            let mut port = 0;
-            let mut tick = tokio::time::interval(Duration::from_micros(500));
-            while !stop.load(Ordering::Relaxed) {
-                tick.tick().await;
-                port += 1;
-                let reply = client
-                    .register_instance(instance("flood", "10.6.6.6", port))
-                    .await
-                    .unwrap()
-                    .into_inner();
-                if reply.code == Some(429_002) {
-                    refused.fetch_add(1, Ordering::Relaxed);
+        let client = server.naming(loopback(40 + flooder)).await;
+        for lane in 0..4u32 {
+            let (stop, refused, mut client) = (stop.clone(), refused.clone(), client.clone());
+            tasks.spawn(async move {
+                let mut n = 0;
+                let mut tick = flood_tick();
+                while !stop.load(Ordering::Relaxed) {
+                    tick.tick().await;
+                    n += 1;
+                    let port = lane * 100 + n % 50 + 1;
+                    let reply = client
+                        .register_instance(instance("flood", "10.6.6.6", port))
+                        .await
+                        .unwrap()
+                        .into_inner();
+                    if reply.code == Some(429_002) {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
-            }
-        });
+            });
+        }
     }
-    {
+    for lane in 0..2u32 {
         let mut conn = HttpConn::open(server.http, loopback(42)).await.unwrap();
         let (stop, refused) = (stop.clone(), refused.clone());
         tasks.spawn(async move {
-            let mut port = 0;
-            let mut tick = tokio::time::interval(Duration::from_micros(500));
+            let mut n = 0;
+            let mut tick = flood_tick();
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
-                port += 1;
+                n += 1;
+                let port = lane * 100 + n % 50 + 1;
                 let body = format!(
                     r#"{{"namespace":"default","service":"flood","host":"10.7.7.7","port":{port}}}"#
                 );
@@ -197,7 +226,7 @@ async fn a_hostile_client_leaves_a_normal_client_its_p99() {
         // Keeps changing the service every hostile stream watches, within its own rate.
         let (stop, mut writer) = (stop.clone(), writer.clone());
         tasks.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(25));
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
@@ -213,10 +242,14 @@ async fn a_hostile_client_leaves_a_normal_client_its_p99() {
     }
     // Let the hostile load build, then measure the normal client under it.
     let rss_start = server.rss_kib();
-    normal_run(server.grpc, 2);
-    let mut attacked = normal_run(server.grpc, 3);
+    normal(server.grpc, 2).await;
+    let cpu_before = server.cpu_seconds();
+    let attacked_started = Instant::now();
+    let mut attacked = normal(server.grpc, 3).await;
+    let attacked_wall = attacked_started.elapsed();
+    let attacked_cpu = server.cpu_seconds() - cpu_before;
     let rss_mid = server.rss_kib();
-    normal_run(server.grpc, 4);
+    normal(server.grpc, 4).await;
     let rss_end = server.rss_kib();
     let (attacked_p50, attacked_p99) = summary(&mut attacked);
     stop.store(true, Ordering::Relaxed);
@@ -228,6 +261,11 @@ async fn a_hostile_client_leaves_a_normal_client_its_p99() {
     println!(
         "normal client alone: p50 {alone_p50:?} p99 {alone_p99:?}; beside the hostile clients: \
          p50 {attacked_p50:?} p99 {attacked_p99:?} ({NORMAL_OPS} ops each)"
+    );
+    println!(
+        "server CPU: alone {alone_cpu:.2} s in {alone_wall:.2?} ({:.0} us per normal op), beside \
+         the hostile clients {attacked_cpu:.2} s in {attacked_wall:.2?}",
+        alone_cpu * 1e6 / NORMAL_OPS as f64
     );
     println!(
         "hostile: {streams} Discover streams open, {pushes} pushes, {} writes refused; server RSS \

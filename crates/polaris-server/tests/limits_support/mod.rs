@@ -145,6 +145,17 @@ store:
             .expect("VmRSS")
     }
 
+    /// CPU time the server has used (user + system), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("read /proc stat");
+        // Fields after the parenthesised command: state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0
+    }
+
     /// A naming gRPC channel from `source`, with small HTTP/2 windows when `small_windows`
     /// (a client that does not read then stops the server's sending early).
     pub async fn channel(&self, port: u16, source: IpAddr, small_windows: bool) -> Channel {
