@@ -96,9 +96,11 @@ async fn normal(server_grpc: u16, round: u32) -> Vec<Duration> {
         .expect("normal client")
 }
 
-/// The pace of one flood lane: 250 writes/s at most, no catching up after a slow reply.
+/// The pace of one flood lane: 40 writes/s at most, no catching up after a slow reply. Ten
+/// lanes send 400 writes/s against 60/s allowed to their three addresses: a debug build on a
+/// shared machine has a fraction of a core, and a refused write is cheap, not free.
 fn flood_tick() -> tokio::time::Interval {
-    let mut tick = tokio::time::interval(Duration::from_millis(4));
+    let mut tick = tokio::time::interval(Duration::from_millis(25));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tick
 }
@@ -177,8 +179,7 @@ async fn a_hostile_client_leaves_a_normal_client_its_p99() {
     let never_read = idle_streams(&server, loopback(31), 4, 50, "big").await;
     let mut tasks = tokio::task::JoinSet::new();
     // The write flood: 4 lanes from each of two gRPC addresses and 2 keep-alive HTTP
-    // connections from a third, each lane up to 250 writes/s: 2,500/s against 20/s allowed
-    // per address.
+    // connections from a third (see `flood_tick`).
     for flooder in 0..2u8 {
         let client = server.naming(loopback(40 + flooder)).await;
         for lane in 0..4u32 {
@@ -202,8 +203,9 @@ async fn a_hostile_client_leaves_a_normal_client_its_p99() {
             });
         }
     }
+    let port_http = server.http;
     for lane in 0..2u32 {
-        let mut conn = HttpConn::open(server.http, loopback(42)).await.unwrap();
+        let mut conn = HttpConn::open(port_http, loopback(42)).await.unwrap();
         let (stop, refused) = (stop.clone(), refused.clone());
         tasks.spawn(async move {
             let mut n = 0;
@@ -215,9 +217,13 @@ async fn a_hostile_client_leaves_a_normal_client_its_p99() {
                 let body = format!(
                     r#"{{"namespace":"default","service":"flood","host":"10.7.7.7","port":{port}}}"#
                 );
-                let (status, _) = conn.request("POST", "/v1/RegisterInstance", &body).await.unwrap();
-                if status == 429 {
-                    refused.fetch_add(1, Ordering::Relaxed);
+                match conn.request("POST", "/v1/RegisterInstance", &body).await {
+                    Ok((429, _)) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    // The server may close a keep-alive connection: open another.
+                    Err(_) => conn = HttpConn::open(port_http, loopback(42)).await.unwrap(),
                 }
             }
         });
