@@ -81,7 +81,11 @@ impl Stream for LimitedIncoming {
 }
 
 /// Admits `stream` or closes it (by dropping it) when its client is over a limit.
-fn admit(limiter: &Arc<ConnLimiter>, stream: TcpStream, peer: SocketAddr) -> Option<Limited<TcpStream>> {
+fn admit(
+    limiter: &Arc<ConnLimiter>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<Limited<TcpStream>> {
     match limiter.admit(peer.ip()) {
         Ok(permit) => {
             nodelay(&stream);

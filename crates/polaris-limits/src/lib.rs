@@ -24,4 +24,3 @@ pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1_000;
 /// Resources one Discover stream may subscribe to with push on (the
 /// `maxSubscriptionsPerStream` option of `service-grpc`).
 pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM: usize = 10_000;
-

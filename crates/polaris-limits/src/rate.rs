@@ -76,7 +76,11 @@ impl<C: Clock> IpRateLimiter<C> {
         let cache_amount = options.resource_cache_amount.max(1);
         Some(Arc::new(IpRateLimiter {
             buckets: RateLimiter::dashmap_with_clock(quota, clock),
-            white_list: options.white_list.iter().map(IpAddr::to_canonical).collect(),
+            white_list: options
+                .white_list
+                .iter()
+                .map(IpAddr::to_canonical)
+                .collect(),
             clean_at: AtomicUsize::new(cache_amount),
             cache_amount,
         }))

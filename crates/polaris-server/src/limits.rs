@@ -48,8 +48,16 @@ impl ServerLimits {
         let conn = self.config.listener(name).conn;
         if conn.open {
             let m = metrics();
-            m.configure(Limit::ConnectionsPerHost, name, conn.max_conn_per_host as u64);
-            m.configure(Limit::ConnectionsPerListener, name, conn.max_conn_limit as u64);
+            m.configure(
+                Limit::ConnectionsPerHost,
+                name,
+                conn.max_conn_per_host as u64,
+            );
+            m.configure(
+                Limit::ConnectionsPerListener,
+                name,
+                conn.max_conn_limit as u64,
+            );
         }
         ConnLimiter::new(name, conn)
     }

@@ -7,9 +7,7 @@ mod limits_support;
 
 use std::time::Duration;
 
-use limits_support::{
-    HttpConn, LimitServer, Limits, discover, instance, loopback, sample,
-};
+use limits_support::{HttpConn, LimitServer, Limits, discover, instance, loopback, sample};
 use polaris_proto::v1;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -44,18 +42,38 @@ async fn every_limit_answers_in_its_protocol() {
     let page = server.metrics().await;
     for (labels, what) in [
         (r#"{limit="write_rate",listener="api-http"}"#, "HTTP writes"),
-        (r#"{limit="write_rate",listener="service-grpc"}"#, "gRPC writes"),
-        (r#"{limit="connections_per_host",listener="api-http"}"#, "connections"),
-        (r#"{limit="subscriptions_per_stream",listener="service-grpc"}"#, "subscriptions"),
-        (r#"{limit="files_per_watch",listener="config-grpc"}"#, "gRPC watches"),
-        (r#"{limit="files_per_watch",listener="api-http"}"#, "HTTP watches"),
+        (
+            r#"{limit="write_rate",listener="service-grpc"}"#,
+            "gRPC writes",
+        ),
+        (
+            r#"{limit="connections_per_host",listener="api-http"}"#,
+            "connections",
+        ),
+        (
+            r#"{limit="subscriptions_per_stream",listener="service-grpc"}"#,
+            "subscriptions",
+        ),
+        (
+            r#"{limit="files_per_watch",listener="config-grpc"}"#,
+            "gRPC watches",
+        ),
+        (
+            r#"{limit="files_per_watch",listener="api-http"}"#,
+            "HTTP watches",
+        ),
     ] {
         let name = format!("polaris_limit_refusals_total{labels}");
-        assert!(sample(&page, &name) >= 1.0, "{what} not counted: {name}\n{page}");
+        assert!(
+            sample(&page, &name) >= 1.0,
+            "{what} not counted: {name}\n{page}"
+        );
     }
     assert!(
-        sample(&page, r#"polaris_limit{limit="streams_per_connection",listener="service-grpc"}"#)
-            == 20.0,
+        sample(
+            &page,
+            r#"polaris_limit{limit="streams_per_connection",listener="service-grpc"}"#
+        ) == 20.0,
         "configured stream limit exported:\n{page}"
     );
 }
@@ -74,7 +92,10 @@ async fn http_writes_over_the_rate_get_429(server: &LimitServer) {
         }
         statuses.push(status);
     }
-    assert!(statuses[..5].iter().all(|s| *s == 200), "the burst passes: {statuses:?}");
+    assert!(
+        statuses[..5].iter().all(|s| *s == 200),
+        "the burst passes: {statuses:?}"
+    );
     let body: serde_json::Value = serde_json::from_str(&refused_body.expect("a 429")).unwrap();
     assert_eq!(body["code"], 429002, "{body}");
     // Heartbeats and reads are not writes: never limited, even with the bucket empty.
@@ -85,14 +106,23 @@ async fn http_writes_over_the_rate_get_429(server: &LimitServer) {
             .unwrap();
         assert_ne!(status, 429);
         let (status, _) = conn
-            .request("POST", "/v1/Discover", r#"{"type":"INSTANCE","service":{"namespace":"default","name":"rated"}}"#)
+            .request(
+                "POST",
+                "/v1/Discover",
+                r#"{"type":"INSTANCE","service":{"namespace":"default","name":"rated"}}"#,
+            )
             .await
             .unwrap();
         assert_eq!(status, 200);
     }
     // Another client address has its own bucket.
     let (status, _) = server
-        .http_from(loopback(12), "POST", "/v1/RegisterInstance", &register_body(99))
+        .http_from(
+            loopback(12),
+            "POST",
+            "/v1/RegisterInstance",
+            &register_body(99),
+        )
         .await
         .unwrap();
     assert_eq!(status, 200);
@@ -128,9 +158,15 @@ async fn connections_over_the_host_limit_are_closed(server: &LimitServer) {
         admitted.push(conn);
     }
     let mut over = HttpConn::open(server.http, loopback(4)).await.unwrap();
-    assert!(over.closed_within(WAIT).await, "the connection over the limit is closed");
+    assert!(
+        over.closed_within(WAIT).await,
+        "the connection over the limit is closed"
+    );
     // Other addresses still connect, and the host gets a place back when one closes.
-    let (status, _) = server.http_from(loopback(14), "GET", "/healthz", "").await.unwrap();
+    let (status, _) = server
+        .http_from(loopback(14), "GET", "/healthz", "")
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     drop(admitted.pop());
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -139,7 +175,10 @@ async fn connections_over_the_host_limit_are_closed(server: &LimitServer) {
         if let Ok((200, _)) = again.request("GET", "/healthz", "").await {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no place given back");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no place given back"
+        );
         tokio::task::yield_now().await;
     }
 }
@@ -193,7 +232,10 @@ async fn subscriptions_over_the_stream_limit_are_refused(server: &LimitServer) {
         .expect("a push")
         .unwrap()
         .unwrap();
-    assert_eq!(pushed.service.and_then(|s| s.name).as_deref(), Some("sub-a"));
+    assert_eq!(
+        pushed.service.and_then(|s| s.name).as_deref(),
+        Some("sub-a")
+    );
     assert_eq!(pushed.instances.len(), 2);
     drop(tx);
 }

@@ -41,13 +41,12 @@ fn normal_run(server_grpc: u16, round: u32) -> Vec<Duration> {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let channel = tonic::transport::Endpoint::from_shared(format!(
-                "http://127.0.0.1:{server_grpc}"
-            ))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+            let channel =
+                tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{server_grpc}"))
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
             let mut client = PolarisGrpcClient::new(channel);
             let (tx, rx) = mpsc::channel(1);
             let mut replies = client
@@ -278,7 +277,10 @@ async fn a_hostile_client_leaves_a_normal_client_its_p99() {
          {rss_start} KiB -> {rss_mid} KiB -> {rss_end} KiB",
         refused.load(Ordering::Relaxed)
     );
-    assert!(refused.load(Ordering::Relaxed) > 100, "the flood was refused");
+    assert!(
+        refused.load(Ordering::Relaxed) > 100,
+        "the flood was refused"
+    );
     assert!(
         streams >= 2_000.0,
         "thousands of streams were open: {streams}"

@@ -30,8 +30,8 @@ use envoy_types::pb::envoy::service::endpoint::v3::endpoint_discovery_service_se
 use envoy_types::pb::envoy::service::listener::v3::listener_discovery_service_server::ListenerDiscoveryServiceServer;
 use envoy_types::pb::envoy::service::route::v3::route_discovery_service_server::RouteDiscoveryServiceServer;
 use polaris_governance::Governance;
-use polaris_naming::Naming;
 use polaris_limits::{ConnLimitOptions, ConnLimiter, LimitedIncoming};
+use polaris_naming::Naming;
 use tokio::net::TcpListener;
 
 pub use cache::XdsCache;

@@ -323,7 +323,10 @@ plugin:
             assert_eq!(limits.listener(name), ListenerLimits::default(), "{name}");
         }
         assert_eq!(limits.ip_rate, IpRateOptions::default());
-        assert_eq!(limits.max_watch_files, polaris_config::DEFAULT_MAX_WATCH_FILES);
+        assert_eq!(
+            limits.max_watch_files,
+            polaris_config::DEFAULT_MAX_WATCH_FILES
+        );
     }
 
     #[test]

@@ -98,8 +98,12 @@ store:
             .arg(&config_path)
             .current_dir(dir.path())
             .stdin(Stdio::null())
-            .stdout(Stdio::from(File::create(dir.path().join("stdout.log")).unwrap()))
-            .stderr(Stdio::from(File::create(dir.path().join("stderr.log")).unwrap()))
+            .stdout(Stdio::from(
+                File::create(dir.path().join("stdout.log")).unwrap(),
+            ))
+            .stderr(Stdio::from(
+                File::create(dir.path().join("stderr.log")).unwrap(),
+            ))
             .spawn()
             .expect("spawn polaris-server");
         let server = LimitServer {
@@ -216,9 +220,7 @@ impl HttpConn {
     pub async fn open(port: u16, source: IpAddr) -> std::io::Result<HttpConn> {
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(source, 0))?;
-        let stream = socket
-            .connect(SocketAddr::new(loopback(1), port))
-            .await?;
+        let stream = socket.connect(SocketAddr::new(loopback(1), port)).await?;
         stream.set_nodelay(true)?;
         Ok(HttpConn { stream })
     }
