@@ -128,21 +128,18 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if let Some(limiter) = &self.limiter {
-            if let Check::Write(kind, _) = classify(request.uri().path()) {
-                let peer = request
-                    .extensions()
-                    .get::<TcpConnectInfo>()
-                    .and_then(TcpConnectInfo::remote_addr);
-                if let Some(peer) = peer {
-                    if !limiter.allow(peer.ip(), &self.listener) {
-                        tracing::debug!(target: "polaris_api_grpc", %peer,
-                            path = request.uri().path(), "write refused: over the client's rate");
-                        let err = PolarisError::new(Code::IpRateLimit, "");
-                        return Box::pin(async move { Ok(refusal(kind, &err)) });
-                    }
-                }
-            }
+        if let Some(limiter) = &self.limiter
+            && let Check::Write(kind, _) = classify(request.uri().path())
+            && let Some(peer) = request
+                .extensions()
+                .get::<TcpConnectInfo>()
+                .and_then(TcpConnectInfo::remote_addr)
+            && !limiter.allow(peer.ip(), &self.listener)
+        {
+            tracing::debug!(target: "polaris_api_grpc", %peer,
+                path = request.uri().path(), "write refused: over the client's rate");
+            let err = PolarisError::new(Code::IpRateLimit, "");
+            return Box::pin(async move { Ok(refusal(kind, &err)) });
         }
         Box::pin(self.inner.call(request))
     }

@@ -64,18 +64,13 @@ pub fn limit_writes(router: Router, limiter: Option<Arc<IpRateLimiter>>, listene
 }
 
 async fn enforce(State(rate): State<WriteRate>, request: Request, next: Next) -> Response {
-    if is_write(request.method(), request.uri().path()) {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| *addr);
-        if let Some(peer) = peer {
-            if !rate.limiter.allow(peer.ip(), &rate.listener) {
-                tracing::debug!(target: "polaris_api_http", %peer, path = request.uri().path(),
-                    "write refused: over the client's rate");
-                return Reply::of(Code::IpRateLimit).into_response();
-            }
-        }
+    if is_write(request.method(), request.uri().path())
+        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+        && !rate.limiter.allow(peer.ip(), &rate.listener)
+    {
+        tracing::debug!(target: "polaris_api_http", %peer, path = request.uri().path(),
+            "write refused: over the client's rate");
+        return Reply::of(Code::IpRateLimit).into_response();
     }
     next.run(request).await
 }

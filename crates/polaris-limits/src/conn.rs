@@ -121,12 +121,12 @@ impl ConnLimiter {
     fn release(&self, host: Option<IpAddr>) {
         let mut counts = self.counts.lock();
         counts.total = counts.total.saturating_sub(1);
-        if let Some(ip) = host {
-            if let Some(n) = counts.per_host.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    counts.per_host.remove(&ip);
-                }
+        if let Some(ip) = host
+            && let Some(n) = counts.per_host.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                counts.per_host.remove(&ip);
             }
         }
         drop(counts);

@@ -215,7 +215,6 @@ async fn subscriptions_over_the_stream_limit_are_refused(server: &LimitServer) {
     assert!(refused.instances.is_empty());
     // A resource already subscribed is not a new subscription.
     assert_eq!(next(discover("sub-a")).await.code, Some(200_000));
-    drop(next);
     // The stream carries on: a change of sub-a is pushed, one of sub-d is not (written from
     // another address: this one's bucket is nearly empty).
     let mut writer = server.naming(loopback(16)).await;
