@@ -26,7 +26,7 @@ pub const TOKEN_METADATA_KEY: &str = "x-polaris-token";
 
 /// The reply message type a method answers with, for refusals.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum ReplyKind {
+pub(crate) enum ReplyKind {
     Naming,
     Discover,
     ConfigClient,
@@ -36,7 +36,7 @@ enum ReplyKind {
 
 /// How a method is checked.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Check {
+pub(crate) enum Check {
     /// Never checked (heartbeats and client reports, as officially).
     Unchecked,
     /// The token only: reads.
@@ -46,7 +46,7 @@ enum Check {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Decoder {
+pub(crate) enum Decoder {
     Instance,
     ConfigFile,
     ConfigRelease,
@@ -54,7 +54,7 @@ enum Decoder {
     Contract,
 }
 
-fn classify(path: &str) -> Check {
+pub(crate) fn classify(path: &str) -> Check {
     use Check::*;
     use ReplyKind::*;
     match path {
@@ -226,7 +226,7 @@ fn group_ref(namespace: Option<String>, group: Option<String>) -> Vec<ResourceRe
 }
 
 /// A complete gRPC reply: one message carrying the code, then an OK status.
-fn refusal(kind: ReplyKind, err: &PolarisError) -> Response<Body> {
+pub(crate) fn refusal(kind: ReplyKind, err: &PolarisError) -> Response<Body> {
     let code = err.code.value();
     let info = err.info();
     let message = match kind {

@@ -85,6 +85,7 @@ pub(crate) fn run_stream(
     metrics: Arc<GrpcMetrics>,
     mut inbound: Streaming<v1::DiscoverRequest>,
     push: bool,
+    max_subscriptions: usize,
 ) -> impl Stream<Item = Result<v1::DiscoverResponse, Status>> {
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_CAPACITY);
     // Channel slots are allocated in blocks; boxing keeps a stream's idle cost to a few hundred
@@ -112,8 +113,8 @@ pub(crate) fn run_stream(
             }
         }
     });
-    let stream_push = StreamPush::new(hub, backends, metrics);
+    let stream_push = StreamPush::new(hub, backends, metrics, max_subscriptions);
     tokio::spawn(stream_push.write(answers_rx, out_tx));
     ReceiverStream::new(out_rx)
-        .map(|reply: Result<Box<v1::DiscoverResponse>, Status>| reply.map(|boxed| *boxed))
+        .map(|reply: Result<Arc<v1::DiscoverResponse>, Status>| reply.map(Arc::unwrap_or_clone))
 }

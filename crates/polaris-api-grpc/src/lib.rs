@@ -11,6 +11,7 @@ pub mod config;
 mod contract;
 mod convert;
 mod discover;
+mod limits;
 mod metrics;
 mod naming;
 mod oversize;
@@ -28,17 +29,17 @@ use polaris_proto::v1::polaris_config_grpc_server::PolarisConfigGrpcServer;
 use polaris_proto::v1::polaris_grpc_server::PolarisGrpcServer;
 use polaris_proto::v1::polaris_service_contract_grpc_server::PolarisServiceContractGrpcServer;
 use tokio::net::TcpListener;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::ConfigGrpcOptions;
+pub use limits::{GrpcLimits, WriteRateLayer};
 pub use metrics::GrpcMetrics;
 pub use push::PUSH_METADATA_KEY;
 
 /// Largest message accepted or sent, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Serves the naming gRPC services on `listener` until `shutdown` resolves.
+/// Serves the naming gRPC services on `listener` until `shutdown` resolves, with connections
+/// counted but not limited.
 pub async fn serve(
     listener: TcpListener,
     naming: Arc<Naming>,
@@ -48,15 +49,42 @@ pub async fn serve(
     auth: Arc<polaris_auth::Auth>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    let limits = GrpcLimits::unlimited("service-grpc");
+    serve_with(
+        listener, naming, governance, health, metrics, auth, limits, shutdown,
+    )
+    .await
+}
+
+/// [`serve`] within `limits`.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_with(
+    listener: TcpListener,
+    naming: Arc<Naming>,
+    governance: Arc<Governance>,
+    health: Arc<Health>,
+    metrics: Arc<GrpcMetrics>,
+    auth: Arc<polaris_auth::Auth>,
+    limits: GrpcLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     let backends = Arc::new(Discovery {
         naming: naming.clone(),
         governance,
     });
     let hub = push::PushHub::start(&backends);
-    let grpc = naming::PolarisService::new(backends, health, hub, metrics);
+    let grpc = naming::PolarisService::new(
+        backends,
+        health,
+        hub,
+        metrics,
+        limits.max_subscriptions_per_stream,
+    );
     let contracts = contract::ContractService::new(naming.clone());
     tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
         .layer(oversize::layer())
+        .layer(limits.write_layer())
         .layer(auth::AuthLayer::new(auth))
         .add_service(
             PolarisGrpcServer::new(grpc)
@@ -64,22 +92,8 @@ pub async fn serve(
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(PolarisServiceContractGrpcServer::new(contracts))
-        .serve_with_incoming_shutdown(nodelay_incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(limits.incoming(listener), shutdown)
         .await
-}
-
-/// Accepted sockets with TCP_NODELAY: sockets from our own listener do not get the builder's
-/// setting, and Nagle plus delayed ACKs add tens of milliseconds to small replies.
-fn nodelay_incoming(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(target: "polaris_api_grpc", %err, "cannot set TCP_NODELAY");
-            }
-        })
-    })
 }
 
 /// Serves `PolarisConfigGRPC` (the config port, 8093) on `listener` until `shutdown` resolves.
@@ -101,7 +115,7 @@ pub async fn serve_config(
     .await
 }
 
-/// [`serve_config`] with explicit settings (a shorter watch timeout in tests).
+/// [`serve_config`] with explicit settings (limits; a shorter watch timeout in tests).
 pub async fn serve_config_with(
     listener: TcpListener,
     config: Arc<ConfigCenter>,
@@ -111,6 +125,7 @@ pub async fn serve_config_with(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let limits = options.limits.clone();
     let service = config::ConfigService::new(config, metrics, options, stop_rx);
     let shutdown = async move {
         shutdown.await;
@@ -118,14 +133,16 @@ pub async fn serve_config_with(
         let _ = stop_tx.send(true);
     };
     tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
         .layer(oversize::layer())
+        .layer(limits.write_layer())
         .layer(auth::AuthLayer::new(auth))
         .add_service(
             PolarisConfigGrpcServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(nodelay_incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(limits.incoming(listener), shutdown)
         .await
 }
 

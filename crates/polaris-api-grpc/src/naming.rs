@@ -24,6 +24,7 @@ pub struct PolarisService {
     health: Arc<Health>,
     pub(crate) hub: Arc<PushHub>,
     metrics: Arc<GrpcMetrics>,
+    max_subscriptions: usize,
 }
 
 impl PolarisService {
@@ -32,6 +33,7 @@ impl PolarisService {
         health: Arc<Health>,
         hub: Arc<PushHub>,
         metrics: Arc<GrpcMetrics>,
+        max_subscriptions: usize,
     ) -> Self {
         PolarisService {
             naming: backends.naming.clone(),
@@ -39,6 +41,7 @@ impl PolarisService {
             health,
             hub,
             metrics,
+            max_subscriptions,
         }
     }
 }
@@ -147,6 +150,7 @@ impl PolarisGrpc for PolarisService {
             self.metrics.clone(),
             inbound,
             push,
+            self.max_subscriptions,
         );
         Ok(Response::new(Box::pin(outbound)))
     }

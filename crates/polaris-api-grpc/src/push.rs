@@ -273,15 +273,21 @@ pub(crate) struct StreamPush {
     state: Arc<StreamState>,
     /// Each subscription with the request to replay, carrying the revision last sent.
     subs: HashMap<SubKey, v1::DiscoverRequest>,
+    /// Most subscriptions the stream may hold; a request for one more is refused.
+    max_subs: usize,
 }
 
-type Outbound = mpsc::Sender<Result<Box<v1::DiscoverResponse>, Status>>;
+/// Replies towards one client. Pushes are the hub's shared answers, so a client that does not
+/// read holds pointers to answers built once for every stream, not copies of them: the copy
+/// for the encoder is made only when the client makes room for it.
+pub(crate) type Outbound = mpsc::Sender<Result<Arc<v1::DiscoverResponse>, Status>>;
 
 impl StreamPush {
     pub(crate) fn new(
         hub: Arc<PushHub>,
         backends: Arc<Discovery>,
         metrics: Arc<GrpcMetrics>,
+        max_subs: usize,
     ) -> StreamPush {
         let id = hub.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(StreamState {
@@ -295,6 +301,33 @@ impl StreamPush {
             id,
             state,
             subs: HashMap::new(),
+            max_subs,
+        }
+    }
+
+    /// The reply to send and the subscription to start: a request that would take the stream
+    /// past its subscription limit is answered `BatchSizeOverLimit` (400003) and subscribes
+    /// nothing; the stream and its other subscriptions carry on.
+    fn within_limit(
+        &self,
+        response: v1::DiscoverResponse,
+        subscription: Option<(SubKey, Subscription)>,
+    ) -> (v1::DiscoverResponse, Option<(SubKey, Subscription)>) {
+        match &subscription {
+            Some((key, Subscription::Watch(request)))
+                if self.subs.len() >= self.max_subs && !self.subs.contains_key(key) =>
+            {
+                polaris_limits::metrics()
+                    .refused(polaris_limits::Limit::Subscriptions, "service-grpc");
+                let info = format!(
+                    "{}: a Discover stream may subscribe to at most {} resources",
+                    Code::BatchSizeOverLimit.info(),
+                    self.max_subs
+                );
+                let refused = polaris_discovery::reply(request, Code::BatchSizeOverLimit, info);
+                (refused, None)
+            }
+            _ => (response, subscription),
         }
     }
 
@@ -319,7 +352,8 @@ impl StreamPush {
                         None => break,
                     };
                     let Answer { response, subscription } = *answer;
-                    if out.send(Ok(Box::new(response))).await.is_err() {
+                    let (response, subscription) = self.within_limit(response, subscription);
+                    if out.send(Ok(Arc::new(response))).await.is_err() {
                         break;
                     }
                     match subscription {
@@ -370,11 +404,7 @@ impl StreamPush {
                 continue;
             }
             service.revision = revision;
-            if out
-                .send(Ok(Box::new(v1::DiscoverResponse::clone(&response))))
-                .await
-                .is_err()
-            {
+            if out.send(Ok(response)).await.is_err() {
                 return false;
             }
             self.metrics.pushes.inc();

@@ -12,6 +12,7 @@ mod console_instances;
 mod console_namespaces;
 mod console_services;
 mod governance;
+pub mod limits;
 mod metrics;
 mod reply;
 mod wire;

@@ -11,7 +11,7 @@ mod watch;
 mod writes;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -29,6 +29,9 @@ pub const MAX_CONTENT_CHARS: usize = 20_000;
 pub const FORMATS: [&str; 6] = ["text", "yaml", "xml", "json", "html", "properties"];
 /// How long a watch is held without a change, officially.
 pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Files one watch may name unless configured otherwise (`config.maxWatchFiles`): each costs
+/// an index entry for as long as the watch waits.
+pub const DEFAULT_MAX_WATCH_FILES: usize = 2_000;
 
 /// What a client asks for: a file and the version it holds.
 #[derive(Clone, Debug)]
@@ -44,6 +47,7 @@ pub struct ConfigCenter {
     writer: Mutex<()>,
     watchers: WatchIndex,
     next_id: AtomicU64,
+    max_watch_files: AtomicUsize,
 }
 
 impl ConfigCenter {
@@ -57,7 +61,14 @@ impl ConfigCenter {
             writer: Mutex::new(()),
             watchers: WatchIndex::default(),
             next_id: AtomicU64::new(next_id),
+            max_watch_files: AtomicUsize::new(DEFAULT_MAX_WATCH_FILES),
         })
+    }
+
+    /// Sets how many files one watch may name (at least 1); a larger watch is refused with
+    /// `BatchSizeOverLimit` (400003).
+    pub fn set_max_watch_files(&self, max: usize) {
+        self.max_watch_files.store(max.max(1), Ordering::Relaxed);
     }
 
     /// The current state; cheap and never blocks.
@@ -122,6 +133,13 @@ impl ConfigCenter {
             return Err(PolarisError::new(
                 Code::InvalidWatchConfigFileFormat,
                 "no file to watch",
+            ));
+        }
+        let max = self.max_watch_files.load(Ordering::Relaxed);
+        if files.len() > max {
+            return Err(PolarisError::new(
+                Code::BatchSizeOverLimit,
+                format!("a watch may name at most {max} files, not {}", files.len()),
             ));
         }
         let deadline = tokio::time::Instant::now() + timeout;

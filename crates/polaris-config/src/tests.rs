@@ -374,3 +374,29 @@ async fn templates_are_durable_and_unique() {
         .unwrap();
     assert_eq!(reopened.snapshot().templates["spring"].content, "a=1");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_over_the_file_limit_is_refused_and_one_at_the_limit_waits() {
+    let (_, config) = center().await;
+    config.set_max_watch_files(3);
+    let files = |n: usize| -> Vec<WatchedFile> {
+        (0..n)
+            .map(|i| WatchedFile {
+                key: key(&format!("f{i}.yaml")),
+                version: 0,
+            })
+            .collect()
+    };
+    let refused = config
+        .watch(&files(4), &[], Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, Code::BatchSizeOverLimit);
+    assert!(refused.detail.contains("at most 3"), "{}", refused.detail);
+    assert_eq!(config.watchers().len(), 0, "nothing was registered");
+    let waited = config
+        .watch(&files(3), &[], Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(waited.is_none(), "no change within the timeout");
+}

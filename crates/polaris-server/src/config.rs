@@ -24,6 +24,7 @@ mod auth;
 mod duration;
 mod expand;
 mod file;
+mod limits;
 mod typed;
 
 #[cfg(test)]
@@ -35,6 +36,7 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::MessageFormatter as _;
 
+pub use limits::{LimitsConfig, ListenerLimits};
 pub use typed::{
     ApiGroupConfig, ApiServerConfig, BatchConfig, CacheConfig, DEFAULT_HTTP_PORT,
     EMBEDDED_STORE_NAMES, HealthCheckConfig, ListenerConfig, LoggerScope, NamespaceConfig,

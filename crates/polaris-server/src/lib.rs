@@ -1,4 +1,5 @@
 pub mod config;
 mod console;
+pub mod limits;
 pub mod logging;
 pub mod run;

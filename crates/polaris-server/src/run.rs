@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{ServerConfig, StoreConfig};
+use crate::limits::ServerLimits;
 
 /// How long open connections and streams may take to finish after a stop signal.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -42,6 +43,7 @@ pub struct Server {
     eureka: Option<(TcpListener, polaris_api_eureka::EurekaState)>,
     xds: Option<(TcpListener, Arc<polaris_xds::XdsMetrics>)>,
     console: Option<(TcpListener, axum::Router)>,
+    limits: ServerLimits,
 }
 
 impl Server {
@@ -79,6 +81,9 @@ impl Server {
                 open: config.healthcheck.open,
             },
         );
+        let limits = ServerLimits::new(&config.limits);
+        config_center.set_max_watch_files(limits.max_watch_files());
+        polaris_limits::register(&mut registry);
         let metrics = HttpMetrics::register(&mut registry);
         let grpc_metrics = GrpcMetrics::register(&mut registry);
         let xds = match config.apiserver("xds-v3") {
@@ -98,6 +103,8 @@ impl Server {
             metrics,
             registry,
         });
+        // Before the console takes its copy: writes through either listener share the buckets.
+        let api = polaris_api_http::limits::limit_writes(api, limits.writes(), "api-http");
         let http = match &config.http {
             Some(listen) => {
                 let addr = SocketAddr::new(listen.listen_ip, listen.listen_port);
@@ -173,6 +180,7 @@ impl Server {
             eureka,
             xds,
             console,
+            limits,
         })
     }
 
@@ -222,11 +230,10 @@ impl Server {
         let mut servers = JoinSet::new();
         if let Some((listener, router)) = self.http {
             tracing::info!(target: "polaris_api_http", addr = ?listener.local_addr().ok(), "HTTP OpenAPI listening");
-            let listener = listener.tap_io(|stream| {
-                if let Err(err) = stream.set_nodelay(true) {
-                    tracing::debug!(%err, "cannot set TCP_NODELAY");
-                }
-            });
+            // The limited listener sets TCP_NODELAY; `tap_io` keeps axum's connect info.
+            let listener =
+                polaris_limits::LimitedListener::new(listener, self.limits.connections("api-http"))
+                    .tap_io(|_| {});
             let serve = axum::serve(
                 listener,
                 router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -236,23 +243,29 @@ impl Server {
         }
         if let Some(listener) = self.grpc {
             tracing::info!(target: "polaris_api_grpc", addr = ?listener.local_addr().ok(), "naming gRPC listening");
-            let serve = polaris_api_grpc::serve(
+            let serve = polaris_api_grpc::serve_with(
                 listener,
                 self.naming.clone(),
                 self.governance.clone(),
                 self.health.clone(),
                 self.grpc_metrics.clone(),
                 self.auth.clone(),
+                self.limits.grpc("service-grpc"),
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("naming gRPC server failed") });
         }
         if let Some(listener) = self.config_grpc {
             tracing::info!(target: "polaris_api_grpc", addr = ?listener.local_addr().ok(), "config gRPC listening");
-            let serve = polaris_api_grpc::serve_config(
+            let options = polaris_api_grpc::ConfigGrpcOptions {
+                limits: self.limits.grpc("config-grpc"),
+                ..Default::default()
+            };
+            let serve = polaris_api_grpc::serve_config_with(
                 listener,
                 self.config.clone(),
                 self.grpc_metrics.clone(),
+                options,
                 self.auth.clone(),
                 stopped(),
             );
@@ -265,12 +278,15 @@ impl Server {
         }
         if let Some((listener, metrics)) = self.xds {
             tracing::info!(target: "polaris_xds", addr = ?listener.local_addr().ok(), "xDS v3 listening");
-            let serve = polaris_xds::serve(
+            let (limits, connections) = self.limits.xds();
+            let serve = polaris_xds::serve_with(
                 listener,
                 self.naming.clone(),
                 self.governance.clone(),
                 self.auth.clone(),
                 metrics,
+                limits,
+                connections,
                 stopped(),
             );
             servers.spawn(async move { serve.await.context("xDS server failed") });

@@ -30,10 +30,9 @@ use envoy_types::pb::envoy::service::endpoint::v3::endpoint_discovery_service_se
 use envoy_types::pb::envoy::service::listener::v3::listener_discovery_service_server::ListenerDiscoveryServiceServer;
 use envoy_types::pb::envoy::service::route::v3::route_discovery_service_server::RouteDiscoveryServiceServer;
 use polaris_governance::Governance;
+use polaris_limits::{ConnLimitOptions, ConnLimiter, LimitedIncoming};
 use polaris_naming::Naming;
 use tokio::net::TcpListener;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use cache::XdsCache;
 pub use metrics::XdsMetrics;
@@ -54,7 +53,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_names_per_type: 10_000,
-            max_streams_per_connection: 1_000,
+            max_streams_per_connection: polaris_limits::DEFAULT_MAX_CONCURRENT_STREAMS,
             max_message_bytes: 64 * 1024 * 1024,
         }
     }
@@ -77,7 +76,8 @@ pub fn start(naming: Arc<Naming>, governance: Arc<Governance>) -> Arc<XdsCache> 
     cache
 }
 
-/// Serves xDS on `listener` until `shutdown` resolves.
+/// Serves xDS on `listener` until `shutdown` resolves, with the default [`Limits`] and
+/// connections counted but not limited.
 pub async fn serve(
     listener: TcpListener,
     naming: Arc<Naming>,
@@ -86,7 +86,39 @@ pub async fn serve(
     metrics: Arc<XdsMetrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    let connections = ConnLimiter::new(
+        "xds-v3",
+        ConnLimitOptions {
+            open: false,
+            ..ConnLimitOptions::default()
+        },
+    );
     let limits = Limits::default();
+    serve_with(
+        listener,
+        naming,
+        governance,
+        auth,
+        metrics,
+        limits,
+        connections,
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] within `limits`, admitting connections through `connections`.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_with(
+    listener: TcpListener,
+    naming: Arc<Naming>,
+    governance: Arc<Governance>,
+    auth: Arc<polaris_auth::Auth>,
+    metrics: Arc<XdsMetrics>,
+    limits: Limits,
+    connections: Arc<ConnLimiter>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     let service = XdsService {
         cache: start(naming, governance),
         auth,
@@ -94,13 +126,7 @@ pub async fn serve(
         metrics,
     };
     let bytes = limits.max_message_bytes;
-    let incoming = TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(target: "polaris_xds", %err, "cannot set TCP_NODELAY");
-            }
-        })
-    });
+    let incoming = LimitedIncoming::new(listener, connections);
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_streams_per_connection)
         .add_service(

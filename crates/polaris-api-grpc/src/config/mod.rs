@@ -29,12 +29,15 @@ use convert::{
 pub struct ConfigGrpcOptions {
     /// How long `WatchConfigFiles` holds a request without a change (officially 30 s).
     pub watch_timeout: Duration,
+    /// Connections, streams and write rates allowed per client.
+    pub limits: crate::GrpcLimits,
 }
 
 impl Default for ConfigGrpcOptions {
     fn default() -> Self {
         ConfigGrpcOptions {
             watch_timeout: DEFAULT_WATCH_TIMEOUT,
+            limits: crate::GrpcLimits::unlimited("config-grpc"),
         }
     }
 }
@@ -215,7 +218,15 @@ impl PolarisConfigGrpc for ConfigService {
                         info: None,
                         config_file: None,
                     },
-                    Err(err) => client_error(&err, None),
+                    Err(err) => {
+                        if err.code == Code::BatchSizeOverLimit {
+                            polaris_limits::metrics().refused(
+                                polaris_limits::Limit::WatchFiles,
+                                self.options.limits.listener(),
+                            );
+                        }
+                        client_error(&err, None)
+                    }
                 }
             }
         };

@@ -35,7 +35,10 @@ async fn fixture_with(watch_timeout: Duration) -> Fixture {
         listener,
         center.clone(),
         Arc::new(crate::GrpcMetrics::default()),
-        ConfigGrpcOptions { watch_timeout },
+        ConfigGrpcOptions {
+            watch_timeout,
+            ..ConfigGrpcOptions::default()
+        },
         auth,
         std::future::pending(),
     ));

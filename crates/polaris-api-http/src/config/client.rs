@@ -233,7 +233,12 @@ async fn watch(State(state): State<AppState>, request: Request) -> Response {
                 &json!({ "code": code, "info": null, "configFile": null }),
             )
         }
-        Err(err) => Reply::from(err).into_response(),
+        Err(err) => {
+            if err.code == Code::BatchSizeOverLimit {
+                polaris_limits::metrics().refused(polaris_limits::Limit::WatchFiles, "api-http");
+            }
+            Reply::from(err).into_response()
+        }
     }
 }
 

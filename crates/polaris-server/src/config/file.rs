@@ -163,6 +163,10 @@ pub(crate) struct FileApiServerOption {
     pub custom_values: Option<Known>,
     /// service-l5: cluster name.
     pub cluster_name: Option<Known>,
+    /// gRPC and xDS listeners: HTTP/2 streams per connection (ours, see `config::limits`).
+    pub max_concurrent_streams: Option<Known>,
+    /// service-grpc: subscriptions per Discover stream (ours, see `config::limits`).
+    pub max_subscriptions_per_stream: Option<Known>,
 }
 
 /// `apiservers[].option.connLimit`.
@@ -350,6 +354,10 @@ pub(crate) struct RawDoc {
     pub store: RawStore,
     /// `auth`, read by [`super::auth`].
     pub auth: Option<serde_json::Value>,
+    /// `plugin`, for `plugin.ratelimit` (read by [`super::limits`]).
+    pub plugin: Option<serde_json::Value>,
+    /// `config`, for `config.maxWatchFiles` (read by [`super::limits`]).
+    pub config: Option<serde_json::Value>,
 }
 
 /// `apiservers[]` in the raw pass.

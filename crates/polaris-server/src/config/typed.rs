@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub cache: CacheConfig,
     /// The `auth` section (`auth.user.option`, `auth.strategy.option`).
     pub auth: polaris_auth::AuthOptions,
+    /// Limits per client and per connection (`connLimit`, `plugin.ratelimit`, ...).
+    pub limits: super::limits::LimitsConfig,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +73,7 @@ impl Default for ServerConfig {
             store: StoreConfig::default(),
             cache: CacheConfig::default(),
             auth: polaris_auth::AuthOptions::default(),
+            limits: super::limits::LimitsConfig::default(),
         }
     }
 }
@@ -459,6 +462,8 @@ pub(crate) fn build(
         }
     };
 
+    let limits = super::limits::build(file.apiservers.as_deref(), &raw)?;
+
     // API servers.
     let (http, apiservers) = match file.apiservers {
         None => (defaults.http, defaults.apiservers),
@@ -624,5 +629,6 @@ pub(crate) fn build(
         store,
         cache,
         auth,
+        limits,
     })
 }
