@@ -27,9 +27,6 @@ use polaris_naming::Naming;
 use polaris_proto::v1::polaris_config_grpc_server::PolarisConfigGrpcServer;
 use polaris_proto::v1::polaris_grpc_server::PolarisGrpcServer;
 use polaris_proto::v1::polaris_service_contract_grpc_server::PolarisServiceContractGrpcServer;
-use tokio::net::TcpListener;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::ConfigGrpcOptions;
 pub use metrics::GrpcMetrics;
@@ -38,9 +35,10 @@ pub use push::PUSH_METADATA_KEY;
 /// Largest message accepted or sent, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Serves the naming gRPC services on `listener` until `shutdown` resolves.
+/// Serves the naming gRPC services on `listener` (plain or TLS; a `TcpListener` serves plain
+/// text) until `shutdown` resolves.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     naming: Arc<Naming>,
     governance: Arc<Governance>,
     health: Arc<Health>,
@@ -64,27 +62,13 @@ pub async fn serve(
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(PolarisServiceContractGrpcServer::new(contracts))
-        .serve_with_incoming_shutdown(nodelay_incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(listener.into().into_incoming(), shutdown)
         .await
-}
-
-/// Accepted sockets with TCP_NODELAY: sockets from our own listener do not get the builder's
-/// setting, and Nagle plus delayed ACKs add tens of milliseconds to small replies.
-fn nodelay_incoming(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(target: "polaris_api_grpc", %err, "cannot set TCP_NODELAY");
-            }
-        })
-    })
 }
 
 /// Serves `PolarisConfigGRPC` (the config port, 8093) on `listener` until `shutdown` resolves.
 pub async fn serve_config(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     config: Arc<ConfigCenter>,
     metrics: Arc<GrpcMetrics>,
     auth: Arc<polaris_auth::Auth>,
@@ -103,7 +87,7 @@ pub async fn serve_config(
 
 /// [`serve_config`] with explicit settings (a shorter watch timeout in tests).
 pub async fn serve_config_with(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     config: Arc<ConfigCenter>,
     metrics: Arc<GrpcMetrics>,
     options: ConfigGrpcOptions,
@@ -125,7 +109,7 @@ pub async fn serve_config_with(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(nodelay_incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(listener.into().into_incoming(), shutdown)
         .await
 }
 

@@ -32,8 +32,6 @@ use envoy_types::pb::envoy::service::route::v3::route_discovery_service_server::
 use polaris_governance::Governance;
 use polaris_naming::Naming;
 use tokio::net::TcpListener;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use cache::XdsCache;
 pub use metrics::XdsMetrics;
@@ -79,7 +77,7 @@ pub fn start(naming: Arc<Naming>, governance: Arc<Governance>) -> Arc<XdsCache> 
 
 /// Serves xDS on `listener` until `shutdown` resolves.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     naming: Arc<Naming>,
     governance: Arc<Governance>,
     auth: Arc<polaris_auth::Auth>,
@@ -94,13 +92,7 @@ pub async fn serve(
         metrics,
     };
     let bytes = limits.max_message_bytes;
-    let incoming = TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(target: "polaris_xds", %err, "cannot set TCP_NODELAY");
-            }
-        })
-    });
+    let incoming = listener.into().into_incoming();
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_streams_per_connection)
         .add_service(

@@ -438,7 +438,7 @@ fn sample_config_loads_without_warnings() {
     let listeners = |c: &ServerConfig| {
         c.apiservers
             .iter()
-            .map(|a| (a.name.clone(), a.listener))
+            .map(|a| (a.name.clone(), a.listener.clone()))
             .collect::<Vec<_>>()
     };
     assert_eq!(listeners(&config), listeners(&ServerConfig::default()));
