@@ -162,7 +162,7 @@ async fn certificates_are_reloaded_on_change_and_on_sighup() {
     let pki = Pki::new();
     let names = ["api-http", "service-grpc"];
     let tls = names.map(|_| Some(tls_block(&pki, false)));
-    let server = TlsServer::start(&pki, &names, &tls, Probe::Https).expect("start");
+    let mut server = TlsServer::start(&pki, &names, &tls, Probe::Https).expect("start");
     let http = server.port("api-http");
     let grpc = server.port("service-grpc");
     let first = pki.served_leaf(http, None).await.unwrap();
@@ -240,6 +240,7 @@ async fn missing_or_half_configured_tls_files_stop_the_start() {
     let server = TlsServer::start(&pki, &["api-http"], &[Some(empty)], Probe::Plain)
         .expect("an empty tls block serves plain text");
     let plain = format!("http://127.0.0.1:{}/", server.port("api-http"));
-    let (status, body) = tls_support::get(&pki.https_agent(None), &plain).unwrap();
+    let (status, body) = tls_support::get(&pki.https_agent(None), &plain)
+        .unwrap_or_else(|err| panic!("{err}; server output:\n{}", server.stdout()));
     assert_eq!((status, body.as_str()), (200, "Polaris Server"));
 }

@@ -289,7 +289,7 @@ fn golden_official_file() {
     assert!(config.logger["HistoryLogger"].only_content);
 
     // Listeners.
-    let http = config.http.unwrap();
+    let http = config.http.clone().unwrap();
     assert_eq!(http.listen_ip, IpAddr::V4(Ipv4Addr::LOCALHOST));
     assert_eq!(http.listen_port, 18090);
     let names: Vec<&str> = config.apiservers.iter().map(|a| a.name.as_str()).collect();
@@ -370,7 +370,7 @@ fn defaults_without_file() {
 
     assert_eq!(config.http, Some(ListenerConfig::new(8090)));
     assert_eq!(
-        config.http.unwrap().socket_addr().to_string(),
+        config.http.clone().unwrap().socket_addr().to_string(),
         "0.0.0.0:8090"
     );
     let grpc = config
@@ -790,7 +790,7 @@ fn tls_blocks_turn_listeners_to_tls() {
       tls: { certFile: \"\", keyFile: \"\", trustedCAFile: \"\" }
 ";
     let config = load_text(text).unwrap().config;
-    let http = config.http.unwrap().tls.unwrap();
+    let http = config.http.clone().unwrap().tls.unwrap();
     assert_eq!(http.cert_file, std::path::Path::new("/tls/server.pem"));
     assert_eq!(http.key_file, std::path::Path::new("/tls/server.key"));
     assert_eq!(http.trusted_ca_file, None);
