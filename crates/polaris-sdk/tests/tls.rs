@@ -103,7 +103,7 @@ async fn the_sdk_speaks_mutual_tls_when_polaris_yaml_asks() {
     let key = ServiceKey::new("default", "tls-echo");
     let ports = eventually("instance visible", Duration::from_secs(15), async || {
         let all = client.consumer().get_all_instances(&key).await.ok()?;
-        (!all.is_empty()).then(|| all.iter().map(|i| i.port).collect::<Vec<_>>())
+        (!all.instances.is_empty()).then(|| all.instances.iter().map(|i| i.port).collect::<Vec<_>>())
     })
     .await;
     assert_eq!(ports, [9100]);
