@@ -134,8 +134,7 @@ impl Rpc {
 /// without one), and the client's own certificate when `certFile` and `keyFile` are set.
 fn client_tls(tls: &TlsSettings) -> Result<ClientTlsConfig> {
     let read = |key: &str, path: &std::path::Path| {
-        std::fs::read(path)
-            .map_err(|e| Error::Settings(format!("{key} {}: {e}", path.display())))
+        std::fs::read(path).map_err(|e| Error::Settings(format!("{key} {}: {e}", path.display())))
     };
     let mut config = ClientTlsConfig::new();
     config = match &tls.trusted_ca_file {

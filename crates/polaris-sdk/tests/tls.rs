@@ -103,7 +103,8 @@ async fn the_sdk_speaks_mutual_tls_when_polaris_yaml_asks() {
     let key = ServiceKey::new("default", "tls-echo");
     let ports = eventually("instance visible", Duration::from_secs(15), async || {
         let all = client.consumer().get_all_instances(&key).await.ok()?;
-        (!all.instances.is_empty()).then(|| all.instances.iter().map(|i| i.port).collect::<Vec<_>>())
+        (!all.instances.is_empty())
+            .then(|| all.instances.iter().map(|i| i.port).collect::<Vec<_>>())
     })
     .await;
     assert_eq!(ports, [9100]);
@@ -131,13 +132,23 @@ async fn half_a_client_identity_or_a_missing_file_is_a_settings_error() {
         "global:\n  serverConnector:\n    addresses: [\"127.0.0.1:1\"]\n    certFile: \"/x.pem\"\n",
     )
     .unwrap();
-    let err = Client::builder().settings(settings).build().await.err().unwrap();
+    let err = Client::builder()
+        .settings(settings)
+        .build()
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("certFile and keyFile"), "{err}");
 
     let settings = polaris_sdk::config::Settings::from_yaml(
         "global:\n  serverConnector:\n    addresses: [\"127.0.0.1:1\"]\n    trustedCAFile: \"/nonexistent/ca.pem\"\n",
     )
     .unwrap();
-    let err = Client::builder().settings(settings).build().await.err().unwrap();
+    let err = Client::builder()
+        .settings(settings)
+        .build()
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }

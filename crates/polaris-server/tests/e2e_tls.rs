@@ -66,26 +66,38 @@ async fn every_listener_speaks_tls_and_refuses_plain_text() {
     assert!(body.contains("applications"), "{body}");
     let (status, body) = tls_support::get(&https, &server.https_url("console", "/")).unwrap();
     assert_eq!(status, 200);
-    assert!(body.contains("<html") || body.contains("<!doctype"), "{body}");
+    assert!(
+        body.contains("<html") || body.contains("<!doctype"),
+        "{body}"
+    );
 
     // Plain text on each of those ports gets no HTTP answer.
     for name in ["api-http", "service-eureka", "console"] {
         let port = server.port(name);
         let answer = tls_support::plain_http_exchange(port);
-        assert!(!answer.starts_with(b"HTTP/"), "{name} answered plain text: {answer:?}");
+        assert!(
+            !answer.starts_with(b"HTTP/"),
+            "{name} answered plain text: {answer:?}"
+        );
         let url = format!("http://127.0.0.1:{port}/");
         assert!(tls_support::get(&https, &url).is_err(), "{name}");
     }
 
     // gRPC over TLS: a registration, a config read, and the xDS port's gRPC framing.
-    let channel = pki.grpc_channel(server.port("service-grpc"), None).await.unwrap();
+    let channel = pki
+        .grpc_channel(server.port("service-grpc"), None)
+        .await
+        .unwrap();
     let reply = PolarisGrpcClient::new(channel)
         .register_instance(instance(9001))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(reply.code, Some(200000), "{reply:?}");
-    let channel = pki.grpc_channel(server.port("config-grpc"), None).await.unwrap();
+    let channel = pki
+        .grpc_channel(server.port("config-grpc"), None)
+        .await
+        .unwrap();
     let reply = PolarisConfigGrpcClient::new(channel)
         .get_config_file(ClientConfigFileInfo {
             namespace: string("default"),
@@ -193,7 +205,11 @@ async fn certificates_are_reloaded_on_change_and_on_sighup() {
     while !server.stdout().contains("new TLS files refused")
         && !server.stdout().contains("cannot re-read TLS files")
     {
-        assert!(Instant::now() < deadline, "no refusal logged:\n{}", server.stdout());
+        assert!(
+            Instant::now() < deadline,
+            "no refusal logged:\n{}",
+            server.stdout()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(pki.served_leaf(http, None).await.unwrap(), third);
@@ -227,7 +243,10 @@ async fn missing_or_half_configured_tls_files_stop_the_start() {
         .err()
         .expect("a start with a missing certFile fails");
     assert!(err.contains("TLS for naming gRPC"), "{err}");
-    assert!(err.contains("certFile") && err.contains("absent.pem"), "{err}");
+    assert!(
+        err.contains("certFile") && err.contains("absent.pem"),
+        "{err}"
+    );
 
     let half = format!("tls: {{ certFile: \"{}\" }}", pki.server_cert.display());
     let err = TlsServer::start(&pki, &["api-http"], &[Some(half)], Probe::Plain)

@@ -138,7 +138,16 @@ async fn bad_files_are_refused_with_the_key_and_path() {
         ..good.clone()
     };
     let err = CertStore::open(missing, ALPN_HTTP1).err().unwrap();
-    assert!(matches!(err, TlsError::Read { key: "certFile", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            TlsError::Read {
+                key: "certFile",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("nope.pem"), "{err}");
 
     let garbage = TlsFiles {
@@ -168,7 +177,16 @@ async fn bad_files_are_refused_with_the_key_and_path() {
         ..good.clone()
     };
     let err = CertStore::open(bad_ca, ALPN_HTTP1).err().unwrap();
-    assert!(matches!(err, TlsError::Pem { key: "trustedCAFile", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            TlsError::Pem {
+                key: "trustedCAFile",
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     assert!(CertStore::open(good, ALPN_HTTP1).is_ok());
 }
@@ -181,7 +199,9 @@ async fn plain_text_on_a_tls_port_gets_no_answer() {
     let addr = tls_listener(certs).await;
 
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut answer = Vec::new();
     let _ = tcp.read_to_end(&mut answer).await;
     assert!(!answer.windows(5).any(|w| w == b"hello"), "{answer:?}");

@@ -794,7 +794,12 @@ fn tls_blocks_turn_listeners_to_tls() {
     assert_eq!(http.cert_file, std::path::Path::new("/tls/server.pem"));
     assert_eq!(http.key_file, std::path::Path::new("/tls/server.key"));
     assert_eq!(http.trusted_ca_file, None);
-    let grpc = config.apiserver("service-grpc").unwrap().listener.tls.clone();
+    let grpc = config
+        .apiserver("service-grpc")
+        .unwrap()
+        .listener
+        .tls
+        .clone();
     assert_eq!(
         grpc.unwrap().trusted_ca_file.as_deref(),
         Some(std::path::Path::new("/tls/ca.pem"))
@@ -802,10 +807,9 @@ fn tls_blocks_turn_listeners_to_tls() {
     // The official template's empty block is plain text.
     assert_eq!(config.apiserver("config-grpc").unwrap().listener.tls, None);
 
-    let e = parse_err(
-        "apiservers:\n  - name: xds-v3\n    option:\n      tls: { certFile: /a.pem }\n",
-    )
-    .to_string();
+    let e =
+        parse_err("apiservers:\n  - name: xds-v3\n    option:\n      tls: { certFile: /a.pem }\n")
+            .to_string();
     assert!(e.contains("apiservers[0].option.tls.keyFile"), "{e}");
     let e = parse_err(
         "apiservers:\n  - name: console\n    option:\n      tls: { trustedCAFile: /ca.pem }\n",

@@ -473,7 +473,11 @@ fn tls_files(
         })),
         (None, None) if ca.is_none() => Ok(None),
         (cert, _) => {
-            let missing = if cert.is_none() { "certFile" } else { "keyFile" };
+            let missing = if cert.is_none() {
+                "certFile"
+            } else {
+                "keyFile"
+            };
             Err(invalid(
                 format!("{at}.option.tls.{missing}"),
                 "TLS needs both certFile and keyFile (leave all of tls empty for plain text)",

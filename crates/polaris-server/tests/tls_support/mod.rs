@@ -297,16 +297,28 @@ impl TlsServer {
 
     fn wait_ready(&mut self, pki: &Pki, probe: Probe) -> Result<(), String> {
         let deadline = Instant::now() + START_DEADLINE;
-        let http = self.ports.iter().find(|(n, _)| n == "api-http").map(|p| p.1);
+        let http = self
+            .ports
+            .iter()
+            .find(|(n, _)| n == "api-http")
+            .map(|p| p.1);
         let identity = pki.client_identity();
         let agent = match probe {
             Probe::Https | Probe::Plain => pki.https_agent(None),
             Probe::Mtls => pki.https_agent(Some(&identity)),
         };
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
-                return Err(format!("exited with {status}\n{}{}", self.stderr(), self.stdout()));
+                return Err(format!(
+                    "exited with {status}\n{}{}",
+                    self.stderr(),
+                    self.stdout()
+                ));
             }
             let up = match (http, probe) {
                 (Some(port), Probe::Plain) => {
