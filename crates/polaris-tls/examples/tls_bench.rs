@@ -69,7 +69,7 @@ async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut S) {
 
 fn report(what: &str, n: u32, wall: Duration, cpu: Duration) {
     println!(
-        "{what:<34} {n:>6} ops  {:>9.0} ops/s  {:>8.1} µs/op wall  {:>8.1} µs CPU/op",
+        "{what:<44} {n:>6} ops  {:>9.0} ops/s  {:>8.1} µs/op wall  {:>8.1} µs CPU/op",
         f64::from(n) / wall.as_secs_f64(),
         wall.as_secs_f64() * 1e6 / f64::from(n),
         cpu.as_secs_f64() * 1e6 / f64::from(n),
