@@ -26,7 +26,6 @@ use axum::routing::{get, post, put};
 use polaris_auth::Auth;
 use polaris_health::Health;
 use polaris_naming::Naming;
-use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 pub use view::DataCenter;
@@ -181,12 +180,13 @@ fn trim_trailing_slash(mut request: Request) -> Request {
 
 /// Serves the Eureka API on `listener` until `shutdown` resolves.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     state: EurekaState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state).map_request(trim_trailing_slash);
     let app = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    let listener = axum::serve::ListenerExt::tap_io(listener.into(), |_| {});
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

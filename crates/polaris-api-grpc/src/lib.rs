@@ -28,7 +28,6 @@ use polaris_naming::Naming;
 use polaris_proto::v1::polaris_config_grpc_server::PolarisConfigGrpcServer;
 use polaris_proto::v1::polaris_grpc_server::PolarisGrpcServer;
 use polaris_proto::v1::polaris_service_contract_grpc_server::PolarisServiceContractGrpcServer;
-use tokio::net::TcpListener;
 
 pub use config::ConfigGrpcOptions;
 pub use limits::{GrpcLimits, WriteRateLayer};
@@ -38,10 +37,10 @@ pub use push::PUSH_METADATA_KEY;
 /// Largest message accepted or sent, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Serves the naming gRPC services on `listener` until `shutdown` resolves, with connections
-/// counted but not limited.
+/// Serves the naming gRPC services on `listener` (plain or TLS; a `TcpListener` serves plain
+/// text) until `shutdown` resolves, with connections counted but not limited.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     naming: Arc<Naming>,
     governance: Arc<Governance>,
     health: Arc<Health>,
@@ -59,7 +58,7 @@ pub async fn serve(
 /// [`serve`] within `limits`.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_with(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     naming: Arc<Naming>,
     governance: Arc<Governance>,
     health: Arc<Health>,
@@ -92,13 +91,13 @@ pub async fn serve_with(
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(PolarisServiceContractGrpcServer::new(contracts))
-        .serve_with_incoming_shutdown(limits.incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(limits.incoming(listener.into()), shutdown)
         .await
 }
 
 /// Serves `PolarisConfigGRPC` (the config port, 8093) on `listener` until `shutdown` resolves.
 pub async fn serve_config(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     config: Arc<ConfigCenter>,
     metrics: Arc<GrpcMetrics>,
     auth: Arc<polaris_auth::Auth>,
@@ -117,7 +116,7 @@ pub async fn serve_config(
 
 /// [`serve_config`] with explicit settings (limits; a shorter watch timeout in tests).
 pub async fn serve_config_with(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     config: Arc<ConfigCenter>,
     metrics: Arc<GrpcMetrics>,
     options: ConfigGrpcOptions,
@@ -142,7 +141,7 @@ pub async fn serve_config_with(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(limits.incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(limits.incoming(listener.into()), shutdown)
         .await
 }
 

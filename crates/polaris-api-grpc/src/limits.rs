@@ -12,10 +12,9 @@ use std::task::{Context, Poll};
 
 use polaris_limits::{
     ConnLimitOptions, ConnLimiter, DEFAULT_MAX_CONCURRENT_STREAMS,
-    DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM, IpRateLimiter, LimitedIncoming,
+    DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM, IpRateLimiter, 
 };
 use polaris_types::{Code, PolarisError};
-use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};
 use tonic::transport::server::TcpConnectInfo;
@@ -71,9 +70,14 @@ impl GrpcLimits {
         self.connections.listener()
     }
 
-    /// Accepted connections of `listener`, through the connection limits.
-    pub(crate) fn incoming(&self, listener: TcpListener) -> LimitedIncoming {
-        LimitedIncoming::new(listener, self.connections.clone())
+    /// The connections of `listener` (plain or TLS), through the connection limits.
+    pub(crate) fn incoming(
+        &self,
+        listener: polaris_tls::Listener,
+    ) -> impl tokio_stream::Stream<Item = std::io::Result<polaris_tls::Conn>> + Send + 'static {
+        listener
+            .admitting(self.connections.admission())
+            .into_incoming()
     }
 
     /// The layer that rate-limits writes.

@@ -88,11 +88,14 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Serves the console on `listener` until `shutdown` resolves.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tracing::info!(target: "polaris_console", addr = ?listener.local_addr().ok(), "console listening");
+    let listener = listener.into();
+    tracing::info!(target: "polaris_console", addr = ?listener.local_addr().ok(), tls = listener.is_tls(), "console listening");
+    // tap_io gives axum the connection's peer address as `ConnectInfo<SocketAddr>`.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

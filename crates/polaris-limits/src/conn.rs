@@ -5,14 +5,10 @@
 //! when the connection is dropped, so the counts are exact and need no purging.
 
 use std::collections::HashMap;
-use std::io;
-use std::net::{IpAddr, Ipv4Addr};
-use std::pin::Pin;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::metrics::{Limit, metrics};
 
@@ -155,72 +151,23 @@ impl std::fmt::Debug for ConnPermit {
     }
 }
 
-/// An admitted connection: the socket and its place in the counts.
-#[derive(Debug)]
-pub struct Limited<S> {
-    inner: S,
-    _permit: ConnPermit,
-}
+/// The connection admission of a listener (`polaris_tls::Admission`): admits a client through
+/// `limiter`, keeping the permit with the connection, or closes it at once when the client is
+/// over a limit.
+pub type Admission = Arc<dyn Fn(SocketAddr) -> Option<Box<dyn Send + Sync>> + Send + Sync>;
 
-impl<S> Limited<S> {
-    pub(crate) fn new(inner: S, permit: ConnPermit) -> Self {
-        Limited {
-            inner,
-            _permit: permit,
-        }
-    }
-
-    /// The socket.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Limited<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Limited<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
-
-impl<S: tonic::transport::server::Connected> tonic::transport::server::Connected for Limited<S> {
-    type ConnectInfo = S::ConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.inner.connect_info()
+impl ConnLimiter {
+    /// This limiter as a listener's connection admission.
+    pub fn admission(self: &Arc<Self>) -> Admission {
+        let limiter = Arc::clone(self);
+        Arc::new(move |peer: SocketAddr| match limiter.admit(peer.ip()) {
+            Ok(permit) => Some(Box::new(permit) as Box<dyn Send + Sync>),
+            Err(refusal) => {
+                tracing::debug!(target: "polaris_limits", listener = limiter.listener(), %peer,
+                    ?refusal, "connection refused: over the limit");
+                None
+            }
+        })
     }
 }
 

@@ -1,19 +1,18 @@
 //! Limits per client and per connection, shared by every listener of polaris-rs, so that one
 //! misbehaving client cannot take the server from the others: connection counts per listener
-//! and per client address ([`conn`], accepted through [`accept`]), token buckets per client
+//! and per client address ([`conn`], applied by each listener before a byte is read, through
+//! [`ConnLimiter::admission`]), token buckets per client
 //! address for write requests ([`rate`]), and the metrics that count every refusal
 //! ([`metrics`]). The adapters own the protocol answers (gRPC reply codes, HTTP 429) and the
 //! limits that live inside a protocol (HTTP/2 streams per connection, subscriptions per
 //! Discover stream, files per config watch); the configuration keys follow the official
 //! `apiservers[].option.connLimit` and `plugin.ratelimit` shapes.
 
-pub mod accept;
 pub mod conn;
 pub mod metrics;
 pub mod rate;
 
-pub use accept::{LimitedIncoming, LimitedListener};
-pub use conn::{ConnLimitOptions, ConnLimiter, ConnPermit, ConnRefusal, Limited};
+pub use conn::{Admission, ConnLimitOptions, ConnLimiter, ConnPermit, ConnRefusal};
 pub use metrics::{Limit, metrics, register};
 pub use rate::{IpRateLimiter, IpRateOptions};
 

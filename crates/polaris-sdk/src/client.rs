@@ -326,12 +326,14 @@ impl ClientBuilder {
         let naming = Rpc::new(
             &connector.addresses,
             &connector.token,
+            &connector.tls(),
             connector.connect_timeout,
             timeout,
         )?;
         let config_rpc = Rpc::new(
             &settings.config_addresses(),
             &connector.token,
+            &settings.config_tls(),
             connector.connect_timeout,
             timeout,
         )?;

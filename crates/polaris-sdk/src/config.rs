@@ -46,6 +46,24 @@ pub struct ServerConnector {
     /// Timeout of a TCP connect. Default 500 ms.
     #[serde(deserialize_with = "duration")]
     pub connect_timeout: Duration,
+    /// `trustedCAFile`: CA certificates (PEM) of the server's certificate (see [`TlsSettings`]).
+    #[serde(rename = "trustedCAFile")]
+    pub trusted_ca_file: Option<PathBuf>,
+    /// `certFile`: the client's certificate chain (PEM), for servers requiring one.
+    pub cert_file: Option<PathBuf>,
+    /// `keyFile`: the client's private key (PEM).
+    pub key_file: Option<PathBuf>,
+}
+
+impl ServerConnector {
+    /// The TLS keys of this connector.
+    pub fn tls(&self) -> TlsSettings {
+        TlsSettings {
+            trusted_ca_file: self.trusted_ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+        }
+    }
 }
 
 impl Default for ServerConnector {
@@ -54,7 +72,32 @@ impl Default for ServerConnector {
             addresses: vec!["127.0.0.1:8091".into()],
             token: String::new(),
             connect_timeout: Duration::from_millis(500),
+            trusted_ca_file: None,
+            cert_file: None,
+            key_file: None,
         }
+    }
+}
+
+/// TLS to a server (`trustedCAFile`, `certFile`, `keyFile`, as polaris-java reads them from
+/// `global.serverConnector`). TLS is used when any file is set or an address starts with
+/// `https://`; without `trustedCAFile` the server's certificate is checked against the
+/// public web roots. `certFile` and `keyFile` are the client's certificate, for servers that
+/// require one (mutual TLS).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// CA certificates (PEM) that issued the server's certificate.
+    pub trusted_ca_file: Option<PathBuf>,
+    /// The client's certificate chain (PEM).
+    pub cert_file: Option<PathBuf>,
+    /// The client's private key (PEM).
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    /// Whether any TLS file is set.
+    pub fn is_set(&self) -> bool {
+        self.trusted_ca_file.is_some() || self.cert_file.is_some() || self.key_file.is_some()
     }
 }
 
@@ -324,6 +367,14 @@ pub struct ConfigConnector {
     /// `host:port` of the config gRPC listener. Empty: the host of the first naming address,
     /// port 8093.
     pub addresses: Vec<String>,
+    /// `trustedCAFile`, `certFile`, `keyFile`: TLS to the config server, as for
+    /// `global.serverConnector`. All unset: the naming connector's TLS settings.
+    #[serde(rename = "trustedCAFile")]
+    pub trusted_ca_file: Option<PathBuf>,
+    /// See `trusted_ca_file`.
+    pub cert_file: Option<PathBuf>,
+    /// See `trusted_ca_file`.
+    pub key_file: Option<PathBuf>,
 }
 
 /// `config.localCache`.
@@ -380,7 +431,32 @@ impl Settings {
         vec![format!("{host}:8093")]
     }
 
+    /// The config connector's TLS settings, the naming connector's when it has none.
+    pub fn config_tls(&self) -> TlsSettings {
+        let own = &self.config.config_connector;
+        let own = TlsSettings {
+            trusted_ca_file: own.trusted_ca_file.clone(),
+            cert_file: own.cert_file.clone(),
+            key_file: own.key_file.clone(),
+        };
+        if own.is_set() {
+            own
+        } else {
+            self.global.server_connector.tls()
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
+        for (at, tls) in [
+            ("global.serverConnector", self.global.server_connector.tls()),
+            ("config.configConnector", self.config_tls()),
+        ] {
+            if tls.cert_file.is_some() != tls.key_file.is_some() {
+                return Err(Error::Settings(format!(
+                    "{at}: certFile and keyFile go together"
+                )));
+            }
+        }
         if self.global.server_connector.addresses.is_empty() {
             return Err(Error::Settings(
                 "global.serverConnector.addresses is empty".into(),

@@ -1,4 +1,5 @@
-//! gRPC plumbing: lazily connected channels, the token header and per-call deadlines.
+//! gRPC plumbing: lazily connected channels (TLS when the settings ask), the token header and
+//! per-call deadlines.
 
 use std::future::Future;
 use std::time::Duration;
@@ -6,8 +7,9 @@ use std::time::Duration;
 use polaris_proto::v1::polaris_config_grpc_client::PolarisConfigGrpcClient;
 use polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use crate::config::TlsSettings;
 use crate::error::{Error, Result};
 
 /// Largest answer accepted (a Discover answer with many thousand instances fits).
@@ -26,18 +28,31 @@ impl Rpc {
     pub(crate) fn new(
         addresses: &[String],
         token: &str,
+        tls: &TlsSettings,
         connect_timeout: Duration,
         timeout: Duration,
     ) -> Result<Rpc> {
+        let use_tls = tls.is_set() || addresses.iter().any(|a| a.starts_with("https://"));
+        let tls_config = if use_tls {
+            Some(client_tls(tls)?)
+        } else {
+            None
+        };
         let mut endpoints = Vec::with_capacity(addresses.len());
         for address in addresses {
-            let uri = if address.contains("://") {
-                address.clone()
-            } else {
-                format!("http://{address}")
+            let uri = match (address.contains("://"), use_tls) {
+                (true, _) => address.clone(),
+                (false, true) => format!("https://{address}"),
+                (false, false) => format!("http://{address}"),
             };
-            let endpoint = Endpoint::from_shared(uri)
-                .map_err(|e| Error::Settings(format!("address {address:?}: {e}")))?
+            let mut endpoint = Endpoint::from_shared(uri)
+                .map_err(|e| Error::Settings(format!("address {address:?}: {e}")))?;
+            if let Some(config) = &tls_config {
+                endpoint = endpoint
+                    .tls_config(config.clone())
+                    .map_err(|e| Error::Settings(format!("TLS to {address:?}: {e}")))?;
+            }
+            let endpoint = endpoint
                 .connect_timeout(connect_timeout)
                 .tcp_nodelay(true)
                 .http2_keep_alive_interval(Duration::from_secs(10))
@@ -113,4 +128,24 @@ impl Rpc {
             Err(_) => Err(Error::Timeout(deadline)),
         }
     }
+}
+
+/// The client side of TLS: the server checked against `trustedCAFile` (the public web roots
+/// without one), and the client's own certificate when `certFile` and `keyFile` are set.
+fn client_tls(tls: &TlsSettings) -> Result<ClientTlsConfig> {
+    let read = |key: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| Error::Settings(format!("{key} {}: {e}", path.display())))
+    };
+    let mut config = ClientTlsConfig::new();
+    config = match &tls.trusted_ca_file {
+        Some(path) => config.ca_certificate(Certificate::from_pem(read("trustedCAFile", path)?)),
+        None => config.with_webpki_roots(),
+    };
+    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+        config = config.identity(Identity::from_pem(
+            read("certFile", cert)?,
+            read("keyFile", key)?,
+        ));
+    }
+    Ok(config)
 }

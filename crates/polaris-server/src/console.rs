@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use polaris_console::{Console, NodeInfo, Sessions};
-use tokio::net::TcpListener;
+use polaris_tls::Listener;
 
 use crate::config::{ServerConfig, StoreConfig};
 
@@ -25,13 +25,13 @@ pub fn state(
 /// This node as the cluster page shows it: version, store and the bound listeners.
 pub fn node_info(
     config: &ServerConfig,
-    http: &Option<(TcpListener, Router)>,
-    grpc: &Option<TcpListener>,
-    config_grpc: &Option<TcpListener>,
-    console: &TcpListener,
+    http: &Option<(Listener, Router)>,
+    grpc: &Option<Listener>,
+    config_grpc: &Option<Listener>,
+    console: &Listener,
 ) -> NodeInfo {
     let mut listeners = Vec::new();
-    let mut add = |name: &str, listener: Option<&TcpListener>| {
+    let mut add = |name: &str, listener: Option<&Listener>| {
         if let Some(addr) = listener.and_then(|l| l.local_addr().ok()) {
             listeners.push((name.to_owned(), addr.to_string()));
         }

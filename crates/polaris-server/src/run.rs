@@ -16,12 +16,13 @@ use polaris_naming::{Naming, NamingOptions};
 use polaris_store::NamingStore;
 use polaris_store_redb::{GroupCommitOptions, RedbStore};
 use polaris_store_sql::{SqlOptions, SqlStore};
+use polaris_tls::{ALPN_GRPC, ALPN_HTTP1, CertStore, Listener};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{ServerConfig, StoreConfig};
+use crate::config::{ListenerConfig, ServerConfig, StoreConfig};
 use crate::limits::ServerLimits;
 
 /// How long open connections and streams may take to finish after a stop signal.
@@ -36,13 +37,13 @@ pub struct Server {
     pub config: Arc<ConfigCenter>,
     auth: Arc<polaris_auth::Auth>,
     purger: tokio::task::JoinHandle<()>,
-    grpc: Option<TcpListener>,
-    config_grpc: Option<TcpListener>,
+    grpc: Option<Listener>,
+    config_grpc: Option<Listener>,
     grpc_metrics: Arc<GrpcMetrics>,
-    http: Option<(TcpListener, axum::Router)>,
-    eureka: Option<(TcpListener, polaris_api_eureka::EurekaState)>,
-    xds: Option<(TcpListener, Arc<polaris_xds::XdsMetrics>)>,
-    console: Option<(TcpListener, axum::Router)>,
+    http: Option<(Listener, axum::Router)>,
+    eureka: Option<(Listener, polaris_api_eureka::EurekaState)>,
+    xds: Option<(Listener, Arc<polaris_xds::XdsMetrics>)>,
+    console: Option<(Listener, axum::Router)>,
     limits: ServerLimits,
 }
 
@@ -88,7 +89,12 @@ impl Server {
         let grpc_metrics = GrpcMetrics::register(&mut registry);
         let xds = match config.apiserver("xds-v3") {
             Some(api) => Some((
-                polaris_xds::bind(api.listener.socket_addr()).await?,
+                secure(
+                    &api.listener,
+                    polaris_xds::bind(api.listener.socket_addr()).await?,
+                    ALPN_GRPC,
+                    "xDS",
+                )?,
                 Arc::new(polaris_xds::XdsMetrics::register(&mut registry)),
             )),
             None => None,
@@ -111,7 +117,7 @@ impl Server {
                 let listener = TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
-                Some((listener, api.clone()))
+                Some((secure(listen, listener, ALPN_HTTP1, "HTTP")?, api.clone()))
             }
             None => None,
         };
@@ -121,7 +127,7 @@ impl Server {
                 let listener = TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen for naming gRPC on {addr}"))?;
-                Some(listener)
+                Some(secure(&api.listener, listener, ALPN_GRPC, "naming gRPC")?)
             }
             None => None,
         };
@@ -131,7 +137,7 @@ impl Server {
                 let listener = TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen for config gRPC on {addr}"))?;
-                Some(listener)
+                Some(secure(&api.listener, listener, ALPN_GRPC, "config gRPC")?)
             }
             None => None,
         };
@@ -141,6 +147,7 @@ impl Server {
                 let listener = TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen for Eureka on {addr}"))?;
+                let listener = secure(&api.listener, listener, ALPN_HTTP1, "Eureka")?;
                 let options = polaris_api_eureka::EurekaOptions::from_option(&api.option);
                 let state = polaris_api_eureka::EurekaState::new(
                     naming.clone(),
@@ -158,6 +165,7 @@ impl Server {
                 let listener = polaris_console::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen for the console on {addr}"))?;
+                let listener = secure(&entry.listener, listener, ALPN_HTTP1, "the console")?;
                 let node = crate::console::node_info(config, &http, &grpc, &config_grpc, &listener);
                 Some((
                     listener,
@@ -229,11 +237,10 @@ impl Server {
         };
         let mut servers = JoinSet::new();
         if let Some((listener, router)) = self.http {
-            tracing::info!(target: "polaris_api_http", addr = ?listener.local_addr().ok(), "HTTP OpenAPI listening");
-            // The limited listener sets TCP_NODELAY; `tap_io` keeps axum's connect info.
-            let listener =
-                polaris_limits::LimitedListener::new(listener, self.limits.connections("api-http"))
-                    .tap_io(|_| {});
+            tracing::info!(target: "polaris_api_http", addr = ?listener.local_addr().ok(), tls = listener.is_tls(), "HTTP OpenAPI listening");
+            // Admitted sockets have TCP_NODELAY; `tap_io` gives axum the peer address.
+            let admission = self.limits.connections("api-http").admission();
+            let listener = listener.admitting(admission).tap_io(|_| {});
             let serve = axum::serve(
                 listener,
                 router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -242,7 +249,7 @@ impl Server {
             servers.spawn(async move { serve.await.context("HTTP server failed") });
         }
         if let Some(listener) = self.grpc {
-            tracing::info!(target: "polaris_api_grpc", addr = ?listener.local_addr().ok(), "naming gRPC listening");
+            tracing::info!(target: "polaris_api_grpc", addr = ?listener.local_addr().ok(), tls = listener.is_tls(), "naming gRPC listening");
             let serve = polaris_api_grpc::serve_with(
                 listener,
                 self.naming.clone(),
@@ -256,7 +263,7 @@ impl Server {
             servers.spawn(async move { serve.await.context("naming gRPC server failed") });
         }
         if let Some(listener) = self.config_grpc {
-            tracing::info!(target: "polaris_api_grpc", addr = ?listener.local_addr().ok(), "config gRPC listening");
+            tracing::info!(target: "polaris_api_grpc", addr = ?listener.local_addr().ok(), tls = listener.is_tls(), "config gRPC listening");
             let options = polaris_api_grpc::ConfigGrpcOptions {
                 limits: self.limits.grpc("config-grpc"),
                 ..Default::default()
@@ -272,12 +279,12 @@ impl Server {
             servers.spawn(async move { serve.await.context("config gRPC server failed") });
         }
         if let Some((listener, state)) = self.eureka {
-            tracing::info!(target: "polaris_api_eureka", addr = ?listener.local_addr().ok(), "Eureka listening");
+            tracing::info!(target: "polaris_api_eureka", addr = ?listener.local_addr().ok(), tls = listener.is_tls(), "Eureka listening");
             let serve = polaris_api_eureka::serve(listener, state, stopped());
             servers.spawn(async move { serve.await.context("Eureka server failed") });
         }
         if let Some((listener, metrics)) = self.xds {
-            tracing::info!(target: "polaris_xds", addr = ?listener.local_addr().ok(), "xDS v3 listening");
+            tracing::info!(target: "polaris_xds", addr = ?listener.local_addr().ok(), tls = listener.is_tls(), "xDS v3 listening");
             let (limits, connections) = self.limits.xds();
             let serve = polaris_xds::serve_with(
                 listener,
@@ -327,6 +334,24 @@ impl Server {
             None => Ok(()),
         }
     }
+}
+
+/// `tcp` as `config` asks: TLS with the files of its `option.tls` block (loaded now, so a
+/// missing or bad file stops the start with its name), or plain text.
+fn secure(
+    config: &ListenerConfig,
+    tcp: TcpListener,
+    alpn: &'static [&'static [u8]],
+    what: &str,
+) -> anyhow::Result<Listener> {
+    let Some(files) = &config.tls else {
+        return Ok(Listener::plain(tcp));
+    };
+    let certs = CertStore::open(files.clone(), alpn)
+        .map_err(|err| anyhow::anyhow!("TLS for {what}: {err}"))?;
+    tracing::info!(cert = %files.cert_file.display(),
+        client_certificates = files.trusted_ca_file.is_some(), "TLS on for {what}");
+    Ok(Listener::tls(tcp, certs))
 }
 
 /// How long tombstones of deleted records are kept (other nodes of a cluster load changes

@@ -30,7 +30,7 @@ use envoy_types::pb::envoy::service::endpoint::v3::endpoint_discovery_service_se
 use envoy_types::pb::envoy::service::listener::v3::listener_discovery_service_server::ListenerDiscoveryServiceServer;
 use envoy_types::pb::envoy::service::route::v3::route_discovery_service_server::RouteDiscoveryServiceServer;
 use polaris_governance::Governance;
-use polaris_limits::{ConnLimitOptions, ConnLimiter, LimitedIncoming};
+use polaris_limits::{ConnLimitOptions, ConnLimiter};
 use polaris_naming::Naming;
 use tokio::net::TcpListener;
 
@@ -79,7 +79,7 @@ pub fn start(naming: Arc<Naming>, governance: Arc<Governance>) -> Arc<XdsCache> 
 /// Serves xDS on `listener` until `shutdown` resolves, with the default [`Limits`] and
 /// connections counted but not limited.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     naming: Arc<Naming>,
     governance: Arc<Governance>,
     auth: Arc<polaris_auth::Auth>,
@@ -110,7 +110,7 @@ pub async fn serve(
 /// [`serve`] within `limits`, admitting connections through `connections`.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_with(
-    listener: TcpListener,
+    listener: impl Into<polaris_tls::Listener>,
     naming: Arc<Naming>,
     governance: Arc<Governance>,
     auth: Arc<polaris_auth::Auth>,
@@ -126,7 +126,10 @@ pub async fn serve_with(
         metrics,
     };
     let bytes = limits.max_message_bytes;
-    let incoming = LimitedIncoming::new(listener, connections);
+    let incoming = listener
+        .into()
+        .admitting(connections.admission())
+        .into_incoming();
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_streams_per_connection)
         .add_service(

@@ -81,11 +81,19 @@ pub struct TestServer {
     child: Option<Child>,
     starts: u32,
     agent: ureq::Agent,
+    /// Extra `option` keys of both gRPC listeners (e.g. a `tls: {...}` block).
+    grpc_option: String,
 }
 
 impl TestServer {
     /// Starts a server on fresh ports and a fresh data directory.
     pub fn start() -> TestServer {
+        Self::start_with_grpc_option("")
+    }
+
+    /// [`start`](Self::start) with `extra` (`key: value, ...`) added to the `option` of the
+    /// naming and config gRPC listeners.
+    pub fn start_with_grpc_option(extra: &str) -> TestServer {
         let mut ports = Vec::new();
         while ports.len() < 3 {
             let p = free_port();
@@ -105,6 +113,11 @@ impl TestServer {
                 .timeout_global(Some(Duration::from_secs(30)))
                 .build()
                 .into(),
+            grpc_option: if extra.is_empty() {
+                String::new()
+            } else {
+                format!(", {extra}")
+            },
         };
         server.spawn();
         server
@@ -137,11 +150,12 @@ impl TestServer {
         let data = self.dir.path().join("data");
         std::fs::create_dir_all(&data).expect("data dir");
         let yaml = format!(
-            "apiservers:\n  - name: api-http\n    option: {{ listenIP: \"127.0.0.1\", listenPort: {} }}\n  - name: service-grpc\n    option: {{ listenIP: \"127.0.0.1\", listenPort: {} }}\n  - name: config-grpc\n    option: {{ listenIP: \"127.0.0.1\", listenPort: {} }}\nstore:\n  name: embedded\n  option: {{ path: \"{}\" }}\n",
+            "apiservers:\n  - name: api-http\n    option: {{ listenIP: \"127.0.0.1\", listenPort: {} }}\n  - name: service-grpc\n    option: {{ listenIP: \"127.0.0.1\", listenPort: {}{extra} }}\n  - name: config-grpc\n    option: {{ listenIP: \"127.0.0.1\", listenPort: {}{extra} }}\nstore:\n  name: embedded\n  option: {{ path: \"{}\" }}\n",
             self.http_port,
             self.grpc_port,
             self.config_port,
-            data.display()
+            data.display(),
+            extra = self.grpc_option,
         );
         std::fs::write(&config, yaml).expect("write config");
         let log = File::create(self.log_path()).expect("log file");

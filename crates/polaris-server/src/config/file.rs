@@ -192,12 +192,12 @@ pub(crate) struct FileConnLimit {
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct FileTls {
     /// Certificate chain (PEM).
-    pub cert_file: Option<Known>,
+    pub cert_file: Option<String>,
     /// Private key (PEM).
-    pub key_file: Option<Known>,
+    pub key_file: Option<String>,
     /// CA bundle for client certificates.
     #[serde(rename = "trustedCAFile")]
-    pub trusted_ca_file: Option<Known>,
+    pub trusted_ca_file: Option<String>,
 }
 
 /// `apiservers[].api.<group>`.

@@ -289,7 +289,7 @@ fn golden_official_file() {
     assert!(config.logger["HistoryLogger"].only_content);
 
     // Listeners.
-    let http = config.http.unwrap();
+    let http = config.http.clone().unwrap();
     assert_eq!(http.listen_ip, IpAddr::V4(Ipv4Addr::LOCALHOST));
     assert_eq!(http.listen_port, 18090);
     let names: Vec<&str> = config.apiservers.iter().map(|a| a.name.as_str()).collect();
@@ -370,7 +370,7 @@ fn defaults_without_file() {
 
     assert_eq!(config.http, Some(ListenerConfig::new(8090)));
     assert_eq!(
-        config.http.unwrap().socket_addr().to_string(),
+        config.http.clone().unwrap().socket_addr().to_string(),
         "0.0.0.0:8090"
     );
     let grpc = config
@@ -438,7 +438,7 @@ fn sample_config_loads_without_warnings() {
     let listeners = |c: &ServerConfig| {
         c.apiservers
             .iter()
-            .map(|a| (a.name.clone(), a.listener))
+            .map(|a| (a.name.clone(), a.listener.clone()))
             .collect::<Vec<_>>()
     };
     assert_eq!(listeners(&config), listeners(&ServerConfig::default()));
@@ -773,4 +773,47 @@ namespace:
         ..ServerConfig::default()
     };
     assert_eq!(l.config, expected);
+}
+
+#[test]
+fn tls_blocks_turn_listeners_to_tls() {
+    let text = "apiservers:
+  - name: api-http
+    option:
+      listenPort: 8090
+      tls: { certFile: /tls/server.pem, keyFile: /tls/server.key }
+  - name: service-grpc
+    option:
+      tls: { certFile: /tls/server.pem, keyFile: /tls/server.key, trustedCAFile: /tls/ca.pem }
+  - name: config-grpc
+    option:
+      tls: { certFile: \"\", keyFile: \"\", trustedCAFile: \"\" }
+";
+    let config = load_text(text).unwrap().config;
+    let http = config.http.clone().unwrap().tls.unwrap();
+    assert_eq!(http.cert_file, std::path::Path::new("/tls/server.pem"));
+    assert_eq!(http.key_file, std::path::Path::new("/tls/server.key"));
+    assert_eq!(http.trusted_ca_file, None);
+    let grpc = config
+        .apiserver("service-grpc")
+        .unwrap()
+        .listener
+        .tls
+        .clone();
+    assert_eq!(
+        grpc.unwrap().trusted_ca_file.as_deref(),
+        Some(std::path::Path::new("/tls/ca.pem"))
+    );
+    // The official template's empty block is plain text.
+    assert_eq!(config.apiserver("config-grpc").unwrap().listener.tls, None);
+
+    let e =
+        parse_err("apiservers:\n  - name: xds-v3\n    option:\n      tls: { certFile: /a.pem }\n")
+            .to_string();
+    assert!(e.contains("apiservers[0].option.tls.keyFile"), "{e}");
+    let e = parse_err(
+        "apiservers:\n  - name: console\n    option:\n      tls: { trustedCAFile: /ca.pem }\n",
+    )
+    .to_string();
+    assert!(e.contains("apiservers[0].option.tls.certFile"), "{e}");
 }

@@ -141,21 +141,26 @@ pub fn default_port(name: &str) -> Option<u16> {
     })
 }
 
-/// A TCP listen address (`option.listenIP` / `option.listenPort`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A TCP listen address (`option.listenIP` / `option.listenPort`) and its TLS files
+/// (`option.tls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerConfig {
     /// `listenIP` (default `0.0.0.0`).
     pub listen_ip: IpAddr,
     /// `listenPort`.
     pub listen_port: u16,
+    /// `tls.certFile` and `tls.keyFile` (both non-empty: the official switch) and
+    /// `tls.trustedCAFile` (non-empty: client certificates required). `None`: plain text.
+    pub tls: Option<polaris_tls::TlsFiles>,
 }
 
 impl ListenerConfig {
-    /// `0.0.0.0:<port>`.
+    /// `0.0.0.0:<port>`, plain text.
     pub fn new(port: u16) -> Self {
         Self {
             listen_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             listen_port: port,
+            tls: None,
         }
     }
 
@@ -441,6 +446,49 @@ fn check_batch(path: &str, b: &BatchConfig) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// `option.tls` of the entry at `at`: TLS when `certFile` and `keyFile` are both set, plain
+/// text when the block is absent or all its paths are empty (the official template ships them
+/// empty). Half a block is refused rather than silently served in plain text.
+fn tls_files(
+    at: &str,
+    tls: Option<&super::file::FileTls>,
+) -> Result<Option<polaris_tls::TlsFiles>, Invalid> {
+    let Some(tls) = tls else {
+        return Ok(None);
+    };
+    let path = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    };
+    let (cert, key, ca) = (
+        path(&tls.cert_file),
+        path(&tls.key_file),
+        path(&tls.trusted_ca_file),
+    );
+    match (cert, key) {
+        (Some(cert_file), Some(key_file)) => Ok(Some(polaris_tls::TlsFiles {
+            cert_file,
+            key_file,
+            trusted_ca_file: ca,
+        })),
+        (None, None) if ca.is_none() => Ok(None),
+        (cert, _) => {
+            let missing = if cert.is_none() {
+                "certFile"
+            } else {
+                "keyFile"
+            };
+            Err(invalid(
+                format!("{at}.option.tls.{missing}"),
+                "TLS needs both certFile and keyFile (leave all of tls empty for plain text)",
+            ))
+        }
+    }
+}
+
 /// Builds the typed config from both parse passes.
 pub(crate) fn build(
     file: FileConfig,
@@ -499,6 +547,7 @@ pub(crate) fn build(
                 let listener = ListenerConfig {
                     listen_ip,
                     listen_port: entry.option.listen_port.or(known_port).unwrap_or(0),
+                    tls: tls_files(&at, entry.option.tls.as_ref())?,
                 };
                 let duplicate = if entry.name == "api-http" {
                     http.is_some()
