@@ -11,6 +11,8 @@ pub mod config;
 mod contract;
 mod convert;
 mod discover;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
 mod naming;
 mod oversize;
