@@ -218,10 +218,10 @@ fn grpc_seeds() {
     let stream = stream_of(&(0..8).map(discover).collect::<Vec<_>>());
     seed("grpc_naming", "Discover", pick(m, "Discover"), &stream);
     let contract = v1::ServiceContract {
-        name: Some("orders".into()),
-        namespace: Some("default".into()),
-        service: Some("orders".into()),
-        protocol: Some("http".into()),
+        name: "orders".into(),
+        namespace: "default".into(),
+        service: "orders".into(),
+        protocol: "http".into(),
         ..Default::default()
     };
     for name in ["ReportServiceContract", "GetServiceContract"] {

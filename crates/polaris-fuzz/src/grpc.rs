@@ -131,7 +131,7 @@ struct PlainCode {
 
 /// The request messages of an input: the whole input for a unary call; for a stream, chunks
 /// each led by a two-byte little-endian length (a short last chunk takes what is left).
-pub fn messages(method: &Method, mut data: &[u8]) -> Vec<&[u8]> {
+pub fn messages<'a>(method: &Method, mut data: &'a [u8]) -> Vec<&'a [u8]> {
     if !method.streaming {
         return vec![data];
     }
@@ -180,6 +180,9 @@ pub fn call(stack: &Stack, port: &GrpcPort, method: &Method, data: &[u8]) {
         panic!("{} did not answer within the deadline", method.path);
     };
     assert!(status.is_some(), "{} answered without grpc-status", method.path);
+    if crate::tracing_replies() {
+        eprintln!("{} -> grpc-status {status:?}, {} bytes", method.path, payload.len());
+    }
     for message in reply_messages(payload) {
         let code = match method.code {
             CodeField::Wrapped => <WrappedCode as prost::Message>::decode(message.as_slice())

@@ -196,6 +196,9 @@ pub fn exchange(stack: &Stack, router: &axum::Router, request: Request<Body>) ->
     let Some((status, json, body)) = reply else {
         panic!("{what} did not answer within the deadline");
     };
+    if crate::tracing_replies() {
+        eprintln!("{what} -> {status} {}", String::from_utf8_lossy(&body));
+    }
     assert!(
         !status.is_server_error(),
         "{what} answered {status}: {}",

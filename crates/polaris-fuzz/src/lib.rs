@@ -32,3 +32,9 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 pub fn target(name: &str) -> Option<fn(&[u8])> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
+
+/// Whether harnesses print each reply (`POLARIS_FUZZ_TRACE=1`), to see what seeds reach.
+pub fn tracing_replies() -> bool {
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("POLARIS_FUZZ_TRACE").is_some())
+}
