@@ -72,18 +72,24 @@ fn body_for(path: &str) -> &'static str {
         p if p.contains("/lane") => {
             r#"[{"name":"lg","entries":[{"type":"polarismesh.cn/service","selector":{"@type":"type.googleapis.com/v1.ServiceSelector","namespace":"default","service":"gateway"}}],"destinations":[{"service":"orders","namespace":"default"}],"rules":[{"name":"gray","enable":true,"traffic_match_rule":{"arguments":[{"type":"HEADER","key":"lane","value":{"type":"EXACT","value":"gray"}}]}}]}]"#
         }
-        p if p.contains("/configfilegroups") => r#"{"namespace":"default","name":"g","comment":"c"}"#,
+        p if p.contains("/configfilegroups") => {
+            r#"{"namespace":"default","name":"g","comment":"c"}"#
+        }
         p if p.contains("/createandpub") || p.contains("/configfiles/release") => {
             r#"{"namespace":"default","group":"g","fileName":"a.yaml","name":"v1","content":"a: 1","format":"yaml","releaseType":"gray","betaLabels":[{"key":"CLIENT_IP","value":{"type":"IN","value":"10.0.0.1"}}]}"#
         }
-        p if p.contains("/releases") => r#"[{"namespace":"default","group":"g","fileName":"a.yaml","name":"v1"}]"#,
+        p if p.contains("/releases") => {
+            r#"[{"namespace":"default","group":"g","fileName":"a.yaml","name":"v1"}]"#
+        }
         p if p.contains("/configfiletemplates") => r#"{"name":"t","content":"x","format":"text"}"#,
         p if p.contains("/export") => r#"{"namespace":"default","groups":["g"]}"#,
         p if p.contains("/configfiles") => {
             r#"{"namespace":"default","group":"g","name":"a.yaml","content":"a: 1","format":"yaml","tags":[{"key":"k","value":"v"}],"encrypted":true,"encryptAlgo":"AES"}"#
         }
         p if p.contains("/login") => r#"{"name":"polaris","password":"wrong"}"#,
-        p if p.contains("/users") || p.ends_with("/user") => r#"[{"name":"u1","password":"secret123","comment":"c"}]"#,
+        p if p.contains("/users") || p.ends_with("/user") => {
+            r#"[{"name":"u1","password":"secret123","comment":"c"}]"#
+        }
         p if p.contains("/password") => r#"{"id":"u1","old_password":"a","new_password":"bbbbbb"}"#,
         p if p.contains("usergroup") => r#"{"name":"g1","relation":{"users":[{"id":"u1"}]}}"#,
         p if p.contains("/strateg") => {
@@ -148,8 +154,8 @@ fn zip_seeds() {
         .expect("write");
     let archive = writer.finish().expect("archive").into_inner();
     write("config_zip", "plain", &archive);
-    let stored = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     writer.start_file("g/c.json", stored).expect("entry");
     writer.write_all(br#"{"x":1}"#).expect("write");
@@ -195,14 +201,24 @@ fn seed(target: &str, name: &str, pick: u8, body: &[u8]) {
 fn grpc_seeds() {
     let m = NAMING_METHODS;
     for name in ["RegisterInstance", "DeregisterInstance", "Heartbeat"] {
-        seed("grpc_naming", name, pick(m, name), &instance().encode_to_vec());
+        seed(
+            "grpc_naming",
+            name,
+            pick(m, name),
+            &instance().encode_to_vec(),
+        );
     }
     let client = v1::Client {
         host: Some("10.0.0.2".into()),
         version: Some("1.0".into()),
         ..Default::default()
     };
-    seed("grpc_naming", "ReportClient", pick(m, "ReportClient"), &client.encode_to_vec());
+    seed(
+        "grpc_naming",
+        "ReportClient",
+        pick(m, "ReportClient"),
+        &client.encode_to_vec(),
+    );
     let discover = |kind: i32| {
         v1::DiscoverRequest {
             r#type: kind,
@@ -225,7 +241,12 @@ fn grpc_seeds() {
         ..Default::default()
     };
     for name in ["ReportServiceContract", "GetServiceContract"] {
-        seed("grpc_naming", name, pick(m, name), &contract.encode_to_vec());
+        seed(
+            "grpc_naming",
+            name,
+            pick(m, name),
+            &contract.encode_to_vec(),
+        );
     }
 
     let m = CONFIG_METHODS;
@@ -246,7 +267,12 @@ fn grpc_seeds() {
         file_name: Some("a.yaml".into()),
         ..Default::default()
     };
-    seed("grpc_config", "Publish", pick(m, "/PublishConfigFile"), &release.encode_to_vec());
+    seed(
+        "grpc_config",
+        "Publish",
+        pick(m, "/PublishConfigFile"),
+        &release.encode_to_vec(),
+    );
     let info = v1::ClientConfigFileInfo {
         namespace: Some("default".into()),
         group: Some("g".into()),
@@ -254,12 +280,22 @@ fn grpc_seeds() {
         version: Some(0),
         ..Default::default()
     };
-    seed("grpc_config", "Get", pick(m, "GetConfigFile"), &info.encode_to_vec());
+    seed(
+        "grpc_config",
+        "Get",
+        pick(m, "GetConfigFile"),
+        &info.encode_to_vec(),
+    );
     let watch = v1::ClientWatchConfigFileRequest {
         watch_files: vec![info.clone()],
         ..Default::default()
     };
-    seed("grpc_config", "Watch", pick(m, "WatchConfigFiles"), &watch.encode_to_vec());
+    seed(
+        "grpc_config",
+        "Watch",
+        pick(m, "WatchConfigFiles"),
+        &watch.encode_to_vec(),
+    );
     let group = v1::ConfigFileGroupRequest {
         config_file_group: Some(v1::ConfigFileGroup {
             namespace: Some("default".into()),
@@ -346,7 +382,12 @@ fn eureka_seeds() {
         ("register-xml", 1 | 4, "apps/XAPP", xml),
         ("apps", 0, "apps", ""),
         ("delta", 16, "v2/apps/delta", ""),
-        ("renew", 2, "apps/DEMO/i1?status=UP&lastDirtyTimestamp=1", ""),
+        (
+            "renew",
+            2,
+            "apps/DEMO/i1?status=UP&lastDirtyTimestamp=1",
+            "",
+        ),
         ("status", 2, "apps/DEMO/i1/status?value=OUT_OF_SERVICE", ""),
         ("metadata", 2, "apps/DEMO/i1/metadata?k=v", ""),
         ("cancel", 3, "apps/DEMO/i1", ""),
@@ -385,7 +426,10 @@ fn text_seeds() {
     }
     let salt = b"polarismesh@2021";
     for (name, owner) in [
-        ("user", polaris_auth::token::TokenOwner::User("65e4789a6d5b49669adf1e9e8387549c".into())),
+        (
+            "user",
+            polaris_auth::token::TokenOwner::User("65e4789a6d5b49669adf1e9e8387549c".into()),
+        ),
         ("group", polaris_auth::token::TokenOwner::Group("g1".into())),
     ] {
         let mut data = vec![0u8];

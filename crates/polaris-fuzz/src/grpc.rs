@@ -179,9 +179,17 @@ pub fn call(stack: &Stack, port: &GrpcPort, method: &Method, data: &[u8]) {
     let Some((status, payload)) = reply else {
         panic!("{} did not answer within the deadline", method.path);
     };
-    assert!(status.is_some(), "{} answered without grpc-status", method.path);
+    assert!(
+        status.is_some(),
+        "{} answered without grpc-status",
+        method.path
+    );
     if crate::tracing_replies() {
-        eprintln!("{} -> grpc-status {status:?}, {} bytes", method.path, payload.len());
+        eprintln!(
+            "{} -> grpc-status {status:?}, {} bytes",
+            method.path,
+            payload.len()
+        );
     }
     for message in reply_messages(payload) {
         let code = match method.code {

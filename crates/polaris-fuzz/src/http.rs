@@ -247,9 +247,15 @@ pub fn governance_rules(data: &[u8]) {
         .copied()
         .filter(|(method, path)| {
             *method != "GET"
-                && ["/circuitbreaker", "/faultdetectors", "/lane", "/ratelimits", "/routings"]
-                    .iter()
-                    .any(|part| path.contains(part))
+                && [
+                    "/circuitbreaker",
+                    "/faultdetectors",
+                    "/lane",
+                    "/ratelimits",
+                    "/routings",
+                ]
+                .iter()
+                .any(|part| path.contains(part))
         })
         .collect();
     openapi_on(&routes, data);

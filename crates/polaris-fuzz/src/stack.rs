@@ -138,7 +138,14 @@ impl Stack {
             limits: Limits::default(),
             metrics: xds_metrics,
         };
-        (http, eureka, grpc_naming, grpc_config, xds_port(xds), naming)
+        (
+            http,
+            eureka,
+            grpc_naming,
+            grpc_config,
+            xds_port(xds),
+            naming,
+        )
     }
 
     /// Runs one input's work to completion on the stack's runtime; `None` when it took longer

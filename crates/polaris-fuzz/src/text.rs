@@ -82,5 +82,9 @@ pub fn access_token(data: &[u8]) {
         }
     }
     let again = token::issue(salt, &owner);
-    assert_eq!(token::read(salt, &again), Ok(owner), "a reissued token reads differently");
+    assert_eq!(
+        token::read(salt, &again),
+        Ok(owner),
+        "a reissued token reads differently"
+    );
 }

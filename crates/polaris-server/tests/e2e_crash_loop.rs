@@ -67,7 +67,10 @@ impl Backend {
     fn store_yaml(&self) -> String {
         match self {
             Backend::Embedded(path) => {
-                format!("store:\n  name: embedded\n  option: {{ path: \"{}\" }}\n", path.display())
+                format!(
+                    "store:\n  name: embedded\n  option: {{ path: \"{}\" }}\n",
+                    path.display()
+                )
             }
             Backend::Sql(db) => {
                 let db_type = match db.dialect {
@@ -200,7 +203,13 @@ fn register_client(base: String, cycle: usize, client: usize, ledger: Arc<Mutex<
             return;
         };
         assert_eq!(reply["code"], 200_000, "{reply}");
-        ledger.lock().unwrap().registrations.get_mut(&id).expect("sent").3 = true;
+        ledger
+            .lock()
+            .unwrap()
+            .registrations
+            .get_mut(&id)
+            .expect("sent")
+            .3 = true;
     }
 }
 
@@ -228,7 +237,10 @@ fn publish_client(base: String, client: usize, ledger: Arc<Mutex<Ledger>>) {
 }
 
 fn get(agent: &ureq::Agent, url: &str) -> Value {
-    let mut response = agent.get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let mut response = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let text = response.body_mut().read_to_string().expect("a reply body");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON reply: {text}"))
 }
@@ -251,7 +263,10 @@ fn listed(node: &Node) -> BTreeMap<String, (String, u16, String)> {
         let page = body["instances"].as_array().expect("instances").clone();
         for i in &page {
             let port = u16::try_from(i["port"].as_u64().expect("port")).expect("a port");
-            let tag = i["metadata"]["tag"].as_str().unwrap_or_default().to_string();
+            let tag = i["metadata"]["tag"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let host = i["host"].as_str().expect("host").to_string();
             out.insert(i["id"].as_str().expect("id").to_string(), (host, port, tag));
         }
@@ -270,15 +285,27 @@ fn file_and_release(node: &Node, name: &str) -> (Option<String>, Option<String>)
         if body[field].is_null() {
             // Not found: 400202 and its config-file variants, or (for a file that has no active
             // release) success without a release, as officially.
-            assert!(code.is_some_and(|c| c == 200_000 || c / 1000 == 400), "{field} of {name}: {body}");
+            assert!(
+                code.is_some_and(|c| c == 200_000 || c / 1000 == 400),
+                "{field} of {name}: {body}"
+            );
             return None;
         }
         assert_eq!(code, Some(200_000), "{field} of {name}: {body}");
         let text = body[field]["content"].as_str();
-        Some(text.unwrap_or_else(|| panic!("{field} of {name} without content: {body}")).to_string())
+        Some(
+            text.unwrap_or_else(|| panic!("{field} of {name} without content: {body}"))
+                .to_string(),
+        )
     };
-    let file = get(&agent, &format!("{}/config/v1/configfiles?{query}", node.base));
-    let release = get(&agent, &format!("{}/config/v1/configfiles/release?{query}", node.base));
+    let file = get(
+        &agent,
+        &format!("{}/config/v1/configfiles?{query}", node.base),
+    );
+    let release = get(
+        &agent,
+        &format!("{}/config/v1/configfiles/release?{query}", node.base),
+    );
     (
         content(&file, "configFile"),
         content(&release, "configFileRelease"),
@@ -325,8 +352,14 @@ fn check(node: &Node, ledger: &Ledger, cycle: usize) {
                 "cycle {cycle}: {name} is released at seq {seq}; acknowledged {acked:?}, sent {sent}"
             );
         } else {
-            assert!(acked.is_none(), "cycle {cycle}: acknowledged release of {name} is lost");
-            assert!(file.is_none(), "cycle {cycle}: {name} exists without its release");
+            assert!(
+                acked.is_none(),
+                "cycle {cycle}: acknowledged release of {name} is lost"
+            );
+            assert!(
+                file.is_none(),
+                "cycle {cycle}: {name} exists without its release"
+            );
         }
     }
 }
@@ -345,7 +378,9 @@ fn crash_loop(backend: &Backend, cycles: usize, rng: &mut Rng) {
         }
         for client in 0..PUBLISH_CLIENTS {
             let (base, ledger) = (node.base.clone(), ledger.clone());
-            clients.push(std::thread::spawn(move || publish_client(base, client, ledger)));
+            clients.push(std::thread::spawn(move || {
+                publish_client(base, client, ledger)
+            }));
         }
         std::thread::sleep(rng.millis(150, 1200));
         // kill -9 while the clients are mid-request; each stops at its first refused request.
