@@ -61,7 +61,8 @@ fn main() {
         let keep = std::env::temp_dir().join(format!("polaris-mutate-{name}"));
         let start = std::time::Instant::now();
         for _ in 0..runs {
-            let data = mutate(&mut rng, &seeds[rng.below(seeds.len())]);
+            let pick = rng.below(seeds.len());
+            let data = mutate(&mut rng, &seeds[pick]);
             std::fs::write(&keep, &data).expect("keep the input");
             harness(&data);
         }

@@ -13,8 +13,11 @@ pub mod http;
 pub mod stack;
 pub mod text;
 
+/// A harness: takes one input, panics on a failure.
+pub type Harness = fn(&[u8]);
+
 /// Every target: its name (the cargo-fuzz target and corpus directory) and its harness.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("http_openapi", http::openapi),
     ("http_query", http::query_string),
     ("governance_rules", http::governance_rules),
@@ -29,7 +32,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The harness of target `name`.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Harness> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
