@@ -12,6 +12,8 @@ mod contract;
 mod convert;
 mod discover;
 mod limits;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
 mod naming;
 mod oversize;
