@@ -589,7 +589,7 @@ impl Naming {
         Ok(())
     }
 
-    fn forget_unknown_beats(&self, id: &str) {
+    pub(crate) fn forget_unknown_beats(&self, id: &str) {
         let mut beats = self.unknown_beats.lock();
         if !beats.is_empty() {
             beats.remove(id);

@@ -8,6 +8,7 @@
 mod cache;
 mod contracts;
 mod discover;
+mod follow;
 mod instances;
 mod namespaces;
 mod query;
@@ -23,6 +24,7 @@ use tokio::sync::{Mutex, RwLock};
 pub use cache::{NamingCache, RegistryEvent, ServiceView, Snapshot};
 pub use contracts::validate_contract_key;
 pub use discover::{InstancesDiscovery, ServicesDiscovery};
+pub use follow::Applied;
 pub use instances::{HealthCheckSpec, InstanceFilter, InstanceSpec, LabelValues};
 pub use namespaces::{NamespaceFilter, NamespaceSpec, NamespaceSummary};
 pub use query::{Page, Paged, matches_pattern, matches_pattern_fuzzy};

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use polaris_api_grpc::GrpcMetrics;
 use polaris_api_http::{AppState, HttpMetrics};
+use polaris_cluster::{Domains, Follower, FollowerOptions};
 use polaris_config::ConfigCenter;
 use polaris_governance::Governance;
 use polaris_health::{Health, HealthOptions, MemoryBeats};
@@ -35,6 +36,8 @@ pub struct Server {
     pub config: Arc<ConfigCenter>,
     auth: Arc<polaris_auth::Auth>,
     purger: tokio::task::JoinHandle<()>,
+    /// Keeps the caches in step with a shared store (cluster mode).
+    follower: Option<Follower>,
     grpc: Option<TcpListener>,
     config_grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
@@ -49,6 +52,16 @@ impl Server {
     pub async fn bind(config: &ServerConfig) -> anyhow::Result<Server> {
         let mut registry = Registry::with_prefix("polaris");
         let store = open_store(config, &mut registry).await?;
+        // A shared store: note where the feed stands before the caches load, so the follower
+        // reads again (and skips) whatever commits while they load.
+        let feed_start = match store.change_feed() {
+            Some(feed) => Some(
+                feed.revisions()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("reading the change feed's revisions: {e}"))?,
+            ),
+            None => None,
+        };
         let options = NamingOptions {
             auto_create_service: config.naming.auto_create,
             auto_create_namespace: config.namespace.auto_create,
@@ -71,6 +84,23 @@ impl Server {
         let auth = polaris_auth::Auth::open(store.clone(), config.auth.clone())
             .await
             .map_err(|e| anyhow::anyhow!("loading users and strategies: {e}"))?;
+        let follower = match feed_start {
+            Some(start) => Some(
+                Follower::start(
+                    store.clone(),
+                    Domains {
+                        naming: naming.clone(),
+                        governance: governance.clone(),
+                        config: config_center.clone(),
+                        auth: auth.clone(),
+                    },
+                    start,
+                    FollowerOptions::default(),
+                )
+                .map_err(|e| anyhow::anyhow!("starting the change-feed follower: {e}"))?,
+            ),
+            None => None,
+        };
         let purger = tokio::spawn(purge_tombstones(store.clone()));
         let health = Health::start(
             naming.clone(),
@@ -166,6 +196,7 @@ impl Server {
             config: config_center,
             auth,
             purger,
+            follower,
             grpc,
             config_grpc,
             grpc_metrics,
@@ -301,6 +332,9 @@ impl Server {
         tracing::info!("listeners closed; stopping the health checker and closing the store");
         self.health.stop().await;
         self.purger.abort();
+        if let Some(follower) = &self.follower {
+            follower.stop();
+        }
         self.naming
             .close()
             .await

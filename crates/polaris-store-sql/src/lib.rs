@@ -10,7 +10,9 @@
 mod codec;
 mod config;
 mod dialect;
+mod feed;
 mod group;
+mod hint;
 mod open;
 mod read;
 mod revision;
@@ -22,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use polaris_store::feed::{ChangeFeed, DomainRevision, FeedBatch, FeedDomain};
 use polaris_store::{
     Change, ConfigGroupKey, ConfigReleaseKey, Mutation, NamingStore, StoreError, StoreResult,
 };
@@ -96,6 +99,8 @@ pub struct SqlStore {
     queue: Mutex<Option<mpsc::Sender<group::Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
+    /// Change-feed hints from the database's notification channel (PostgreSQL `NOTIFY`).
+    hints: Option<hint::Hints>,
 }
 
 /// Requests that may wait for the writer before `apply` callers are held back.
@@ -121,6 +126,10 @@ impl SqlStore {
             requests,
             options.max_batch.max(1),
         ));
+        let hints = match options.dialect {
+            Dialect::Postgres => Some(hint::Hints::listen(open::pg_options(options)?)),
+            Dialect::MySql => None,
+        };
         Ok(SqlStore {
             pool,
             dialect: options.dialect,
@@ -128,6 +137,7 @@ impl SqlStore {
             queue: Mutex::new(Some(queue)),
             writer: Mutex::new(Some(writer)),
             closed: AtomicBool::new(false),
+            hints,
         })
     }
 
@@ -140,6 +150,11 @@ impl SqlStore {
     pub async fn revisions(&self) -> StoreResult<Vec<(Domain, i64, i64)>> {
         self.check_open()?;
         revision::current(&self.pool).await
+    }
+
+    /// The connection pool (membership and the leader lease share it).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     fn check_open(&self) -> StoreResult<()> {
@@ -244,8 +259,15 @@ impl NamingStore for SqlStore {
         write::purge(&self.pool, &self.sql, before).await
     }
 
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        Some(self)
+    }
+
     async fn close(&self) -> StoreResult<()> {
         self.closed.store(true, Ordering::SeqCst);
+        if let Some(hints) = &self.hints {
+            hints.stop();
+        }
         // Dropping the only sender lets the writer drain what was accepted, then stop.
         drop(lock(&self.queue).take());
         let writer = lock(&self.writer).take();
@@ -254,5 +276,33 @@ impl NamingStore for SqlStore {
         }
         self.pool.close().await;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for SqlStore {
+    async fn revisions(&self) -> StoreResult<Vec<DomainRevision>> {
+        Ok(SqlStore::revisions(self)
+            .await?
+            .into_iter()
+            .map(|(domain, revision, purged)| DomainRevision {
+                domain,
+                revision,
+                purged,
+            })
+            .collect())
+    }
+
+    async fn changes_since(
+        &self,
+        domain: FeedDomain,
+        after: Option<i64>,
+    ) -> StoreResult<FeedBatch> {
+        self.check_open()?;
+        feed::changes_since(self, domain, after).await
+    }
+
+    fn hints(&self) -> Option<tokio::sync::broadcast::Receiver<FeedDomain>> {
+        self.hints.as_ref().map(hint::Hints::subscribe)
     }
 }

@@ -49,34 +49,7 @@ const fn big(name: &'static str) -> Col {
 }
 
 /// The change-feed domains; each has one row in `polaris_revision`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Domain {
-    Naming,
-    Governance,
-    Config,
-    Auth,
-    Contracts,
-}
-
-impl Domain {
-    pub const ALL: [Domain; 5] = [
-        Domain::Naming,
-        Domain::Governance,
-        Domain::Config,
-        Domain::Auth,
-        Domain::Contracts,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Domain::Naming => "naming",
-            Domain::Governance => "governance",
-            Domain::Config => "config",
-            Domain::Auth => "auth",
-            Domain::Contracts => "contracts",
-        }
-    }
-}
+pub use polaris_store::feed::FeedDomain as Domain;
 
 /// One table: primary key columns, data columns, then `flag`, `ctime`, `mtime` and `seq` under
 /// the table's own names for the two times.

@@ -31,7 +31,12 @@ struct TableSql {
 pub(crate) struct Statements {
     tables: HashMap<&'static str, TableSql>,
     revision: RevisionSql,
+    /// PostgreSQL only: queues a change-feed hint, delivered to listeners at COMMIT.
+    notify: Option<Arc<str>>,
 }
+
+/// The PostgreSQL channel that carries change-feed hints (payload: the domain's name).
+pub(crate) const HINT_CHANNEL: &str = "polaris_feed";
 
 impl Statements {
     pub fn new(dialect: Dialect) -> Self {
@@ -57,9 +62,12 @@ impl Statements {
                 (table.name, sql)
             })
             .collect();
+        let notify = (dialect == Dialect::Postgres)
+            .then(|| dialect.sql(&format!("SELECT pg_notify('{HINT_CHANNEL}', ?)")));
         Statements {
             tables,
             revision: RevisionSql::new(dialect),
+            notify,
         }
     }
 
@@ -194,6 +202,13 @@ pub(crate) async fn commit(
     let mut seqs = BTreeMap::new();
     for domain in domains {
         seqs.insert(domain, sql.revision.bump(&mut tx, domain).await?);
+        if let Some(notify) = &sql.notify {
+            sqlx::query(AssertSqlSafe(notify.clone()))
+                .bind(domain.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
     }
     for op in all() {
         let table = op.table();

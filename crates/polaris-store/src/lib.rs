@@ -6,6 +6,7 @@
 //! `polaris-store-sql`) and each runs [`conformance`], the one suite that defines the contract.
 
 pub mod conformance;
+pub mod feed;
 pub mod memory;
 
 use async_trait::async_trait;
@@ -178,4 +179,9 @@ pub trait NamingStore: Send + Sync + 'static {
 
     /// Finishes writes already accepted, then refuses new ones and releases the backend.
     async fn close(&self) -> StoreResult<()>;
+
+    /// The commit-ordered change feed, for backends that several nodes share.
+    fn change_feed(&self) -> Option<&dyn feed::ChangeFeed> {
+        None
+    }
 }
