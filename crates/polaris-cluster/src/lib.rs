@@ -2,8 +2,15 @@
 //! node's caches in step with the store through the commit-ordered change feed of
 //! `polaris_store::feed`, applying what other nodes committed through each domain's own cache
 //! operations; its [`FeedStatus`] tells readiness checks and the maintenance view how far
-//! behind the node is.
+//! behind the node is. [`membership`] renews each node's row and competes for the fenced leader
+//! lease that runs the maintenance jobs. [`redis_beats`] keeps heartbeats in Redis, and
+//! [`ownership`] spreads the checks over the live nodes.
 
 pub mod follower;
+pub mod membership;
+pub mod ownership;
+pub mod redis_beats;
 
 pub use follower::{DomainState, Domains, FeedStatus, Follower, FollowerOptions};
+pub use membership::{ClusterView, Membership, MembershipOptions, NodeIdentity};
+pub use redis_beats::{BeatStoreState, RedisBeats, RedisOptions};

@@ -104,8 +104,24 @@ fn drop_unlisted(
     woken: &mut BTreeSet<ConfigFileKey>,
 ) -> usize {
     let before = next.groups.len() + next.files.len() + next.releases.len();
-    next.groups.retain(|k, _| listed.groups.contains(k));
-    next.files.retain(|k, _| listed.files.contains(k));
+    let groups: Vec<_> = next
+        .groups
+        .keys()
+        .filter(|k| !listed.groups.contains(*k))
+        .cloned()
+        .collect();
+    for key in groups {
+        next.groups.remove(&key);
+    }
+    let files: Vec<_> = next
+        .files
+        .keys()
+        .filter(|k| !listed.files.contains(*k))
+        .cloned()
+        .collect();
+    for key in files {
+        next.files.remove(&key);
+    }
     let gone: Vec<_> = next
         .releases
         .keys()

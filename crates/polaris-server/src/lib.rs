@@ -1,3 +1,4 @@
+mod cluster;
 pub mod config;
 mod console;
 pub mod logging;

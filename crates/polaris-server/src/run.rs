@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use polaris_api_grpc::GrpcMetrics;
 use polaris_api_http::{AppState, HttpMetrics};
-use polaris_cluster::{Domains, Follower, FollowerOptions};
+use polaris_cluster::{Domains, Follower, FollowerOptions, Membership, MembershipOptions};
 use polaris_config::ConfigCenter;
 use polaris_governance::Governance;
 use polaris_health::{Health, HealthOptions, MemoryBeats};
@@ -38,6 +38,8 @@ pub struct Server {
     purger: tokio::task::JoinHandle<()>,
     /// Keeps the caches in step with a shared store (cluster mode).
     follower: Option<Follower>,
+    /// This node's row, the leader lease and the leader's jobs (cluster mode).
+    membership: Option<Membership>,
     grpc: Option<TcpListener>,
     config_grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
@@ -51,7 +53,7 @@ impl Server {
     /// Opens the store, loads the registry and binds the listeners.
     pub async fn bind(config: &ServerConfig) -> anyhow::Result<Server> {
         let mut registry = Registry::with_prefix("polaris");
-        let store = open_store(config, &mut registry).await?;
+        let (store, sql_store) = open_store(config, &mut registry).await?;
         // A shared store: note where the feed stands before the caches load, so the follower
         // reads again (and skips) whatever commits while they load.
         let feed_start = match store.change_feed() {
@@ -101,7 +103,11 @@ impl Server {
             ),
             None => None,
         };
-        let purger = tokio::spawn(purge_tombstones(store.clone()));
+        // On a shared store only the leader purges (membership runs it, fenced).
+        let purger = match &sql_store {
+            Some(_) => tokio::spawn(std::future::pending()),
+            None => tokio::spawn(purge_tombstones(store.clone())),
+        };
         let health = Health::start(
             naming.clone(),
             Arc::new(MemoryBeats::default()),
@@ -189,7 +195,18 @@ impl Server {
             }
             None => None,
         };
+        let membership = sql_store.map(|sql| {
+            let me = crate::cluster::identity(config, &options_addr(&http), &grpc);
+            tracing::info!(target: "polaris_cluster", node = %me.id(), "joining the cluster");
+            Membership::start(
+                sql.cluster(),
+                naming.clone(),
+                me,
+                MembershipOptions::default(),
+            )
+        });
         Ok(Server {
+            membership,
             naming,
             health,
             governance,
@@ -335,6 +352,9 @@ impl Server {
         if let Some(follower) = &self.follower {
             follower.stop();
         }
+        if let Some(membership) = &self.membership {
+            membership.stop();
+        }
         self.naming
             .close()
             .await
@@ -366,10 +386,10 @@ async fn purge_tombstones(store: Arc<dyn NamingStore>) {
 /// `store.name` of the shared SQL store (the official server's MySQL plugin name).
 const SQL_STORE_NAME: &str = "defaultStore";
 
-async fn open_store(
-    config: &ServerConfig,
-    registry: &mut Registry,
-) -> anyhow::Result<Arc<dyn NamingStore>> {
+/// The store, and the same store as a SQL store when it is one (cluster mode).
+type OpenedStore = (Arc<dyn NamingStore>, Option<Arc<SqlStore>>);
+
+async fn open_store(config: &ServerConfig, registry: &mut Registry) -> anyhow::Result<OpenedStore> {
     match &config.store {
         StoreConfig::Embedded { path } => {
             // waitTime is not used: batches form on their own while the previous commit syncs.
@@ -382,7 +402,7 @@ async fn open_store(
             let store = RedbStore::open(path, options)?;
             store.register_metrics(registry);
             tracing::info!(target: "polaris_store", path = %path.display(), "embedded store opened");
-            Ok(Arc::new(store))
+            Ok((Arc::new(store), None))
         }
         StoreConfig::Sql { name, option } if name == SQL_STORE_NAME => {
             let options = SqlOptions::from_store_option(option)
@@ -390,7 +410,8 @@ async fn open_store(
             let store = SqlStore::open(&options).await?;
             tracing::info!(target: "polaris_store", db_type = ?options.dialect, addr = %options.addr,
                 database = %options.database, "SQL store opened");
-            Ok(Arc::new(store))
+            let store = Arc::new(store);
+            Ok((store.clone(), Some(store)))
         }
         StoreConfig::Sql { name, .. } => {
             bail!(
@@ -399,6 +420,10 @@ async fn open_store(
             )
         }
     }
+}
+
+fn options_addr(http: &Option<(TcpListener, axum::Router)>) -> Option<SocketAddr> {
+    http.as_ref().and_then(|(l, _)| l.local_addr().ok())
 }
 
 /// Resolves on SIGINT or SIGTERM.

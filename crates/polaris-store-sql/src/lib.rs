@@ -7,6 +7,7 @@
 //! `polaris_revision` and stamps each changed row's `seq` with it, so a change feed can read
 //! "changed since revision R" in commit order (ADR 006). Deletes are soft (`flag = 1`).
 
+mod cluster;
 mod codec;
 mod config;
 mod dialect;
@@ -37,6 +38,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use cluster::{ClusterTables, Lease, NodeRow};
 pub use dialect::Dialect;
 pub use open::{OpenError, drop_database};
 pub use schema::{Domain, SCHEMA_VERSION_TABLE};
@@ -152,9 +154,9 @@ impl SqlStore {
         revision::current(&self.pool).await
     }
 
-    /// The connection pool (membership and the leader lease share it).
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// Membership and leader leases, on this store's pool.
+    pub fn cluster(&self) -> ClusterTables {
+        ClusterTables::new(self)
     }
 
     fn check_open(&self) -> StoreResult<()> {

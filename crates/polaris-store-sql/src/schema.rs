@@ -400,13 +400,22 @@ fn initial_schema(dialect: Dialect) -> String {
 
 /// The ordered schema migrations for `dialect`, recorded in [`SCHEMA_VERSION_TABLE`].
 pub(crate) fn migrator(dialect: Dialect) -> Migrator {
-    let migrations = vec![Migration::new(
-        1,
-        Cow::Borrowed("initial schema"),
-        MigrationType::Simple,
-        sqlx::AssertSqlSafe(initial_schema(dialect)).into_sql_str(),
-        false,
-    )];
+    let migrations = vec![
+        Migration::new(
+            1,
+            Cow::Borrowed("initial schema"),
+            MigrationType::Simple,
+            sqlx::AssertSqlSafe(initial_schema(dialect)).into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            Cow::Borrowed("cluster membership and leader leases"),
+            MigrationType::Simple,
+            sqlx::AssertSqlSafe(crate::cluster::schema_v2()).into_sql_str(),
+            false,
+        ),
+    ];
     let mut migrator = Migrator::with_migrations(migrations);
     migrator.dangerous_set_table_name(SCHEMA_VERSION_TABLE);
     migrator

@@ -247,21 +247,31 @@ pub(crate) async fn commit(
 /// highest `seq` removed, in one transaction that holds every domain's revision lock.
 pub(crate) async fn purge(pool: &AnyPool, sql: &Statements, before: Millis) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
+    purge_in(&mut tx, sql, before).await?;
+    tx.commit().await.map_err(unavailable)
+}
+
+/// The purge, inside a transaction the caller opened (and commits).
+pub(crate) async fn purge_in(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    sql: &Statements,
+    before: Millis,
+) -> StoreResult<()> {
     for domain in Domain::ALL {
-        sql.revision.lock(&mut tx, domain).await?;
+        sql.revision.lock(tx, domain).await?;
     }
     let mut purged: BTreeMap<Domain, i64> = BTreeMap::new();
     for table in schema::all_tables() {
         let statements = sql.table(table);
         let max: i64 = sqlx::query(AssertSqlSafe(statements.purge_max.clone()))
             .bind(before)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await
             .and_then(|row| row.try_get(0))
             .map_err(unavailable)?;
         sqlx::query(AssertSqlSafe(statements.purge.clone()))
             .bind(before)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(unavailable)?;
         let entry = purged.entry(table.domain).or_default();
@@ -269,8 +279,8 @@ pub(crate) async fn purge(pool: &AnyPool, sql: &Statements, before: Millis) -> S
     }
     for (domain, seq) in purged {
         if seq > 0 {
-            sql.revision.purged(&mut tx, domain, seq).await?;
+            sql.revision.purged(tx, domain, seq).await?;
         }
     }
-    tx.commit().await.map_err(unavailable)
+    Ok(())
 }
