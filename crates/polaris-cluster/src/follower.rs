@@ -137,6 +137,11 @@ impl Follower {
         self.wake.notify_one();
     }
 
+    /// The handle [`Follower::wake`] uses, for tasks that outlive a borrow of the follower.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
     /// A copy of the current status.
     pub fn status(&self) -> FeedStatus {
         self.status.lock().clone()

@@ -16,6 +16,8 @@ use parking_lot::Mutex;
 use polaris_naming::{InstanceSpec, Naming};
 use polaris_store_sql::{ClusterTables, Lease, NodeRow};
 use polaris_types::{Code, ServiceKey};
+
+use crate::ownership::LiveNodes;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -102,6 +104,7 @@ impl Membership {
         tables: ClusterTables,
         naming: Arc<Naming>,
         me: NodeIdentity,
+        live: Arc<LiveNodes>,
         options: MembershipOptions,
     ) -> Membership {
         let view = Arc::new(Mutex::new(ClusterView {
@@ -114,6 +117,7 @@ impl Membership {
             me,
             options,
             view: view.clone(),
+            live,
             registered: false,
             last_purge: None,
         };
@@ -144,6 +148,7 @@ struct Runner {
     me: NodeIdentity,
     options: MembershipOptions,
     view: Arc<Mutex<ClusterView>>,
+    live: Arc<LiveNodes>,
     registered: bool,
     last_purge: Option<Instant>,
 }
@@ -206,6 +211,7 @@ impl Runner {
             // The lease was renewed at the latest when this tick started.
             view.last_renewed = Some(started);
             view.last_error = None;
+            self.live.set(id.clone(), view.live_nodes());
         }
         if !self.registered {
             self.registered = self.register_self().await;

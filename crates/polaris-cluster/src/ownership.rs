@@ -3,6 +3,28 @@
 //! joins or leaves only the instances it owned (or now owns) move. The hash is FNV-1a, fixed by
 //! its definition, so owners agree across nodes, builds and versions.
 
+use parking_lot::RwLock;
+
+/// This node's id and the live nodes, as membership last saw them; shared with the checker.
+#[derive(Debug, Default)]
+pub struct LiveNodes {
+    inner: RwLock<(String, Vec<String>)>,
+}
+
+impl LiveNodes {
+    /// Records what membership saw.
+    pub fn set(&self, me: String, live: Vec<String>) {
+        *self.inner.write() = (me, live);
+    }
+
+    /// Whether this node judges `instance` (every instance until membership is known).
+    pub fn owns(&self, instance: &str) -> bool {
+        let guard = self.inner.read();
+        let (me, live) = &*guard;
+        me.is_empty() || owns(me, live, instance)
+    }
+}
+
 /// FNV-1a over the bytes of `a`, a separator, then `b`.
 fn fnv1a(a: &str, b: &str) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

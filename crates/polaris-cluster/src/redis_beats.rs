@@ -27,6 +27,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 pub struct RedisOptions {
     /// `kvAddr`: `host:port`.
     pub addr: String,
+    /// `kvUser` (Redis 6 ACL; empty: the default user).
+    pub user: String,
     /// `kvPasswd`.
     pub password: String,
     /// Key prefix, so several clusters (or tests) can share one Redis.
@@ -36,21 +38,29 @@ pub struct RedisOptions {
 impl RedisOptions {
     /// The connection URL.
     pub fn url(&self) -> String {
-        if self.password.is_empty() {
-            format!("redis://{}/", self.addr)
+        if self.password.is_empty() && self.user.is_empty() {
+            return format!("redis://{}/", self.addr);
+        }
+        format!(
+            "redis://{}:{}@{}/",
+            percent_encoded(&self.user),
+            percent_encoded(&self.password),
+            self.addr
+        )
+    }
+}
+
+/// Percent-encodes everything but URL-unreserved characters (user names and passwords).
+fn percent_encoded(text: &str) -> String {
+    let mut encoded = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(b as char);
         } else {
-            // The password is percent-encoded by hand: only characters that URLs reserve.
-            let mut encoded = String::new();
-            for b in self.password.bytes() {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    encoded.push(b as char);
-                } else {
-                    encoded.push_str(&format!("%{b:02X}"));
-                }
-            }
-            format!("redis://:{encoded}@{}/", self.addr)
+            encoded.push_str(&format!("%{b:02X}"));
         }
     }
+    encoded
 }
 
 /// How long a stored beat lives: long past any check's window (#1432: keys without expiry grew

@@ -21,6 +21,7 @@
 //! variable's value contains a newline.
 
 mod auth;
+mod checkers;
 mod duration;
 mod expand;
 mod file;
@@ -35,6 +36,7 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::MessageFormatter as _;
 
+pub use checkers::RedisCheckerConfig;
 pub use typed::{
     ApiGroupConfig, ApiServerConfig, BatchConfig, CacheConfig, DEFAULT_HTTP_PORT,
     EMBEDDED_STORE_NAMES, HealthCheckConfig, ListenerConfig, LoggerScope, NamespaceConfig,

@@ -9,10 +9,10 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use polaris_api_grpc::GrpcMetrics;
 use polaris_api_http::{AppState, HttpMetrics};
-use polaris_cluster::{Domains, Follower, FollowerOptions, Membership, MembershipOptions};
+use polaris_cluster::Domains;
 use polaris_config::ConfigCenter;
 use polaris_governance::Governance;
-use polaris_health::{Health, HealthOptions, MemoryBeats};
+use polaris_health::{Health, HealthOptions};
 use polaris_naming::{Naming, NamingOptions};
 use polaris_store::NamingStore;
 use polaris_store_redb::{GroupCommitOptions, RedbStore};
@@ -36,10 +36,8 @@ pub struct Server {
     pub config: Arc<ConfigCenter>,
     auth: Arc<polaris_auth::Auth>,
     purger: tokio::task::JoinHandle<()>,
-    /// Keeps the caches in step with a shared store (cluster mode).
-    follower: Option<Follower>,
-    /// This node's row, the leader lease and the leader's jobs (cluster mode).
-    membership: Option<Membership>,
+    /// The follower, membership and hints of cluster mode (a shared SQL store).
+    cluster: Option<crate::cluster::Cluster>,
     grpc: Option<TcpListener>,
     config_grpc: Option<TcpListener>,
     grpc_metrics: Arc<GrpcMetrics>,
@@ -86,33 +84,32 @@ impl Server {
         let auth = polaris_auth::Auth::open(store.clone(), config.auth.clone())
             .await
             .map_err(|e| anyhow::anyhow!("loading users and strategies: {e}"))?;
-        let follower = match feed_start {
-            Some(start) => Some(
-                Follower::start(
-                    store.clone(),
-                    Domains {
-                        naming: naming.clone(),
-                        governance: governance.clone(),
-                        config: config_center.clone(),
-                        auth: auth.clone(),
-                    },
-                    start,
-                    FollowerOptions::default(),
-                )
-                .map_err(|e| anyhow::anyhow!("starting the change-feed follower: {e}"))?,
-            ),
-            None => None,
+        let mut cluster = match (feed_start, &sql_store) {
+            (Some(start), Some(sql)) => Some(crate::cluster::Cluster::start(
+                config,
+                sql.clone(),
+                Domains {
+                    naming: naming.clone(),
+                    governance: governance.clone(),
+                    config: config_center.clone(),
+                    auth: auth.clone(),
+                },
+                start,
+            )?),
+            _ => None,
         };
         // On a shared store only the leader purges (membership runs it, fenced).
-        let purger = match &sql_store {
+        let purger = match &cluster {
             Some(_) => tokio::spawn(std::future::pending()),
             None => tokio::spawn(purge_tombstones(store.clone())),
         };
+        let (beats, redis_beats) = crate::cluster::beat_store(config)?;
         let health = Health::start(
             naming.clone(),
-            Arc::new(MemoryBeats::default()),
+            beats,
             HealthOptions {
                 open: config.healthcheck.open,
+                owner: cluster.as_ref().map(|c| c.owner()),
             },
         );
         let metrics = HttpMetrics::register(&mut registry);
@@ -195,25 +192,25 @@ impl Server {
             }
             None => None,
         };
-        let membership = sql_store.map(|sql| {
-            let me = crate::cluster::identity(config, &options_addr(&http), &grpc);
-            tracing::info!(target: "polaris_cluster", node = %me.id(), "joining the cluster");
-            Membership::start(
-                sql.cluster(),
-                naming.clone(),
-                me,
-                MembershipOptions::default(),
-            )
+        if let Some(cluster) = &mut cluster {
+            cluster.join(config, &options_addr(&http), &grpc, naming.clone());
+        }
+        let maintain = crate::maintain::routes(crate::maintain::ClusterState {
+            auth: auth.clone(),
+            store: cluster.as_ref().map(|c| c.sql.clone()),
+            follower: cluster.as_ref().map(|c| c.follower.clone()),
+            membership: cluster.as_ref().and_then(|c| c.membership.clone()),
+            beats: redis_beats,
         });
+        let http = http.map(|(listener, router)| (listener, router.merge(maintain)));
         Ok(Server {
-            membership,
+            cluster,
             naming,
             health,
             governance,
             config: config_center,
             auth,
             purger,
-            follower,
             grpc,
             config_grpc,
             grpc_metrics,
@@ -349,11 +346,8 @@ impl Server {
         tracing::info!("listeners closed; stopping the health checker and closing the store");
         self.health.stop().await;
         self.purger.abort();
-        if let Some(follower) = &self.follower {
-            follower.stop();
-        }
-        if let Some(membership) = &self.membership {
-            membership.stop();
+        if let Some(cluster) = &self.cluster {
+            cluster.stop();
         }
         self.naming
             .close()

@@ -40,6 +40,7 @@ use tokio::task::JoinHandle;
 
 pub use cluster::{ClusterTables, Lease, NodeRow};
 pub use dialect::Dialect;
+pub use group::CommitHook;
 pub use open::{OpenError, drop_database};
 pub use schema::{Domain, SCHEMA_VERSION_TABLE};
 
@@ -67,6 +68,9 @@ pub struct SqlOptions {
     pub conn_max_lifetime: Option<Duration>,
     /// How long a write or read waits for a pooled connection before failing.
     pub acquire_timeout: Duration,
+    /// How long a group commit may take before its writes fail (the database is then taken to
+    /// be unreachable; a commit that did land reaches the caches through the change feed).
+    pub write_timeout: Duration,
     /// Most `apply` requests committed in one transaction (group commit).
     pub max_batch: usize,
 }
@@ -86,7 +90,8 @@ impl SqlOptions {
             max_open_conns: 32,
             max_idle_conns: 4,
             conn_max_lifetime: Some(Duration::from_secs(1800)),
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(1),
             max_batch: 128,
         }
     }
@@ -103,6 +108,8 @@ pub struct SqlStore {
     closed: AtomicBool,
     /// Change-feed hints from the database's notification channel (PostgreSQL `NOTIFY`).
     hints: Option<hint::Hints>,
+    /// Set once: told after every COMMIT which domains it touched.
+    commit_hook: Arc<std::sync::OnceLock<group::CommitHook>>,
 }
 
 /// Requests that may wait for the writer before `apply` callers are held back.
@@ -122,11 +129,14 @@ impl SqlStore {
         let pool = open::connect(options).await?;
         let sql = Arc::new(Statements::new(options.dialect));
         let (queue, requests) = mpsc::channel(QUEUE_SIZE);
+        let commit_hook = Arc::new(std::sync::OnceLock::new());
         let writer = tokio::spawn(group::writer(
             pool.clone(),
             sql.clone(),
             requests,
             options.max_batch.max(1),
+            options.write_timeout,
+            commit_hook.clone(),
         ));
         let hints = match options.dialect {
             Dialect::Postgres => Some(hint::Hints::listen(open::pg_options(options)?)),
@@ -140,6 +150,7 @@ impl SqlStore {
             writer: Mutex::new(Some(writer)),
             closed: AtomicBool::new(false),
             hints,
+            commit_hook,
         })
     }
 
@@ -152,6 +163,12 @@ impl SqlStore {
     pub async fn revisions(&self) -> StoreResult<Vec<(Domain, i64, i64)>> {
         self.check_open()?;
         revision::current(&self.pool).await
+    }
+
+    /// Sets the function told, after every COMMIT, which domains it touched (a change-feed
+    /// hint publisher). Only the first call takes effect; returns whether it did.
+    pub fn set_commit_hook(&self, hook: CommitHook) -> bool {
+        self.commit_hook.set(hook).is_ok()
     }
 
     /// Membership and leader leases, on this store's pool.

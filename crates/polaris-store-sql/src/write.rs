@@ -84,7 +84,7 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    fn table(&self) -> &'static Table {
+    pub(crate) fn table(&self) -> &'static Table {
         match self {
             Op::Put(table, _) | Op::Tombstone(table, _, _) | Op::Forget(table, _) => table,
         }
