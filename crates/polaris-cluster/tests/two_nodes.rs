@@ -11,10 +11,10 @@ use polaris_auth::{Auth, AuthOptions};
 use polaris_cluster::{Domains, Follower, FollowerOptions};
 use polaris_config::{ConfigCenter, FileSpec, PublishSpec, WatchedFile};
 use polaris_governance::{Governance, RuleSpec};
-use polaris_naming::{InstanceSpec, Naming, NamingOptions};
+use polaris_naming::{InstanceSpec, NamespaceSpec, Naming, NamingOptions, ServiceSpec};
 use polaris_store::NamingStore;
 use polaris_store_sql::{Dialect, SqlOptions, SqlStore, drop_database};
-use polaris_types::{ConfigFileKey, RuleKind, ServiceContract, ServiceKey};
+use polaris_types::{Code, ConfigFileKey, RuleKind, ServiceContract, ServiceKey};
 use tokio::time::Instant;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -270,6 +270,73 @@ async fn a_node_behind_the_purge_reloads_and_drops_ghosts(dialect: Dialect) {
     drop(follower);
     drop((a, b));
     drop_database(&options).await.unwrap();
+}
+
+/// Two nodes racing to create one service get one winner and the official code for the loser;
+/// a namespace cannot be deleted on a node that has not yet seen the service another node just
+/// created in it.
+async fn the_database_decides_races(dialect: Dialect) {
+    let options = scratch(dialect);
+    let a = Node::open(&options).await;
+    let mut b = Node::open(&options).await;
+    for round in 0..5 {
+        let spec = ServiceSpec {
+            namespace: "default".into(),
+            name: format!("raced-{round}"),
+            ..Default::default()
+        };
+        let (left, right) = tokio::join!(
+            a.domains.naming.create_service(spec.clone()),
+            b.domains.naming.create_service(spec.clone())
+        );
+        let codes: Vec<_> = [&left, &right]
+            .iter()
+            .map(|r| r.as_ref().err().map(|e| e.code))
+            .collect();
+        assert_eq!(
+            codes.iter().filter(|c| c.is_none()).count(),
+            1,
+            "round {round}: {codes:?}"
+        );
+        assert!(codes.contains(&Some(Code::ExistedResource)), "{codes:?}");
+    }
+
+    a.domains
+        .naming
+        .create_namespace(NamespaceSpec {
+            name: "short-lived".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    eventually("namespace on b", || {
+        b.domains.naming.snapshot().namespaces.contains_key("short-lived")
+    })
+    .await;
+    b.follower.take().unwrap().stop();
+    a.domains
+        .naming
+        .create_service(ServiceSpec {
+            namespace: "short-lived".into(),
+            name: "inside".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let refused = b.domains.naming.delete_namespace("short-lived").await.unwrap_err();
+    assert_eq!(refused.code, Code::NamespaceExistedServices);
+    drop((a, b));
+    drop_database(&options).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_races_have_one_winner() {
+    the_database_decides_races(Dialect::MySql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_races_have_one_winner() {
+    the_database_decides_races(Dialect::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -284,7 +284,7 @@ impl Naming {
             name: key.name.clone(),
             ..Default::default()
         };
-        self.insert_service_locked(spec).await.map(drop)
+        self.insert_service_locked(spec, false).await.map(drop)
     }
 
     /// Updates an existing instance with the fields given; `NotFoundInstance` when absent.

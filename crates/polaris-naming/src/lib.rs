@@ -143,6 +143,21 @@ impl Naming {
         self.store.apply(batch).await.map_err(store_error)
     }
 
+    /// Writes `batch` if `checks` hold when it commits (another node may have won a race the
+    /// cache could not see); a failed check is answered with `conflict` and `detail`.
+    async fn write_checked(
+        &self,
+        checks: Vec<polaris_store::Precondition>,
+        batch: Vec<Mutation>,
+        conflict: Code,
+        detail: String,
+    ) -> Result<()> {
+        match self.store.apply_checked(checks, batch).await {
+            Err(polaris_store::StoreError::Conflict(_)) => Err(PolarisError::new(conflict, detail)),
+            other => other.map_err(store_error),
+        }
+    }
+
     fn stripe_of(&self, id: &str) -> usize {
         let hash = id
             .bytes()

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use polaris_store::feed::FeedDomain;
-use polaris_store::{Mutation, StoreError, StoreResult};
+use polaris_store::{Mutation, Precondition, StoreError, StoreResult};
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,6 +18,7 @@ use crate::write::{self, Op, Statements};
 /// One `apply` waiting for the writer.
 pub(crate) struct Request {
     pub batch: Vec<Mutation>,
+    pub checks: Vec<Precondition>,
     pub done: oneshot::Sender<StoreResult<()>>,
 }
 
@@ -46,7 +47,7 @@ pub(crate) async fn writer(
     while queue.recv_many(&mut waiting, max_batch.max(1)).await > 0 {
         let (batches, answers): (Vec<Vec<Op>>, Vec<_>) = waiting
             .drain(..)
-            .map(|r: Request| (write::ops(r.batch), r.done))
+            .map(|r: Request| (write::ops(r.batch, r.checks), r.done))
             .unzip();
         let result = commit(&pool, &sql, &batches, deadline).await;
         if result.is_ok() {
@@ -106,5 +107,6 @@ fn clone_result(result: &StoreResult<()>) -> StoreResult<()> {
         Err(StoreError::Unavailable(m)) => Err(StoreError::Unavailable(m.clone())),
         Err(StoreError::Corrupt(m)) => Err(StoreError::Corrupt(m.clone())),
         Err(StoreError::Closed) => Err(StoreError::Closed),
+        Err(StoreError::Conflict(m)) => Err(StoreError::Conflict(m.clone())),
     }
 }

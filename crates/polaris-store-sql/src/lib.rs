@@ -27,7 +27,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use polaris_store::feed::{ChangeFeed, DomainRevision, FeedBatch, FeedDomain};
 use polaris_store::{
-    Change, ConfigGroupKey, ConfigReleaseKey, Mutation, NamingStore, StoreError, StoreResult,
+    Change, ConfigGroupKey, ConfigReleaseKey, Mutation, NamingStore, Precondition, StoreError,
+    StoreResult,
 };
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
@@ -187,10 +188,22 @@ impl SqlStore {
 #[async_trait]
 impl NamingStore for SqlStore {
     async fn apply(&self, batch: Vec<Mutation>) -> StoreResult<()> {
+        self.apply_checked(Vec::new(), batch).await
+    }
+
+    async fn apply_checked(
+        &self,
+        checks: Vec<Precondition>,
+        batch: Vec<Mutation>,
+    ) -> StoreResult<()> {
         let queue = lock(&self.queue).clone().ok_or(StoreError::Closed)?;
         let (done, answer) = oneshot::channel();
         queue
-            .send(group::Request { batch, done })
+            .send(group::Request {
+                batch,
+                checks,
+                done,
+            })
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use polaris_store::{Mutation, StoreResult};
+use polaris_store::{Mutation, Precondition, StoreError, StoreResult};
 use polaris_types::{Millis, RuleKind};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -33,6 +33,9 @@ pub(crate) struct Statements {
     revision: RevisionSql,
     /// PostgreSQL only: queues a change-feed hint, delivered to listeners at COMMIT.
     notify: Option<Arc<str>>,
+    /// Precondition probes.
+    service_live: Arc<str>,
+    namespace_used: Arc<str>,
 }
 
 /// The PostgreSQL channel that carries change-feed hints (payload: the domain's name).
@@ -68,6 +71,12 @@ impl Statements {
             tables,
             revision: RevisionSql::new(dialect),
             notify,
+            service_live: dialect.sql(
+                "SELECT 1 FROM \"service\" WHERE \"namespace\" = ? AND \"name\" = ? AND \"flag\" = 0",
+            ),
+            namespace_used: dialect.sql(
+                "SELECT 1 FROM \"service\" WHERE \"namespace\" = ? AND \"flag\" = 0 LIMIT 1",
+            ),
         }
     }
 
@@ -81,12 +90,16 @@ pub(crate) enum Op {
     Put(&'static Table, Encoded),
     Tombstone(&'static Table, Vec<Value>, Millis),
     Forget(&'static Table, String),
+    /// A precondition, checked after the revision bumps (which serialise the domain's writers
+    /// across nodes) and before any row changes.
+    Check(Precondition),
 }
 
 impl Op {
     pub(crate) fn table(&self) -> &'static Table {
         match self {
             Op::Put(table, _) | Op::Tombstone(table, _, _) | Op::Forget(table, _) => table,
+            Op::Check(_) => &schema::SERVICE,
         }
     }
 }
@@ -104,8 +117,29 @@ fn text(value: &str) -> Value {
 }
 
 /// The statements of a batch, in order.
-pub(crate) fn ops(batch: Vec<Mutation>) -> Vec<Op> {
-    batch.into_iter().map(op).collect()
+pub(crate) fn ops(batch: Vec<Mutation>, checks: Vec<Precondition>) -> Vec<Op> {
+    checks
+        .into_iter()
+        .map(Op::Check)
+        .chain(batch.into_iter().map(op))
+        .collect()
+}
+
+/// The statement that finds a row violating `check`, with its binds.
+fn violation(dialect_sql: &Statements, check: &Precondition) -> (Arc<str>, Vec<Value>) {
+    match check {
+        Precondition::ServiceAbsent(key) => (
+            dialect_sql.service_live.clone(),
+            vec![
+                Value::Text(key.namespace.clone()),
+                Value::Text(key.name.clone()),
+            ],
+        ),
+        Precondition::NamespaceEmpty(name) => (
+            dialect_sql.namespace_used.clone(),
+            vec![Value::Text(name.clone())],
+        ),
+    }
 }
 
 fn op(mutation: Mutation) -> Op {
@@ -215,6 +249,17 @@ pub(crate) async fn commit(
         let seq = seqs[&table.domain];
         let statements = sql.table(table);
         let query = match op {
+            Op::Check(check) => {
+                let (text, values) = violation(sql, check);
+                let found = bind(sqlx::query(AssertSqlSafe(text)), values.into_iter())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                if found.is_some() {
+                    return Err(StoreError::Conflict(format!("{check:?}")));
+                }
+                continue;
+            }
             Op::Put(_, encoded) => bind(
                 sqlx::query(AssertSqlSafe(statements.upsert.clone())),
                 encoded
