@@ -95,8 +95,7 @@ fn writes_reach_every_node(sb: &Sandbox) {
     assert_eq!(woken["configFile"]["name"], "r1", "{woken}");
     assert!(waited < Duration::from_secs(10), "woken after {waited:?}");
     // A user created on node 0 logs in on node 2.
-    let user = json!([{"name": "alice", "password": "alice-pass-1", "comment": "c",
-        "mobile": "m", "email": "e", "source": "Polaris"}]);
+    let user = json!([{"name": "alice", "password": "alice-pass-1", "comment": "cluster"}]);
     assert_eq!(code(&a.post("/core/v1/users", &user).1), 200_000);
     let login = json!({"name": "alice", "owner": "polaris", "password": "alice-pass-1"});
     eventually("alice logs in on node 2", VISIBLE, || {
@@ -151,7 +150,10 @@ fn heartbeats_agree_across_nodes(sb: &mut Sandbox) {
     let stopped = Instant::now();
     let deadline = Duration::from_secs(3 * TTL + 4);
     loop {
-        assert_eq!(beat(&sb.nodes[2], "beating", "10.0.2.2"), 200_000);
+        // A node whose Redis connection broke with the restart may fail one beat while it
+        // reconnects; SDKs simply beat again.
+        let answered = (0..3).any(|_| beat(&sb.nodes[2], "beating", "10.0.2.2") == 200_000);
+        assert!(answered, "beats keep failing: {}", sb.nodes[2].log_tail());
         let states: Vec<_> = sb.nodes.iter().map(|n| healthy(n, "beating", "10.0.2.1")).collect();
         for node in &sb.nodes {
             assert_eq!(healthy(node, "beating", "10.0.2.2"), Some(true), "a beating instance flipped");

@@ -124,6 +124,14 @@ impl Node {
         self.send("POST", path, body)
     }
 
+    /// The last lines of the current run's stdout (the node's log), for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join(format!("stdout.{}.log", self.runs)))
+            .unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
