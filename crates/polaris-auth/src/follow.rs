@@ -27,7 +27,11 @@ fn unchanged(state: &AuthState, mutation: &Mutation) -> bool {
 impl Auth {
     /// Reads what the auth domain committed after `after` (everything, when `None`) and
     /// applies it. Returns the revision now held and how many records changed.
-    pub async fn catch_up(&self, feed: &dyn ChangeFeed, after: Option<i64>) -> Result<(i64, usize)> {
+    pub async fn catch_up(
+        &self,
+        feed: &dyn ChangeFeed,
+        after: Option<i64>,
+    ) -> Result<(i64, usize)> {
         let _guard = self.writer.lock().await;
         let batch = feed
             .changes_since(FeedDomain::Auth, after)

@@ -77,7 +77,8 @@ pub struct FeedStatus {
 impl FeedStatus {
     /// How long ago the node was last known to be caught up (`None`: never since start).
     pub fn lag(&self, now: Instant) -> Option<Duration> {
-        self.caught_up_at.map(|at| now.saturating_duration_since(at))
+        self.caught_up_at
+            .map(|at| now.saturating_duration_since(at))
     }
 }
 

@@ -14,6 +14,6 @@ pub mod redis_hints;
 
 pub use follower::{DomainState, Domains, FeedStatus, Follower, FollowerOptions};
 pub use membership::{ClusterView, Membership, MembershipOptions, NodeIdentity};
-pub use redis_beats::{BeatStoreState, RedisBeats, RedisOptions};
 pub use ownership::LiveNodes;
+pub use redis_beats::{BeatStoreState, RedisBeats, RedisOptions};
 pub use redis_hints::RedisHints;

@@ -267,8 +267,10 @@ impl Runner {
                         ..Default::default()
                     };
                     match self.naming.deregister_instance(&spec).await {
-                        Ok(()) => tracing::info!(target: "polaris_cluster", node = %format!("{}:{}", at.0, at.1),
-                            "removed a departed node from polaris.checker"),
+                        Ok(()) => {
+                            tracing::info!(target: "polaris_cluster", node = %format!("{}:{}", at.0, at.1),
+                            "removed a departed node from polaris.checker")
+                        }
                         Err(err) if err.code == Code::NotFoundInstance => {}
                         Err(err) => return Err(err.detail),
                     }

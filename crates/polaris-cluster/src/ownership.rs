@@ -67,7 +67,9 @@ mod tests {
     use super::*;
 
     fn nodes(n: usize) -> Vec<String> {
-        (0..n).map(|i| format!("127.0.0.1:{}", 18091 + 100 * i)).collect()
+        (0..n)
+            .map(|i| format!("127.0.0.1:{}", 18091 + 100 * i))
+            .collect()
     }
 
     #[test]

@@ -195,6 +195,7 @@ impl BeatStore for RedisBeats {
     async fn forget(&self, id: &str) -> Result<(), BeatError> {
         let mut conn = self.conn.clone();
         let key = self.key(id);
-        self.timed(async move { conn.del::<_, ()>(key).await }).await
+        self.timed(async move { conn.del::<_, ()>(key).await })
+            .await
     }
 }

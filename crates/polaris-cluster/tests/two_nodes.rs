@@ -70,7 +70,10 @@ impl Node {
 async fn eventually(what: &str, mut seen: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !seen() {
-        assert!(start.elapsed() < PROPAGATION, "{what}: not seen within {PROPAGATION:?}");
+        assert!(
+            start.elapsed() < PROPAGATION,
+            "{what}: not seen within {PROPAGATION:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     start.elapsed()
@@ -109,23 +112,51 @@ async fn writes_on_one_node_reach_the_other(dialect: Dialect) {
     let key = ServiceKey::new("default", "orders");
 
     // Naming: a registration (with its auto-created service), then a deregistration.
-    let registered = a.domains.naming.register_instance(instance(80)).await.unwrap();
+    let registered = a
+        .domains
+        .naming
+        .register_instance(instance(80))
+        .await
+        .unwrap();
     eventually("instance on b", || {
-        b.domains.naming.snapshot().instance(&registered.id).is_some()
+        b.domains
+            .naming
+            .snapshot()
+            .instance(&registered.id)
+            .is_some()
     })
     .await;
-    let seen = b.domains.naming.snapshot().instance(&registered.id).cloned().unwrap();
+    let seen = b
+        .domains
+        .naming
+        .snapshot()
+        .instance(&registered.id)
+        .cloned()
+        .unwrap();
     assert_eq!(*seen, *registered);
     assert!(b.domains.naming.snapshot().service(&key).is_some());
     // The other direction, and a delete.
-    let from_b = b.domains.naming.register_instance(instance(81)).await.unwrap();
+    let from_b = b
+        .domains
+        .naming
+        .register_instance(instance(81))
+        .await
+        .unwrap();
     eventually("b's instance on a", || {
         a.domains.naming.snapshot().instance(&from_b.id).is_some()
     })
     .await;
-    a.domains.naming.deregister_instance(&instance(80)).await.unwrap();
+    a.domains
+        .naming
+        .deregister_instance(&instance(80))
+        .await
+        .unwrap();
     eventually("deregistration on b", || {
-        b.domains.naming.snapshot().instance(&registered.id).is_none()
+        b.domains
+            .naming
+            .snapshot()
+            .instance(&registered.id)
+            .is_none()
     })
     .await;
 
@@ -147,7 +178,10 @@ async fn writes_on_one_node_reach_the_other(dialect: Dialect) {
         .await
         .unwrap();
     eventually("rule on b", || {
-        b.domains.governance.get(RuleKind::RateLimit, &rule.id).is_some()
+        b.domains
+            .governance
+            .get(RuleKind::RateLimit, &rule.id)
+            .is_some()
     })
     .await;
 
@@ -175,9 +209,8 @@ async fn writes_on_one_node_reach_the_other(dialect: Dialect) {
         key: file.clone(),
         version: 0,
     }];
-    let watcher = tokio::spawn(async move {
-        config_b.watch(&watched, &[], Duration::from_secs(10)).await
-    });
+    let watcher =
+        tokio::spawn(async move { config_b.watch(&watched, &[], Duration::from_secs(10)).await });
     // Whether the publish lands before or after the watcher parks, it must answer with it.
     let published = a
         .domains
@@ -188,7 +221,11 @@ async fn writes_on_one_node_reach_the_other(dialect: Dialect) {
         })
         .await
         .unwrap();
-    let woken = watcher.await.unwrap().unwrap().expect("the watcher is woken");
+    let woken = watcher
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the watcher is woken");
     assert_eq!(woken.version, published.version);
     assert_eq!(woken.md5, published.md5);
 
@@ -201,7 +238,11 @@ async fn writes_on_one_node_reach_the_other(dialect: Dialect) {
         protocol: "http".into(),
         ..Default::default()
     };
-    a.domains.naming.report_contract(contract.clone()).await.unwrap();
+    a.domains
+        .naming
+        .report_contract(contract.clone())
+        .await
+        .unwrap();
     eventually("contract on b", || {
         b.domains.naming.contract(&contract.key()).is_some()
     })
@@ -224,8 +265,18 @@ async fn a_node_behind_the_purge_reloads_and_drops_ghosts(dialect: Dialect) {
     let options = scratch(dialect);
     let a = Node::open(&options).await;
     let mut b = Node::open(&options).await;
-    let gone = a.domains.naming.register_instance(instance(90)).await.unwrap();
-    let kept = a.domains.naming.register_instance(instance(91)).await.unwrap();
+    let gone = a
+        .domains
+        .naming
+        .register_instance(instance(90))
+        .await
+        .unwrap();
+    let kept = a
+        .domains
+        .naming
+        .register_instance(instance(91))
+        .await
+        .unwrap();
     eventually("both instances on b", || {
         let s = b.domains.naming.snapshot();
         s.instance(&gone.id).is_some() && s.instance(&kept.id).is_some()
@@ -236,7 +287,11 @@ async fn a_node_behind_the_purge_reloads_and_drops_ghosts(dialect: Dialect) {
     before.stop();
     drop(before);
 
-    a.domains.naming.deregister_instance(&instance(90)).await.unwrap();
+    a.domains
+        .naming
+        .deregister_instance(&instance(90))
+        .await
+        .unwrap();
     // Purge everything deleted so far.
     a.store
         .purge_tombstones(polaris_naming::now_millis() + 1)
@@ -248,7 +303,10 @@ async fn a_node_behind_the_purge_reloads_and_drops_ghosts(dialect: Dialect) {
         .find(|(d, _, _)| *d == polaris_store::feed::FeedDomain::Naming)
         .unwrap();
     assert!(naming.2 > stalled_at[&polaris_store::feed::FeedDomain::Naming].held);
-    assert!(b.domains.naming.snapshot().instance(&gone.id).is_some(), "b is stale");
+    assert!(
+        b.domains.naming.snapshot().instance(&gone.id).is_some(),
+        "b is stale"
+    );
 
     let start = stalled_at
         .iter()
@@ -259,8 +317,13 @@ async fn a_node_behind_the_purge_reloads_and_drops_ghosts(dialect: Dialect) {
         })
         .collect();
     let dyn_store: Arc<dyn NamingStore> = b.store.clone();
-    let follower =
-        Follower::start(dyn_store, b.domains.clone(), start, FollowerOptions::default()).unwrap();
+    let follower = Follower::start(
+        dyn_store,
+        b.domains.clone(),
+        start,
+        FollowerOptions::default(),
+    )
+    .unwrap();
     eventually("the ghost is dropped", || {
         b.domains.naming.snapshot().instance(&gone.id).is_none()
     })
@@ -310,7 +373,11 @@ async fn the_database_decides_races(dialect: Dialect) {
         .await
         .unwrap();
     eventually("namespace on b", || {
-        b.domains.naming.snapshot().namespaces.contains_key("short-lived")
+        b.domains
+            .naming
+            .snapshot()
+            .namespaces
+            .contains_key("short-lived")
     })
     .await;
     b.follower.take().unwrap().stop();
@@ -323,7 +390,12 @@ async fn the_database_decides_races(dialect: Dialect) {
         })
         .await
         .unwrap();
-    let refused = b.domains.naming.delete_namespace("short-lived").await.unwrap_err();
+    let refused = b
+        .domains
+        .naming
+        .delete_namespace("short-lived")
+        .await
+        .unwrap_err();
     assert_eq!(refused.code, Code::NamespaceExistedServices);
     drop((a, b));
     drop_database(&options).await.unwrap();

@@ -34,7 +34,11 @@ fn put<K: Ord + Clone, V: PartialEq>(map: &mut imbl::OrdMap<K, Arc<V>>, key: K, 
 impl ConfigCenter {
     /// Reads what the config domain committed after `after` (everything, when `None`) and
     /// applies it. Returns the revision now held and how many records changed.
-    pub async fn catch_up(&self, feed: &dyn ChangeFeed, after: Option<i64>) -> Result<(i64, usize)> {
+    pub async fn catch_up(
+        &self,
+        feed: &dyn ChangeFeed,
+        after: Option<i64>,
+    ) -> Result<(i64, usize)> {
         let _writer = self.writer.lock().await;
         let batch = feed
             .changes_since(FeedDomain::Config, after)
@@ -87,8 +91,7 @@ impl ConfigCenter {
         }
         if changed > 0 {
             // Ids handed out here must stay above those other nodes already used.
-            self.next_id
-                .fetch_max(next.max_id() + 1, Ordering::Relaxed);
+            self.next_id.fetch_max(next.max_id() + 1, Ordering::Relaxed);
             self.snapshot.store(Arc::new(next));
             for key in &woken {
                 self.watchers.wake(key);

@@ -15,7 +15,11 @@ use crate::{Governance, store_error};
 impl Governance {
     /// Reads what the governance domain committed after `after` (everything, when `None`) and
     /// applies it. Returns the revision now held and how many rule kinds changed.
-    pub async fn catch_up(&self, feed: &dyn ChangeFeed, after: Option<i64>) -> Result<(i64, usize)> {
+    pub async fn catch_up(
+        &self,
+        feed: &dyn ChangeFeed,
+        after: Option<i64>,
+    ) -> Result<(i64, usize)> {
         let _writer = self.writer.lock().await;
         let batch = feed
             .changes_since(FeedDomain::Governance, after)
@@ -44,8 +48,11 @@ impl Governance {
             }
         }
         if batch.full {
-            let gone: Vec<(RuleKind, String)> =
-                next.keys().filter(|k| !listed.contains(*k)).cloned().collect();
+            let gone: Vec<(RuleKind, String)> = next
+                .keys()
+                .filter(|k| !listed.contains(*k))
+                .cloned()
+                .collect();
             for key in gone {
                 kinds.insert(key.0);
                 next.remove(&key);

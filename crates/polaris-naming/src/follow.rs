@@ -11,8 +11,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use polaris_store::feed::{ChangeFeed, FeedBatch, FeedDomain};
 use polaris_store::Mutation;
+use polaris_store::feed::{ChangeFeed, FeedBatch, FeedDomain};
 use polaris_types::{ContractKey, Result, ServiceKey};
 
 use crate::{Naming, store_error};
@@ -146,7 +146,10 @@ impl Naming {
             changed += self.drop_unlisted(&namespaces, &services, &instances);
         }
         if orphans > 0 {
-            tracing::warn!(orphans, "followed instances whose service is missing were not applied");
+            tracing::warn!(
+                orphans,
+                "followed instances whose service is missing were not applied"
+            );
         }
         Applied {
             revision: batch.revision,

@@ -182,7 +182,9 @@ impl Naming {
             mtime: now_millis(),
         };
         self.write_checked(
-            vec![polaris_store::Precondition::NamespaceEmpty(name.to_string())],
+            vec![polaris_store::Precondition::NamespaceEmpty(
+                name.to_string(),
+            )],
             vec![mutation],
             Code::NamespaceExistedServices,
             name.to_string(),

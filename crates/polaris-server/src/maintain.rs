@@ -63,9 +63,7 @@ async fn ready(State(state): State<ClusterState>) -> Response {
 }
 
 fn token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("X-Polaris-Token")
-        .and_then(|v| v.to_str().ok())
+    headers.get("X-Polaris-Token").and_then(|v| v.to_str().ok())
 }
 
 async fn cluster(State(state): State<ClusterState>, headers: HeaderMap) -> Response {
@@ -93,8 +91,10 @@ async fn view(state: &ClusterState) -> Value {
                 .as_ref()
                 .and_then(|s| s.domains.get(domain))
                 .map(|d| d.held);
-            domains.push(json!({"domain": domain.as_str(), "db": revision, "node": node,
-                "purged": purged}));
+            domains.push(
+                json!({"domain": domain.as_str(), "db": revision, "node": node,
+                "purged": purged}),
+            );
         }
     }
     out["domains"] = json!(domains);
@@ -115,15 +115,19 @@ async fn view(state: &ClusterState) -> Value {
         out["nodes"] = json!(
             view.nodes
                 .iter()
-                .map(|n| json!({"id": n.id, "host": n.host, "port": n.port, "detail": n.detail,
-                    "alive": n.lease_left_ms > 0, "leaseLeftMs": n.lease_left_ms}))
+                .map(
+                    |n| json!({"id": n.id, "host": n.host, "port": n.port, "detail": n.detail,
+                    "alive": n.lease_left_ms > 0, "leaseLeftMs": n.lease_left_ms})
+                )
                 .collect::<Vec<_>>()
         );
         out["leaders"] = json!(
             view.leases
                 .iter()
-                .map(|l| json!({"key": l.key, "leader": l.leader, "fence": l.version,
-                    "leaseLeftMs": l.lease_left_ms}))
+                .map(
+                    |l| json!({"key": l.key, "leader": l.leader, "fence": l.version,
+                    "leaseLeftMs": l.lease_left_ms})
+                )
                 .collect::<Vec<_>>()
         );
         out["leading"] = json!(view.leading);

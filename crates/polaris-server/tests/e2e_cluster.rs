@@ -108,14 +108,18 @@ fn every_node_is_a_checker(sb: &Sandbox) {
     let mut expected: Vec<String> = sb.nodes.iter().map(Node::id).collect();
     expected.sort();
     for node in &sb.nodes {
-        eventually("3 nodes in Polaris/polaris.checker", Duration::from_secs(10), || {
-            let mut listed: Vec<String> = instances(node, "polaris.checker", "Polaris")
-                .iter()
-                .map(|i| format!("{}:{}", i["host"].as_str().unwrap_or(""), i["port"]))
-                .collect();
-            listed.sort();
-            (listed == expected).then_some(())
-        });
+        eventually(
+            "3 nodes in Polaris/polaris.checker",
+            Duration::from_secs(10),
+            || {
+                let mut listed: Vec<String> = instances(node, "polaris.checker", "Polaris")
+                    .iter()
+                    .map(|i| format!("{}:{}", i["host"].as_str().unwrap_or(""), i["port"]))
+                    .collect();
+                listed.sort();
+                (listed == expected).then_some(())
+            },
+        );
     }
 }
 
@@ -141,7 +145,11 @@ fn heartbeats_agree_across_nodes(sb: &mut Sandbox) {
             beat(&sb.nodes[1], "beating", host);
         }
         for node in &sb.nodes {
-            assert_eq!(healthy(node, "beating", "10.0.2.1"), Some(true), "flipped after the Redis restart");
+            assert_eq!(
+                healthy(node, "beating", "10.0.2.1"),
+                Some(true),
+                "flipped after the Redis restart"
+            );
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -154,14 +162,25 @@ fn heartbeats_agree_across_nodes(sb: &mut Sandbox) {
         // reconnects; SDKs simply beat again.
         let answered = (0..3).any(|_| beat(&sb.nodes[2], "beating", "10.0.2.2") == 200_000);
         assert!(answered, "beats keep failing: {}", sb.nodes[2].log_tail());
-        let states: Vec<_> = sb.nodes.iter().map(|n| healthy(n, "beating", "10.0.2.1")).collect();
+        let states: Vec<_> = sb
+            .nodes
+            .iter()
+            .map(|n| healthy(n, "beating", "10.0.2.1"))
+            .collect();
         for node in &sb.nodes {
-            assert_eq!(healthy(node, "beating", "10.0.2.2"), Some(true), "a beating instance flipped");
+            assert_eq!(
+                healthy(node, "beating", "10.0.2.2"),
+                Some(true),
+                "a beating instance flipped"
+            );
         }
         if states.iter().all(|s| *s == Some(false)) {
             break;
         }
-        assert!(stopped.elapsed() < deadline, "not unhealthy everywhere: {states:?}");
+        assert!(
+            stopped.elapsed() < deadline,
+            "not unhealthy everywhere: {states:?}"
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
 }
@@ -176,8 +195,15 @@ fn database_cut_fails_writes_fast_and_keeps_reads(sb: &Sandbox) {
     let took = started.elapsed();
     let failed = code(&answer);
     assert!((500_000..501_000).contains(&failed), "{answer}");
-    assert!(took < Duration::from_millis(2500), "the write took {took:?} to fail");
-    assert_eq!(instances(node, "cross", "default").len(), before, "reads keep being served");
+    assert!(
+        took < Duration::from_millis(2500),
+        "the write took {took:?} to fail"
+    );
+    assert_eq!(
+        instances(node, "cross", "default").len(),
+        before,
+        "reads keep being served"
+    );
     eventually("not ready while cut", Duration::from_secs(15), || {
         (node.get("/healthz/ready").0 == 503).then_some(())
     });
@@ -206,12 +232,19 @@ fn leader(node: &Node) -> Option<(String, i64)> {
         .iter()
         .find(|l| l["key"] == "MaintainJob" && l["leaseLeftMs"].as_i64() > Some(0))?
         .clone();
-    Some((lease["leader"].as_str()?.to_string(), lease["fence"].as_i64()?))
+    Some((
+        lease["leader"].as_str()?.to_string(),
+        lease["fence"].as_i64()?,
+    ))
 }
 
 fn killing_the_leader_elects_another(sb: &mut Sandbox) {
     let (first, fence) = eventually("a leader", Duration::from_secs(15), || leader(&sb.nodes[0]));
-    let at = sb.nodes.iter().position(|n| n.id() == first).expect("the leader is a node");
+    let at = sb
+        .nodes
+        .iter()
+        .position(|n| n.id() == first)
+        .expect("the leader is a node");
     sb.nodes[at].kill9();
     let observer = (at + 1) % sb.nodes.len();
     let (next, next_fence) = eventually("a new leader", Duration::from_secs(25), || {

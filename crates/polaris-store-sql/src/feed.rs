@@ -64,10 +64,12 @@ fn sources(domain: FeedDomain) -> Vec<Source> {
 }
 
 fn namespace(t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
-    Ok(Some(match codec::change(t, row, codec::text, codec::decode_namespace)? {
-        Change::Upsert(ns) => Mutation::PutNamespace(ns),
-        Change::Deleted { key, mtime } => Mutation::DeleteNamespace { name: key, mtime },
-    }))
+    Ok(Some(
+        match codec::change(t, row, codec::text, codec::decode_namespace)? {
+            Change::Upsert(ns) => Mutation::PutNamespace(ns),
+            Change::Deleted { key, mtime } => Mutation::DeleteNamespace { name: key, mtime },
+        },
+    ))
 }
 
 fn service(t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
@@ -79,10 +81,12 @@ fn service(t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
 }
 
 fn instance(t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
-    Ok(Some(match codec::change(t, row, codec::text, codec::decode_instance)? {
-        Change::Upsert(ins) => Mutation::PutInstance(ins),
-        Change::Deleted { key, mtime } => Mutation::DeleteInstance { id: key, mtime },
-    }))
+    Ok(Some(
+        match codec::change(t, row, codec::text, codec::decode_instance)? {
+            Change::Upsert(ins) => Mutation::PutInstance(ins),
+            Change::Deleted { key, mtime } => Mutation::DeleteInstance { id: key, mtime },
+        },
+    ))
 }
 
 fn rule(kind: RuleKind, t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
@@ -99,17 +103,19 @@ fn rule(kind: RuleKind, t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>
 
 fn config_group(t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
     let key = |c: &mut Cursor| Ok((codec::text(c)?, codec::text(c)?));
-    Ok(Some(match codec::change(t, row, key, codec::decode_config_group)? {
-        Change::Upsert(g) => Mutation::PutConfigGroup(g),
-        Change::Deleted {
-            key: (namespace, name),
-            mtime,
-        } => Mutation::DeleteConfigGroup {
-            namespace,
-            name,
-            mtime,
+    Ok(Some(
+        match codec::change(t, row, key, codec::decode_config_group)? {
+            Change::Upsert(g) => Mutation::PutConfigGroup(g),
+            Change::Deleted {
+                key: (namespace, name),
+                mtime,
+            } => Mutation::DeleteConfigGroup {
+                namespace,
+                name,
+                mtime,
+            },
         },
-    }))
+    ))
 }
 
 fn config_file(t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
@@ -181,24 +187,30 @@ fn id_key(c: &mut Cursor) -> StoreResult<String> {
 }
 
 fn user(t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
-    Ok(Some(match codec::change(t, row, id_key, codec::decode_user)? {
-        Change::Upsert(u) => Mutation::PutUser(u),
-        Change::Deleted { key, .. } => Mutation::DeleteUser { id: key },
-    }))
+    Ok(Some(
+        match codec::change(t, row, id_key, codec::decode_user)? {
+            Change::Upsert(u) => Mutation::PutUser(u),
+            Change::Deleted { key, .. } => Mutation::DeleteUser { id: key },
+        },
+    ))
 }
 
 fn user_group(t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
-    Ok(Some(match codec::change(t, row, id_key, codec::decode_user_group)? {
-        Change::Upsert(g) => Mutation::PutUserGroup(g),
-        Change::Deleted { key, .. } => Mutation::DeleteUserGroup { id: key },
-    }))
+    Ok(Some(
+        match codec::change(t, row, id_key, codec::decode_user_group)? {
+            Change::Upsert(g) => Mutation::PutUserGroup(g),
+            Change::Deleted { key, .. } => Mutation::DeleteUserGroup { id: key },
+        },
+    ))
 }
 
 fn strategy(t: &Table, row: &AnyRow) -> StoreResult<Option<Mutation>> {
-    Ok(Some(match codec::change(t, row, id_key, codec::decode_strategy)? {
-        Change::Upsert(s) => Mutation::PutStrategy(s),
-        Change::Deleted { key, .. } => Mutation::DeleteStrategy { id: key },
-    }))
+    Ok(Some(
+        match codec::change(t, row, id_key, codec::decode_strategy)? {
+            Change::Upsert(s) => Mutation::PutStrategy(s),
+            Change::Deleted { key, .. } => Mutation::DeleteStrategy { id: key },
+        },
+    ))
 }
 
 fn is_delete(m: &Mutation) -> bool {
@@ -243,14 +255,15 @@ pub(crate) async fn changes_since(
 ) -> StoreResult<FeedBatch> {
     let mut tx = snapshot(store).await?;
     // PostgreSQL takes the snapshot at the first statement: read the revision first.
-    let revision: i64 = sqlx::query(AssertSqlSafe(store.dialect.sql(
-        "SELECT \"revision\" FROM \"polaris_revision\" WHERE \"domain\" = ?",
-    )))
-    .bind(domain.as_str())
-    .fetch_one(&mut *tx)
-    .await
-    .and_then(|row| row.try_get(0))
-    .map_err(unavailable)?;
+    let revision: i64 =
+        sqlx::query(AssertSqlSafe(store.dialect.sql(
+            "SELECT \"revision\" FROM \"polaris_revision\" WHERE \"domain\" = ?",
+        )))
+        .bind(domain.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(unavailable)?;
     let mut puts = Vec::new();
     let mut deletes = Vec::new();
     for source in sources(domain) {

@@ -26,7 +26,11 @@ pub(crate) struct Request {
 pub type CommitHook = Box<dyn Fn(&BTreeSet<FeedDomain>) + Send + Sync>;
 
 fn touched(batches: &[Vec<Op>]) -> BTreeSet<FeedDomain> {
-    batches.iter().flatten().map(|op| op.table().domain).collect()
+    batches
+        .iter()
+        .flatten()
+        .map(|op| op.table().domain)
+        .collect()
 }
 
 /// Runs until every sender is dropped and the queue is drained.

@@ -279,7 +279,6 @@ pub struct HealthCheckConfig {
     pub batch_heartbeat: BatchConfig,
 }
 
-
 impl Default for HealthCheckConfig {
     fn default() -> Self {
         Self {
@@ -641,4 +640,3 @@ pub(crate) fn build(
         auth,
     })
 }
-

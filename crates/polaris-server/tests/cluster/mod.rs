@@ -103,7 +103,10 @@ impl Node {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         let status = r.status().as_u16();
         let text = r.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub fn send(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
@@ -117,7 +120,10 @@ impl Node {
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = r.status().as_u16();
         let text = r.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
@@ -161,8 +167,12 @@ impl Node {
         let deadline = Instant::now() + START_DEADLINE;
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                let stderr = std::fs::read_to_string(self.dir.join(format!("stderr.{}.log", self.runs)));
-                panic!("polaris-server exited with {status}: {}", stderr.unwrap_or_default());
+                let stderr =
+                    std::fs::read_to_string(self.dir.join(format!("stderr.{}.log", self.runs)));
+                panic!(
+                    "polaris-server exited with {status}: {}",
+                    stderr.unwrap_or_default()
+                );
             }
             if let Ok(r) = agent().get(&self.url("/")).call()
                 && r.status().as_u16() == 200
@@ -200,7 +210,9 @@ fn free_ports(n: usize) -> Vec<u16> {
     let held: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
         .collect();
-    held.iter().map(|l| l.local_addr().unwrap().port()).collect()
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
 }
 
 fn config(db: &SqlOptions, http: u16, grpc: u16, db_port: u16, redis_port: u16) -> String {
@@ -296,7 +308,10 @@ pub fn eventually<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> 
         if let Some(value) = check() {
             return value;
         }
-        assert!(start.elapsed() < deadline, "{what}: not within {deadline:?}");
+        assert!(
+            start.elapsed() < deadline,
+            "{what}: not within {deadline:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
