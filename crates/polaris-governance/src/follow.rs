@@ -40,7 +40,8 @@ impl Governance {
                     }
                 }
                 Mutation::DeleteRule { kind, id, .. } => {
-                    if next.remove(&(kind, id)).is_some() {
+                    let removed = next.remove(&(kind, id)).is_some();
+                    if removed {
                         kinds.insert(kind);
                     }
                 }

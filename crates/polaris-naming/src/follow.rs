@@ -99,10 +99,11 @@ impl Naming {
                     }
                 }
                 Mutation::DeleteNamespace { name, .. } => {
-                    if snapshot.namespaces.contains_key(&name) {
+                    let cached = snapshot.namespaces.contains_key(&name);
+                    if cached {
                         self.cache.remove_namespace(&name);
-                        changed += 1;
                     }
+                    changed += usize::from(cached);
                 }
                 Mutation::PutService(svc) => {
                     let key = svc.key();
@@ -115,10 +116,11 @@ impl Naming {
                     }
                 }
                 Mutation::DeleteService { key, .. } => {
-                    if snapshot.service(&key).is_some() {
+                    let cached = snapshot.service(&key).is_some();
+                    if cached {
                         self.cache.remove_service(&key);
-                        changed += 1;
                     }
+                    changed += usize::from(cached);
                 }
                 Mutation::PutInstance(ins) => {
                     if full {
@@ -135,9 +137,7 @@ impl Naming {
                     }
                 }
                 Mutation::DeleteInstance { id, .. } => {
-                    if self.cache.remove_instance(&id) {
-                        changed += 1;
-                    }
+                    changed += usize::from(self.cache.remove_instance(&id));
                 }
                 _ => {}
             }

@@ -71,10 +71,11 @@ fn identity(
     }
 }
 
+/// The beat store the health checker uses, and the same store when it is Redis (for readiness).
+pub type BeatStores = (Arc<dyn BeatStore>, Option<Arc<RedisBeats>>);
+
 /// The heartbeat store the configuration asks for: Redis (`heartbeatRedis`) or memory.
-pub fn beat_store(
-    config: &ServerConfig,
-) -> anyhow::Result<(Arc<dyn BeatStore>, Option<Arc<RedisBeats>>)> {
+pub fn beat_store(config: &ServerConfig) -> anyhow::Result<BeatStores> {
     match &config.healthcheck.redis {
         Some(redis) => {
             let beats = Arc::new(

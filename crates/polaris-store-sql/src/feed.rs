@@ -18,10 +18,13 @@ use crate::dialect::Dialect;
 use crate::schema::{self, Table};
 use crate::{SqlStore, unavailable};
 
+/// Turns one row of a table into a mutation (`None`: nothing to apply).
+type Decode = fn(&Table, &AnyRow) -> StoreResult<Option<Mutation>>;
+
 /// A table of a domain and how its rows become mutations.
 struct Source {
     table: &'static Table,
-    decode: fn(&Table, &AnyRow) -> StoreResult<Option<Mutation>>,
+    decode: Decode,
 }
 
 /// The tables of `domain`, parents before children.
@@ -34,7 +37,7 @@ fn sources(domain: FeedDomain) -> Vec<Source> {
             one(&schema::INSTANCE, instance),
         ],
         FeedDomain::Governance => {
-            let decoders: [fn(&Table, &AnyRow) -> StoreResult<Option<Mutation>>; 5] = [
+            let decoders: [Decode; 5] = [
                 |t, r| rule(RuleKind::ALL[0], t, r),
                 |t, r| rule(RuleKind::ALL[1], t, r),
                 |t, r| rule(RuleKind::ALL[2], t, r),

@@ -251,7 +251,7 @@ pub(crate) async fn commit(
         let query = match op {
             Op::Check(check) => {
                 let (text, values) = violation(sql, check);
-                let found = bind(sqlx::query(AssertSqlSafe(text)), values.into_iter())
+                let found = bind(sqlx::query(AssertSqlSafe(text)), values)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(unavailable)?;
