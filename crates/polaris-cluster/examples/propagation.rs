@@ -51,6 +51,17 @@ async fn node(options: &SqlOptions) -> Node {
     }
 }
 
+/// CPU time of this process (both nodes), from `/proc/self/stat` (clock ticks of 10 ms).
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[at]
@@ -105,6 +116,7 @@ async fn main() {
     let a = node(&options).await;
     let b = node(&options).await;
     let mut delays = Vec::with_capacity(count);
+    let cpu_before = cpu();
     for i in 0..count {
         let spec = InstanceSpec {
             namespace: "default".into(),
@@ -122,12 +134,15 @@ async fn main() {
         // Spread writes over the polling phase so polling-only latency is sampled fairly.
         tokio::time::sleep(Duration::from_millis(37)).await;
     }
+    let cpu_used = cpu() - cpu_before;
     delays.sort();
     println!(
-        "{dialect:?}: {count} writes on A seen on B: p50 {:?}, p99 {:?}, max {:?}",
+        "{dialect:?}: {count} writes on A seen on B: p50 {:?}, p99 {:?}, max {:?}; \
+         CPU of both nodes {:?} per write (write, follow, polling)",
         percentile(&delays, 0.5),
         percentile(&delays, 0.99),
-        delays[delays.len() - 1]
+        delays[delays.len() - 1],
+        cpu_used / count as u32
     );
     // Idle: both nodes follow, nothing is written.
     tokio::time::sleep(Duration::from_secs(2)).await;
