@@ -16,7 +16,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== databases for the SQL store tests (MariaDB, PostgreSQL)"
+echo "== databases for the SQL store and cluster tests (MariaDB, PostgreSQL, redis-server)"
 tests/sql/ensure-databases.sh
 
 echo "== cargo test"

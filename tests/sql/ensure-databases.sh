@@ -2,6 +2,8 @@
 # Makes sure MariaDB (127.0.0.1:3306, root without password) and PostgreSQL (127.0.0.1:5432,
 # user postgres, trust auth) answer, installing and starting them when needed. The SQL store's
 # conformance tests (crates/polaris-store-sql) need both and fail when they are unreachable.
+# The cluster tests (crates/polaris-cluster, crates/polaris-server/tests/e2e_cluster.rs) also
+# need the redis-server binary: they start private instances on ports of their own.
 set -euo pipefail
 
 DEADLINE_SECS="${POLARIS_DB_START_TIMEOUT:-60}"
@@ -11,6 +13,7 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need_apt+=(m
 ls /etc/postgresql/*/main >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v mariadb >/dev/null 2>&1 || need_apt+=(mariadb-client)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

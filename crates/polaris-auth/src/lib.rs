@@ -8,6 +8,7 @@
 //! names; protocol adapters call both from one layer, never from individual handlers.
 
 mod check;
+mod follow;
 mod groups;
 mod password;
 mod state;

@@ -5,6 +5,7 @@
 //! watchers of that file through the [`WatchIndex`]. Reads come from an immutable snapshot.
 
 pub mod crypto;
+mod follow;
 mod releases;
 mod snapshot;
 mod watch;

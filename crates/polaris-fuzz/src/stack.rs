@@ -97,7 +97,10 @@ impl Stack {
         let health = Health::start(
             naming.clone(),
             Arc::new(MemoryBeats::default()),
-            HealthOptions { open: true },
+            HealthOptions {
+                open: true,
+                owner: None,
+            },
         );
         let mut registry = Registry::default();
         let http_metrics = HttpMetrics::register(&mut registry);

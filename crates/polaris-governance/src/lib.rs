@@ -18,6 +18,8 @@ use polaris_types::{
     new_revision, new_uuid,
 };
 use sha1::{Digest, Sha1};
+
+mod follow;
 use tokio::sync::{Mutex, broadcast};
 
 /// Longest rule name.

@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::time::DelayQueue;
 use tokio_util::time::delay_queue::Key;
 
-use crate::{BeatStore, Clock, EXPIRE_TTL_COUNT};
+use crate::{BeatStore, CheckOwner, Clock, EXPIRE_TTL_COUNT};
 
 pub(crate) struct Checker {
     naming: Arc<Naming>,
@@ -21,6 +21,7 @@ pub(crate) struct Checker {
     keys: HashMap<String, Key>,
     events: broadcast::Receiver<RegistryEvent>,
     stop: watch::Receiver<bool>,
+    owner: Option<CheckOwner>,
 }
 
 enum Wake {
@@ -35,6 +36,7 @@ impl Checker {
         beats: Arc<dyn BeatStore>,
         clock: Clock,
         stop: watch::Receiver<bool>,
+        owner: Option<CheckOwner>,
     ) -> Checker {
         let events = naming.cache().subscribe();
         Checker {
@@ -45,6 +47,7 @@ impl Checker {
             keys: HashMap::new(),
             events,
             stop,
+            owner,
         }
     }
 
@@ -159,6 +162,13 @@ impl Checker {
             else {
                 continue;
             };
+            // Another node judges it; look again a TTL later in case ownership moves here.
+            if let Some(owner) = &self.owner
+                && !(owner.0)(&id)
+            {
+                self.arm(&id, now + i64::from(ttl.ttl_secs) * 1000, now);
+                continue;
+            }
             let last = match self.beats.last_beat(&id).await {
                 Ok(last) => last.unwrap_or(now),
                 Err(err) => {

@@ -28,11 +28,27 @@ pub const EXPIRE_TTL_COUNT: i64 = 3;
 pub struct HealthOptions {
     /// `healthcheck.open`: when false, heartbeats are refused with `HealthCheckNotOpen`.
     pub open: bool,
+    /// In a cluster, which instances this node judges (the others are judged by their owner;
+    /// `None`: every instance, as on a single node).
+    pub owner: Option<CheckOwner>,
 }
 
 impl Default for HealthOptions {
     fn default() -> Self {
-        HealthOptions { open: true }
+        HealthOptions {
+            open: true,
+            owner: None,
+        }
+    }
+}
+
+/// Decides whether this node judges an instance id (a stable hash over the live nodes).
+#[derive(Clone)]
+pub struct CheckOwner(pub Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for CheckOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CheckOwner")
     }
 }
 
@@ -83,7 +99,13 @@ impl Health {
         let clock = Clock::new();
         let (stop, stopped) = watch::channel(false);
         let task = options.open.then(|| {
-            let checker = checker::Checker::new(naming.clone(), beats.clone(), clock, stopped);
+            let checker = checker::Checker::new(
+                naming.clone(),
+                beats.clone(),
+                clock,
+                stopped,
+                options.owner.clone(),
+            );
             tokio::spawn(checker.run())
         });
         Arc::new(Health {

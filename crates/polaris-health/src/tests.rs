@@ -20,7 +20,10 @@ async fn setup(open: bool) -> (Arc<Naming>, Arc<Health>) {
     let health = Health::start(
         naming.clone(),
         Arc::new(MemoryBeats::default()),
-        HealthOptions { open },
+        HealthOptions {
+            open,
+            ..HealthOptions::default()
+        },
     );
     (naming, health)
 }

@@ -1,8 +1,9 @@
 //! Client discovery reads: a service's instances and a namespace's service list, each with a
 //! revision so that clients holding the current one get a cheap "no change".
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
+
+use sha1::{Digest, Sha1};
 
 use polaris_types::{Code, PolarisError, Result, Service, ServiceKey};
 
@@ -87,17 +88,17 @@ impl Naming {
         let revision = if services.is_empty() {
             String::new()
         } else {
-            let mut hasher = DefaultHasher::new();
+            // SHA-1 of every listed service's identity and mtime: the same on every node of a
+            // cluster and in every build (a std hasher promises neither).
+            let mut hasher = Sha1::new();
             for service in &services {
-                (
-                    &service.namespace,
-                    &service.name,
-                    &service.id,
-                    service.mtime,
-                )
-                    .hash(&mut hasher);
+                for part in [&service.namespace, &service.name, &service.id] {
+                    hasher.update(part.as_bytes());
+                    hasher.update([0]);
+                }
+                hasher.update(service.mtime.to_le_bytes());
             }
-            format!("{:016x}", hasher.finish())
+            hex::encode(hasher.finalize())
         };
         let unchanged = !revision.is_empty() && revision == client_revision;
         ServicesDiscovery {

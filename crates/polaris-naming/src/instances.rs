@@ -284,7 +284,7 @@ impl Naming {
             name: key.name.clone(),
             ..Default::default()
         };
-        self.insert_service_locked(spec).await.map(drop)
+        self.insert_service_locked(spec, false).await.map(drop)
     }
 
     /// Updates an existing instance with the fields given; `NotFoundInstance` when absent.
@@ -589,7 +589,7 @@ impl Naming {
         Ok(())
     }
 
-    fn forget_unknown_beats(&self, id: &str) {
+    pub(crate) fn forget_unknown_beats(&self, id: &str) {
         let mut beats = self.unknown_beats.lock();
         if !beats.is_empty() {
             beats.remove(id);

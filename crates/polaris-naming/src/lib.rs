@@ -8,6 +8,7 @@
 mod cache;
 mod contracts;
 mod discover;
+mod follow;
 mod instances;
 mod namespaces;
 mod query;
@@ -23,6 +24,7 @@ use tokio::sync::{Mutex, RwLock};
 pub use cache::{NamingCache, RegistryEvent, ServiceView, Snapshot};
 pub use contracts::validate_contract_key;
 pub use discover::{InstancesDiscovery, ServicesDiscovery};
+pub use follow::Applied;
 pub use instances::{HealthCheckSpec, InstanceFilter, InstanceSpec, LabelValues};
 pub use namespaces::{NamespaceFilter, NamespaceSpec, NamespaceSummary};
 pub use query::{Page, Paged, matches_pattern, matches_pattern_fuzzy};
@@ -139,6 +141,21 @@ impl Naming {
 
     async fn write(&self, batch: Vec<Mutation>) -> Result<()> {
         self.store.apply(batch).await.map_err(store_error)
+    }
+
+    /// Writes `batch` if `checks` hold when it commits (another node may have won a race the
+    /// cache could not see); a failed check is answered with `conflict` and `detail`.
+    async fn write_checked(
+        &self,
+        checks: Vec<polaris_store::Precondition>,
+        batch: Vec<Mutation>,
+        conflict: Code,
+        detail: String,
+    ) -> Result<()> {
+        match self.store.apply_checked(checks, batch).await {
+            Err(polaris_store::StoreError::Conflict(_)) => Err(PolarisError::new(conflict, detail)),
+            other => other.map_err(store_error),
+        }
     }
 
     fn stripe_of(&self, id: &str) -> usize {

@@ -181,7 +181,15 @@ impl Naming {
             name: name.to_string(),
             mtime: now_millis(),
         };
-        self.write(vec![mutation]).await?;
+        self.write_checked(
+            vec![polaris_store::Precondition::NamespaceEmpty(
+                name.to_string(),
+            )],
+            vec![mutation],
+            Code::NamespaceExistedServices,
+            name.to_string(),
+        )
+        .await?;
         self.cache.remove_namespace(name);
         Ok(())
     }

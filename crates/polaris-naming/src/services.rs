@@ -189,11 +189,17 @@ impl Naming {
             }
             self.ensure_namespace_locked(&spec.namespace).await?;
         }
-        self.insert_service_locked(spec).await
+        self.insert_service_locked(spec, true).await
     }
 
-    /// Writes a new service. Caller holds the structure lock and checked it does not exist.
-    pub(crate) async fn insert_service_locked(&self, spec: ServiceSpec) -> Result<Arc<Service>> {
+    /// Writes a new service. Caller holds the structure lock and checked it does not exist in
+    /// the cache; with `exclusive`, the store also refuses it when another node created it
+    /// meanwhile (an auto-created service instead converges: the last writer's row wins).
+    pub(crate) async fn insert_service_locked(
+        &self,
+        spec: ServiceSpec,
+        exclusive: bool,
+    ) -> Result<Arc<Service>> {
         let now = now_millis();
         let mut service = Service {
             id: new_uuid(),
@@ -206,8 +212,17 @@ impl Naming {
             ..Default::default()
         };
         apply_spec(&mut service, spec);
-        self.write(vec![Mutation::PutService(service.clone())])
-            .await?;
+        let checks = match exclusive {
+            true => vec![polaris_store::Precondition::ServiceAbsent(service.key())],
+            false => Vec::new(),
+        };
+        self.write_checked(
+            checks,
+            vec![Mutation::PutService(service.clone())],
+            Code::ExistedResource,
+            service.key().to_string(),
+        )
+        .await?;
         self.cache.put_service(service.clone());
         Ok(Arc::new(service))
     }

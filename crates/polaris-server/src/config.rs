@@ -21,6 +21,7 @@
 //! variable's value contains a newline.
 
 mod auth;
+mod checkers;
 mod duration;
 mod expand;
 mod file;
@@ -36,6 +37,7 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::MessageFormatter as _;
 
+pub use checkers::RedisCheckerConfig;
 pub use limits::{LimitsConfig, ListenerLimits};
 pub use typed::{
     ApiGroupConfig, ApiServerConfig, BatchConfig, CacheConfig, DEFAULT_HTTP_PORT,

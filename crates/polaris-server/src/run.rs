@@ -9,9 +9,10 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use polaris_api_grpc::GrpcMetrics;
 use polaris_api_http::{AppState, HttpMetrics};
+use polaris_cluster::Domains;
 use polaris_config::ConfigCenter;
 use polaris_governance::Governance;
-use polaris_health::{Health, HealthOptions, MemoryBeats};
+use polaris_health::{Health, HealthOptions};
 use polaris_naming::{Naming, NamingOptions};
 use polaris_store::NamingStore;
 use polaris_store_redb::{GroupCommitOptions, RedbStore};
@@ -37,6 +38,8 @@ pub struct Server {
     pub config: Arc<ConfigCenter>,
     auth: Arc<polaris_auth::Auth>,
     purger: tokio::task::JoinHandle<()>,
+    /// The follower, membership and hints of cluster mode (a shared SQL store).
+    cluster: Option<crate::cluster::Cluster>,
     grpc: Option<Listener>,
     config_grpc: Option<Listener>,
     grpc_metrics: Arc<GrpcMetrics>,
@@ -51,7 +54,17 @@ impl Server {
     /// Opens the store, loads the registry and binds the listeners.
     pub async fn bind(config: &ServerConfig) -> anyhow::Result<Server> {
         let mut registry = Registry::with_prefix("polaris");
-        let store = open_store(config, &mut registry).await?;
+        let (store, sql_store) = open_store(config, &mut registry).await?;
+        // A shared store: note where the feed stands before the caches load, so the follower
+        // reads again (and skips) whatever commits while they load.
+        let feed_start = match store.change_feed() {
+            Some(feed) => Some(
+                feed.revisions()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("reading the change feed's revisions: {e}"))?,
+            ),
+            None => None,
+        };
         let options = NamingOptions {
             auto_create_service: config.naming.auto_create,
             auto_create_namespace: config.namespace.auto_create,
@@ -74,12 +87,32 @@ impl Server {
         let auth = polaris_auth::Auth::open(store.clone(), config.auth.clone())
             .await
             .map_err(|e| anyhow::anyhow!("loading users and strategies: {e}"))?;
-        let purger = tokio::spawn(purge_tombstones(store.clone()));
+        let mut cluster = match (feed_start, &sql_store) {
+            (Some(start), Some(sql)) => Some(crate::cluster::Cluster::start(
+                config,
+                sql.clone(),
+                Domains {
+                    naming: naming.clone(),
+                    governance: governance.clone(),
+                    config: config_center.clone(),
+                    auth: auth.clone(),
+                },
+                start,
+            )?),
+            _ => None,
+        };
+        // On a shared store only the leader purges (membership runs it, fenced).
+        let purger = match &cluster {
+            Some(_) => tokio::spawn(std::future::pending()),
+            None => tokio::spawn(purge_tombstones(store.clone())),
+        };
+        let (beats, redis_beats) = crate::cluster::beat_store(config)?;
         let health = Health::start(
             naming.clone(),
-            Arc::new(MemoryBeats::default()),
+            beats,
             HealthOptions {
                 open: config.healthcheck.open,
+                owner: cluster.as_ref().map(|c| c.owner()),
             },
         );
         let limits = ServerLimits::new(&config.limits);
@@ -174,7 +207,19 @@ impl Server {
             }
             None => None,
         };
+        if let Some(cluster) = &mut cluster {
+            cluster.join(config, &options_addr(&http), &grpc, naming.clone());
+        }
+        let maintain = crate::maintain::routes(crate::maintain::ClusterState {
+            auth: auth.clone(),
+            store: cluster.as_ref().map(|c| c.sql.clone()),
+            follower: cluster.as_ref().map(|c| c.follower.clone()),
+            membership: cluster.as_ref().and_then(|c| c.membership.clone()),
+            beats: redis_beats,
+        });
+        let http = http.map(|(listener, router)| (listener, router.merge(maintain)));
         Ok(Server {
+            cluster,
             naming,
             health,
             governance,
@@ -324,6 +369,9 @@ impl Server {
         tracing::info!("listeners closed; stopping the health checker and closing the store");
         self.health.stop().await;
         self.purger.abort();
+        if let Some(cluster) = &self.cluster {
+            cluster.stop();
+        }
         self.naming
             .close()
             .await
@@ -373,10 +421,10 @@ async fn purge_tombstones(store: Arc<dyn NamingStore>) {
 /// `store.name` of the shared SQL store (the official server's MySQL plugin name).
 const SQL_STORE_NAME: &str = "defaultStore";
 
-async fn open_store(
-    config: &ServerConfig,
-    registry: &mut Registry,
-) -> anyhow::Result<Arc<dyn NamingStore>> {
+/// The store, and the same store as a SQL store when it is one (cluster mode).
+type OpenedStore = (Arc<dyn NamingStore>, Option<Arc<SqlStore>>);
+
+async fn open_store(config: &ServerConfig, registry: &mut Registry) -> anyhow::Result<OpenedStore> {
     match &config.store {
         StoreConfig::Embedded { path } => {
             // waitTime is not used: batches form on their own while the previous commit syncs.
@@ -389,7 +437,7 @@ async fn open_store(
             let store = RedbStore::open(path, options)?;
             store.register_metrics(registry);
             tracing::info!(target: "polaris_store", path = %path.display(), "embedded store opened");
-            Ok(Arc::new(store))
+            Ok((Arc::new(store), None))
         }
         StoreConfig::Sql { name, option } if name == SQL_STORE_NAME => {
             let options = SqlOptions::from_store_option(option)
@@ -397,7 +445,8 @@ async fn open_store(
             let store = SqlStore::open(&options).await?;
             tracing::info!(target: "polaris_store", db_type = ?options.dialect, addr = %options.addr,
                 database = %options.database, "SQL store opened");
-            Ok(Arc::new(store))
+            let store = Arc::new(store);
+            Ok((store.clone(), Some(store)))
         }
         StoreConfig::Sql { name, .. } => {
             bail!(
@@ -406,6 +455,10 @@ async fn open_store(
             )
         }
     }
+}
+
+fn options_addr(http: &Option<(Listener, axum::Router)>) -> Option<SocketAddr> {
+    http.as_ref().and_then(|(l, _)| l.local_addr().ok())
 }
 
 /// Resolves on SIGINT or SIGTERM.

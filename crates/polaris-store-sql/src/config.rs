@@ -69,6 +69,11 @@ impl SqlOptions {
         if let Some(secs) = number(master, "connMaxLifetime")? {
             options.conn_max_lifetime = (secs > 0).then(|| Duration::from_secs(secs));
         }
+        // Ours: how long a write may wait for a connection and for its commit (milliseconds).
+        if let Some(ms) = number(master, "writeTimeoutMs")?.filter(|n| *n > 0) {
+            options.acquire_timeout = Duration::from_millis(ms);
+            options.write_timeout = Duration::from_millis(ms);
+        }
         Ok(options)
     }
 }

@@ -7,10 +7,13 @@
 //! `polaris_revision` and stamps each changed row's `seq` with it, so a change feed can read
 //! "changed since revision R" in commit order (ADR 006). Deletes are soft (`flag = 1`).
 
+mod cluster;
 mod codec;
 mod config;
 mod dialect;
+mod feed;
 mod group;
+mod hint;
 mod open;
 mod read;
 mod revision;
@@ -22,8 +25,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use polaris_store::feed::{ChangeFeed, DomainRevision, FeedBatch, FeedDomain};
 use polaris_store::{
-    Change, ConfigGroupKey, ConfigReleaseKey, Mutation, NamingStore, StoreError, StoreResult,
+    Change, ConfigGroupKey, ConfigReleaseKey, Mutation, NamingStore, Precondition, StoreError,
+    StoreResult,
 };
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, Instance, Millis,
@@ -34,7 +39,9 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use cluster::{ClusterTables, Lease, NodeRow};
 pub use dialect::Dialect;
+pub use group::CommitHook;
 pub use open::{OpenError, drop_database};
 pub use schema::{Domain, SCHEMA_VERSION_TABLE};
 
@@ -62,6 +69,9 @@ pub struct SqlOptions {
     pub conn_max_lifetime: Option<Duration>,
     /// How long a write or read waits for a pooled connection before failing.
     pub acquire_timeout: Duration,
+    /// How long a group commit may take before its writes fail (the database is then taken to
+    /// be unreachable; a commit that did land reaches the caches through the change feed).
+    pub write_timeout: Duration,
     /// Most `apply` requests committed in one transaction (group commit).
     pub max_batch: usize,
 }
@@ -81,7 +91,8 @@ impl SqlOptions {
             max_open_conns: 32,
             max_idle_conns: 4,
             conn_max_lifetime: Some(Duration::from_secs(1800)),
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(1),
             max_batch: 128,
         }
     }
@@ -96,6 +107,10 @@ pub struct SqlStore {
     queue: Mutex<Option<mpsc::Sender<group::Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
+    /// Change-feed hints from the database's notification channel (PostgreSQL `NOTIFY`).
+    hints: Option<hint::Hints>,
+    /// Set once: told after every COMMIT which domains it touched.
+    commit_hook: Arc<std::sync::OnceLock<group::CommitHook>>,
 }
 
 /// Requests that may wait for the writer before `apply` callers are held back.
@@ -115,12 +130,19 @@ impl SqlStore {
         let pool = open::connect(options).await?;
         let sql = Arc::new(Statements::new(options.dialect));
         let (queue, requests) = mpsc::channel(QUEUE_SIZE);
+        let commit_hook = Arc::new(std::sync::OnceLock::new());
         let writer = tokio::spawn(group::writer(
             pool.clone(),
             sql.clone(),
             requests,
             options.max_batch.max(1),
+            options.write_timeout,
+            commit_hook.clone(),
         ));
+        let hints = match options.dialect {
+            Dialect::Postgres => Some(hint::Hints::listen(open::pg_options(options)?)),
+            Dialect::MySql => None,
+        };
         Ok(SqlStore {
             pool,
             dialect: options.dialect,
@@ -128,6 +150,8 @@ impl SqlStore {
             queue: Mutex::new(Some(queue)),
             writer: Mutex::new(Some(writer)),
             closed: AtomicBool::new(false),
+            hints,
+            commit_hook,
         })
     }
 
@@ -142,6 +166,17 @@ impl SqlStore {
         revision::current(&self.pool).await
     }
 
+    /// Sets the function told, after every COMMIT, which domains it touched (a change-feed
+    /// hint publisher). Only the first call takes effect; returns whether it did.
+    pub fn set_commit_hook(&self, hook: CommitHook) -> bool {
+        self.commit_hook.set(hook).is_ok()
+    }
+
+    /// Membership and leader leases, on this store's pool.
+    pub fn cluster(&self) -> ClusterTables {
+        ClusterTables::new(self)
+    }
+
     fn check_open(&self) -> StoreResult<()> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(StoreError::Closed);
@@ -153,10 +188,22 @@ impl SqlStore {
 #[async_trait]
 impl NamingStore for SqlStore {
     async fn apply(&self, batch: Vec<Mutation>) -> StoreResult<()> {
+        self.apply_checked(Vec::new(), batch).await
+    }
+
+    async fn apply_checked(
+        &self,
+        checks: Vec<Precondition>,
+        batch: Vec<Mutation>,
+    ) -> StoreResult<()> {
         let queue = lock(&self.queue).clone().ok_or(StoreError::Closed)?;
         let (done, answer) = oneshot::channel();
         queue
-            .send(group::Request { batch, done })
+            .send(group::Request {
+                batch,
+                checks,
+                done,
+            })
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -244,8 +291,15 @@ impl NamingStore for SqlStore {
         write::purge(&self.pool, &self.sql, before).await
     }
 
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        Some(self)
+    }
+
     async fn close(&self) -> StoreResult<()> {
         self.closed.store(true, Ordering::SeqCst);
+        if let Some(hints) = &self.hints {
+            hints.stop();
+        }
         // Dropping the only sender lets the writer drain what was accepted, then stop.
         drop(lock(&self.queue).take());
         let writer = lock(&self.writer).take();
@@ -254,5 +308,33 @@ impl NamingStore for SqlStore {
         }
         self.pool.close().await;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for SqlStore {
+    async fn revisions(&self) -> StoreResult<Vec<DomainRevision>> {
+        Ok(SqlStore::revisions(self)
+            .await?
+            .into_iter()
+            .map(|(domain, revision, purged)| DomainRevision {
+                domain,
+                revision,
+                purged,
+            })
+            .collect())
+    }
+
+    async fn changes_since(
+        &self,
+        domain: FeedDomain,
+        after: Option<i64>,
+    ) -> StoreResult<FeedBatch> {
+        self.check_open()?;
+        feed::changes_since(self, domain, after).await
+    }
+
+    fn hints(&self) -> Option<tokio::sync::broadcast::Receiver<FeedDomain>> {
+        self.hints.as_ref().map(hint::Hints::subscribe)
     }
 }

@@ -75,6 +75,17 @@ fn connect_options(
     })
 }
 
+/// PostgreSQL options of the store's database, for the change-feed hint listener.
+pub(crate) fn pg_options(options: &SqlOptions) -> Result<PgConnectOptions, OpenError> {
+    let (host, port) = host_port(options)?;
+    Ok(PgConnectOptions::new()
+        .host(&host)
+        .port(port)
+        .username(&options.user)
+        .password(&options.password)
+        .database(&options.database))
+}
+
 /// True when the error says the database does not exist (MySQL 1049, PostgreSQL 3D000).
 fn is_unknown_database(error: &sqlx::Error) -> bool {
     let Some(error) = error.as_database_error() else {

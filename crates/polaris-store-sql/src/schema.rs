@@ -49,34 +49,7 @@ const fn big(name: &'static str) -> Col {
 }
 
 /// The change-feed domains; each has one row in `polaris_revision`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Domain {
-    Naming,
-    Governance,
-    Config,
-    Auth,
-    Contracts,
-}
-
-impl Domain {
-    pub const ALL: [Domain; 5] = [
-        Domain::Naming,
-        Domain::Governance,
-        Domain::Config,
-        Domain::Auth,
-        Domain::Contracts,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Domain::Naming => "naming",
-            Domain::Governance => "governance",
-            Domain::Config => "config",
-            Domain::Auth => "auth",
-            Domain::Contracts => "contracts",
-        }
-    }
-}
+pub use polaris_store::feed::FeedDomain as Domain;
 
 /// One table: primary key columns, data columns, then `flag`, `ctime`, `mtime` and `seq` under
 /// the table's own names for the two times.
@@ -427,13 +400,22 @@ fn initial_schema(dialect: Dialect) -> String {
 
 /// The ordered schema migrations for `dialect`, recorded in [`SCHEMA_VERSION_TABLE`].
 pub(crate) fn migrator(dialect: Dialect) -> Migrator {
-    let migrations = vec![Migration::new(
-        1,
-        Cow::Borrowed("initial schema"),
-        MigrationType::Simple,
-        sqlx::AssertSqlSafe(initial_schema(dialect)).into_sql_str(),
-        false,
-    )];
+    let migrations = vec![
+        Migration::new(
+            1,
+            Cow::Borrowed("initial schema"),
+            MigrationType::Simple,
+            sqlx::AssertSqlSafe(initial_schema(dialect)).into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            Cow::Borrowed("cluster membership and leader leases"),
+            MigrationType::Simple,
+            sqlx::AssertSqlSafe(crate::cluster::schema_v2()).into_sql_str(),
+            false,
+        ),
+    ];
     let mut migrator = Migrator::with_migrations(migrations);
     migrator.dangerous_set_table_name(SCHEMA_VERSION_TABLE);
     migrator

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use polaris_store::{Mutation, StoreResult};
+use polaris_store::{Mutation, Precondition, StoreError, StoreResult};
 use polaris_types::{Millis, RuleKind};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -31,7 +31,15 @@ struct TableSql {
 pub(crate) struct Statements {
     tables: HashMap<&'static str, TableSql>,
     revision: RevisionSql,
+    /// PostgreSQL only: queues a change-feed hint, delivered to listeners at COMMIT.
+    notify: Option<Arc<str>>,
+    /// Precondition probes.
+    service_live: Arc<str>,
+    namespace_used: Arc<str>,
 }
+
+/// The PostgreSQL channel that carries change-feed hints (payload: the domain's name).
+pub(crate) const HINT_CHANNEL: &str = "polaris_feed";
 
 impl Statements {
     pub fn new(dialect: Dialect) -> Self {
@@ -57,9 +65,18 @@ impl Statements {
                 (table.name, sql)
             })
             .collect();
+        let notify = (dialect == Dialect::Postgres)
+            .then(|| dialect.sql(&format!("SELECT pg_notify('{HINT_CHANNEL}', ?)")));
         Statements {
             tables,
             revision: RevisionSql::new(dialect),
+            notify,
+            service_live: dialect.sql(
+                "SELECT 1 FROM \"service\" WHERE \"namespace\" = ? AND \"name\" = ? AND \"flag\" = 0",
+            ),
+            namespace_used: dialect.sql(
+                "SELECT 1 FROM \"service\" WHERE \"namespace\" = ? AND \"flag\" = 0 LIMIT 1",
+            ),
         }
     }
 
@@ -73,12 +90,16 @@ pub(crate) enum Op {
     Put(&'static Table, Encoded),
     Tombstone(&'static Table, Vec<Value>, Millis),
     Forget(&'static Table, String),
+    /// A precondition, checked after the revision bumps (which serialise the domain's writers
+    /// across nodes) and before any row changes.
+    Check(Precondition),
 }
 
 impl Op {
-    fn table(&self) -> &'static Table {
+    pub(crate) fn table(&self) -> &'static Table {
         match self {
             Op::Put(table, _) | Op::Tombstone(table, _, _) | Op::Forget(table, _) => table,
+            Op::Check(_) => &schema::SERVICE,
         }
     }
 }
@@ -96,8 +117,29 @@ fn text(value: &str) -> Value {
 }
 
 /// The statements of a batch, in order.
-pub(crate) fn ops(batch: Vec<Mutation>) -> Vec<Op> {
-    batch.into_iter().map(op).collect()
+pub(crate) fn ops(batch: Vec<Mutation>, checks: Vec<Precondition>) -> Vec<Op> {
+    checks
+        .into_iter()
+        .map(Op::Check)
+        .chain(batch.into_iter().map(op))
+        .collect()
+}
+
+/// The statement that finds a row violating `check`, with its binds.
+fn violation(dialect_sql: &Statements, check: &Precondition) -> (Arc<str>, Vec<Value>) {
+    match check {
+        Precondition::ServiceAbsent(key) => (
+            dialect_sql.service_live.clone(),
+            vec![
+                Value::Text(key.namespace.clone()),
+                Value::Text(key.name.clone()),
+            ],
+        ),
+        Precondition::NamespaceEmpty(name) => (
+            dialect_sql.namespace_used.clone(),
+            vec![Value::Text(name.clone())],
+        ),
+    }
 }
 
 fn op(mutation: Mutation) -> Op {
@@ -194,12 +236,30 @@ pub(crate) async fn commit(
     let mut seqs = BTreeMap::new();
     for domain in domains {
         seqs.insert(domain, sql.revision.bump(&mut tx, domain).await?);
+        if let Some(notify) = &sql.notify {
+            sqlx::query(AssertSqlSafe(notify.clone()))
+                .bind(domain.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
     }
     for op in all() {
         let table = op.table();
         let seq = seqs[&table.domain];
         let statements = sql.table(table);
         let query = match op {
+            Op::Check(check) => {
+                let (text, values) = violation(sql, check);
+                let found = bind(sqlx::query(AssertSqlSafe(text)), values)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                if found.is_some() {
+                    return Err(StoreError::Conflict(format!("{check:?}")));
+                }
+                continue;
+            }
             Op::Put(_, encoded) => bind(
                 sqlx::query(AssertSqlSafe(statements.upsert.clone())),
                 encoded
@@ -232,21 +292,31 @@ pub(crate) async fn commit(
 /// highest `seq` removed, in one transaction that holds every domain's revision lock.
 pub(crate) async fn purge(pool: &AnyPool, sql: &Statements, before: Millis) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
+    purge_in(&mut tx, sql, before).await?;
+    tx.commit().await.map_err(unavailable)
+}
+
+/// The purge, inside a transaction the caller opened (and commits).
+pub(crate) async fn purge_in(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    sql: &Statements,
+    before: Millis,
+) -> StoreResult<()> {
     for domain in Domain::ALL {
-        sql.revision.lock(&mut tx, domain).await?;
+        sql.revision.lock(tx, domain).await?;
     }
     let mut purged: BTreeMap<Domain, i64> = BTreeMap::new();
     for table in schema::all_tables() {
         let statements = sql.table(table);
         let max: i64 = sqlx::query(AssertSqlSafe(statements.purge_max.clone()))
             .bind(before)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await
             .and_then(|row| row.try_get(0))
             .map_err(unavailable)?;
         sqlx::query(AssertSqlSafe(statements.purge.clone()))
             .bind(before)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(unavailable)?;
         let entry = purged.entry(table.domain).or_default();
@@ -254,8 +324,8 @@ pub(crate) async fn purge(pool: &AnyPool, sql: &Statements, before: Millis) -> S
     }
     for (domain, seq) in purged {
         if seq > 0 {
-            sql.revision.purged(&mut tx, domain, seq).await?;
+            sql.revision.purged(tx, domain, seq).await?;
         }
     }
-    tx.commit().await.map_err(unavailable)
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! `polaris-store-sql`) and each runs [`conformance`], the one suite that defines the contract.
 
 pub mod conformance;
+pub mod feed;
 pub mod memory;
 
 use async_trait::async_trait;
@@ -27,6 +28,20 @@ pub enum StoreError {
     /// The store was closed; no further writes are accepted.
     #[error("store is closed")]
     Closed,
+    /// A [`Precondition`] did not hold when the batch was about to commit (another node won a
+    /// race); nothing was written.
+    #[error("precondition failed: {0}")]
+    Conflict(String),
+}
+
+/// A condition a shared store checks inside the write's transaction, after it has serialised
+/// the write with every other writer of the domain, so that two nodes racing get one winner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// No live service or alias has this key.
+    ServiceAbsent(ServiceKey),
+    /// No live service or alias lives in this namespace.
+    NamespaceEmpty(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -178,4 +193,21 @@ pub trait NamingStore: Send + Sync + 'static {
 
     /// Finishes writes already accepted, then refuses new ones and releases the backend.
     async fn close(&self) -> StoreResult<()>;
+
+    /// Applies `batch` only when every precondition holds at commit, else fails with
+    /// [`StoreError::Conflict`]. A single-node backend relies on the domain's own locks, which
+    /// already checked them, and simply applies.
+    async fn apply_checked(
+        &self,
+        checks: Vec<Precondition>,
+        batch: Vec<Mutation>,
+    ) -> StoreResult<()> {
+        let _ = checks;
+        self.apply(batch).await
+    }
+
+    /// The commit-ordered change feed, for backends that several nodes share.
+    fn change_feed(&self) -> Option<&dyn feed::ChangeFeed> {
+        None
+    }
 }

@@ -285,7 +285,41 @@ pub(crate) struct FileHealthCheck {
     #[serde(deserialize_with = "or_default")]
     pub batch: FileHealthCheckBatch,
     /// Checker plugins.
-    pub checkers: Option<Vec<FilePlugin>>,
+    pub checkers: Option<Vec<FileChecker>>,
+}
+
+/// `healthcheck.checkers[]`: a checker plugin and its options.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct FileChecker {
+    /// `heartbeatMemory` or `heartbeatRedis` (`heartbeatLeader` is refused).
+    pub name: String,
+    pub option: Option<FileCheckerOption>,
+}
+
+/// `healthcheck.checkers[].option`, in the official names. Only the Redis address, user and
+/// password are interpreted (plus our `keyPrefix`); the official pool and timeout knobs are
+/// accepted and left to the connection manager's own behaviour.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct FileCheckerOption {
+    pub kv_addr: Option<String>,
+    pub kv_user: Option<String>,
+    pub kv_passwd: Option<String>,
+    /// Prefix of every Redis key and channel (ours; default `polaris:`).
+    pub key_prefix: Option<String>,
+    pub pool_size: Option<Known>,
+    pub min_idle_conns: Option<Known>,
+    pub idle_timeout: Option<Known>,
+    pub connect_timeout: Option<Known>,
+    pub msg_timeout: Option<Known>,
+    pub concurrency: Option<Known>,
+    #[serde(rename = "withTLS")]
+    pub with_tls: Option<Known>,
+    pub deploy_mode: Option<Known>,
+    pub addrs: Option<Known>,
+    pub solt_num: Option<Known>,
+    pub stream_num: Option<Known>,
 }
 
 /// `healthcheck.batch`.

@@ -281,6 +281,8 @@ pub struct HealthCheckConfig {
     pub client_report_interval: Duration,
     /// `checkers[].name` (default `[heartbeatMemory]`).
     pub checkers: Vec<String>,
+    /// The `heartbeatRedis` checker's options, when it is the one configured.
+    pub redis: Option<super::checkers::RedisCheckerConfig>,
     /// `batch.heartbeat`.
     pub batch_heartbeat: BatchConfig,
 }
@@ -295,6 +297,7 @@ impl Default for HealthCheckConfig {
             max_check_interval: Duration::from_secs(30),
             client_report_interval: Duration::from_secs(120),
             checkers: vec!["heartbeatMemory".to_owned()],
+            redis: None,
             batch_heartbeat: heartbeat_batch_default(),
         }
     }
@@ -364,7 +367,7 @@ pub(crate) struct Invalid {
     pub message: String,
 }
 
-fn invalid(key_path: impl Into<String>, message: impl Into<String>) -> Invalid {
+pub(super) fn invalid(key_path: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid {
         key_path: key_path.into(),
         message: message.into(),
@@ -624,12 +627,23 @@ pub(crate) fn build(
         client_report_interval: hc
             .client_report_interval
             .map_or(hd.client_report_interval, |d| d.0),
+        redis: super::checkers::redis_checker(hc.checkers.as_deref())?,
         checkers: match hc.checkers {
             None => hd.checkers,
             Some(list) => list.into_iter().map(|c| c.name).collect(),
         },
         batch_heartbeat: batch(hc.batch.heartbeat, hd.batch_heartbeat),
     };
+    if let Some(name) = healthcheck
+        .checkers
+        .iter()
+        .find(|n| !matches!(n.as_str(), "heartbeatMemory" | "heartbeatRedis"))
+    {
+        return Err(invalid(
+            "healthcheck.checkers",
+            format!("unsupported checker {name:?}: use heartbeatMemory or heartbeatRedis"),
+        ));
+    }
     if healthcheck.slot_num == 0 {
         return Err(invalid("healthcheck.slotNum", "must be at least 1"));
     }

@@ -1,0 +1,73 @@
+//! Following a shared store: users, groups and strategies other nodes committed go through
+//! [`AuthState::apply`], the step every local write takes after its commit (a full reload
+//! rebuilds the state from the listed records instead, dropping what is gone). The writer lock
+//! is held from before the feed is read until its rows are applied, so a stale row never
+//! overwrites a newer local write.
+
+use std::sync::Arc;
+
+use polaris_store::Mutation;
+use polaris_store::feed::{ChangeFeed, FeedDomain};
+use polaris_types::Result;
+
+use crate::{Auth, AuthState, store_error};
+
+fn unchanged(state: &AuthState, mutation: &Mutation) -> bool {
+    match mutation {
+        Mutation::PutUser(u) => state.users.get(&u.id) == Some(u),
+        Mutation::DeleteUser { id } => !state.users.contains_key(id),
+        Mutation::PutUserGroup(g) => state.groups.get(&g.id) == Some(g),
+        Mutation::DeleteUserGroup { id } => !state.groups.contains_key(id),
+        Mutation::PutStrategy(s) => state.strategies.get(&s.id) == Some(s),
+        Mutation::DeleteStrategy { id } => !state.strategies.contains_key(id),
+        _ => true,
+    }
+}
+
+impl Auth {
+    /// Reads what the auth domain committed after `after` (everything, when `None`) and
+    /// applies it. Returns the revision now held and how many records changed.
+    pub async fn catch_up(
+        &self,
+        feed: &dyn ChangeFeed,
+        after: Option<i64>,
+    ) -> Result<(i64, usize)> {
+        let _guard = self.writer.lock().await;
+        let batch = feed
+            .changes_since(FeedDomain::Auth, after)
+            .await
+            .map_err(store_error)?;
+        let current = self.state.load_full();
+        if batch.full {
+            let (mut users, mut groups, mut strategies) = (Vec::new(), Vec::new(), Vec::new());
+            for mutation in batch.mutations {
+                match mutation {
+                    Mutation::PutUser(u) => users.push(u),
+                    Mutation::PutUserGroup(g) => groups.push(g),
+                    Mutation::PutStrategy(s) => strategies.push(s),
+                    _ => {}
+                }
+            }
+            let next = AuthState::build(users, groups, strategies);
+            let same = next.users == current.users
+                && next.groups == current.groups
+                && next.strategies == current.strategies;
+            if !same {
+                self.state.store(Arc::new(next));
+            }
+            return Ok((batch.revision, usize::from(!same)));
+        }
+        let changes: Vec<Mutation> = batch
+            .mutations
+            .into_iter()
+            .filter(|m| !unchanged(&current, m))
+            .collect();
+        let changed = changes.len();
+        if changed > 0 {
+            let mut next = AuthState::clone(&current);
+            next.apply(changes);
+            self.state.store(Arc::new(next));
+        }
+        Ok((batch.revision, changed))
+    }
+}
