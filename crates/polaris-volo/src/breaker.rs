@@ -136,17 +136,12 @@ fn is_connect_failure(status: &Status) -> bool {
 }
 
 impl CircuitBreakerLayer {
-    /// The instance called: the one the balancer picked, else the cached one at `address`.
-    async fn instance(
+    /// The cached instance of `service` at `address` (when no balancer left its pick).
+    async fn cached_instance(
         &self,
-        cx: &ClientContext,
         service: &ServiceKey,
         address: Option<SocketAddr>,
     ) -> Option<Arc<Instance>> {
-        let callee = cx.rpc_info().callee();
-        if let Some(picked) = callee.get::<RouteLabels>().and_then(RouteLabels::picked) {
-            return Some(picked.clone());
-        }
         let address = address?;
         let all = self
             .discover
@@ -178,7 +173,7 @@ where
         let layer = &*self.shared;
         let service = layer.discover.service_key(cx.rpc_info().callee());
         let method = cx.rpc_info().method().clone();
-        match layer.discover.shared.consumer.check(&service, Some(&method)) {
+        match layer.discover.shared.consumer.check(&service, Some(method.as_str())) {
             Ok(()) => {}
             Err(Error::CircuitOpen(why)) => {
                 return Err(Status::unavailable(format!("circuit open: {why}")));
@@ -189,11 +184,20 @@ where
             Some(Address::Ip(address)) => Some(address),
             _ => None,
         };
-        let instance = layer.instance(cx, &service, address).await;
+        let picked = cx
+            .rpc_info()
+            .callee()
+            .get::<RouteLabels>()
+            .and_then(RouteLabels::picked)
+            .cloned();
+        let instance = match picked {
+            Some(picked) => Some(picked),
+            None => layer.cached_instance(&service, address).await,
+        };
         let mut report = Report {
             layer,
             service,
-            method: &method,
+            method: method.as_str(),
             instance,
             started: Instant::now(),
             deadline: cx.extensions.get::<CallDeadline>().map(|d| d.0),

@@ -61,5 +61,5 @@ pub use server::{PolarisServer, ServeVolo, VoloShutdown};
 pub mod echo {
     #![allow(missing_docs, clippy::all, unused_imports, dead_code)]
     include!(concat!(env!("OUT_DIR"), "/echo_gen.rs"));
-    pub use volo_gen::polaris::examples::echo::*;
+    pub use echo_gen::polaris::examples::echo::*;
 }

@@ -9,7 +9,6 @@ use motore::service::Service;
 use polaris_sdk::RpcPolicies;
 use volo::context::Context;
 use volo_grpc::context::ClientContext;
-use volo_grpc::metadata::MetadataValue;
 use volo_grpc::{Request, Status};
 
 /// When the current call times out under its [`PolicyLayer`] (a client-context extension,
@@ -83,7 +82,7 @@ where
         };
         let deadline = Instant::now() + timeout;
         cx.extensions.insert(CallDeadline(deadline));
-        if let Ok(value) = MetadataValue::try_from(grpc_timeout(timeout).as_str()) {
+        if let Ok(value) = grpc_timeout(timeout).parse() {
             request.metadata_mut().insert("grpc-timeout", value);
         }
         match tokio::time::timeout_at(deadline.into(), self.inner.call(cx, request)).await {

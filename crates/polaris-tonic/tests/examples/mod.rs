@@ -34,9 +34,11 @@ fn example_path(name: &str) -> PathBuf {
             let file = path.file_name()?.to_str()?;
             let hash = file.strip_prefix(&prefix)?.strip_suffix(".d")?;
             let info = std::fs::read_to_string(&path).ok()?;
-            let lists_source = info
-                .split_whitespace()
-                .any(|dep| dep.trim_end_matches(':') == source);
+            // Dep-info paths are absolute or relative to the workspace root.
+            let lists_source = info.split_whitespace().any(|dep| {
+                let dep = dep.trim_end_matches(':');
+                dep == source || (!dep.starts_with('/') && source.ends_with(&format!("/{dep}")))
+            });
             let binary = examples.join(format!("{prefix}{hash}"));
             let modified = binary.metadata().and_then(|m| m.modified()).ok()?;
             lists_source.then_some((modified, binary))
