@@ -173,7 +173,12 @@ where
         let layer = &*self.shared;
         let service = layer.discover.service_key(cx.rpc_info().callee());
         let method = cx.rpc_info().method().clone();
-        match layer.discover.shared.consumer.check(&service, Some(method.as_str())) {
+        match layer
+            .discover
+            .shared
+            .consumer
+            .check(&service, Some(method.as_str()))
+        {
             Ok(()) => {}
             Err(Error::CircuitOpen(why)) => {
                 return Err(Status::unavailable(format!("circuit open: {why}")));

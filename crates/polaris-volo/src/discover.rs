@@ -118,7 +118,10 @@ impl DiscoverShared {
     /// Whether an instance refused a connection within the last [`DOWN_FOR`].
     pub(crate) fn is_down(&self, address: &SocketAddr) -> bool {
         let down = self.down.lock();
-        !down.is_empty() && down.get(address).is_some_and(|until| Instant::now() < *until)
+        !down.is_empty()
+            && down
+                .get(address)
+                .is_some_and(|until| Instant::now() < *until)
     }
 }
 

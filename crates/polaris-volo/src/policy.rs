@@ -22,8 +22,8 @@ pub struct CallDeadline(pub Instant);
 /// sent. Changes to the policies apply from the next call, without a restart.
 ///
 /// Retry policies are not applied: Volo's gRPC client sends a request body once (it is a
-/// stream). Volo's own `rpc_timeout` (the client builder's) still applies on top; leave it
-/// unset (`.rpc_timeout(None)`) to let the config center decide.
+/// stream). Volo's own `rpc_timeout` (unset unless given to the client builder) still
+/// applies around this layer: leave it unset to let the config center decide.
 #[derive(Clone)]
 pub struct PolicyLayer {
     policies: RpcPolicies,

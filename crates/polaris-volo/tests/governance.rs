@@ -180,10 +180,14 @@ async fn failing_instances_are_ejected_and_recover_after_the_sleep_window() {
     }
     bad.set_failing(false);
     // After the sleep window (2 s here) half-open probes succeed and the breaker closes.
-    eventually("the recovered instance serves again", DEADLINE, async || {
-        let answer = echo.echo(request("z")).await.ok()?;
-        (answer.get_ref().served_by == bad.address()).then_some(())
-    })
+    eventually(
+        "the recovered instance serves again",
+        DEADLINE,
+        async || {
+            let answer = echo.echo(request("z")).await.ok()?;
+            (answer.get_ref().served_by == bad.address()).then_some(())
+        },
+    )
     .await;
 }
 

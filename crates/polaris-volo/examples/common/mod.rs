@@ -26,7 +26,10 @@ pub struct EchoService {
 impl Echo for EchoService {
     async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
         if self.failing.load(Ordering::Relaxed) {
-            return Err(Status::unavailable(format!("{} is failing", self.served_by)));
+            return Err(Status::unavailable(format!(
+                "{} is failing",
+                self.served_by
+            )));
         }
         Ok(Response::new(EchoResponse {
             value: request.into_inner().value,

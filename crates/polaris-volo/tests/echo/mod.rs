@@ -8,8 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use polaris_sdk::{Client, RpcPolicies, Settings};
-use polaris_volo::echo::{Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse, EchoServer};
-use polaris_volo::{CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance, PolarisServer, PolicyLayer, ServeVolo};
+use polaris_volo::echo::{
+    Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse, EchoServer,
+};
+use polaris_volo::{
+    CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance, PolarisServer, PolicyLayer, ServeVolo,
+};
 use volo_grpc::server::{Server, ServiceBuilder};
 use volo_grpc::{Request, Response, Status};
 
@@ -104,7 +108,12 @@ impl Provider {
         Provider::spawn(client, service, &[], true).await
     }
 
-    async fn spawn(client: &Client, service: &str, metadata: &[(&str, &str)], limited: bool) -> Provider {
+    async fn spawn(
+        client: &Client,
+        service: &str,
+        metadata: &[(&str, &str)],
+        limited: bool,
+    ) -> Provider {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let failing = Arc::new(AtomicBool::new(false));
