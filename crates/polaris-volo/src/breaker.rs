@@ -32,7 +32,8 @@ pub fn is_breaker_failure(code: i32) -> bool {
 /// being sent. The status reported is the one the call ended with before its response
 /// stream is read (Trailers-Only answers, which is how servers answer failed unary calls);
 /// a call dropped past its [`PolicyLayer`](crate::PolicyLayer) deadline is reported as
-/// `DEADLINE_EXCEEDED`. An instance that refuses the connection is avoided by
+/// `DEADLINE_EXCEEDED`. A call that cannot reach its instance fails with `UNAVAILABLE`,
+/// and the instance is avoided by
 /// [`PolarisLoadBalance`](crate::PolarisLoadBalance) for 2 s.
 #[derive(Clone)]
 pub struct CircuitBreakerLayer {
@@ -208,20 +209,23 @@ where
             deadline: cx.extensions.get::<CallDeadline>().map(|d| d.0),
             done: false,
         };
-        let result = self.inner.call(cx, request).await;
-        let code = match &result {
-            Ok(_) => 0,
-            Err(status) => i32::from(status.code()),
-        };
+        let mut result = self.inner.call(cx, request).await;
         if let Some(address) = address {
             match &result {
                 Err(status) if is_connect_failure(status) => {
                     tracing::debug!(%address, %status, "connection failed: instance avoided for 2 s");
                     layer.discover.shared.mark_down(address);
+                    // As gRPC does: an instance that cannot be reached is UNAVAILABLE.
+                    let message = format!("{address}: {}", status.message());
+                    result = Err(Status::unavailable(message));
                 }
                 _ => layer.discover.shared.mark_up(&address),
             }
         }
+        let code = match &result {
+            Ok(_) => 0,
+            Err(status) => i32::from(status.code()),
+        };
         report.send(code);
         result
     }
