@@ -258,3 +258,36 @@ async fn a_timeout_changed_in_the_config_center_applies_without_restart() {
     let answer = echo.echo(request("fast")).await.unwrap();
     assert_eq!(answer.get_ref().served_by, provider.address());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn degradation_refuses_its_share_of_calls_before_sending_them() {
+    let server = TestServer::start();
+    let c = client(&server).await;
+    let _provider = Provider::start(&c, "degraded-echo", &[]).await;
+    let policies = RpcPolicies::fixed(RpcPolicy::default().with_degradation(50));
+    let echo = echo_client_with(
+        &c,
+        "degraded-echo",
+        PolarisLoadBalance::new(),
+        policies.clone(),
+    );
+    let mut refused = 0;
+    for i in 0..20 {
+        match echo.echo(request(&format!("d{i}"))).await {
+            Ok(answer) => assert_eq!(answer.get_ref().value, format!("d{i}")),
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                assert!(status.message().contains("degradation"), "{status:?}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 10, "half of the calls refused");
+    // A new policy applies from the next call.
+    policies.store(RpcPolicy::default());
+    for i in 0..10 {
+        echo.echo(request(&format!("n{i}")))
+            .await
+            .expect("no degradation");
+    }
+}
