@@ -66,7 +66,6 @@ async fn run(echo: &EchoClient, calls: u32) -> Sample {
         let answer = echo
             .echo(EchoRequest {
                 value: "bench".into(),
-                ..Default::default()
             })
             .await;
         assert!(answer.is_ok(), "call failed: {:?}", answer.err());

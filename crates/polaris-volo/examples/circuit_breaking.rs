@@ -41,10 +41,7 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
         async move {
             let mut seen = Vec::new();
             for _ in 0..20 {
-                let request = EchoRequest {
-                    value: "x".into(),
-                    ..Default::default()
-                };
+                let request = EchoRequest { value: "x".into() };
                 seen.push(match echo.echo(request).await {
                     Ok(answer) => answer.into_inner().served_by.to_string(),
                     Err(status) => format!("{:?}", status.code()),

@@ -13,12 +13,7 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     let text = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
     let client = common::client().await?;
     let echo = common::echo_client(&client, "EchoServerVolo", PolarisLoadBalance::new());
-    let answer = echo
-        .echo(EchoRequest {
-            value: text.into(),
-            ..Default::default()
-        })
-        .await?;
+    let answer = echo.echo(EchoRequest { value: text.into() }).await?;
     println!("{}", answer.into_inner().value);
     client.shutdown().await;
     Ok(())

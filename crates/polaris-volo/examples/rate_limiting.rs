@@ -36,7 +36,6 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     for i in 1..=10 {
         let request = EchoRequest {
             value: format!("call {i}").into(),
-            ..Default::default()
         };
         match echo.echo(request).await {
             Ok(answer) => println!("call {i}: ok ({})", answer.into_inner().value),

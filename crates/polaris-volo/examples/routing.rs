@@ -50,7 +50,6 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     for uid in ["1", "2", "3", "1", "2", "3"] {
         let mut request = volo_grpc::Request::new(EchoRequest {
             value: format!("uid {uid}").into(),
-            ..Default::default()
         });
         request.metadata_mut().insert("uid", uid.parse()?);
         let answer = echo.echo(request).await?.into_inner();

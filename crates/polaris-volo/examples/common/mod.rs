@@ -34,7 +34,6 @@ impl Echo for EchoService {
         Ok(Response::new(EchoResponse {
             value: request.into_inner().value,
             served_by: self.served_by.clone().into(),
-            ..Default::default()
         }))
     }
 }

@@ -61,7 +61,6 @@ pub fn echo_client_with(
 pub fn request(value: &str) -> EchoRequest {
     EchoRequest {
         value: value.to_string().into(),
-        ..Default::default()
     }
 }
 
@@ -85,7 +84,6 @@ impl Echo for EchoImpl {
         Ok(Response::new(EchoResponse {
             value,
             served_by: self.address.clone().into(),
-            ..Default::default()
         }))
     }
 }
