@@ -400,17 +400,17 @@ impl Shared {
     ) -> Result<http::Response<ReportingBody>, Status> {
         let started = Instant::now();
         let (parts, body) = request.into_parts();
-        let path = parts.uri.path().to_owned();
+        let path = parts.uri.path();
         let (timeout, retry) = {
             let policy = self.policies.load();
-            (policy.timeout(&path), policy.retry(&path))
+            (policy.timeout(path), policy.retry(path))
         };
         if self.policies.degrade_now() {
             return Err(Status::unavailable("refused by the degradation policy"));
         }
         if self.breaker {
             self.consumer
-                .check(&self.service, Some(&path))
+                .check(&self.service, Some(path))
                 .map_err(no_instance)?;
         }
         let criteria = self.criteria(&parts);
@@ -444,7 +444,7 @@ impl Shared {
             let more = attempt + 1 < attempts && body.replayable();
             match outcome {
                 Err(Failure::Timeout) => {
-                    self.report_now(&path, &instance, Code::DeadlineExceeded, attempt_start);
+                    self.report_now(path, &instance, Code::DeadlineExceeded, attempt_start);
                     return Err(Status::deadline_exceeded(format!(
                         "no answer from {} within {:?}",
                         self.service,
@@ -453,7 +453,7 @@ impl Shared {
                 }
                 Err(Failure::Transport(error)) => {
                     *conn.down_until.lock() = Some(Instant::now() + DOWN_FOR);
-                    self.report_now(&path, &instance, Code::Unavailable, attempt_start);
+                    self.report_now(path, &instance, Code::Unavailable, attempt_start);
                     last = Status::unavailable(format!(
                         "{}:{}: {error}",
                         instance.host, instance.port
@@ -469,7 +469,7 @@ impl Shared {
                     let retryable = trailers_only == Some(Code::Unavailable as i32)
                         && attempt < retry.max_retries;
                     if retryable && more {
-                        self.report_now(&path, &instance, Code::Unavailable, attempt_start);
+                        self.report_now(path, &instance, Code::Unavailable, attempt_start);
                         failed = Some(instance);
                         continue;
                     }
@@ -478,7 +478,7 @@ impl Shared {
                             consumer: self.consumer.clone(),
                             service: self.service.clone(),
                             caller: self.caller.clone(),
-                            method: path.clone(),
+                            method: path.to_string(),
                             instance: instance.clone(),
                         });
                         (report, attempt_start)

@@ -3,20 +3,52 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::TestServer;
 
-/// `target/<profile>/examples/<name>` next to this test binary (cargo test builds examples).
+/// The example `name` of the crate under test, built by cargo test next to this test binary
+/// (`target/<profile>/examples/<name>-<hash>`). Several crates have examples of the same name
+/// (`quickstart_provider`...), and their uplifted `examples/<name>` copies overwrite each
+/// other, so the binary is the newest one whose dep-info lists this crate's source.
 fn example_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
+    let examples = exe
         .parent()
         .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let path = profile_dir.join("examples").join(name);
+        .expect("target dir")
+        .join("examples");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let source = source.to_string_lossy().into_owned();
+    let prefix = format!("{name}-");
+    let mut built: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&examples)
+        .map(|entries| entries.filter_map(Result::ok).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|entry| {
+            let path = entry.path();
+            let file = path.file_name()?.to_str()?;
+            let hash = file.strip_prefix(&prefix)?.strip_suffix(".d")?;
+            let info = std::fs::read_to_string(&path).ok()?;
+            // Dep-info paths are absolute or relative to the workspace root.
+            let lists_source = info.split_whitespace().any(|dep| {
+                let dep = dep.trim_end_matches(':');
+                dep == source || (!dep.starts_with('/') && source.ends_with(&format!("/{dep}")))
+            });
+            let binary = examples.join(format!("{prefix}{hash}"));
+            let modified = binary.metadata().and_then(|m| m.modified()).ok()?;
+            lists_source.then_some((modified, binary))
+        })
+        .collect();
+    built.sort();
+    let path = built
+        .pop()
+        .map(|(_, path)| path)
+        .unwrap_or_else(|| examples.join(name));
     assert!(
         path.is_file(),
         "example {name} not built at {}",

@@ -1,0 +1,14 @@
+//! Generates the examples' Echo service (`proto/echo.proto`) for volo-grpc with volo-build
+//! (its protobuf parser is pure Rust: no system `protoc`).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");
+    let file = root.join("echo.proto");
+    println!("cargo:rerun-if-changed={}", file.display());
+    volo_build::Builder::protobuf()
+        .add_service(&file)
+        .include_dirs(vec![root])
+        .filename("echo_gen.rs".into())
+        .write()?;
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! Rate limiting, as grpc-go-polaris' ratelimit example: `LimitEchoServerVolo` served behind
+//! the Polaris rate-limit layer, a rule allowing 5 calls per 10 s, and ten calls: the last
+//! five answered RESOURCE_EXHAUSTED. Run: `cargo run -p polaris-volo --example rate_limiting`.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use polaris_volo::PolarisLoadBalance;
+use polaris_volo::echo::EchoRequest;
+use serde_json::json;
+
+const SERVICE: &str = "LimitEchoServerVolo";
+
+#[tokio::main]
+async fn main() -> Result<(), polaris_volo::BoxError> {
+    common::init_logs();
+    let client = common::client().await?;
+    let echo = common::EchoService {
+        served_by: "limited".into(),
+        ..Default::default()
+    };
+    let stop = common::spawn_provider(&client, SERVICE, &[], echo, true).await?;
+    let rule = json!([{
+        "service": SERVICE, "namespace": "default", "name": "five-per-10s", "priority": 1,
+        "resource": "QPS", "type": "LOCAL",
+        "amounts": [{"maxAmount": 5, "validDuration": "10s"}]
+    }]);
+    println!(
+        "create rate-limit rule: {}",
+        common::http("POST", "/naming/v1/ratelimits", &rule)["code"]
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let echo = common::echo_client(&client, SERVICE, PolarisLoadBalance::new());
+    for i in 1..=10 {
+        let request = EchoRequest {
+            value: format!("call {i}").into(),
+        };
+        match echo.echo(request).await {
+            Ok(answer) => println!("call {i}: ok ({})", answer.into_inner().value),
+            Err(status) => println!("call {i}: {:?} {}", status.code(), status.message()),
+        }
+    }
+    drop(stop);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client.shutdown().await;
+    Ok(())
+}
