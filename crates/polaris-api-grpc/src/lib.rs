@@ -25,7 +25,7 @@ use polaris_governance::Governance;
 use polaris_health::Health;
 use polaris_naming::Naming;
 use polaris_proto::v1::polaris_config_grpc_server::PolarisConfigGrpcServer;
-use polaris_proto::v1::polaris_grpc_server::PolarisGrpcServer;
+use polaris_proto::shared::shared_server::polaris_grpc_server::PolarisGrpcServer;
 use polaris_proto::v1::polaris_service_contract_grpc_server::PolarisServiceContractGrpcServer;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;

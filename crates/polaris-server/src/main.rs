@@ -7,6 +7,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use polaris_server::{config, logging, run};
 
+/// jemalloc with its background purging thread instead of the platform allocator: pages freed
+/// after a burst (many streams or long polls closing) go back to the OS within seconds, where
+/// glibc's arenas keep them (see BENCHMARKS.md, "allocator").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "polaris-server",
