@@ -59,7 +59,9 @@ impl<T: Display> Serialize for Text<'_, T> {
     }
 }
 
+// The float adapters are for generated code; today's messages have no float fields.
 /// A `float`: a number when finite, else `"NaN"`, `"Infinity"` or `"-Infinity"`.
+#[allow(dead_code)]
 pub(crate) struct F32(pub f32);
 
 impl Serialize for F32 {
@@ -72,6 +74,7 @@ impl Serialize for F32 {
 }
 
 /// A `double`: a number when finite, else `"NaN"`, `"Infinity"` or `"-Infinity"`.
+#[allow(dead_code)]
 pub(crate) struct F64(pub f64);
 
 impl Serialize for F64 {
@@ -83,6 +86,7 @@ impl Serialize for F64 {
     }
 }
 
+#[allow(dead_code)]
 fn non_finite(value: f64) -> Option<&'static str> {
     if value.is_nan() {
         Some("NaN")

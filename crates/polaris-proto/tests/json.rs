@@ -10,7 +10,7 @@ use polaris_proto::json::AnyJson;
 use polaris_proto::{FILE_DESCRIPTOR_SET, v1};
 use prost::Message;
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, Kind, MapKey, MessageDescriptor, SerializeOptions, Value,
+    DescriptorPool, DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage, SerializeOptions, Value,
 };
 
 fn pool() -> DescriptorPool {
