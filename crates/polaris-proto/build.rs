@@ -53,10 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("polaris_v1.bin"), bare.encode_to_vec())?;
     println!("cargo:rerun-if-changed=build/json_codegen.rs");
-    std::fs::write(
-        out.join("v1_json.rs"),
-        json_codegen::generate(&fds, "v1"),
-    )?;
+    std::fs::write(out.join("v1_json.rs"), json_codegen::generate(&fds, "v1"))?;
 
     tonic_prost_build::configure()
         .build_server(true)
@@ -91,8 +88,16 @@ fn shared_discover_server(dir: &std::path::Path) -> std::io::Result<()> {
         .name("PolarisGRPC")
         .package("v1")
         .method(unary("report_client", "ReportClient", "crate::v1::Client"))
-        .method(unary("register_instance", "RegisterInstance", "crate::v1::Instance"))
-        .method(unary("deregister_instance", "DeregisterInstance", "crate::v1::Instance"))
+        .method(unary(
+            "register_instance",
+            "RegisterInstance",
+            "crate::v1::Instance",
+        ))
+        .method(unary(
+            "deregister_instance",
+            "DeregisterInstance",
+            "crate::v1::Instance",
+        ))
         .method(unary("heartbeat", "Heartbeat", "crate::v1::Instance"))
         .method(
             Method::builder()

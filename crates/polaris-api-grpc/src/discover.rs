@@ -8,11 +8,11 @@ use std::time::Instant;
 use polaris_discovery::EncodedAnswer;
 use polaris_proto::shared::DiscoverReply;
 use polaris_proto::v1;
-use prost::Message;
 use polaris_types::Code;
+use prost::Message;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use crate::metrics::GrpcMetrics;

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use polaris_health::Health;
 use polaris_naming::Naming;
-use polaris_proto::v1;
 use polaris_proto::shared::DiscoverReply;
-use polaris_proto::shared::shared_server::polaris_grpc_server::PolarisGrpc;
+use polaris_proto::shared::PolarisGrpc;
+use polaris_proto::v1;
 use polaris_types::Code;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};

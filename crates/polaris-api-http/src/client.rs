@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::{Extension, Router};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Extension, Router};
 use polaris_discovery::{Discovery, SharedAnswers};
 use polaris_proto::v1;
 use polaris_proto::v1::discover_request::DiscoverRequestType;

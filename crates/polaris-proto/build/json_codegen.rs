@@ -21,9 +21,9 @@ fn sanitize(ident: String) -> String {
         "as" | "break" | "const" | "continue" | "else" | "enum" | "false" | "fn" | "for" | "if"
         | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref"
         | "return" | "static" | "struct" | "trait" | "true" | "type" | "unsafe" | "use"
-        | "where" | "while" | "dyn" | "abstract" | "become" | "box" | "do" | "final"
-        | "macro" | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield"
-        | "async" | "await" | "try" | "gen" => format!("r#{ident}"),
+        | "where" | "while" | "dyn" | "abstract" | "become" | "box" | "do" | "final" | "macro"
+        | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield" | "async" | "await"
+        | "try" | "gen" => format!("r#{ident}"),
         "_" | "super" | "self" | "Self" | "extern" | "crate" => format!("{ident}_"),
         _ => ident,
     }
@@ -62,7 +62,11 @@ fn rust_path(type_name: &str) -> String {
     for (i, part) in modules.iter().enumerate() {
         path.push_str("::");
         // The first part is the package (kept as is); the rest are message modules.
-        path.push_str(&if i == 0 { (*part).to_string() } else { snake(part) });
+        path.push_str(&if i == 0 {
+            (*part).to_string()
+        } else {
+            snake(part)
+        });
     }
     path.push_str("::");
     path.push_str(&camel(last));
@@ -137,7 +141,11 @@ fn value_expr(shape: &Shape, var: &str) -> String {
 }
 
 /// Collects `(full proto name, descriptor)` for every message, nested ones included.
-fn collect<'a>(prefix: &str, messages: &'a [DescriptorProto], out: &mut Vec<(String, &'a DescriptorProto)>) {
+fn collect<'a>(
+    prefix: &str,
+    messages: &'a [DescriptorProto],
+    out: &mut Vec<(String, &'a DescriptorProto)>,
+) {
     for message in messages {
         let name = format!("{prefix}.{}", message.name());
         collect(&name, &message.nested_type, out);
@@ -190,7 +198,11 @@ pub fn generate(fds: &FileDescriptorSet, package: &str) -> String {
                 .filter(|t| map_entries.contains(*t))
                 .and_then(find);
             if let Some(entry) = entry {
-                let value = entry.field.iter().find(|f| f.number() == 2).expect("map value");
+                let value = entry
+                    .field
+                    .iter()
+                    .find(|f| f.number() == 2)
+                    .expect("map value");
                 let (value_shape, _) = shape(value);
                 let expr = value_expr(&value_shape, "v");
                 writeln!(

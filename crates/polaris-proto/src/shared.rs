@@ -85,7 +85,13 @@ impl Message for DiscoverReply {
     }
 }
 
-/// The generated `PolarisGRPC` server whose `Discover` streams [`DiscoverReply`].
+/// The service trait and tower service of [`shared_server`], under the names prost's server uses.
+pub use shared_server::polaris_g_r_p_c_server::{
+    PolarisGRPC as PolarisGrpc, PolarisGRPCServer as PolarisGrpcServer,
+};
+
+/// The generated `PolarisGRPC` server whose `Discover` streams [`DiscoverReply`] (tonic's
+/// manual builder keeps the service name as written, hence `polaris_g_r_p_c_server`).
 #[allow(
     missing_docs,
     clippy::all,

@@ -10,7 +10,8 @@ use polaris_proto::json::AnyJson;
 use polaris_proto::{FILE_DESCRIPTOR_SET, v1};
 use prost::Message;
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage, SerializeOptions, Value,
+    DescriptorPool, DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage,
+    SerializeOptions, Value,
 };
 
 fn pool() -> DescriptorPool {
@@ -43,7 +44,11 @@ fn sample(pool: &DescriptorPool, kind: &Kind, seed: u32, depth: usize) -> Value 
         Kind::String => Value::String(format!("s-{seed}\u{e9}\"")),
         Kind::Bytes => Value::Bytes(vec![0, 1, 2, 250].into()),
         Kind::Enum(e) => {
-            let number = e.values().map(|v| v.number()).find(|n| *n != 0).unwrap_or(0);
+            let number = e
+                .values()
+                .map(|v| v.number())
+                .find(|n| *n != 0)
+                .unwrap_or(0);
             Value::EnumNumber(number)
         }
         Kind::Message(m) => Value::Message(filled(pool, m, seed, depth + 1)),
@@ -51,7 +56,12 @@ fn sample(pool: &DescriptorPool, kind: &Kind, seed: u32, depth: usize) -> Value 
 }
 
 /// A message with every field set (nested messages down to a small depth).
-fn filled(pool: &DescriptorPool, desc: &MessageDescriptor, seed: u32, depth: usize) -> DynamicMessage {
+fn filled(
+    pool: &DescriptorPool,
+    desc: &MessageDescriptor,
+    seed: u32,
+    depth: usize,
+) -> DynamicMessage {
     let mut msg = DynamicMessage::new(desc.clone());
     match desc.full_name() {
         "google.protobuf.Any" => {
@@ -65,7 +75,10 @@ fn filled(pool: &DescriptorPool, desc: &MessageDescriptor, seed: u32, depth: usi
             return msg;
         }
         "google.protobuf.Duration" => {
-            let duration = prost_types::Duration { seconds: 3, nanos: 500_000_000 };
+            let duration = prost_types::Duration {
+                seconds: 3,
+                nanos: 500_000_000,
+            };
             msg.transcode_from(&duration).expect("duration");
             return msg;
         }
@@ -76,7 +89,9 @@ fn filled(pool: &DescriptorPool, desc: &MessageDescriptor, seed: u32, depth: usi
     }
     for field in desc.fields() {
         let value = if field.is_map() {
-            let Kind::Message(entry) = field.kind() else { unreachable!() };
+            let Kind::Message(entry) = field.kind() else {
+                unreachable!()
+            };
             let value_kind = entry.map_entry_value_field().kind();
             let mut map = HashMap::new();
             for i in 0..3 {
@@ -87,7 +102,11 @@ fn filled(pool: &DescriptorPool, desc: &MessageDescriptor, seed: u32, depth: usi
             }
             Value::Map(map)
         } else if field.is_list() {
-            Value::List((0..2).map(|i| sample(pool, &field.kind(), seed + i, depth)).collect())
+            Value::List(
+                (0..2)
+                    .map(|i| sample(pool, &field.kind(), seed + i, depth))
+                    .collect(),
+            )
         } else {
             sample(pool, &field.kind(), seed, depth)
         };
@@ -104,7 +123,9 @@ fn both(pool: &DescriptorPool, dynamic: &DynamicMessage) -> (serde_json::Value, 
         value: dynamic.encode_to_vec(),
     };
     let generated = serde_json::to_value(AnyJson(&any)).expect("generated serialize");
-    let any_desc = pool.get_message_by_name("google.protobuf.Any").expect("Any");
+    let any_desc = pool
+        .get_message_by_name("google.protobuf.Any")
+        .expect("Any");
     let mut wrapped = DynamicMessage::new(any_desc);
     wrapped.transcode_from(&any).expect("wrap");
     let reflected = wrapped
@@ -150,7 +171,10 @@ fn unknown_enum_numbers_render_as_numbers() {
     };
     let generated = serde_json::to_value(&response).expect("serialize");
     assert_eq!(generated["type"], 99);
-    assert_eq!(generated, reflect_json(&pool, "v1.DiscoverResponse", &response));
+    assert_eq!(
+        generated,
+        reflect_json(&pool, "v1.DiscoverResponse", &response)
+    );
 }
 
 #[test]
