@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use polaris_server::{config, logging, run};
 
-/// jemalloc with its background purging thread instead of the platform allocator: pages freed
-/// after a burst (many streams or long polls closing) go back to the OS within seconds, where
-/// glibc's arenas keep them (see BENCHMARKS.md, "allocator").
+/// With the `jemalloc` feature: jemalloc with its background purging thread instead of the
+/// platform allocator, so that pages freed after a burst (many streams or long polls closing)
+/// go back to the OS within seconds. Off by default until measured (ADR 007).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
