@@ -1,14 +1,18 @@
 //! The `Discover` stream: one reply per request, in order; with push, more replies whenever a
-//! subscribed resource changes.
+//! subscribed resource changes. Full instance answers are encoded once per revision and the
+//! same bytes are written to every stream ([`DiscoverReply::Encoded`]).
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use polaris_discovery::EncodedAnswer;
+use polaris_proto::shared::DiscoverReply;
 use polaris_proto::v1;
 use polaris_types::Code;
+use prost::Message;
 use tokio::sync::mpsc;
+use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::{Stream, StreamExt};
 use tonic::{Status, Streaming};
 
 use crate::metrics::GrpcMetrics;
@@ -23,7 +27,7 @@ const PENDING_REPLIES: usize = 64;
 
 /// A reply and, when push is on, the subscription it starts or ends.
 pub(crate) struct Answer {
-    pub response: v1::DiscoverResponse,
+    pub reply: DiscoverReply,
     pub subscription: Option<(SubKey, Subscription)>,
 }
 
@@ -33,17 +37,24 @@ pub(crate) enum Subscription {
     Cancel,
 }
 
+/// Answers a request: full instance answers come encoded and shared per revision.
+fn encoded(hub: &PushHub, backends: &Discovery, request: &v1::DiscoverRequest) -> EncodedAnswer {
+    backends.answer_encoded(request, hub.encoded_answers(), |response| {
+        response.encode_to_vec().into()
+    })
+}
+
 /// Answers a request and says what it means for push.
-fn answer_with_push(backends: &Discovery, request: v1::DiscoverRequest, push: bool) -> Answer {
-    if !push {
+fn answer_with_push(
+    backends: &Discovery,
+    hub: &PushHub,
+    request: v1::DiscoverRequest,
+    push: bool,
+) -> Answer {
+    let key = if push { SubKey::of(&request) } else { None };
+    let Some(key) = key else {
         return Answer {
-            response: backends.answer(&request),
-            subscription: None,
-        };
-    }
-    let Some(key) = SubKey::of(&request) else {
-        return Answer {
-            response: backends.answer(&request),
+            reply: DiscoverReply::Encoded(encoded(hub, backends, &request).bytes),
             subscription: None,
         };
     };
@@ -54,25 +65,23 @@ fn answer_with_push(backends: &Discovery, request: v1::DiscoverRequest, push: bo
             Code::ExecuteSuccess.info().into(),
         );
         return Answer {
-            response,
+            reply: response.into(),
             subscription: Some((key, Subscription::Cancel)),
         };
     }
-    let response = backends.answer(&request);
-    let code = response.code.and_then(Code::from_value);
-    let subscription = match code {
+    let answer = encoded(hub, backends, &request);
+    let subscription = match Code::from_value(answer.code) {
         Some(Code::ExecuteSuccess | Code::DataNoChange) => {
             let mut watched = request;
-            let sent = response.service.as_ref().and_then(|s| s.revision.clone());
             if let Some(service) = watched.service.as_mut() {
-                service.revision = sent;
+                service.revision = answer.revision.as_deref().map(str::to_string);
             }
             Some((key, Subscription::Watch(Box::new(watched))))
         }
         _ => None,
     };
     Answer {
-        response,
+        reply: DiscoverReply::Encoded(answer.bytes),
         subscription,
     }
 }
@@ -86,13 +95,14 @@ pub(crate) fn run_stream(
     mut inbound: Streaming<v1::DiscoverRequest>,
     push: bool,
     max_subscriptions: usize,
-) -> impl Stream<Item = Result<v1::DiscoverResponse, Status>> {
+) -> impl Stream<Item = Result<DiscoverReply, Status>> {
     let (out_tx, out_rx) = mpsc::channel(OUTBOUND_CAPACITY);
     // Channel slots are allocated in blocks; boxing keeps a stream's idle cost to a few hundred
     // bytes instead of blocks of multi-kilobyte replies.
     let (answers_tx, answers_rx) = mpsc::channel::<Result<Box<Answer>, Status>>(PENDING_REPLIES);
     let reader_backends = backends.clone();
     let reader_metrics = metrics.clone();
+    let reader_hub = hub.clone();
     tokio::spawn(async move {
         loop {
             let request = match inbound.message().await {
@@ -106,7 +116,7 @@ pub(crate) fn run_stream(
                 }
             };
             let started = Instant::now();
-            let answer = answer_with_push(&reader_backends, request, push);
+            let answer = answer_with_push(&reader_backends, &reader_hub, request, push);
             reader_metrics.observe("Discover", started);
             if answers_tx.send(Ok(Box::new(answer))).await.is_err() {
                 break;
@@ -116,5 +126,4 @@ pub(crate) fn run_stream(
     let stream_push = StreamPush::new(hub, backends, metrics, max_subscriptions);
     tokio::spawn(stream_push.write(answers_rx, out_tx));
     ReceiverStream::new(out_rx)
-        .map(|reply: Result<Arc<v1::DiscoverResponse>, Status>| reply.map(Arc::unwrap_or_clone))
 }

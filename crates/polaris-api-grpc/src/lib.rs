@@ -27,8 +27,8 @@ use polaris_discovery::Discovery;
 use polaris_governance::Governance;
 use polaris_health::Health;
 use polaris_naming::Naming;
+use polaris_proto::shared::PolarisGrpcServer;
 use polaris_proto::v1::polaris_config_grpc_server::PolarisConfigGrpcServer;
-use polaris_proto::v1::polaris_grpc_server::PolarisGrpcServer;
 use polaris_proto::v1::polaris_service_contract_grpc_server::PolarisServiceContractGrpcServer;
 
 pub use config::ConfigGrpcOptions;

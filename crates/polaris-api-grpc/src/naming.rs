@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use polaris_health::Health;
 use polaris_naming::Naming;
+use polaris_proto::shared::DiscoverReply;
+use polaris_proto::shared::PolarisGrpc;
 use polaris_proto::v1;
-use polaris_proto::v1::polaris_grpc_server::PolarisGrpc;
 use polaris_types::Code;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
@@ -58,7 +59,7 @@ fn echo(ins: &v1::Instance) -> v1::Instance {
     }
 }
 
-type DiscoverStream = Pin<Box<dyn Stream<Item = Result<v1::DiscoverResponse, Status>> + Send>>;
+type DiscoverStream = Pin<Box<dyn Stream<Item = Result<DiscoverReply, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl PolarisGrpc for PolarisService {

@@ -12,7 +12,8 @@
 //! subscriptions. One hub task turns registry events into "dirty" marks on the subscribed
 //! streams; a stream's writer recomputes each dirty subscription once, so a slow client gets only
 //! the newest revision of each resource (changes coalesce while it is not reading) and never
-//! holds up other streams.
+//! holds up other streams. The answer a push carries is built and encoded once per change and
+//! resource ([`PushFrame`]); each stream writes the same bytes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,8 @@ use tokio::sync::{Notify, broadcast, mpsc};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use polaris_discovery::Discovery;
+use polaris_discovery::{Discovery, SharedAnswers};
+use polaris_proto::shared::DiscoverReply;
 
 use crate::discover::{Answer, Subscription};
 use crate::metrics::GrpcMetrics;
@@ -92,9 +94,11 @@ impl SubKey {
 /// Which streams watch which resources.
 pub struct PushHub {
     watchers: RwLock<HashMap<SubKey, HashMap<u64, Weak<StreamState>>>>,
-    /// The full answer of each watched resource, built once per change and shared by every
-    /// stream that pushes it.
+    /// The full answer of each watched resource, built and encoded once per change and
+    /// shared by every stream that pushes it.
     answers: Mutex<HashMap<SubKey, SharedAnswer>>,
+    /// Encoded full instance answers per revision, for requests on every stream.
+    encoded: SharedAnswers,
     next_id: AtomicU64,
 }
 
@@ -102,7 +106,25 @@ pub struct PushHub {
 #[derive(Default)]
 struct SharedAnswer {
     generation: u64,
-    response: Option<Arc<v1::DiscoverResponse>>,
+    frame: Option<Arc<PushFrame>>,
+}
+
+/// An answer ready to push: its code and revision, and its protobuf encoding, which every
+/// stream writes as is (a reference count and a copy, no conversion or encoding).
+pub(crate) struct PushFrame {
+    code: Option<u32>,
+    revision: Option<String>,
+    reply: DiscoverReply,
+}
+
+impl PushFrame {
+    fn of(response: &v1::DiscoverResponse) -> PushFrame {
+        PushFrame {
+            code: response.code,
+            revision: response.service.as_ref().and_then(|s| s.revision.clone()),
+            reply: DiscoverReply::encode(response),
+        }
+    }
 }
 
 impl PushHub {
@@ -112,6 +134,7 @@ impl PushHub {
         let hub = Arc::new(PushHub {
             watchers: RwLock::new(HashMap::new()),
             answers: Mutex::new(HashMap::new()),
+            encoded: SharedAnswers::new(),
             next_id: AtomicU64::new(1),
         });
         let events = backends.naming.cache().subscribe();
@@ -120,11 +143,16 @@ impl PushHub {
         hub
     }
 
+    /// The encoded full instance answers shared by every stream's requests.
+    pub(crate) fn encoded_answers(&self) -> &SharedAnswers {
+        &self.encoded
+    }
+
     /// Forgets the memoised answer of `key`: the resource changed.
     fn invalidate(&self, key: &SubKey) {
         if let Some(shared) = self.answers.lock().get_mut(key) {
             shared.generation += 1;
-            shared.response = None;
+            shared.frame = None;
         }
     }
 
@@ -135,7 +163,7 @@ impl PushHub {
         key: &SubKey,
         backends: &Discovery,
         request: &v1::DiscoverRequest,
-    ) -> Arc<v1::DiscoverResponse> {
+    ) -> Arc<PushFrame> {
         let full_request = || {
             let mut full = request.clone();
             if let Some(service) = full.service.as_mut() {
@@ -144,27 +172,26 @@ impl PushHub {
             full
         };
         if matches!(key, SubKey::Services(_)) {
-            return Arc::new(backends.answer(&full_request()));
+            return Arc::new(PushFrame::of(&backends.answer(&full_request())));
         }
         let generation = {
             let answers = self.answers.lock();
             match answers.get(key) {
                 Some(SharedAnswer {
-                    response: Some(response),
-                    ..
-                }) => return response.clone(),
+                    frame: Some(frame), ..
+                }) => return frame.clone(),
                 Some(shared) => shared.generation,
                 None => 0,
             }
         };
-        let response = Arc::new(backends.answer(&full_request()));
+        let frame = Arc::new(PushFrame::of(&backends.answer(&full_request())));
         let mut answers = self.answers.lock();
         let shared = answers.entry(key.clone()).or_default();
         // A change that happened while building makes this answer stale: do not keep it.
         if shared.generation == generation {
-            shared.response = Some(response.clone());
+            shared.frame = Some(frame.clone());
         }
-        response
+        frame
     }
 
     /// Marks every subscription whose key satisfies `pick`.
@@ -277,10 +304,9 @@ pub(crate) struct StreamPush {
     max_subs: usize,
 }
 
-/// Replies towards one client. Pushes are the hub's shared answers, so a client that does not
-/// read holds pointers to answers built once for every stream, not copies of them: the copy
-/// for the encoder is made only when the client makes room for it.
-pub(crate) type Outbound = mpsc::Sender<Result<Arc<v1::DiscoverResponse>, Status>>;
+/// Replies towards one client. Pushes are the hub's frames, encoded once for every stream, so
+/// a client that does not read holds shared bytes, not copies.
+pub(crate) type Outbound = mpsc::Sender<Result<DiscoverReply, Status>>;
 
 impl StreamPush {
     pub(crate) fn new(
@@ -310,9 +336,9 @@ impl StreamPush {
     /// nothing; the stream and its other subscriptions carry on.
     fn within_limit(
         &self,
-        response: v1::DiscoverResponse,
+        reply: DiscoverReply,
         subscription: Option<(SubKey, Subscription)>,
-    ) -> (v1::DiscoverResponse, Option<(SubKey, Subscription)>) {
+    ) -> (DiscoverReply, Option<(SubKey, Subscription)>) {
         match &subscription {
             Some((key, Subscription::Watch(request)))
                 if self.subs.len() >= self.max_subs && !self.subs.contains_key(key) =>
@@ -325,9 +351,9 @@ impl StreamPush {
                     self.max_subs
                 );
                 let refused = polaris_discovery::reply(request, Code::BatchSizeOverLimit, info);
-                (refused, None)
+                (refused.into(), None)
             }
-            _ => (response, subscription),
+            _ => (reply, subscription),
         }
     }
 
@@ -351,9 +377,9 @@ impl StreamPush {
                         }
                         None => break,
                     };
-                    let Answer { response, subscription } = *answer;
-                    let (response, subscription) = self.within_limit(response, subscription);
-                    if out.send(Ok(Arc::new(response))).await.is_err() {
+                    let Answer { reply, subscription } = *answer;
+                    let (reply, subscription) = self.within_limit(reply, subscription);
+                    if out.send(Ok(reply)).await.is_err() {
                         break;
                     }
                     match subscription {
@@ -391,20 +417,19 @@ impl StreamPush {
             let Some(request) = self.subs.get_mut(&key) else {
                 continue;
             };
-            let response = self.hub.shared_answer(&key, &self.backends, request);
-            if response.code != Some(Code::ExecuteSuccess.value()) {
+            let frame = self.hub.shared_answer(&key, &self.backends, request);
+            if frame.code != Some(Code::ExecuteSuccess.value()) {
                 continue;
             }
-            let revision = response.service.as_ref().and_then(|s| s.revision.clone());
             let service = request.service.get_or_insert_with(Default::default);
             // Only a revision the client has not seen is worth a message.
             if service.revision.as_deref().unwrap_or_default()
-                == revision.as_deref().unwrap_or_default()
+                == frame.revision.as_deref().unwrap_or_default()
             {
                 continue;
             }
-            service.revision = revision;
-            if out.send(Ok(response)).await.is_err() {
+            service.revision.clone_from(&frame.revision);
+            if out.send(Ok(frame.reply.clone())).await.is_err() {
                 return false;
             }
             self.metrics.pushes.inc();

@@ -1,22 +1,23 @@
 //! The client API under `/v1`: what SDKs call over HTTP.
 
-use axum::Router;
-use axum::body::Body;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use polaris_discovery::Discovery;
+use axum::{Extension, Router};
+use polaris_discovery::{Discovery, SharedAnswers};
 use polaris_proto::v1;
 use polaris_proto::v1::discover_request::DiscoverRequestType;
-use polaris_types::Code;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::body::read_body;
 use crate::console_namespaces::one;
-use crate::governance::json::{parse_message, to_json};
-use crate::reply::{Reply, json_reply};
+use crate::governance::json::parse_message;
+use crate::reply::{Reply, json_bytes_reply};
 use crate::wire::naming::{InstanceIn, instance_created};
 
 pub fn routes() -> Router<AppState> {
@@ -25,7 +26,18 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/DeregisterInstance", post(deregister))
         .route("/v1/Heartbeat", post(heartbeat))
         .route("/v1/ReportClient", post(report_client))
-        .route("/v1/Discover", post(discover))
+        .route(
+            "/v1/Discover",
+            post(discover).layer(Extension(Arc::new(DiscoverBodies::default()))),
+        )
+}
+
+/// The JSON bodies of full instance answers, shared per service revision: one cache for
+/// plain requests and one for `Filter.OnlyHealthyInstance` (whose answers differ).
+#[derive(Default)]
+struct DiscoverBodies {
+    all: SharedAnswers,
+    healthy: SharedAnswers,
 }
 
 async fn register(State(state): State<AppState>, body: Body) -> Response {
@@ -85,7 +97,12 @@ async fn report_client(body: Body) -> Response {
 
 /// `POST /v1/Discover`: the same answers as the gRPC stream (instances, service lists,
 /// governance rules), in proto3 JSON. Over HTTP, `Filter.OnlyHealthyInstance` is honoured.
-async fn discover(State(state): State<AppState>, body: Body) -> Response {
+/// A full instance answer is rendered once per service revision and its bytes shared.
+async fn discover(
+    State(state): State<AppState>,
+    Extension(bodies): Extension<Arc<DiscoverBodies>>,
+    body: Body,
+) -> Response {
     let request = match read_body(body)
         .await
         .and_then(|bytes| parse_message::<v1::DiscoverRequest>("v1.DiscoverRequest", &bytes))
@@ -97,15 +114,33 @@ async fn discover(State(state): State<AppState>, body: Body) -> Response {
         naming: state.naming.clone(),
         governance: state.governance.clone(),
     };
-    let mut response = discovery.answer(&request);
     let only_healthy = request
         .filter
         .as_ref()
-        .is_some_and(|f| f.only_healthy_instance);
-    if only_healthy && request.r#type == DiscoverRequestType::Instance as i32 {
-        response.instances.retain(|i| i.healthy == Some(true));
+        .is_some_and(|f| f.only_healthy_instance)
+        && request.r#type == DiscoverRequestType::Instance as i32;
+    let shared = if only_healthy {
+        &bodies.healthy
+    } else {
+        &bodies.all
+    };
+    let answer = discovery.answer_encoded(&request, shared, |mut response| {
+        if only_healthy {
+            response.instances.retain(|i| i.healthy == Some(true));
+        }
+        json_body(&response)
+    });
+    json_bytes_reply(answer.code, &answer.info, answer.bytes)
+}
+
+/// A Discover answer as proto3 JSON; `{}` (logged) in the unexpected case that it does not
+/// serialise.
+fn json_body(response: &v1::DiscoverResponse) -> Bytes {
+    match serde_json::to_vec(response) {
+        Ok(bytes) => Bytes::from(bytes),
+        Err(err) => {
+            tracing::error!(target: "polaris_api_http", %err, "discover answer rendering failed");
+            Bytes::from_static(b"{}")
+        }
     }
-    let code = response.code.unwrap_or(Code::ExecuteSuccess.value());
-    let info = response.info.clone().unwrap_or_default();
-    json_reply(code, &info, &to_json(&response, "v1.DiscoverResponse"))
 }

@@ -69,9 +69,14 @@ impl IntoResponse for Reply {
 
 /// Serialises a reply body with the status and headers its code calls for.
 pub fn json_reply(code: u32, info: &str, body: &Value) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    json_bytes_reply(code, info, bytes.into())
+}
+
+/// [`json_reply`] for a body already rendered (shared answers).
+pub fn json_bytes_reply(code: u32, info: &str, bytes: axum::body::Bytes) -> HttpResponse {
     let status =
         StatusCode::from_u16((code / 1000) as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut response =
         (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
     if code != Code::ExecuteSuccess.value() {

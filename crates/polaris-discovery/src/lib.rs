@@ -2,10 +2,14 @@
 //! governance rules and builds the `DiscoverResponse` the official server would send: instances
 //! with revisions and `200001` when unchanged, service lists, and governance rules in the shapes
 //! the SDKs read (v2 routing rules become v1 inbounds/outbounds). Both the gRPC stream (with
-//! push) and the HTTP `/v1/Discover` route use it, so the two cannot drift apart.
+//! push) and the HTTP `/v1/Discover` route use it, so the two cannot drift apart. Full instance
+//! answers are encoded once per revision and shared ([`shared`]).
 
 pub mod convert;
 pub mod rules;
+pub mod shared;
+
+pub use shared::{EncodedAnswer, SharedAnswers};
 
 use std::sync::Arc;
 

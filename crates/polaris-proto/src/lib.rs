@@ -119,6 +119,13 @@
 /// names, for example through `DynamicMessage`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/polaris_v1.bin"));
 
+/// The `PolarisGRPC` server whose `Discover` replies can be shared pre-encoded bytes.
+pub mod shared;
+
+/// Proto3 JSON `Serialize` impls for every [`v1`] message (generated; see the module).
+#[cfg(feature = "json")]
+pub mod json;
+
 /// The prost-reflect version `descriptor_pool()` is built with.
 #[cfg(feature = "reflect")]
 pub use prost_reflect;

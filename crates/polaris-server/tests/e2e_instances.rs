@@ -400,6 +400,9 @@ fn discover_instances_revision_and_filter() {
     assert_code(&r, 200_000);
     assert_ne!(r.body["service"]["revision"], revision.as_str());
     assert_eq!(r.body["instances"].as_array().unwrap().len(), 4);
+    // A repeated full read is the shared answer of that revision, byte for byte.
+    let shared = discover(&server, &again);
+    assert_eq!(shared.text, r.text);
 
     // OnlyHealthyInstance drops the unhealthy one and keeps the isolated one.
     let r = discover(

@@ -8,15 +8,14 @@
 //! unresolvable `Any` type) fails the whole batch with 400001. Parsed items are transcoded to
 //! the prost types of `polaris-proto` so that validation reads typed fields.
 //!
-//! Rendering goes the other way: a prost message becomes a `DynamicMessage` and is serialised
-//! with JSON names and default fields included (close to jsonpb `EmitDefaults`; unset message
-//! and wrapper fields are left out rather than written as `null`).
+//! Rendering goes the other way without reflection: the `serde::Serialize` impls that
+//! `polaris-proto` generates (feature `json`) write JSON names and default fields (close to
+//! jsonpb `EmitDefaults`; unset message and wrapper fields are left out rather than written as
+//! `null`), the same output prost-reflect gave (`polaris-proto/tests/json.rs` checks it).
 
 use axum::body::Body;
 use axum::response::Response;
-use polaris_proto::prost_reflect::{
-    DeserializeOptions, DynamicMessage, Kind, MessageDescriptor, SerializeOptions,
-};
+use polaris_proto::prost_reflect::{DeserializeOptions, DynamicMessage, Kind, MessageDescriptor};
 use polaris_types::{Code, PolarisError, Result};
 use serde_json::{Map, Value};
 
@@ -178,19 +177,11 @@ fn strip_unknown(desc: &MessageDescriptor, value: &mut Value) {
     }
 }
 
-/// Serialises a prost message of type `message` as proto3 JSON (an object).
-pub(crate) fn to_json<T: prost::Message>(msg: &T, message: &str) -> Value {
-    let rendered = descriptor(message).and_then(|desc| {
-        let mut dynamic = DynamicMessage::new(desc);
-        dynamic
-            .transcode_from(msg)
-            .map_err(|e| PolarisError::new(Code::ExecuteException, e.to_string()))?;
-        let options = SerializeOptions::new().skip_default_fields(false);
-        dynamic
-            .serialize_with_options(serde_json::value::Serializer, &options)
-            .map_err(|e| PolarisError::new(Code::ExecuteException, e.to_string()))
-    });
-    match rendered {
+/// Serialises a protocol message as proto3 JSON (an object) through the generated
+/// `polaris_proto::json` impls: official JSON names, defaults emitted, 64-bit integers as
+/// strings. `message` (`v1.RouteRule`) only names the type in the log when rendering fails.
+pub(crate) fn to_json<T: serde::Serialize>(msg: &T, message: &str) -> Value {
+    match serde_json::to_value(msg) {
         Ok(value) => value,
         Err(err) => {
             tracing::error!(target: "polaris_api_http", %err, message, "rule rendering failed");
@@ -200,7 +191,7 @@ pub(crate) fn to_json<T: prost::Message>(msg: &T, message: &str) -> Value {
 }
 
 /// Serialises a prost message in the JSON form of an `Any`: `{"@type": ..., fields...}`.
-pub(crate) fn to_any_json<T: prost::Message>(msg: &T, message: &str) -> Value {
+pub(crate) fn to_any_json<T: serde::Serialize>(msg: &T, message: &str) -> Value {
     let mut object = Map::new();
     object.insert("@type".into(), format!("{TYPE_PREFIX}{message}").into());
     if let Value::Object(fields) = to_json(msg, message) {

@@ -46,7 +46,10 @@ pub fn routes() -> Router<AppState> {
 /// How the console API shows a kind's rules: as an `Any` (`{"@type": ..., fields}`, every kind
 /// but rate limits) or as the plain message.
 pub(crate) trait ConsoleKind: RuleCodec {
-    fn echo(rule: &Self::Message) -> Value {
+    fn echo(rule: &Self::Message) -> Value
+    where
+        Self::Message: serde::Serialize,
+    {
         json::to_any_json(rule, Self::MESSAGE)
     }
 }
