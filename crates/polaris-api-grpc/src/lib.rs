@@ -11,9 +11,9 @@ pub mod config;
 mod contract;
 mod convert;
 mod discover;
-mod limits;
 #[doc(hidden)]
 pub mod fuzzing;
+mod limits;
 mod metrics;
 mod naming;
 mod oversize;

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use polaris_limits::{
     ConnLimitOptions, ConnLimiter, DEFAULT_MAX_CONCURRENT_STREAMS,
-    DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM, IpRateLimiter, 
+    DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM, IpRateLimiter,
 };
 use polaris_types::{Code, PolarisError};
 use tonic::body::Body;

@@ -230,7 +230,11 @@ async fn accept_tls(
 
 /// Runs the admission (dropping the stream closes a refused connection) and sets
 /// TCP_NODELAY on an admitted one.
-fn admit(admission: Option<&Admission>, stream: &TcpStream, peer: SocketAddr) -> Option<Option<Guard>> {
+fn admit(
+    admission: Option<&Admission>,
+    stream: &TcpStream,
+    peer: SocketAddr,
+) -> Option<Option<Guard>> {
     let guard = match admission {
         Some(admission) => Some(admission(peer)?),
         None => None,
