@@ -70,10 +70,24 @@ async fn enforce(State(rate): State<WriteRate>, request: Request, next: Next) ->
     {
         tracing::debug!(target: "polaris_api_http", %peer, path = request.uri().path(),
             "write refused: over the client's rate");
+        drain(request).await;
         return Reply::of(Code::IpRateLimit).into_response();
     }
     next.run(request).await
 }
+
+/// Reads and drops a refused request's body, so that the client's keep-alive connection stays
+/// usable: hyper closes a connection whose request body was left unread, and a client that
+/// sent its body in a second segment would find the next request's write refused. A body
+/// larger than [`DRAIN_LIMIT`] or slower than [`DRAIN_DEADLINE`] is not waited for; its
+/// connection closes, which is the right answer to such a client anyway.
+async fn drain(request: Request) {
+    let body = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT);
+    let _ = tokio::time::timeout(DRAIN_DEADLINE, body).await;
+}
+
+const DRAIN_LIMIT: usize = 64 * 1024;
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {
