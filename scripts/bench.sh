@@ -132,8 +132,8 @@ stop_server
 start_server 2
 sleep 1
 bench rss --label "idle RSS (fresh server)"
-bench register --count 100000 --concurrency 256 --service bench-rss
-bench rss --label "RSS with 100,000 instances"
+bench register --count 100000 --concurrency 256 --service bench-rss --services 100
+bench rss --label "RSS with 100,000 instances in 100 services"
 stop_server
 
 # Server 3: the config port (GetConfigFile pulls, WatchConfigFiles long polls).

@@ -197,6 +197,21 @@ pub struct RegisterArgs {
     /// Index of the first instance (to add to an earlier run's instances).
     #[arg(long, default_value_t = 0)]
     pub offset: u64,
+    /// Spread the instances round robin over this many services (`<service>-<i>`; 1: all in
+    /// `--service`).
+    #[arg(long, default_value_t = 1)]
+    pub services: u64,
+}
+
+impl RegisterArgs {
+    /// The service instance number `n` is registered in.
+    pub fn service_of(&self, n: u64) -> String {
+        if self.services <= 1 {
+            self.service.clone()
+        } else {
+            format!("{}-{}", self.service, n % self.services)
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -41,7 +41,8 @@ pub fn client(channels: &[Channel], i: usize) -> PolarisGrpcClient<Channel> {
 }
 
 /// Instance number `index` of `service`: a distinct host per index, so every registration is a
-/// new instance. With `ttl`, the instance asks for heartbeat health checking.
+/// new instance, with what real instances carry: a protocol, a version and one metadata key.
+/// With `ttl`, the instance asks for heartbeat health checking.
 pub fn instance(service: &str, index: u64, ttl: Option<u32>) -> v1::Instance {
     let host = format!(
         "10.{}.{}.{}",
@@ -55,6 +56,8 @@ pub fn instance(service: &str, index: u64, ttl: Option<u32>) -> v1::Instance {
         host: Some(host),
         port: Some(8000 + u32::try_from(index >> 24).unwrap_or(0)),
         protocol: Some("grpc".into()),
+        version: Some("1.4.2".into()),
+        metadata: [("env".to_string(), "prod".to_string())].into(),
         weight: Some(100),
         enable_health_check: ttl.map(|_| true),
         health_check: ttl.map(|ttl| v1::HealthCheck {

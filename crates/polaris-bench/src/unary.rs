@@ -77,11 +77,11 @@ pub async fn register(common: &Common, args: &RegisterArgs) -> Result<Report> {
     let channels = common.channels().await?;
     let limit = common.limit(Limit::Count(10_000))?;
     let mark = CpuMark::start(common.server_pid)?;
-    let service = args.service.clone();
+    let spread = args.clone();
     let offset = args.offset;
     let (rec, ops, elapsed) = closed_loop(common.concurrency, limit, move |worker, n| {
         let mut client = client(&channels, worker);
-        let ins = instance(&service, offset + n, None);
+        let ins = instance(&spread.service_of(offset + n), offset + n, None);
         async move { code_of(client.register_instance(ins).await) }
     })
     .await?;
@@ -92,8 +92,8 @@ pub async fn register(common: &Common, args: &RegisterArgs) -> Result<Report> {
         rec,
         usage: mark.finish()?,
         note: format!(
-            "c={} conns={} service={}",
-            common.concurrency, common.connections, args.service
+            "c={} conns={} service={} services={}",
+            common.concurrency, common.connections, args.service, args.services
         ),
     })
 }
