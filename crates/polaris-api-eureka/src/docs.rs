@@ -35,7 +35,7 @@ pub enum Format {
 pub struct InstanceDoc {
     pub eureka_id: String,
     /// The Polaris revision it was rendered from: a different one means MODIFIED.
-    pub revision: String,
+    pub revision: polaris_types::Revision,
     pub status: &'static str,
     app: Arc<str>,
     instance: Arc<Instance>,
@@ -54,7 +54,7 @@ impl InstanceDoc {
     pub fn new(app: Arc<str>, instance: Arc<Instance>, dc: Arc<DataCenter>) -> InstanceDoc {
         InstanceDoc {
             eureka_id: view::eureka_id_of(&instance).to_string(),
-            revision: instance.revision.clone(),
+            revision: instance.revision,
             status: view::status_of(&instance),
             app,
             instance,
@@ -67,8 +67,8 @@ impl InstanceDoc {
     pub fn vips(&self, secure: bool) -> &str {
         let meta = &self.instance.metadata;
         match secure {
-            false => meta.get(META_VIP).map_or(&*self.app, String::as_str),
-            true => meta.get(META_SECURE_VIP).map_or("", String::as_str),
+            false => meta.get(META_VIP).unwrap_or(&*self.app),
+            true => meta.get(META_SECURE_VIP).unwrap_or(""),
         }
     }
 
@@ -320,7 +320,7 @@ mod tests {
             host: "10.0.0.1".into(),
             port: 80,
             healthy: true,
-            revision: "r1".into(),
+            revision: polaris_types::Revision(1),
             ..Default::default()
         }
     }

@@ -265,9 +265,9 @@ pub fn to_spec(
     let mut location = Location::default();
     for (k, v) in &instance.metadata {
         match k.as_str() {
-            "region" => location.region = v.clone(),
-            "zone" => location.zone = v.clone(),
-            "campus" => location.campus = v.clone(),
+            "region" => location.region = v.into(),
+            "zone" => location.zone = v.into(),
+            "campus" => location.campus = v.into(),
             _ => {}
         }
         meta.insert(k.clone(), v.clone());

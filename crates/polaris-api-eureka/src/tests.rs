@@ -183,7 +183,7 @@ async fn metadata_updates_merge() {
     let meta = &f.json("/eureka/apps/demo").await["application"]["instance"][0]["metadata"];
     assert_eq!(meta, &json!({"a": "1", "b": "2"}));
     assert_eq!(
-        f.naming.snapshot().instance("i1").unwrap().metadata["internal-eureka-vip"],
+        &f.naming.snapshot().instance("i1").unwrap().metadata["internal-eureka-vip"],
         "Demo-Vip"
     );
 }

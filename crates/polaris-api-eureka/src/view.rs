@@ -28,7 +28,7 @@ pub fn status_of(instance: &Instance) -> &'static str {
     if !instance.isolate {
         return STATUS_UP;
     }
-    match instance.metadata.get(META_STATUS).map(String::as_str) {
+    match instance.metadata.get(META_STATUS) {
         Some(STATUS_DOWN) => STATUS_DOWN,
         _ => STATUS_OUT_OF_SERVICE,
     }
@@ -39,7 +39,7 @@ pub fn eureka_id_of(instance: &Instance) -> &str {
     instance
         .metadata
         .get(META_INSTANCE_ID)
-        .map_or(&instance.id, String::as_str)
+        .unwrap_or(&instance.id)
 }
 
 fn port_value(port: u32, enabled: bool) -> Value {
@@ -74,7 +74,7 @@ fn ports(instance: &Instance) -> (Value, Value) {
 /// The instance in Eureka's JSON shape, without `actionType` (added when it is written).
 pub fn instance_value(app: &str, instance: &Instance, dc: &DataCenter) -> Value {
     let meta = &instance.metadata;
-    let get = |k: &str| meta.get(k).cloned().unwrap_or_default();
+    let get = |k: &str| meta.get(k).unwrap_or_default().to_string();
     let positive = |k: &str, default: u32| {
         meta.get(k)
             .and_then(|v| v.parse::<u32>().ok())
@@ -82,11 +82,11 @@ pub fn instance_value(app: &str, instance: &Instance, dc: &DataCenter) -> Value 
             .unwrap_or(default)
     };
     let (port, secure_port) = ports(instance);
-    let host_name = meta.get(META_HOSTNAME).unwrap_or(&instance.host).clone();
-    let vip = meta
-        .get(META_VIP)
-        .cloned()
-        .unwrap_or_else(|| app.to_string());
+    let host_name = meta
+        .get(META_HOSTNAME)
+        .unwrap_or(&instance.host)
+        .to_string();
+    let vip = meta.get(META_VIP).unwrap_or(app).to_string();
     let country: u64 = meta
         .get(META_COUNTRY_ID)
         .and_then(|v| v.parse().ok())
@@ -101,7 +101,7 @@ pub fn instance_value(app: &str, instance: &Instance, dc: &DataCenter) -> Value 
     let mut user_meta: Map<String, Value> = meta
         .iter()
         .filter(|(k, _)| !k.starts_with("internal-"))
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
         .collect();
     let location = &instance.location;
     for (k, v) in [
@@ -110,13 +110,13 @@ pub fn instance_value(app: &str, instance: &Instance, dc: &DataCenter) -> Value 
         ("campus", &location.campus),
     ] {
         if !v.is_empty() && !user_meta.contains_key(k) {
-            user_meta.insert(k.to_string(), Value::String(v.clone()));
+            user_meta.insert(k.to_string(), Value::String(v.to_string()));
         }
     }
     let overridden = meta
         .get(META_OVERRIDDEN)
         .filter(|s| !s.is_empty())
-        .map_or(STATUS_UNKNOWN, String::as_str);
+        .unwrap_or(STATUS_UNKNOWN);
     let mut value = json!({
         "instanceId": eureka_id_of(instance),
         "hostName": host_name,
@@ -147,7 +147,7 @@ pub fn instance_value(app: &str, instance: &Instance, dc: &DataCenter) -> Value 
         "lastDirtyTimestamp": instance.mtime.to_string(),
     });
     if let Some(group) = meta.get(META_APP_GROUP) {
-        value["appGroupName"] = Value::String(group.clone());
+        value["appGroupName"] = Value::String(group.to_string());
     }
     value
 }
@@ -190,9 +190,7 @@ mod tests {
         let mut instance = sdk_instance();
         instance.isolate = true;
         assert_eq!(status_of(&instance), STATUS_OUT_OF_SERVICE);
-        instance
-            .metadata
-            .insert(META_STATUS.into(), STATUS_DOWN.into());
+        instance.metadata.insert(META_STATUS, STATUS_DOWN);
         assert_eq!(status_of(&instance), STATUS_DOWN);
         instance.isolate = false;
         assert_eq!(status_of(&instance), STATUS_UP);
@@ -210,7 +208,7 @@ mod tests {
             (META_SECURE_PORT_ENABLED, "true"),
             (META_RENEWAL, "10"),
         ] {
-            instance.metadata.insert(k.into(), v.into());
+            instance.metadata.insert(k, v);
         }
         let value = instance_value("ECHO", &instance, &DataCenter::default());
         assert_eq!(value["instanceId"], "host:echo:1");

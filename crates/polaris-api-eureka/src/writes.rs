@@ -42,7 +42,7 @@ impl EurekaState {
         // An operator's status override outlives the client's re-registrations, as in Eureka.
         let kept = self
             .find(namespace, &app, instance.eureka_id())
-            .and_then(|i| i.metadata.get(META_OVERRIDDEN).cloned())
+            .and_then(|i| i.metadata.get(META_OVERRIDDEN).map(str::to_string))
             .filter(|s| !s.is_empty() && s != STATUS_UNKNOWN);
         let spec = model::to_spec(instance, namespace, &app, &self.ids, kept.as_deref());
         self.naming.register_instance(spec).await.map(drop)
@@ -89,7 +89,7 @@ impl EurekaState {
             return Err(not_found(format!("instance {id} of {app}")));
         };
         let value = status.unwrap_or(STATUS_UP);
-        let mut metadata = instance.metadata.clone();
+        let mut metadata = instance.metadata.to_map();
         metadata.insert(META_STATUS.into(), value.into());
         metadata.insert(
             META_OVERRIDDEN.into(),
@@ -111,7 +111,7 @@ impl EurekaState {
         let Some(instance) = self.find(namespace, app, id) else {
             return Err(not_found(format!("instance {id} of {app}")));
         };
-        let mut metadata = instance.metadata.clone();
+        let mut metadata = instance.metadata.to_map();
         metadata.extend(
             pairs
                 .into_iter()

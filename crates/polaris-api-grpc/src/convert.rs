@@ -49,9 +49,9 @@ pub fn instance_spec(ins: &v1::Instance) -> InstanceSpec {
         healthy: ins.healthy,
         isolate: ins.isolate,
         location: ins.location.as_ref().map(|l| Location {
-            region: l.region.clone().unwrap_or_default(),
-            zone: l.zone.clone().unwrap_or_default(),
-            campus: l.campus.clone().unwrap_or_default(),
+            region: l.region.as_deref().unwrap_or_default().into(),
+            zone: l.zone.as_deref().unwrap_or_default().into(),
+            campus: l.campus.as_deref().unwrap_or_default().into(),
         }),
         metadata: (!ins.metadata.is_empty()).then(|| ins.metadata.clone().into_iter().collect()),
         logic_set: ins.logic_set.clone(),
@@ -62,9 +62,9 @@ pub fn instance_spec(ins: &v1::Instance) -> InstanceSpec {
 pub fn instance_created(ins: &Instance) -> v1::Instance {
     v1::Instance {
         id: Some(ins.id.clone()),
-        service: Some(ins.service.clone()),
-        namespace: Some(ins.namespace.clone()),
-        vpc_id: Some(ins.vpc_id.clone()),
+        service: Some(ins.service.to_string()),
+        namespace: Some(ins.namespace.to_string()),
+        vpc_id: Some(ins.vpc_id.to_string()),
         host: Some(ins.host.clone()),
         port: Some(ins.port),
         ..Default::default()

@@ -24,34 +24,34 @@ pub fn instance(ins: &Instance) -> v1::Instance {
     });
     v1::Instance {
         id: Some(ins.id.clone()),
-        service: Some(ins.service.clone()),
-        namespace: Some(ins.namespace.clone()),
+        service: Some(ins.service.to_string()),
+        namespace: Some(ins.namespace.to_string()),
         host: Some(ins.host.clone()),
         port: Some(ins.port),
-        protocol: Some(ins.protocol.clone()),
-        version: Some(ins.version.clone()),
+        protocol: Some(ins.protocol.to_string()),
+        version: Some(ins.version.to_string()),
         priority: Some(ins.priority),
         weight: Some(ins.weight),
         health_check,
         healthy: Some(ins.healthy),
         isolate: Some(ins.isolate),
         location: Some(v1::Location {
-            region: Some(ins.location.region.clone()),
-            zone: Some(ins.location.zone.clone()),
-            campus: Some(ins.location.campus.clone()),
+            region: Some(ins.location.region.to_string()),
+            zone: Some(ins.location.zone.to_string()),
+            campus: Some(ins.location.campus.to_string()),
         }),
         metadata: ins
             .metadata
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        logic_set: Some(ins.logic_set.clone()),
+        logic_set: Some(ins.logic_set.to_string()),
         ctime: time(ins.ctime),
         mtime: time(ins.mtime),
-        revision: Some(ins.revision.clone()),
+        revision: Some(ins.revision.to_string()),
         service_token: None,
         enable_health_check: Some(ins.health_check.is_some()),
-        vpc_id: Some(ins.vpc_id.clone()),
+        vpc_id: Some(ins.vpc_id.to_string()),
     }
 }
 

@@ -7,14 +7,16 @@
 use std::alloc::System;
 
 use polaris_naming::NamingCache;
-use polaris_types::{Instance, Metadata, Service, instance_id, new_revision};
+use polaris_types::{Instance, InstanceMetadata, Revision, Service, instance_id};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>().expect("a number"));
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<u64>().expect("a number"));
     let instances = args.next().unwrap_or(100_000);
     let services = args.next().unwrap_or(100).max(1);
     let cache = NamingCache::default();
@@ -29,12 +31,11 @@ fn main() {
     for n in 0..instances {
         let service = format!("bench-rss-{}", n % services);
         let host = format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
-        let mut metadata = Metadata::new();
-        metadata.insert("env".into(), "prod".into());
+        let metadata = InstanceMetadata::from([("env", "prod")]);
         cache.put_instance(Instance {
             id: instance_id("default", &service, "", &host, 8000),
             namespace: "default".into(),
-            service,
+            service: service.into(),
             host,
             port: 8000,
             protocol: "grpc".into(),
@@ -42,7 +43,7 @@ fn main() {
             weight: 100,
             healthy: true,
             metadata,
-            revision: new_revision(),
+            revision: Revision::new(),
             ..Default::default()
         });
     }

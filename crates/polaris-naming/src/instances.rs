@@ -7,8 +7,8 @@ use std::sync::Arc;
 use polaris_store::Mutation;
 use polaris_types::validate::{MAX_HOST_LEN, is_valid_metadata};
 use polaris_types::{
-    Code, HealthCheck, Instance, Location, Metadata, PolarisError, Result, ServiceKey, instance_id,
-    new_revision,
+    Code, HealthCheck, Instance, InstanceMetadata, Location, Metadata, PolarisError, Result,
+    Revision, ServiceKey, Sym, instance_id,
 };
 
 use crate::query::{Page, Paged, matches_pattern};
@@ -205,13 +205,13 @@ fn registered_instance(spec: InstanceSpec, id: String, existing: Option<&Instanc
     let health_check = health_check_of(&spec);
     Instance {
         id,
-        namespace: spec.namespace,
-        service: spec.service,
-        vpc_id: spec.vpc_id,
+        namespace: spec.namespace.into(),
+        service: spec.service.into(),
+        vpc_id: spec.vpc_id.into(),
         host: spec.host.trim().to_string(),
         port: spec.port.unwrap_or(0),
-        protocol: spec.protocol.unwrap_or_default(),
-        version: spec.version.unwrap_or_default(),
+        protocol: spec.protocol.unwrap_or_default().into(),
+        version: spec.version.unwrap_or_default().into(),
         priority: spec.priority.unwrap_or(0),
         weight: spec.weight.unwrap_or(100),
         health_check,
@@ -221,9 +221,12 @@ fn registered_instance(spec: InstanceSpec, id: String, existing: Option<&Instanc
             .or(existing.map(|e| e.isolate))
             .unwrap_or(false),
         location: spec.location.unwrap_or_default(),
-        metadata: spec.metadata.unwrap_or_default(),
-        logic_set: spec.logic_set.unwrap_or_default(),
-        revision: new_revision(),
+        metadata: spec
+            .metadata
+            .map(InstanceMetadata::from)
+            .unwrap_or_default(),
+        logic_set: spec.logic_set.unwrap_or_default().into(),
+        revision: Revision::new(),
         ctime: existing.map_or(now, |e| e.ctime),
         mtime: now,
     }
@@ -297,8 +300,8 @@ impl Naming {
             return Err(PolarisError::new(Code::NotFoundInstance, id));
         };
         let mut merged = spec;
-        merged.namespace = current.namespace.clone();
-        merged.service = current.service.clone();
+        merged.namespace = current.namespace.to_string();
+        merged.service = current.service.to_string();
         merged.host = if merged.host.is_empty() {
             current.host.clone()
         } else {
@@ -322,9 +325,9 @@ impl Naming {
         }
         next.host = merged.host;
         next.port = merged.port.unwrap_or(current.port);
-        let set = |field: &mut String, value: Option<String>| {
+        let set = |field: &mut Sym, value: Option<String>| {
             if let Some(v) = value {
-                *field = v;
+                *field = v.into();
             }
         };
         set(&mut next.protocol, merged.protocol);
@@ -338,12 +341,12 @@ impl Naming {
             next.location = location;
         }
         if let Some(metadata) = merged.metadata {
-            next.metadata = metadata;
+            next.metadata = metadata.into();
         }
         if next == *current {
             return Err(Code::NoNeedUpdate.into());
         }
-        next.revision = new_revision();
+        next.revision = Revision::new();
         next.mtime = now_millis();
         self.write(vec![Mutation::PutInstance(next.clone())])
             .await?;
@@ -442,7 +445,7 @@ impl Naming {
             .filter(|i| i.isolate != isolate)
             .map(|i| Instance {
                 isolate,
-                revision: new_revision(),
+                revision: Revision::new(),
                 mtime: now,
                 ..Instance::clone(&i)
             })
@@ -484,7 +487,7 @@ impl Naming {
                 (current.health_check.is_some() && current.healthy != *healthy).then(|| {
                     let mut flipped = Instance {
                         healthy: *healthy,
-                        revision: new_revision(),
+                        revision: Revision::new(),
                         mtime: now,
                         ..Instance::clone(current)
                     };
@@ -550,7 +553,10 @@ impl Naming {
         if let Some(view) = self.snapshot().service(key) {
             for instance in view.instances.values() {
                 for (k, v) in &instance.metadata {
-                    labels.entry(k.clone()).or_default().insert(v.clone());
+                    labels
+                        .entry(k.to_string())
+                        .or_default()
+                        .insert(v.to_string());
                 }
             }
         }

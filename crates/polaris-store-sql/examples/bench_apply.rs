@@ -34,7 +34,7 @@ fn instance(writer: usize, n: u64) -> Mutation {
     Mutation::PutInstance(Instance {
         id: format!("bench-{writer}-{n}"),
         namespace: "default".into(),
-        service: format!("svc-{}", writer % 8),
+        service: format!("svc-{}", writer % 8).into(),
         host: format!("10.0.{writer}.{}", n % 250),
         port: 8000 + (n % 1000) as u32,
         protocol: "grpc".into(),
@@ -47,7 +47,7 @@ fn instance(writer: usize, n: u64) -> Mutation {
         ]
         .into_iter()
         .collect(),
-        revision: format!("{n:016x}"),
+        revision: polaris_types::Revision(n),
         mtime: 1_700_000_000_000 + n as i64,
         ctime: 1_700_000_000_000,
         ..Instance::default()

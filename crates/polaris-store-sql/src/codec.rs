@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use polaris_store::{Change, StoreError, StoreResult};
 use polaris_types::{
     AuthAction, ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate,
-    ContractInterface, GrayLabel, HealthCheck, Instance, Location, Millis, Namespace,
-    ReleaseHistory, ReleaseKind, ResourceKind, Rule, RuleKind, RuleTarget, Service,
-    ServiceContract, ServiceKey, Strategy, StrategyResource, TargetRole, User, UserGroup, UserRole,
+    ContractInterface, GrayLabel, HealthCheck, Instance, InstanceMetadata, Location, Metadata,
+    Millis, Namespace, ReleaseHistory, ReleaseKind, ResourceKind, Revision, Rule, RuleKind,
+    RuleTarget, Service, ServiceContract, ServiceKey, Strategy, StrategyResource, TargetRole, User,
+    UserGroup, UserRole,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -262,8 +263,8 @@ pub(crate) fn instance(ins: &Instance) -> Encoded {
             s(&ins.location.zone),
             s(&ins.location.campus),
             n(ins.priority),
-            s(&ins.revision),
-            json(&ins.metadata),
+            s(&ins.revision.to_string()),
+            json(&ins.metadata.to_map()),
         ],
         ctime: ins.ctime,
         mtime: ins.mtime,
@@ -279,23 +280,23 @@ pub(crate) fn decode_instance(c: &mut Cursor) -> StoreResult<Instance> {
     let (checked, ttl_secs) = (c.bool()?, c.u32()?);
     let logic_set = c.text()?;
     let location = Location {
-        region: c.text()?,
-        zone: c.text()?,
-        campus: c.text()?,
+        region: c.text()?.into(),
+        zone: c.text()?.into(),
+        campus: c.text()?.into(),
     };
     let priority = c.u32()?;
-    let revision = c.text()?;
-    let metadata = c.json()?;
+    let revision = Revision::parse(&c.text()?);
+    let metadata = InstanceMetadata::from(c.json::<Metadata>()?);
     let (ctime, mtime) = c.times()?;
     Ok(Instance {
         id,
-        namespace,
-        service,
-        vpc_id,
+        namespace: namespace.into(),
+        service: service.into(),
+        vpc_id: vpc_id.into(),
         host,
         port,
-        protocol,
-        version,
+        protocol: protocol.into(),
+        version: version.into(),
         priority,
         weight,
         health_check: checked.then_some(HealthCheck { ttl_secs }),
@@ -303,7 +304,7 @@ pub(crate) fn decode_instance(c: &mut Cursor) -> StoreResult<Instance> {
         isolate,
         location,
         metadata,
-        logic_set,
+        logic_set: logic_set.into(),
         revision,
         ctime,
         mtime,

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, ContractInterface,
     GrayLabel, HealthCheck, Instance, Location, Millis, Namespace, ReleaseHistory, ReleaseKind,
-    Rule, RuleKind, RuleTarget, Service, ServiceContract, ServiceKey, TargetRole,
+    Revision, Rule, RuleKind, RuleTarget, Service, ServiceContract, ServiceKey, TargetRole,
 };
 
 use crate::{Change, Mutation, NamingStore, StoreError};
@@ -112,28 +112,28 @@ fn alias(namespace: &str, name: &str, target: ServiceKey, mtime: Millis) -> Serv
 fn instance(id: &str, mtime: Millis) -> Instance {
     Instance {
         id: id.to_string(),
-        namespace: "ns".to_string(),
-        service: "svc".to_string(),
-        vpc_id: "vpc-1".to_string(),
+        namespace: "ns".into(),
+        service: "svc".into(),
+        vpc_id: "vpc-1".into(),
         host: "10.0.0.1".to_string(),
         port: 8080,
-        protocol: "grpc".to_string(),
-        version: "1.2.3".to_string(),
+        protocol: "grpc".into(),
+        version: "1.2.3".into(),
         priority: 3,
         weight: 77,
         health_check: Some(HealthCheck { ttl_secs: 5 }),
         healthy: true,
         isolate: true,
         location: Location {
-            region: "south".to_string(),
-            zone: "sz".to_string(),
-            campus: "c1".to_string(),
+            region: "south".into(),
+            zone: "sz".into(),
+            campus: "c1".into(),
         },
         metadata: [("version".to_string(), "v1".to_string())]
             .into_iter()
             .collect(),
-        logic_set: "set-a".to_string(),
-        revision: format!("rev-{id}"),
+        logic_set: "set-a".into(),
+        revision: Revision::parse(&format!("rev-{id}")),
         ctime: mtime - 13,
         mtime,
     }

@@ -9,8 +9,10 @@ mod config;
 mod contract;
 mod error;
 mod id;
+mod instance_metadata;
 mod model;
 mod rule;
+mod sym;
 pub mod time;
 pub mod validate;
 
@@ -22,11 +24,13 @@ pub use config::{
 };
 pub use contract::{ContractInterface, ContractKey, ServiceContract};
 pub use error::{PolarisError, Result};
-pub use id::{instance_id, new_revision, new_token, new_uuid};
+pub use id::{Revision, instance_id, new_revision, new_token, new_uuid};
+pub use instance_metadata::InstanceMetadata;
 pub use model::{
     HealthCheck, Instance, InstanceKey, Location, Metadata, Millis, Namespace, Service, ServiceKey,
 };
 pub use rule::{Rule, RuleBody, RuleKind, RuleTarget, TargetRole};
+pub use sym::Sym;
 
 /// Name of the namespace that always exists and holds unqualified services.
 pub const DEFAULT_NAMESPACE: &str = "default";

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::{InstanceMetadata, Revision, Sym};
+
 /// Unix time in milliseconds.
 pub type Millis = i64;
 
@@ -87,9 +89,9 @@ pub type InstanceKey = String;
 /// Where an instance runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Location {
-    pub region: String,
-    pub zone: String,
-    pub campus: String,
+    pub region: Sym,
+    pub zone: Sym,
+    pub campus: Sym,
 }
 
 /// Heartbeat health checking of an instance.
@@ -101,15 +103,18 @@ pub struct HealthCheck {
 
 /// One registered endpoint of a service.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// The texts that repeat across instances are interned [`Sym`]s and the metadata is compact
+/// ([`InstanceMetadata`]): a registry holds hundreds of thousands of these.
 pub struct Instance {
     pub id: String,
-    pub namespace: String,
-    pub service: String,
-    pub vpc_id: String,
+    pub namespace: Sym,
+    pub service: Sym,
+    pub vpc_id: Sym,
     pub host: String,
     pub port: u32,
-    pub protocol: String,
-    pub version: String,
+    pub protocol: Sym,
+    pub version: Sym,
     pub priority: u32,
     pub weight: u32,
     /// `Some` when heartbeat health checking is enabled for the instance.
@@ -117,15 +122,16 @@ pub struct Instance {
     pub healthy: bool,
     pub isolate: bool,
     pub location: Location,
-    pub metadata: Metadata,
-    pub logic_set: String,
-    pub revision: String,
+    pub metadata: InstanceMetadata,
+    pub logic_set: Sym,
+    /// Changes on every update of the instance; rendered as 16 hex digits on the wire.
+    pub revision: Revision,
     pub ctime: Millis,
     pub mtime: Millis,
 }
 
 impl Instance {
     pub fn service_key(&self) -> ServiceKey {
-        ServiceKey::new(self.namespace.clone(), self.service.clone())
+        ServiceKey::new(self.namespace.as_str(), self.service.as_str())
     }
 }

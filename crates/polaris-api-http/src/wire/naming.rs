@@ -201,9 +201,9 @@ impl InstanceIn {
             healthy: self.healthy,
             isolate: self.isolate,
             location: self.location.as_ref().map(|l| Location {
-                region: l.region.clone().unwrap_or_default(),
-                zone: l.zone.clone().unwrap_or_default(),
-                campus: l.campus.clone().unwrap_or_default(),
+                region: l.region.as_deref().unwrap_or_default().into(),
+                zone: l.zone.as_deref().unwrap_or_default().into(),
+                campus: l.campus.as_deref().unwrap_or_default().into(),
             }),
             metadata: self.metadata.clone(),
             logic_set: self.logic_set.clone(),
@@ -317,25 +317,29 @@ pub fn instance_out(i: &Instance, service_token: Option<&str>) -> Value {
         .map(|hc| json!({ "type": "HEARTBEAT", "heartbeat": { "ttl": hc.ttl_secs } }));
     json!({
         "id": i.id,
-        "service": i.service,
-        "namespace": i.namespace,
-        "vpc_id": i.vpc_id,
+        "service": i.service.as_str(),
+        "namespace": i.namespace.as_str(),
+        "vpc_id": i.vpc_id.as_str(),
         "host": i.host,
         "port": i.port,
-        "protocol": i.protocol,
-        "version": i.version,
+        "protocol": i.protocol.as_str(),
+        "version": i.version.as_str(),
         "priority": i.priority,
         "weight": i.weight,
         "enableHealthCheck": i.health_check.is_some(),
         "healthCheck": health_check,
         "healthy": i.healthy,
         "isolate": i.isolate,
-        "location": { "region": i.location.region, "zone": i.location.zone, "campus": i.location.campus },
-        "metadata": i.metadata,
-        "logic_set": i.logic_set,
+        "location": {
+            "region": i.location.region.as_str(),
+            "zone": i.location.zone.as_str(),
+            "campus": i.location.campus.as_str(),
+        },
+        "metadata": i.metadata.to_map(),
+        "logic_set": i.logic_set.as_str(),
         "ctime": time(i.ctime),
         "mtime": time(i.mtime),
-        "revision": i.revision,
+        "revision": i.revision.to_string(),
         "service_token": service_token,
     })
 }
@@ -343,8 +347,8 @@ pub fn instance_out(i: &Instance, service_token: Option<&str>) -> Value {
 /// `{id, service, namespace, vpc_id, host, port}` of a registered instance.
 pub fn instance_created(i: &Instance) -> Value {
     json!({
-        "id": i.id, "service": i.service, "namespace": i.namespace,
-        "vpc_id": i.vpc_id, "host": i.host, "port": i.port,
+        "id": i.id, "service": i.service.as_str(), "namespace": i.namespace.as_str(),
+        "vpc_id": i.vpc_id.as_str(), "host": i.host, "port": i.port,
     })
 }
 

@@ -41,7 +41,7 @@ fn endpoint_metadata(instance: &Instance) -> Metadata {
         .filter_metadata
         .insert("envoy.lb".into(), string_struct(&instance.metadata));
     if matches!(
-        instance.metadata.get(TLS_MODE_TAG).map(String::as_str),
+        instance.metadata.get(TLS_MODE_TAG),
         Some("permissive" | "strict")
     ) {
         let accept = ("acceptMTLS".to_string(), "true".to_string());
@@ -150,7 +150,7 @@ mod tests {
             ..Default::default()
         };
         i.location.region = "r1".into();
-        i.metadata.insert("version".into(), "v1".into());
+        i.metadata.insert("version", "v1");
         i
     }
 

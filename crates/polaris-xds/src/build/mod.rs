@@ -110,15 +110,17 @@ pub fn ads_source() -> ConfigSource {
 }
 
 /// A `Struct` of string values.
-pub fn string_struct<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Struct {
+pub fn string_struct<K: AsRef<str>, V: AsRef<str>>(
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> Struct {
     Struct {
         fields: pairs
             .into_iter()
             .map(|(k, v)| {
                 let value = Value {
-                    kind: Some(Kind::StringValue(v.clone())),
+                    kind: Some(Kind::StringValue(v.as_ref().to_string())),
                 };
-                (k.clone(), value)
+                (k.as_ref().to_string(), value)
             })
             .collect(),
     }
