@@ -114,9 +114,10 @@ def test_every_checked_endpoint_refuses_missing_invalid_and_disabled_tokens(serv
 def test_a_sub_user_reads_only_the_namespace_granted(server):
     addr = server.http_addr
     granted, other = unique("granted"), unique("other")
-    _, body = call(addr, "POST", "/naming/v1/namespaces", [{"name": granted}, {"name": other}],
-                   token=ADMIN_TOKEN)
-    assert body["code"] == SUCCESS, body
+    for name in (granted, other):  # `other` is the newer one, first on the admin's pages
+        _, body = call(addr, "POST", "/naming/v1/namespaces", [{"name": name}], token=ADMIN_TOKEN)
+        assert body["code"] == SUCCESS, body
+        time.sleep(0.002)  # distinct modification times (milliseconds)
     _, body = call(addr, "POST", "/naming/v1/services",
                    [{"namespace": granted, "name": "svc"}, {"namespace": other, "name": "svc"}],
                    token=ADMIN_TOKEN)
