@@ -64,7 +64,7 @@ impl Payload {
         array_of(self.json().await?)
     }
 
-    /// A single object (see [`parse_object`]).
+    /// A single JSON object.
     pub async fn object<T: DeserializeOwned>(self) -> Result<T> {
         object_of(self.json().await?)
     }
@@ -114,11 +114,6 @@ fn array_of<T: DeserializeOwned>(value: Value) -> Result<Vec<T>> {
 }
 
 /// Decodes a single JSON object.
-#[cfg(test)]
-pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    object_of(parse_value(bytes)?)
-}
-
 fn object_of<T: DeserializeOwned>(value: Value) -> Result<T> {
     match value {
         value @ Value::Object(_) => serde_json::from_value(value).map_err(parse_error),

@@ -398,16 +398,24 @@ async fn endpoints_decide_switches_writes_creates_and_visibility() {
 
     let cart = ResourceRef::service("shop", "cart");
     assert!(
-        auth.allowed(&reader_op, Endpoint::ListServices, &[cart.clone()])
-            .is_ok()
+        auth.allowed(
+            &reader_op,
+            Endpoint::ListServices,
+            std::slice::from_ref(&cart)
+        )
+        .is_ok()
     );
     assert!(
         auth.allowed(&reader_op, Endpoint::ListServices, &[])
             .is_ok()
     );
     assert!(
-        auth.allowed(&reader_op, Endpoint::UpdateServices, &[cart.clone()])
-            .is_err(),
+        auth.allowed(
+            &reader_op,
+            Endpoint::UpdateServices,
+            std::slice::from_ref(&cart)
+        )
+        .is_err(),
         "read-only"
     );
     // A write naming nothing is refused for a sub account, allowed for the admin.
