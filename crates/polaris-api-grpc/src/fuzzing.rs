@@ -40,17 +40,17 @@ pub fn naming_port(
     let subscriptions = polaris_limits::DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM;
     let grpc = naming::PolarisService::new(backends, health, hub, metrics, subscriptions);
     let routes = tonic::service::Routes::new(
-        PolarisGrpcServer::new(grpc)
+        PolarisGrpcServer::new(auth::Guarded::new(grpc, auth.clone()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
     )
-    .add_service(PolarisServiceContractGrpcServer::new(
+    .add_service(PolarisServiceContractGrpcServer::new(auth::Guarded::new(
         contract::ContractService::new(naming),
-    ));
+        auth,
+    )));
     BoxCloneSyncService::new(
         ServiceBuilder::new()
             .layer(oversize::layer())
-            .layer(auth::AuthLayer::new(auth))
             .service(routes),
     )
 }
@@ -67,14 +67,13 @@ pub fn config_port(
     let (_stop, stopping) = tokio::sync::watch::channel(false);
     let service = config::ConfigService::new(center, metrics, options, stopping);
     let routes = tonic::service::Routes::new(
-        PolarisConfigGrpcServer::new(service)
+        PolarisConfigGrpcServer::new(auth::Guarded::new(service, auth))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
     );
     BoxCloneSyncService::new(
         ServiceBuilder::new()
             .layer(oversize::layer())
-            .layer(auth::AuthLayer::new(auth))
             .service(routes),
     )
 }

@@ -86,13 +86,14 @@ pub async fn serve_with(
         .max_concurrent_streams(limits.max_concurrent_streams)
         .layer(oversize::layer())
         .layer(limits.write_layer())
-        .layer(auth::AuthLayer::new(auth))
         .add_service(
-            PolarisGrpcServer::new(grpc)
+            PolarisGrpcServer::new(auth::Guarded::new(grpc, auth.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .add_service(PolarisServiceContractGrpcServer::new(contracts))
+        .add_service(PolarisServiceContractGrpcServer::new(auth::Guarded::new(
+            contracts, auth,
+        )))
         .serve_with_incoming_shutdown(limits.incoming(listener.into()), shutdown)
         .await
 }
@@ -137,9 +138,8 @@ pub async fn serve_config_with(
         .max_concurrent_streams(limits.max_concurrent_streams)
         .layer(oversize::layer())
         .layer(limits.write_layer())
-        .layer(auth::AuthLayer::new(auth))
         .add_service(
-            PolarisConfigGrpcServer::new(service)
+            PolarisConfigGrpcServer::new(auth::Guarded::new(service, auth))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )

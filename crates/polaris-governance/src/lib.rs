@@ -53,6 +53,8 @@ pub struct RuleFilter {
     pub service: String,
     pub service_namespace: String,
     pub enable: Option<bool>,
+    /// What the caller may see: rules of visible namespaces.
+    pub visible: polaris_types::Visible,
 }
 
 /// The rules that apply to one service and their combined revision.
@@ -322,6 +324,7 @@ impl Governance {
         let mut matching: Vec<_> = snapshot
             .values()
             .filter(|r| r.kind == kind && matches(filter, r))
+            .filter(|r| r.namespace.is_empty() || filter.visible.namespace(&r.namespace))
             .cloned()
             .collect();
         matching.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.id.cmp(&b.id)));

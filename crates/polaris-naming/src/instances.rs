@@ -78,6 +78,8 @@ impl InstanceSpec {
 /// List filters for instances. Empty strings and `None` match everything.
 #[derive(Clone, Debug, Default)]
 pub struct InstanceFilter {
+    /// What the caller may see; pages and totals count only these.
+    pub visible: polaris_types::Visible,
     pub id: String,
     pub namespace: String,
     pub service: String,
@@ -534,6 +536,9 @@ impl Naming {
                 .cloned()
                 .collect()
         };
+        if !filter.visible.is_everything() {
+            matching.retain(|i| filter.visible.service(&i.namespace, &i.service));
+        }
         matching.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| b.id.cmp(&a.id)));
         page.apply(matching)
     }

@@ -25,6 +25,8 @@ pub struct NamespaceFilter {
     pub names: Vec<String>,
     /// Owner patterns, OR-ed.
     pub owners: Vec<String>,
+    /// What the caller may see; pages and totals count only these.
+    pub visible: polaris_types::Visible,
 }
 
 /// A namespace with the counts the console shows.
@@ -205,6 +207,7 @@ impl Naming {
             .namespaces
             .values()
             .filter(|ns| any(&filter.names, &ns.name) && any(&filter.owners, &ns.owners))
+            .filter(|ns| filter.visible.namespace(&ns.name))
             .collect();
         matching.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.name.cmp(&b.name)));
         page.apply(matching).items_map(|ns| {

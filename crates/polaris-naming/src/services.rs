@@ -48,6 +48,8 @@ pub struct AliasSpec {
 /// List filters for services. Empty strings match everything.
 #[derive(Clone, Debug, Default)]
 pub struct ServiceFilter {
+    /// What the caller may see; pages and totals count only these.
+    pub visible: polaris_types::Visible,
     pub namespace: String,
     pub name: String,
     pub business: String,
@@ -301,6 +303,11 @@ impl Naming {
             .services
             .values()
             .filter(|v| !v.service.is_alias() && service_matches(filter, v))
+            .filter(|v| {
+                filter
+                    .visible
+                    .service(&v.service.namespace, &v.service.name)
+            })
             .cloned()
             .collect();
         matching.sort_by(|a, b| {
@@ -467,7 +474,8 @@ impl Naming {
                     && matches_pattern(source_service, &reference.name)
                     && matches_pattern(source_namespace, &reference.namespace)
                     && (filter.owner.is_empty()
-                        || v.service.owners.contains(filter.owner.as_str()));
+                        || v.service.owners.contains(filter.owner.as_str()))
+                    && filter.visible.namespace(&v.service.namespace);
                 keep.then(|| v.service.clone())
             })
             .collect();

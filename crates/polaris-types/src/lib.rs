@@ -13,6 +13,7 @@ mod model;
 mod rule;
 pub mod time;
 pub mod validate;
+mod visible;
 
 pub use auth::{AuthAction, ResourceKind, Strategy, StrategyResource, User, UserGroup, UserRole};
 pub use code::Code;
@@ -27,6 +28,7 @@ pub use model::{
     HealthCheck, Instance, InstanceKey, Location, Metadata, Millis, Namespace, Service, ServiceKey,
 };
 pub use rule::{Rule, RuleBody, RuleKind, RuleTarget, TargetRole};
+pub use visible::{Resource, Visible};
 
 /// Name of the namespace that always exists and holds unqualified services.
 pub const DEFAULT_NAMESPACE: &str = "default";

@@ -19,6 +19,7 @@ use super::{
     read_many, read_one, text, wildcard,
 };
 use crate::AppState;
+use crate::auth::guard::Visibility;
 use crate::body::Query;
 use crate::governance::json::to_json;
 use crate::reply::{Reply, json_reply};
@@ -150,7 +151,11 @@ async fn get_release(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     Reply::ok().with("configFileRelease", value).into_response()
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     const FIELD: &str = "configFileReleases";
     let query = Query::parse(raw.as_deref());
     let paging = match page(&query) {
@@ -181,6 +186,7 @@ async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respons
                 && wildcard(&r.key.name, &key.name)
                 && wildcard(&r.name, &release_name)
                 && (!only_active || r.active)
+                && visible.config_group(&r.key.namespace, &r.key.group)
         })
         .cloned()
         .collect();
@@ -325,7 +331,11 @@ async fn create_and_publish(State(state): State<AppState>, body: Body) -> Respon
 }
 
 /// `GET /configfiles/releasehistory`: namespace exact, group and file substring, `endId`.
-async fn history(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn history(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     const FIELD: &str = "configFileReleaseHistories";
     let query = Query::parse(raw.as_deref());
     let paging = match page(&query) {
@@ -358,6 +368,7 @@ async fn history(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Resp
             (namespace.is_empty() || h.key.namespace == namespace)
                 && h.key.group.contains(&group)
                 && h.key.name.contains(&name)
+                && visible.config_group(&h.key.namespace, &h.key.group)
         })
         .cloned()
         .collect();

@@ -2,7 +2,6 @@
 //! `v1.FaultDetectRule`, replies `data` = Any (governance.md §5).
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -17,7 +16,8 @@ use super::{
     page_reply,
 };
 use crate::AppState;
-use crate::body::Query;
+use crate::auth::guard::Visibility;
+use crate::body::{Payload, Query};
 use crate::reply::{Reply, query_error};
 
 type C = FaultDetectors;
@@ -41,7 +41,7 @@ fn id_only(id: &str) -> Value {
     })
 }
 
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         match super::create::<C>(&state.governance, &rule, None).await {
             Ok(created) => {
@@ -55,7 +55,7 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let checked = checks_first(C::check_envelope(&rule), &rule.id, MISSING_ID);
         let result = match checked {
@@ -74,7 +74,7 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let codes = (MISSING_ID, Code::NotFoundResource);
         delete_by_id(
@@ -125,12 +125,17 @@ fn matches(rule: &v1::FaultDetectRule, query: &Query) -> bool {
         && contains(&method, &query.text("dstMethod"))
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
         Ok(read) => read,
         Err(err) => return query_error(&err),
     };
     let filter = RuleFilter {
+        visible,
         id: query.text("id"),
         namespace: query.text("namespace"),
         ..RuleFilter::default()

@@ -21,7 +21,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use polaris_discovery::rules::checks::require_id;
 use polaris_discovery::rules::{Refusal, RuleCodec, Write};
@@ -31,6 +30,7 @@ use polaris_types::{Code, PolarisError, Result, Rule, RuleKind};
 use serde_json::Value;
 
 use crate::AppState;
+use crate::body::Payload;
 use crate::reply::{BatchReply, BatchRule, Reply, query_reply};
 
 /// Every governance route.
@@ -86,7 +86,7 @@ pub(crate) const AS_IS: Reading = (false, |_| {});
 /// (naming-http §4).
 pub(crate) async fn run_batch<C, F, Fut>(
     state: AppState,
-    body: Body,
+    body: Payload,
     (rewrite_v2, prepare): Reading,
     each: F,
 ) -> Response

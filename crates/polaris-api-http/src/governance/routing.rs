@@ -6,7 +6,6 @@
 //! has update semantics that can never succeed (governance.md §2.5) and clients moved to v2.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -20,7 +19,8 @@ use serde_json::Value;
 use super::json::TYPE_PREFIX;
 use super::{ConsoleKind, Reading, failure, list_query, listed, page_reply};
 use crate::AppState;
-use crate::body::Query;
+use crate::auth::guard::Visibility;
+use crate::body::{Payload, Query};
 use crate::reply::{BatchReply, BatchRule, Reply, query_error};
 
 type C = RoutingRules;
@@ -79,7 +79,7 @@ fn refused(refusal: Refusal, rule: &v1::RouteRule) -> Reply {
     }
 }
 
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         let id = (!rule.id.is_empty()).then(|| rule.id.clone());
         match super::create::<C>(&state.governance, &rule, id).await {
@@ -94,7 +94,7 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         if let Err(err) = require_id(&rule.id, MISSING_ID) {
             return failure(&err);
@@ -108,7 +108,7 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn enable(State(state): State<AppState>, body: Body) -> Response {
+async fn enable(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         match super::enable::<C>(&state.governance, &rule.id, MISSING_ID, rule.enable).await {
             Ok(_) => Reply::ok(),
@@ -118,7 +118,7 @@ async fn enable(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         if let Err(err) = require_id(&rule.id, MISSING_ID) {
             return failure(&err);
@@ -132,7 +132,7 @@ async fn delete(State(state): State<AppState>, body: Body) -> Response {
 }
 
 /// Legacy v1 writes: every item is refused, as on the official `main` branch.
-async fn deprecated(body: Body) -> Response {
+async fn deprecated(body: Payload) -> Response {
     let items = match crate::console_namespaces::decode_batch::<Value>(body).await {
         Ok(items) => items,
         Err(response) => return response,
@@ -224,13 +224,18 @@ fn services_match(cfg: &v1::RuleRoutingConfig, query: &Query) -> bool {
     })
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
         Ok(read) => read,
         Err(err) => return query_error(&err),
     };
     let name = query.text("name");
     let filter = RuleFilter {
+        visible,
         id: query.text("id"),
         enable: query.boolean("enable"),
         ..RuleFilter::default()
