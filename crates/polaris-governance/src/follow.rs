@@ -10,7 +10,7 @@ use polaris_store::Mutation;
 use polaris_store::feed::{ChangeFeed, FeedDomain};
 use polaris_types::{Result, RuleKind};
 
-use crate::{Governance, store_error};
+use crate::Governance;
 
 impl Governance {
     /// Reads what the governance domain committed after `after` (everything, when `None`) and
@@ -23,8 +23,7 @@ impl Governance {
         let _writer = self.writer.lock().await;
         let batch = feed
             .changes_since(FeedDomain::Governance, after)
-            .await
-            .map_err(store_error)?;
+            .await?;
         let current = self.rules.load_full();
         let mut next = imbl::OrdMap::clone(&current);
         let mut kinds = BTreeSet::new();
