@@ -40,9 +40,7 @@ impl ConfigCenter {
         after: Option<i64>,
     ) -> Result<(i64, usize)> {
         let _writer = self.writer.lock().await;
-        let batch = feed
-            .changes_since(FeedDomain::Config, after)
-            .await?;
+        let batch = feed.changes_since(FeedDomain::Config, after).await?;
         let mut next = ConfigSnapshot::clone(&self.snapshot.load());
         let mut woken = BTreeSet::new();
         let mut listed = Listed::default();

@@ -10,7 +10,6 @@ use polaris_types::{
     ReleaseHistory, ReleaseKind, Result,
 };
 
-
 /// Everything the config center knows at one point in time.
 #[derive(Clone, Debug, Default)]
 pub struct ConfigSnapshot {
