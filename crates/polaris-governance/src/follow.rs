@@ -21,9 +21,7 @@ impl Governance {
         after: Option<i64>,
     ) -> Result<(i64, usize)> {
         let _writer = self.writer.lock().await;
-        let batch = feed
-            .changes_since(FeedDomain::Governance, after)
-            .await?;
+        let batch = feed.changes_since(FeedDomain::Governance, after).await?;
         let current = self.rules.load_full();
         let mut next = imbl::OrdMap::clone(&current);
         let mut kinds = BTreeSet::new();

@@ -411,6 +411,5 @@ fn matches(f: &RuleFilter, r: &Rule) -> bool {
             }))
 }
 
-
 #[cfg(test)]
 mod tests;

@@ -38,16 +38,12 @@ impl Naming {
         match domain {
             FeedDomain::Contracts => {
                 let _writing = self.contract_writes.lock().await;
-                let batch = feed
-                    .changes_since(domain, after)
-                    .await?;
+                let batch = feed.changes_since(domain, after).await?;
                 Ok(self.apply_contracts(batch))
             }
             _ => {
                 let _all = self.structure.write().await;
-                let batch = feed
-                    .changes_since(domain, after)
-                    .await?;
+                let batch = feed.changes_since(domain, after).await?;
                 Ok(self.apply_naming(batch))
             }
         }

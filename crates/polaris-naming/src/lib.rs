@@ -85,9 +85,21 @@ impl Naming {
     }
 
     async fn load_all(&self) -> Result<()> {
-        let namespaces = self.store.load_namespaces(0).await.map_err(PolarisError::from)?;
-        let services = self.store.load_services(0).await.map_err(PolarisError::from)?;
-        let instances = self.store.load_instances(0).await.map_err(PolarisError::from)?;
+        let namespaces = self
+            .store
+            .load_namespaces(0)
+            .await
+            .map_err(PolarisError::from)?;
+        let services = self
+            .store
+            .load_services(0)
+            .await
+            .map_err(PolarisError::from)?;
+        let instances = self
+            .store
+            .load_instances(0)
+            .await
+            .map_err(PolarisError::from)?;
         let mut orphans = 0usize;
         for ns in namespaces.into_iter().filter_map(|c| c.upserted()) {
             self.cache.put_namespace(ns);
@@ -175,7 +187,6 @@ impl Naming {
         self.store.close().await.map_err(PolarisError::from)
     }
 }
-
 
 /// Wall-clock time in Unix milliseconds.
 pub fn now_millis() -> Millis {
