@@ -159,7 +159,7 @@ pub struct Governance {
 impl Governance {
     /// Loads every stored rule.
     pub async fn open(store: Arc<dyn NamingStore>) -> Result<Governance> {
-        let loaded = store.load_rules(0).await.map_err(store_error)?;
+        let loaded = store.load_rules(0).await.map_err(PolarisError::from)?;
         let rules: OrdMap<_, _> = loaded
             .into_iter()
             .filter_map(|c| c.upserted())
@@ -258,7 +258,7 @@ impl Governance {
         self.store
             .apply(vec![Mutation::PutRule(rule.clone())])
             .await
-            .map_err(store_error)?;
+            .map_err(PolarisError::from)?;
         let rule = Arc::new(rule);
         self.publish(rule.kind, |m| {
             m.insert((rule.kind, rule.id.clone()), rule.clone());
@@ -284,7 +284,7 @@ impl Governance {
         self.store
             .apply(vec![Mutation::PutRule(rule.clone())])
             .await
-            .map_err(store_error)?;
+            .map_err(PolarisError::from)?;
         let rule = Arc::new(rule);
         self.publish(kind, |m| {
             m.insert((kind, rule.id.clone()), rule.clone());
@@ -306,7 +306,7 @@ impl Governance {
         self.store
             .apply(vec![mutation])
             .await
-            .map_err(store_error)?;
+            .map_err(PolarisError::from)?;
         self.publish(kind, |m| {
             m.remove(&(kind, id.to_string()));
         });
@@ -412,11 +412,6 @@ fn matches(f: &RuleFilter, r: &Rule) -> bool {
                 t.service == f.service
                     && (f.service_namespace.is_empty() || t.namespace == f.service_namespace)
             }))
-}
-
-fn store_error(err: polaris_store::StoreError) -> PolarisError {
-    tracing::error!(target: "polaris_governance", error = %err, "store operation failed");
-    PolarisError::new(Code::StoreLayerException, err.to_string())
 }
 
 #[cfg(test)]

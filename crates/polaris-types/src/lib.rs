@@ -4,7 +4,7 @@
 //! format: adapters translate these types to JSON or protobuf, stores persist them.
 
 mod auth;
-mod code;
+pub mod code;
 mod config;
 mod contract;
 mod error;
@@ -16,7 +16,7 @@ pub mod validate;
 mod visible;
 
 pub use auth::{AuthAction, ResourceKind, Strategy, StrategyResource, User, UserGroup, UserRole};
-pub use code::Code;
+pub use code::{BatchRule, Code};
 pub use config::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel,
     ReleaseHistory, ReleaseKind,

@@ -12,7 +12,7 @@ use polaris_types::validate::is_valid_name;
 use polaris_types::{Code, ConfigFileKey, PolarisError, ReleaseKind, Result};
 use serde_json::json;
 
-use super::convert::{history_json, labels_in, release_json, tags_in};
+use super::convert::{beta_label, history_json, release_json, tags_in};
 use super::groups::check_names;
 use super::{
     INVALID_MATCH_RULE, PREFIX, batch_reply, cut, page, query_error, query_reply, raw_reply,
@@ -23,6 +23,7 @@ use crate::auth::guard::Visibility;
 use crate::body::Query;
 use crate::governance::json::to_json;
 use crate::reply::{Reply, json_reply};
+use polaris_config::client::{self, PublishRequest};
 
 pub(super) fn routes() -> Router<AppState> {
     let path = |p: &str| format!("{PREFIX}/configfiles/{p}");
@@ -75,25 +76,15 @@ async fn publish(State(state): State<AppState>, body: Body) -> Response {
             return Err(raw_reply(Code::InvalidConfigFileName.value(), ""));
         }
         check_names(&key.namespace, &key.group).map_err(Reply::from)?;
-        let gray = text(&request.release_type) == "gray";
-        let gray_labels = if gray {
-            match labels_in(&request.beta_labels) {
-                Some(labels) if !labels.is_empty() => Some(labels),
-                _ => return Err(raw_reply(INVALID_MATCH_RULE, "")),
-            }
-        } else {
-            None
-        };
-        let spec = PublishSpec {
+        let publish = PublishRequest {
             key: key.clone(),
             release_name: text(&request.name),
-            comment: request
-                .release_description
-                .clone()
-                .or(request.comment.clone())
-                .unwrap_or_default(),
-            gray_labels,
+            release_type: text(&request.release_type),
+            release_description: request.release_description.clone().unwrap_or_default(),
+            comment: request.comment.clone().unwrap_or_default(),
+            beta_labels: request.beta_labels.iter().map(beta_label).collect(),
         };
+        let spec = client::publish_spec(publish).map_err(|_| raw_reply(INVALID_MATCH_RULE, ""))?;
         state.config.publish(spec).await.map_err(Reply::from)
     }
     .await;

@@ -12,8 +12,7 @@ use polaris_types::Code;
 use serde_json::Value;
 
 use super::{
-    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, failure, list_query, listed,
-    page_reply,
+    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, list_query, listed, page_reply,
 };
 use crate::AppState;
 use crate::auth::guard::Visibility;
@@ -51,7 +50,7 @@ async fn create(State(state): State<AppState>, body: Payload) -> Response {
                 out.id = created.id.clone();
                 Reply::ok().with("data", C::echo(&out))
             }
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await
@@ -66,7 +65,7 @@ async fn update(State(state): State<AppState>, body: Payload) -> Response {
         };
         match result {
             Ok(_) => Reply::ok().with("data", id_only(&rule.id)),
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await
@@ -76,7 +75,7 @@ async fn enable(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         match super::enable::<C>(&state.governance, &rule.id, MISSING_ID, rule.enable).await {
             Ok(_) => Reply::ok().with("data", id_only(&rule.id)),
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await

@@ -12,8 +12,7 @@ use polaris_types::Code;
 use serde_json::Value;
 
 use super::{
-    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, failure, list_query, listed,
-    page_reply,
+    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, list_query, listed, page_reply,
 };
 use crate::AppState;
 use crate::auth::guard::Visibility;
@@ -49,7 +48,7 @@ async fn create(State(state): State<AppState>, body: Payload) -> Response {
                 out.id = created.id.clone();
                 Reply::ok().with("data", C::echo(&out))
             }
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await
@@ -66,9 +65,9 @@ async fn update(State(state): State<AppState>, body: Payload) -> Response {
             Ok(_) => Reply::ok().with("data", id_only(&rule.id)),
             // On update a duplicate name carries `data{id}`.
             Err(refusal) if refusal.err.code == Code::FaultDetectRuleExisted => {
-                failure(&refusal.err).with("data", id_only(&rule.id))
+                Reply::error(&refusal.err).with("data", id_only(&rule.id))
             }
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await

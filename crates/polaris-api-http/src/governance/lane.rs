@@ -10,7 +10,7 @@ use polaris_discovery::rules::{LaneGroups, RuleCodec};
 use polaris_governance::RuleFilter;
 use polaris_types::{Code, PolarisError, Rule};
 
-use super::{AS_IS, ConsoleKind, failure, listed, page_reply};
+use super::{AS_IS, ConsoleKind, listed, page_reply};
 use crate::AppState;
 use crate::auth::guard::Visibility;
 use crate::body::{Payload, Query};
@@ -47,7 +47,7 @@ async fn create(State(state): State<AppState>, body: Payload) -> Response {
                 out.id = created.id.clone();
                 Reply::ok().with("data", C::echo(&out))
             }
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await
@@ -57,7 +57,7 @@ async fn update(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, group| async move {
         if group.id.is_empty() {
             let err = PolarisError::new(Code::InvalidParameter, "lane group id is required");
-            return failure(&err);
+            return Reply::error(&err);
         }
         // Officially an update is located by name.
         let result = match C::check(&group) {
@@ -78,7 +78,7 @@ async fn update(State(state): State<AppState>, body: Payload) -> Response {
                 out.id = updated.id.clone();
                 Reply::ok().with("data", C::echo(&out))
             }
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await
@@ -98,7 +98,7 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
         };
         match result {
             Ok(()) => Reply::ok().with("data", C::echo(&group)),
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await

@@ -13,7 +13,7 @@ use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
 use super::json::to_json;
-use super::{AS_IS, ConsoleKind, failure, list_query, listed, page_reply};
+use super::{AS_IS, ConsoleKind, list_query, listed, page_reply};
 use crate::AppState;
 use crate::auth::guard::Visibility;
 use crate::body::Payload;
@@ -44,7 +44,7 @@ fn text(value: &Option<String>) -> &str {
 fn answer(result: Result<(), PolarisError>, rule: &v1::Rule) -> Reply {
     let reply = match result {
         Ok(()) => Reply::ok(),
-        Err(err) => failure(&err),
+        Err(err) => Reply::error(&err),
     };
     reply.with("rateLimit", C::echo(rule))
 }

@@ -17,7 +17,7 @@ use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
 use super::json::TYPE_PREFIX;
-use super::{ConsoleKind, Reading, failure, list_query, listed, page_reply};
+use super::{ConsoleKind, Reading, list_query, listed, page_reply};
 use crate::AppState;
 use crate::auth::guard::Visibility;
 use crate::body::{Payload, Query};
@@ -71,7 +71,7 @@ fn fill_config_type(item: &mut Value) {
 
 /// A refused item, with the rule echoed in `data` where the official reply does.
 fn refused(refusal: Refusal, rule: &v1::RouteRule) -> Reply {
-    let reply = failure(&refusal.err);
+    let reply = Reply::error(&refusal.err);
     if refusal.echo {
         reply.with("data", C::echo(rule))
     } else {
@@ -97,7 +97,7 @@ async fn create(State(state): State<AppState>, body: Payload) -> Response {
 async fn update(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         if let Err(err) = require_id(&rule.id, MISSING_ID) {
-            return failure(&err);
+            return Reply::error(&err);
         }
         match super::update::<C>(&state.governance, &rule, &rule.id).await {
             Ok(_) => Reply::ok(),
@@ -112,7 +112,7 @@ async fn enable(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         match super::enable::<C>(&state.governance, &rule.id, MISSING_ID, rule.enable).await {
             Ok(_) => Reply::ok(),
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await
@@ -121,11 +121,11 @@ async fn enable(State(state): State<AppState>, body: Payload) -> Response {
 async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         if let Err(err) = require_id(&rule.id, MISSING_ID) {
-            return failure(&err);
+            return Reply::error(&err);
         }
         match state.governance.delete(C::KIND, &rule.id).await {
             Ok(()) => Reply::ok().with("data", C::echo(&rule)),
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await
