@@ -151,7 +151,31 @@ type ConnKey = (Arc<str>, u32);
 /// One instance's connection and when it last failed to connect.
 struct Conn {
     channel: Channel,
+    /// Handles of `channel` that finished a call, for the next ones (a tonic `Channel`
+    /// clone allocates).
+    spares: parking_lot::Mutex<Vec<Channel>>,
     down_until: parking_lot::Mutex<Option<Instant>>,
+}
+
+/// How many idle handles a connection keeps (about the calls in flight at once).
+const MAX_SPARES: usize = 64;
+
+impl Conn {
+    /// A handle for one call: a spare, or a new clone.
+    fn handle(&self) -> Channel {
+        self.spares
+            .lock()
+            .pop()
+            .unwrap_or_else(|| self.channel.clone())
+    }
+
+    /// Keeps the handle of a call that completed.
+    fn give_back(&self, channel: Channel) {
+        let mut spares = self.spares.lock();
+        if spares.len() < MAX_SPARES {
+            spares.push(channel);
+        }
+    }
 }
 
 /// How long an instance that refused a connection is avoided (unless nothing else is left).
@@ -376,6 +400,7 @@ impl Shared {
         let channel = (self.endpoint)(endpoint).connect_lazy();
         let conn = Arc::new(Conn {
             channel,
+            spares: parking_lot::Mutex::new(Vec::new()),
             down_until: parking_lot::Mutex::new(None),
         });
         let conn = self.connections.write().entry(key).or_insert(conn).clone();
@@ -469,8 +494,8 @@ impl Shared {
             let mut request = http::Request::from_parts(head, attempt_body);
             *request.version_mut() = http::Version::HTTP_2;
             let attempt_start = Instant::now();
-            let mut channel = conn.channel.clone();
-            let call = async move {
+            let mut channel = conn.handle();
+            let call = async {
                 use tower::ServiceExt as _;
                 channel.ready().await?.call(request).await
             };
@@ -481,6 +506,10 @@ impl Shared {
                 },
                 None => call.await.map_err(Failure::Transport),
             };
+            if outcome.is_ok() {
+                // Completed (not dropped mid-way): the handle is clean for the next call.
+                conn.give_back(channel);
+            }
             let more = attempt + 1 < attempts && body.replayable();
             match outcome {
                 Err(Failure::Timeout) => {
