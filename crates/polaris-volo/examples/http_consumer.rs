@@ -36,7 +36,7 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     let spec = InstanceSpec::new(
         "default",
         "EchoHttpVolo",
-        &polaris_volo::local_host(&client).await.to_string(),
+        polaris_volo::local_host(&client).await.to_string(),
         u32::from(port),
     )
     .protocol("http");

@@ -35,10 +35,13 @@ pub(crate) async fn with_labels<F: Future>(labels: RouteLabels, call: F) -> F::O
 /// that build theirs per call.
 const MAX_REQUESTS: usize = 1024;
 
+/// The routing requests of one HTTP method, by path.
+type ByPath = HashMap<Arc<str>, Arc<RequestContext>>;
+
 /// The routing request of each method and path seen (shared, so a call copies no text).
 #[derive(Default)]
 pub(crate) struct Requests {
-    map: RwLock<HashMap<http::Method, HashMap<Arc<str>, Arc<RequestContext>>>>,
+    map: RwLock<HashMap<http::Method, ByPath>>,
 }
 
 impl Requests {
