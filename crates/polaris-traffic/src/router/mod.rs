@@ -39,8 +39,9 @@ pub struct RouteContext {
     /// The service being called.
     pub destination: ServiceKey,
     /// Request arguments (headers, query, method, path, caller IP, caller metadata, custom
-    /// labels) that routing and lane rules match against.
-    pub request: RequestContext,
+    /// labels) that routing and lane rules match against; shared, so a caller can keep
+    /// one per method instead of building it per call.
+    pub request: Arc<RequestContext>,
     /// Instance metadata the caller asks for (`dstMetaRouter`).
     pub destination_metadata: BTreeMap<String, String>,
     /// Where the caller runs (`nearbyBasedRouter`).
