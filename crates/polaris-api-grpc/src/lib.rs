@@ -69,31 +69,63 @@ pub async fn serve_with(
     limits: GrpcLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    let subscriptions = limits.max_subscriptions_per_stream;
+    let routes = naming_routes(naming, governance, health, metrics, subscriptions);
+    serve_routes(listener.into(), limits, auth, routes, shutdown).await
+}
+
+/// The naming port's services (`PolarisGRPC` with its message bounds and
+/// `PolarisServiceContractGRPC`): the one builder of what [`serve_with`] serves and the fuzz
+/// harness calls in process.
+fn naming_routes(
+    naming: Arc<Naming>,
+    governance: Arc<Governance>,
+    health: Arc<Health>,
+    metrics: Arc<GrpcMetrics>,
+    subscriptions: usize,
+) -> tonic::service::Routes {
     let backends = Arc::new(Discovery {
         naming: naming.clone(),
         governance,
     });
     let hub = push::PushHub::start(&backends);
-    let grpc = naming::PolarisService::new(
-        backends,
-        health,
-        hub,
-        metrics,
-        limits.max_subscriptions_per_stream,
-    );
-    let contracts = contract::ContractService::new(naming.clone());
+    let grpc = naming::PolarisService::new(backends, health, hub, metrics, subscriptions);
+    tonic::service::Routes::new(
+        PolarisGrpcServer::new(grpc)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
+    .add_service(PolarisServiceContractGrpcServer::new(
+        contract::ContractService::new(naming),
+    ))
+}
+
+/// The config port's service (`PolarisConfigGRPC` with its message bounds), for
+/// [`serve_config_with`] and the fuzz harness.
+fn config_routes(service: config::ConfigService) -> tonic::service::Routes {
+    tonic::service::Routes::new(
+        PolarisConfigGrpcServer::new(service)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
+}
+
+/// Serves `routes` on `listener` behind the layers of every gRPC port (oversize replies,
+/// write rates, auth) within `limits`, until `shutdown` resolves.
+async fn serve_routes(
+    listener: polaris_tls::Listener,
+    limits: GrpcLimits,
+    auth: Arc<polaris_auth::Auth>,
+    routes: tonic::service::Routes,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
         .layer(oversize::layer())
         .layer(limits.write_layer())
         .layer(auth::AuthLayer::new(auth))
-        .add_service(
-            PolarisGrpcServer::new(grpc)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .add_service(PolarisServiceContractGrpcServer::new(contracts))
-        .serve_with_incoming_shutdown(limits.incoming(listener.into()), shutdown)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(limits.incoming(listener), shutdown)
         .await
 }
 
@@ -133,18 +165,14 @@ pub async fn serve_config_with(
         // Parked long polls answer "no change" now instead of holding the shutdown.
         let _ = stop_tx.send(true);
     };
-    tonic::transport::Server::builder()
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        .layer(oversize::layer())
-        .layer(limits.write_layer())
-        .layer(auth::AuthLayer::new(auth))
-        .add_service(
-            PolarisConfigGrpcServer::new(service)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .serve_with_incoming_shutdown(limits.incoming(listener.into()), shutdown)
-        .await
+    serve_routes(
+        listener.into(),
+        limits,
+        auth,
+        config_routes(service),
+        shutdown,
+    )
+    .await
 }
 
 #[cfg(test)]

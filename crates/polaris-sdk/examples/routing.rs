@@ -1,8 +1,7 @@
 //! Rule routing: two `default/orders` instances (env=gray, env=prod) and a rule sending callers
 //! from `web` with header `x-user: vip-*` to gray. Run: `cargo run -p polaris-sdk --example routing`.
 
-#[path = "common/mod.rs"]
-mod common;
+use polaris_testkit::example as common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Provider and consumer against the real server binary.
 
-mod support;
+use polaris_testkit as support;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! `keyFile` of `global.serverConnector`), against the real server with both gRPC ports on
 //! TLS and client certificates required.
 
-mod support;
+use polaris_testkit as support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -5,6 +5,7 @@
 //! `cargo run --release -p polaris-tls --example tls_bench [connections] [round_trips]`
 //! (or `scripts/bench-tls.sh`).
 
+use polaris_testkit::bench::cpu_time;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,23 +19,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 
 const MESSAGE: usize = 256;
-
-/// CPU time of this process so far (user + system), from /proc (Linux).
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line; 12 and 13 after the command name.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
 
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut conn: S) {
     let mut buf = [0u8; MESSAGE];
@@ -138,7 +122,7 @@ async fn main() {
         ("plain TCP", plain, None),
         ("TLS (rustls, ring)", tls, Some(&connector)),
     ] {
-        let (start, cpu0) = (Instant::now(), cpu());
+        let (start, cpu0) = (Instant::now(), cpu_time());
         for _ in 0..connections {
             let mut conn = connect(addr, connector).await;
             round_trip(&mut conn).await;
@@ -147,10 +131,10 @@ async fn main() {
             &format!("{name}: new connection + 1 trip"),
             connections,
             start.elapsed(),
-            cpu() - cpu0,
+            cpu_time() - cpu0,
         );
         let mut conn = connect(addr, connector).await;
-        let (start, cpu0) = (Instant::now(), cpu());
+        let (start, cpu0) = (Instant::now(), cpu_time());
         for _ in 0..trips {
             round_trip(&mut conn).await;
         }
@@ -158,7 +142,7 @@ async fn main() {
             &format!("{name}: round trip, open conn"),
             trips,
             start.elapsed(),
-            cpu() - cpu0,
+            cpu_time() - cpu0,
         );
     }
 }

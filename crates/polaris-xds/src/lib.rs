@@ -125,22 +125,28 @@ pub async fn serve_with(
         limits,
         metrics,
     };
-    let bytes = limits.max_message_bytes;
     let incoming = listener
         .into()
         .admitting(connections.admission())
         .into_incoming();
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_streams_per_connection)
-        .add_service(
-            AggregatedDiscoveryServiceServer::new(service.clone())
-                .max_decoding_message_size(bytes)
-                .max_encoding_message_size(bytes),
-        )
-        .add_service(ClusterDiscoveryServiceServer::new(service.clone()))
-        .add_service(EndpointDiscoveryServiceServer::new(service.clone()))
-        .add_service(ListenerDiscoveryServiceServer::new(service.clone()))
-        .add_service(RouteDiscoveryServiceServer::new(service))
+        .add_routes(routes(service))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
+}
+
+/// ADS and the per-type CDS, EDS, LDS and RDS services over `service`, ADS with the message
+/// bound of its limits: what [`serve_with`] serves, and what the fuzz harness calls in process.
+pub fn routes(service: XdsService) -> tonic::service::Routes {
+    let bytes = service.limits.max_message_bytes;
+    tonic::service::Routes::new(
+        AggregatedDiscoveryServiceServer::new(service.clone())
+            .max_decoding_message_size(bytes)
+            .max_encoding_message_size(bytes),
+    )
+    .add_service(ClusterDiscoveryServiceServer::new(service.clone()))
+    .add_service(EndpointDiscoveryServiceServer::new(service.clone()))
+    .add_service(ListenerDiscoveryServiceServer::new(service.clone()))
+    .add_service(RouteDiscoveryServiceServer::new(service))
 }

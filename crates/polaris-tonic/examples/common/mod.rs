@@ -1,11 +1,10 @@
-//! Shared bits of the examples: the Polaris client (see `client.rs`), the Echo service, and
-//! the SDK examples' console HTTP helper for creating rules.
+//! Shared bits of the examples: the Polaris client, logs and the console HTTP helper (from
+//! `polaris_testkit::example`, shared with the SDK and polaris-volo examples) and the Echo
+//! service.
 
 #![allow(dead_code, unused_imports)]
 
-mod client;
-
-pub use client::{client, http, init_logs};
+pub use polaris_testkit::example::{framework_client as client, http, init_logs};
 use polaris_tonic::echo::{EchoRequest, EchoResponse, echo_server::Echo};
 use tonic::{Request, Response, Status};
 

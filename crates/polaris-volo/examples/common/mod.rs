@@ -1,16 +1,13 @@
-//! Shared bits of the examples: the Polaris client (the tonic examples' `client.rs`), the
-//! Echo service, a volo-grpc Echo client through Polaris, and the SDK examples' console HTTP
-//! helper for creating rules.
+//! Shared bits of the examples: the Polaris client, logs and the console HTTP helper (from
+//! `polaris_testkit::example`, shared with the SDK and polaris-tonic examples), the Echo
+//! service, a volo-grpc Echo client through Polaris, and a provider.
 
 #![allow(dead_code, unused_imports)]
-
-#[path = "../../../polaris-tonic/examples/common/client.rs"]
-mod client;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use client::{client, http, init_logs};
+pub use polaris_testkit::example::{framework_client as client, http, init_logs};
 use polaris_volo::echo::{Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse};
 use polaris_volo::{CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance};
 use volo_grpc::{Request, Response, Status};

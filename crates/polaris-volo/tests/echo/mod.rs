@@ -1,13 +1,13 @@
-//! Echo providers served with volo-grpc in the test process and registered through
-//! `PolarisServer`, and Echo clients through Polaris.
+//! polaris-volo as the framework suite drives it: Echo providers served with volo-grpc in the
+//! test process and registered through `PolarisServer`, and Echo clients through Polaris.
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use polaris_sdk::{Client, RpcPolicies, Settings};
+use polaris_sdk::{Client, RpcPolicies};
+use polaris_testkit::echo::EchoState;
+use polaris_testkit::suite::{CallOptions, Failure, Framework};
 use polaris_volo::echo::{
     Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse, EchoServer,
 };
@@ -15,25 +15,7 @@ use polaris_volo::{
     CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance, PolarisServer, PolicyLayer, ServeVolo,
 };
 use volo_grpc::server::{Server, ServiceBuilder};
-use volo_grpc::{Request, Response, Status};
-
-use crate::support::TestServer;
-
-/// A client of the test server with a short breaker sleep window (2 s).
-pub async fn client(server: &TestServer) -> Client {
-    let mut settings = Settings::default();
-    settings.consumer.circuit_breaker.sleep_window = Duration::from_secs(2);
-    Client::builder()
-        .settings(settings)
-        .addresses([server.naming_addr()])
-        .config_addresses([server.config_addr()])
-        .persist_dir(None)
-        .config_persist_dir(None)
-        .timeout(Duration::from_secs(2))
-        .build()
-        .await
-        .expect("client")
-}
+use volo_grpc::{Code, Request, Response, Status};
 
 /// An Echo client of `service` through Polaris with every layer of the crate.
 pub fn echo_client(client: &Client, service: &str, balance: PolarisLoadBalance) -> EchoClient {
@@ -64,61 +46,31 @@ pub fn request(value: &str) -> EchoRequest {
     }
 }
 
-/// Echo: answers with the request text and its own address; `slow` takes 300 ms; fails
-/// with `UNAVAILABLE` while failing.
-#[derive(Clone)]
-struct EchoImpl {
-    address: String,
-    failing: Arc<AtomicBool>,
-}
+struct EchoImpl(EchoState);
 
 impl Echo for EchoImpl {
     async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        if self.failing.load(Ordering::Relaxed) {
-            return Err(Status::unavailable("failing on purpose"));
-        }
-        let value = request.into_inner().value;
-        if value == "slow" {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        Ok(Response::new(EchoResponse {
-            value,
-            served_by: self.address.clone().into(),
-        }))
+        let value = self.0.answer(request.into_inner().value.to_string()).await;
+        let value = value.map_err(Status::unavailable)?.into();
+        let served_by = self.0.address.clone().into();
+        Ok(Response::new(EchoResponse { value, served_by }))
     }
 }
 
-/// A registered Echo provider; stops (deregistering) when dropped.
-pub struct Provider {
-    address: String,
-    failing: Arc<AtomicBool>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
+/// polaris-volo for the suite.
+pub struct Volo;
 
-impl Provider {
-    /// Serves and registers an instance of `service` with `metadata`.
-    pub async fn start(client: &Client, service: &str, metadata: &[(&str, &str)]) -> Provider {
-        Provider::spawn(client, service, metadata, false).await
-    }
+impl Framework for Volo {
+    type Caller = EchoClient;
 
-    /// Serves an instance of `service` behind the Polaris rate-limit layer.
-    pub async fn start_limited(client: &Client, service: &str) -> Provider {
-        Provider::spawn(client, service, &[], true).await
-    }
-
-    async fn spawn(
+    async fn serve(
         client: &Client,
+        listener: tokio::net::TcpListener,
         service: &str,
         metadata: &[(&str, &str)],
         limited: bool,
-    ) -> Provider {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let failing = Arc::new(AtomicBool::new(false));
-        let echo = EchoImpl {
-            address: address.clone(),
-            failing: failing.clone(),
-        };
+        echo: EchoState,
+    ) -> tokio::sync::oneshot::Sender<()> {
         let (registered_tx, registered_rx) = tokio::sync::oneshot::channel();
         let polaris = PolarisServer::builder(client.clone())
             .service_name(service)
@@ -128,10 +80,8 @@ impl Provider {
                 let _ = registered_tx.send(());
             });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            let _ = stopped.await;
-        };
-        let service = ServiceBuilder::new(EchoServer::new(echo)).build();
+        let signal = async move { drop(stopped.await) };
+        let service = ServiceBuilder::new(EchoServer::new(EchoImpl(echo))).build();
         if limited {
             let server = Server::new()
                 .layer_front(polaris.rate_limit_layer())
@@ -146,28 +96,49 @@ impl Provider {
             }));
         }
         registered_rx.await.expect("registered");
-        Provider {
-            address,
-            failing,
-            stop: Some(stop),
+        stop
+    }
+
+    fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller {
+        let mut balance = PolarisLoadBalance::new();
+        if let Some((namespace, name)) = &options.caller {
+            balance = balance.caller(namespace, name);
         }
+        if let Some(policy) = options.load_balancer {
+            balance = balance.load_balancer(policy);
+        }
+        echo_client_with(
+            client,
+            service,
+            balance,
+            options.policies.unwrap_or_default(),
+        )
     }
 
-    /// `host:port` of the instance.
-    pub fn address(&self) -> &str {
-        &self.address
-    }
-
-    /// Makes every call fail with `UNAVAILABLE` (or succeed again).
-    pub fn set_failing(&self, failing: bool) {
-        self.failing.store(failing, Ordering::Relaxed);
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+    async fn call(
+        caller: &Self::Caller,
+        value: &str,
+        headers: &[(&'static str, &str)],
+    ) -> Result<(String, String), Failure> {
+        let mut call = Request::new(request(value));
+        for (key, value) in headers {
+            call.metadata_mut()
+                .insert(*key, value.parse().expect("ASCII metadata"));
+        }
+        match caller.echo(call).await {
+            Ok(answer) => {
+                let answer = answer.into_inner();
+                Ok((answer.value.to_string(), answer.served_by.to_string()))
+            }
+            Err(status) => {
+                let message = status.message().to_string();
+                Err(match status.code() {
+                    Code::Unavailable => Failure::Unavailable(message),
+                    Code::ResourceExhausted => Failure::ResourceExhausted(message),
+                    Code::DeadlineExceeded => Failure::DeadlineExceeded(message),
+                    code => Failure::Other(format!("{code:?}: {message}")),
+                })
+            }
         }
     }
 }

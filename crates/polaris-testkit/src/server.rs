@@ -1,8 +1,5 @@
-//! Integration harness: runs the real `polaris-server` binary on free loopback ports with its
-//! own data directory, restarts it on the same ports and data, and publishes config files and
-//! rules over its HTTP API.
-
-#![allow(dead_code)]
+//! The real `polaris-server` binary on free loopback ports with its own data directory:
+//! restarted on the same ports and data, and fed config files and rules over its HTTP API.
 
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
