@@ -5,10 +5,16 @@
 use std::future::Future;
 use std::time::Duration;
 
+use polaris_sdk::lifecycle::ServerRegistration;
 use polaris_sdk::{Client, LbPolicy, RpcPolicies, RpcPolicy, ServiceKey, SuiteKeys};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 use crate::echo::{EchoState, Provider, client};
 use crate::{TestServer, eventually, fixtures};
+
+/// What a served provider stops on.
+pub type Stop = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How long a scenario waits for a change to show.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -36,17 +42,15 @@ pub trait Framework {
     /// A client of one service through the framework with every Polaris layer.
     type Caller: Send + Sync;
 
-    /// Serves `echo` on `listener` with the framework, registered through the integration as
-    /// an instance of `service` with `metadata` (behind its rate-limit layer when `limited`);
-    /// resolves once registered. Sending to or dropping the sender stops it, deregistering.
+    /// Spawns a server of the framework serving `echo` on `listener`, registered through
+    /// `polaris` (behind its rate-limit layer when `limited`), until `stop` resolves.
     fn serve(
-        client: &Client,
-        listener: tokio::net::TcpListener,
-        service: &str,
-        metadata: &[(&str, &str)],
-        limited: bool,
+        polaris: ServerRegistration,
+        listener: TcpListener,
         echo: EchoState,
-    ) -> impl Future<Output = tokio::sync::oneshot::Sender<()>>;
+        limited: bool,
+        stop: Stop,
+    );
 
     /// A caller of `service` set up with `options`.
     fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller;
@@ -66,9 +70,25 @@ pub async fn provider<F: Framework>(
     metadata: &[(&str, &str)],
     limited: bool,
 ) -> Provider {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let state = EchoState::new(listener.local_addr().unwrap().to_string());
-    let stop = F::serve(client, listener, service, metadata, limited, state.clone()).await;
+    let (registered_tx, registered_rx) = oneshot::channel();
+    let polaris = ServerRegistration::builder(client.clone())
+        .service_name(service)
+        .metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .graceful(Duration::from_millis(200), Duration::from_secs(5))
+        .on_registered(move |_, _| {
+            let _ = registered_tx.send(());
+        });
+    let (stop, stopped) = oneshot::channel::<()>();
+    F::serve(
+        polaris,
+        listener,
+        state.clone(),
+        limited,
+        Box::pin(async move { drop(stopped.await) }),
+    );
+    registered_rx.await.expect("registered");
     Provider::new(state, stop)
 }
 

@@ -4,15 +4,14 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
-
 use polaris_sdk::Client;
 use polaris_testkit::echo::EchoState;
-use polaris_testkit::suite::{CallOptions, Failure, Framework};
+use polaris_testkit::suite::{CallOptions, Failure, Framework, Stop};
 use polaris_tonic::echo::echo_client::EchoClient;
 use polaris_tonic::echo::echo_server::{Echo, EchoServer};
 use polaris_tonic::echo::{EchoRequest, EchoResponse};
 use polaris_tonic::{ChannelBuilder, PolarisChannel, PolarisServer, ServeTonic};
+use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status};
 
 /// A channel builder for `service` in `default`.
@@ -38,33 +37,20 @@ pub struct Tonic;
 impl Framework for Tonic {
     type Caller = EchoClient<PolarisChannel>;
 
-    async fn serve(
-        client: &Client,
-        listener: tokio::net::TcpListener,
-        service: &str,
-        metadata: &[(&str, &str)],
-        limited: bool,
+    fn serve(
+        polaris: PolarisServer,
+        listener: TcpListener,
         echo: EchoState,
-    ) -> tokio::sync::oneshot::Sender<()> {
-        let (registered_tx, registered_rx) = tokio::sync::oneshot::channel();
-        let polaris = PolarisServer::builder(client.clone())
-            .service_name(service)
-            .metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-            .graceful(Duration::from_millis(200), Duration::from_secs(5))
-            .on_registered(move |_, _| {
-                let _ = registered_tx.send(());
-            });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move { drop(stopped.await) };
+        limited: bool,
+        stop: Stop,
+    ) {
         let layer = limited.then(|| polaris.rate_limit_layer());
         let router = tonic::transport::Server::builder()
             .layer(tower::util::option_layer(layer))
             .add_service(EchoServer::new(EchoImpl(echo)));
-        tokio::spawn(polaris.serve_tonic(listener, signal, |incoming, shutdown| {
+        tokio::spawn(polaris.serve_tonic(listener, stop, |incoming, shutdown| {
             router.serve_with_incoming_shutdown(incoming, shutdown)
         }));
-        registered_rx.await.expect("registered");
-        stop
     }
 
     fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller {

@@ -155,6 +155,15 @@ pub(crate) mod test_support {
 
     use crate::Instance;
 
+    /// `set` without its instance at `index`.
+    pub(crate) fn without(set: &[Arc<Instance>], index: usize) -> Arc<[Arc<Instance>]> {
+        set.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, instance)| Arc::clone(instance))
+            .collect()
+    }
+
     /// Instances `10.0.0.<i>:8080` with the given weights, all healthy.
     pub(crate) fn weighted(weights: &[u32]) -> Arc<[Arc<Instance>]> {
         weights

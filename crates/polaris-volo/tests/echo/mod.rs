@@ -3,17 +3,16 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
-
 use polaris_sdk::{Client, RpcPolicies};
 use polaris_testkit::echo::EchoState;
-use polaris_testkit::suite::{CallOptions, Failure, Framework};
+use polaris_testkit::suite::{CallOptions, Failure, Framework, Stop};
 use polaris_volo::echo::{
     Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse, EchoServer,
 };
 use polaris_volo::{
     CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance, PolarisServer, PolicyLayer, ServeVolo,
 };
+use tokio::net::TcpListener;
 use volo_grpc::server::{Server, ServiceBuilder};
 use volo_grpc::{Code, Request, Response, Status};
 
@@ -63,40 +62,27 @@ pub struct Volo;
 impl Framework for Volo {
     type Caller = EchoClient;
 
-    async fn serve(
-        client: &Client,
-        listener: tokio::net::TcpListener,
-        service: &str,
-        metadata: &[(&str, &str)],
-        limited: bool,
+    fn serve(
+        polaris: PolarisServer,
+        listener: TcpListener,
         echo: EchoState,
-    ) -> tokio::sync::oneshot::Sender<()> {
-        let (registered_tx, registered_rx) = tokio::sync::oneshot::channel();
-        let polaris = PolarisServer::builder(client.clone())
-            .service_name(service)
-            .metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-            .graceful(Duration::from_millis(200), Duration::from_secs(5))
-            .on_registered(move |_, _| {
-                let _ = registered_tx.send(());
-            });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move { drop(stopped.await) };
+        limited: bool,
+        stop: Stop,
+    ) {
         let service = ServiceBuilder::new(EchoServer::new(EchoImpl(echo))).build();
         if limited {
             let server = Server::new()
                 .layer_front(polaris.rate_limit_layer())
                 .add_service(service);
-            tokio::spawn(polaris.serve_volo(listener, signal, |incoming, shutdown| {
+            tokio::spawn(polaris.serve_volo(listener, stop, |incoming, shutdown| {
                 server.run_with_shutdown(incoming, shutdown)
             }));
         } else {
             let server = Server::new().add_service(service);
-            tokio::spawn(polaris.serve_volo(listener, signal, |incoming, shutdown| {
+            tokio::spawn(polaris.serve_volo(listener, stop, |incoming, shutdown| {
                 server.run_with_shutdown(incoming, shutdown)
             }));
         }
-        registered_rx.await.expect("registered");
-        stop
     }
 
     fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller {
