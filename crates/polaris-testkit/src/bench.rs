@@ -1,7 +1,7 @@
 //! What the benchmark examples share: this process's CPU time and the table comparing a plain
 //! client with one through Polaris.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// User + system CPU time of this process so far, from `/proc/self/stat` (Linux; clock ticks
 /// of 10 ms; zero elsewhere).
@@ -39,6 +39,32 @@ impl Sample {
             self.cpu.as_nanos() as f64 / n,
             self.allocations as f64 / n,
         ]
+    }
+}
+
+/// Wall and CPU clocks started at once, for one [`Sample`].
+pub struct Meter {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Meter {
+    /// Starts both clocks.
+    pub fn start() -> Meter {
+        Meter {
+            wall: Instant::now(),
+            cpu: cpu_time(),
+        }
+    }
+
+    /// The sample of `calls` calls made since the start, which allocated `allocations` times.
+    pub fn sample(&self, allocations: usize, calls: u32) -> Sample {
+        Sample {
+            wall: self.wall.elapsed(),
+            cpu: cpu_time().saturating_sub(self.cpu),
+            allocations,
+            calls,
+        }
     }
 }
 

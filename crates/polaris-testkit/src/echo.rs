@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use polaris_sdk::lifecycle::ServerRegistration;
 use polaris_sdk::{Client, Settings};
+use tokio::sync::oneshot;
 
 use crate::TestServer;
 
@@ -22,6 +24,24 @@ pub async fn client(server: &TestServer) -> Client {
         .build()
         .await
         .expect("client")
+}
+
+/// The registration of an instance of `default/<service>` with `metadata` (a 200 ms drain,
+/// at most 5 s to stop) and what resolves once it is registered.
+pub fn registration(
+    client: &Client,
+    service: &str,
+    metadata: &[(&str, &str)],
+) -> (ServerRegistration, oneshot::Receiver<()>) {
+    let (registered_tx, registered_rx) = oneshot::channel();
+    let polaris = ServerRegistration::builder(client.clone())
+        .service_name(service)
+        .metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .graceful(Duration::from_millis(200), Duration::from_secs(5))
+        .on_registered(move |_, _| {
+            let _ = registered_tx.send(());
+        });
+    (polaris, registered_rx)
 }
 
 /// What an Echo instance does: answers with the request's text; `slow` takes 300 ms; fails

@@ -62,6 +62,14 @@ pub async fn framework_client() -> polaris_sdk::Result<Client> {
         .await
 }
 
+/// [`framework_client`] with the breakers' sleep window (`consumer.circuitBreaker.sleepWindow`)
+/// set to `window`.
+pub async fn framework_client_with_sleep_window(window: Duration) -> polaris_sdk::Result<Client> {
+    let mut settings = framework_client().await?.settings().clone();
+    settings.consumer.circuit_breaker.sleep_window = window;
+    Client::builder().settings(settings).build().await
+}
+
 /// Sends a JSON body to the console HTTP API and returns the JSON answer.
 pub fn http(method: &str, path: &str, body: &serde_json::Value) -> serde_json::Value {
     let agent: ureq::Agent = ureq::Agent::config_builder()

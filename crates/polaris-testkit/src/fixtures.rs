@@ -23,12 +23,31 @@ pub fn vip_to_gray(callee: &str) -> Value {
     }])
 }
 
-/// A local QPS limit (`POST /naming/v1/ratelimits`) of `max` calls per minute on
-/// `default/<service>`.
-pub fn local_qps_limit(service: &str, max: u32) -> Value {
+/// A local QPS limit (`POST /naming/v1/ratelimits`) named `name` of `max` calls per `window`
+/// (`"10s"`) on `default/<service>`.
+pub fn local_limit(service: &str, name: &str, max: u32, window: &str) -> Value {
     json!([{
-        "service": service, "namespace": "default", "name": "qps", "priority": 1,
+        "service": service, "namespace": "default", "name": name, "priority": 1,
         "resource": "QPS", "type": "LOCAL",
-        "amounts": [{"maxAmount": max, "validDuration": "60s"}]
+        "amounts": [{"maxAmount": max, "validDuration": window}]
+    }])
+}
+
+/// grpc-go-polaris' routing example rule (`POST /naming/v2/routings`) named `name`: callers
+/// `default/RouteEchoConsumer` whose `uid` metadata is 1 go to the instances of
+/// `default/<service>` labelled `env=dev`, 2 to `env=pre`, others anywhere.
+pub fn route_by_uid(service: &str, name: &str) -> Value {
+    let route = |uid: &str, env: &str| {
+        json!({"name": format!("uid-{uid}"),
+            "sources": [{"service": "RouteEchoConsumer", "namespace": "default", "arguments": [
+                {"type": "HEADER", "key": "uid", "value": {"type": "EXACT", "value": uid}}]}],
+            "destinations": [{"service": service, "namespace": "default", "weight": 100,
+                "labels": {"env": {"type": "EXACT", "value": env}}}]})
+    };
+    json!([{
+        "name": name, "namespace": "default", "enable": true, "priority": 1,
+        "routing_policy": "RulePolicy",
+        "routing_config": {"@type": "type.googleapis.com/v2.RuleRoutingConfig",
+            "rules": [route("1", "dev"), route("2", "pre")]}
     }])
 }

@@ -10,7 +10,7 @@ use polaris_sdk::{Client, LbPolicy, RpcPolicies, RpcPolicy, ServiceKey, SuiteKey
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::echo::{EchoState, Provider, client};
+use crate::echo::{EchoState, Provider, client, registration};
 use crate::{TestServer, eventually, fixtures};
 
 /// What a served provider stops on.
@@ -72,14 +72,7 @@ pub async fn provider<F: Framework>(
 ) -> Provider {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let state = EchoState::new(listener.local_addr().unwrap().to_string());
-    let (registered_tx, registered_rx) = oneshot::channel();
-    let polaris = ServerRegistration::builder(client.clone())
-        .service_name(service)
-        .metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-        .graceful(Duration::from_millis(200), Duration::from_secs(5))
-        .on_registered(move |_, _| {
-            let _ = registered_tx.send(());
-        });
+    let (polaris, registered) = registration(client, service, metadata);
     let (stop, stopped) = oneshot::channel::<()>();
     F::serve(
         polaris,
@@ -88,7 +81,7 @@ pub async fn provider<F: Framework>(
         limited,
         Box::pin(async move { drop(stopped.await) }),
     );
-    registered_rx.await.expect("registered");
+    registered.await.expect("registered");
     Provider::new(state, stop)
 }
 
@@ -193,7 +186,7 @@ pub async fn rate_limits_answer_resource_exhausted<F: Framework>() {
     let _provider = provider::<F>(&c, "limited-echo", &[], true).await;
     let created = server.post(
         "/naming/v1/ratelimits",
-        &fixtures::local_qps_limit("limited-echo", 3),
+        &fixtures::local_limit("limited-echo", "three", 3, "60s"),
     );
     assert_eq!(created["code"], 200_000, "{created}");
     let echo = F::caller(&c, "limited-echo", CallOptions::default());

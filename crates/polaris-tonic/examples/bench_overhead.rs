@@ -10,9 +10,9 @@
 mod common;
 
 use std::alloc::System;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use polaris_testkit::bench::{Sample, calls_from_env, cpu_time, print_overhead};
+use polaris_testkit::bench::{Meter, Sample, calls_from_env, print_overhead};
 use polaris_tonic::echo::echo_server::EchoServer;
 use polaris_tonic::echo::{EchoRequest, echo_client::EchoClient};
 use polaris_tonic::{PolarisChannel, PolarisServer, ServeTonic};
@@ -30,22 +30,12 @@ where
     T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
     <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
 {
-    let region = Region::new(GLOBAL);
-    let (wall, cpu) = (Instant::now(), cpu_time());
+    let (region, meter) = (Region::new(GLOBAL), Meter::start());
     for _ in 0..calls {
-        let answer = echo
-            .echo(EchoRequest {
-                value: "bench".into(),
-            })
-            .await;
+        let answer = echo.echo(EchoRequest::default()).await;
         assert!(answer.is_ok(), "call failed: {:?}", answer.err());
     }
-    Sample {
-        wall: wall.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
-        allocations: region.change().allocations,
-        calls,
-    }
+    meter.sample(region.change().allocations, calls)
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -55,11 +45,9 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
     let service = format!("BenchEchoTonic-{}", std::process::id());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let echo = common::EchoService {
-        served_by: "bench".into(),
-        ..Default::default()
-    };
-    let router = tonic::transport::Server::builder().add_service(EchoServer::new(echo));
+    let echo = common::EchoState::new("bench");
+    let router =
+        tonic::transport::Server::builder().add_service(EchoServer::new(common::EchoService(echo)));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (up, is_up) = tokio::sync::oneshot::channel();
     let polaris = PolarisServer::builder(client.clone())

@@ -12,9 +12,9 @@
 mod common;
 
 use std::alloc::System;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use polaris_testkit::bench::{Sample, calls_from_env, cpu_time, print_overhead};
+use polaris_testkit::bench::{Meter, Sample, calls_from_env, print_overhead};
 use polaris_volo::PolarisLoadBalance;
 use polaris_volo::echo::{EchoClient, EchoClientBuilder, EchoRequest};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -25,22 +25,12 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const ROUNDS: usize = 5;
 
 async fn run(echo: &EchoClient, calls: u32) -> Sample {
-    let region = Region::new(GLOBAL);
-    let (wall, cpu) = (Instant::now(), cpu_time());
+    let (region, meter) = (Region::new(GLOBAL), Meter::start());
     for _ in 0..calls {
-        let answer = echo
-            .echo(EchoRequest {
-                value: "bench".into(),
-            })
-            .await;
+        let answer = echo.echo(EchoRequest::default()).await;
         assert!(answer.is_ok(), "call failed: {:?}", answer.err());
     }
-    Sample {
-        wall: wall.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
-        allocations: region.change().allocations,
-        calls,
-    }
+    meter.sample(region.change().allocations, calls)
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -48,11 +38,7 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     let calls = calls_from_env(20_000);
     let client = common::client().await?;
     let service = format!("BenchEchoVolo-{}", std::process::id());
-    let echo = common::EchoService {
-        served_by: "bench".into(),
-        ..Default::default()
-    };
-    let stop = common::spawn_provider(&client, &service, &[], echo, false).await?;
+    let (_, stop) = common::spawn_provider(&client, &service, &[], "bench", false).await?;
     let address = client
         .consumer()
         .get_one_instance(

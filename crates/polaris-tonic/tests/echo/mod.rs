@@ -1,34 +1,24 @@
-//! polaris-tonic as the framework suite drives it: Echo providers served with tonic in the
-//! test process and registered through `PolarisServer`, and Echo calls through
+//! polaris-tonic as the framework suite drives it: Echo providers served with tonic (the
+//! examples' `serve_echo`) in the test process and registered through `PolarisServer`, and Echo calls through
 //! `PolarisChannel`.
 
 #![allow(dead_code)]
 
+#[path = "../../examples/common/mod.rs"]
+mod common;
+
 use polaris_sdk::Client;
 use polaris_testkit::echo::EchoState;
 use polaris_testkit::suite::{CallOptions, Failure, Framework, Stop};
+use polaris_tonic::echo::EchoRequest;
 use polaris_tonic::echo::echo_client::EchoClient;
-use polaris_tonic::echo::echo_server::{Echo, EchoServer};
-use polaris_tonic::echo::{EchoRequest, EchoResponse};
-use polaris_tonic::{ChannelBuilder, PolarisChannel, PolarisServer, ServeTonic};
+use polaris_tonic::{ChannelBuilder, PolarisChannel, PolarisServer};
 use tokio::net::TcpListener;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Code, Request};
 
 /// A channel builder for `service` in `default`.
 pub fn consumer_channel(client: &Client, service: &str) -> ChannelBuilder {
     PolarisChannel::builder(client.clone(), service)
-}
-
-struct EchoImpl(EchoState);
-
-#[tonic::async_trait]
-impl Echo for EchoImpl {
-    async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        let value = self.0.answer(request.into_inner().value).await;
-        let value = value.map_err(Status::unavailable)?;
-        let served_by = self.0.address.clone();
-        Ok(Response::new(EchoResponse { value, served_by }))
-    }
 }
 
 /// polaris-tonic for the suite.
@@ -44,13 +34,7 @@ impl Framework for Tonic {
         limited: bool,
         stop: Stop,
     ) {
-        let layer = limited.then(|| polaris.rate_limit_layer());
-        let router = tonic::transport::Server::builder()
-            .layer(tower::util::option_layer(layer))
-            .add_service(EchoServer::new(EchoImpl(echo)));
-        tokio::spawn(polaris.serve_tonic(listener, stop, |incoming, shutdown| {
-            router.serve_with_incoming_shutdown(incoming, shutdown)
-        }));
+        common::serve_echo(polaris, listener, echo, limited, stop);
     }
 
     fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller {

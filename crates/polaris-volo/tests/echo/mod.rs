@@ -1,20 +1,20 @@
-//! polaris-volo as the framework suite drives it: Echo providers served with volo-grpc in the
-//! test process and registered through `PolarisServer`, and Echo clients through Polaris.
+//! polaris-volo as the framework suite drives it: Echo providers served with volo-grpc (the
+//! examples' `serve_echo`) in the test process and registered through `PolarisServer`, and Echo clients through Polaris.
 
 #![allow(dead_code)]
+
+#[path = "../../examples/common/mod.rs"]
+mod common;
 
 use polaris_sdk::{Client, RpcPolicies};
 use polaris_testkit::echo::EchoState;
 use polaris_testkit::suite::{CallOptions, Failure, Framework, Stop};
-use polaris_volo::echo::{
-    Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse, EchoServer,
-};
+use polaris_volo::echo::{EchoClient, EchoClientBuilder, EchoRequest};
 use polaris_volo::{
-    CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance, PolarisServer, PolicyLayer, ServeVolo,
+    CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance, PolarisServer, PolicyLayer,
 };
 use tokio::net::TcpListener;
-use volo_grpc::server::{Server, ServiceBuilder};
-use volo_grpc::{Code, Request, Response, Status};
+use volo_grpc::{Code, Request};
 
 /// An Echo client of `service` through Polaris with every layer of the crate.
 pub fn echo_client(client: &Client, service: &str, balance: PolarisLoadBalance) -> EchoClient {
@@ -45,17 +45,6 @@ pub fn request(value: &str) -> EchoRequest {
     }
 }
 
-struct EchoImpl(EchoState);
-
-impl Echo for EchoImpl {
-    async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        let value = self.0.answer(request.into_inner().value.to_string()).await;
-        let value = value.map_err(Status::unavailable)?.into();
-        let served_by = self.0.address.clone().into();
-        Ok(Response::new(EchoResponse { value, served_by }))
-    }
-}
-
 /// polaris-volo for the suite.
 pub struct Volo;
 
@@ -69,20 +58,7 @@ impl Framework for Volo {
         limited: bool,
         stop: Stop,
     ) {
-        let service = ServiceBuilder::new(EchoServer::new(EchoImpl(echo))).build();
-        if limited {
-            let server = Server::new()
-                .layer_front(polaris.rate_limit_layer())
-                .add_service(service);
-            tokio::spawn(polaris.serve_volo(listener, stop, |incoming, shutdown| {
-                server.run_with_shutdown(incoming, shutdown)
-            }));
-        } else {
-            let server = Server::new().add_service(service);
-            tokio::spawn(polaris.serve_volo(listener, stop, |incoming, shutdown| {
-                server.run_with_shutdown(incoming, shutdown)
-            }));
-        }
+        common::serve_echo(polaris, listener, echo, limited, stop);
     }
 
     fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller {
