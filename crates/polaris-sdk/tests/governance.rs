@@ -11,16 +11,9 @@ use support::{TestServer, eventually};
 const DEADLINE: Duration = Duration::from_secs(15);
 
 async fn client(server: &TestServer) -> Client {
-    Client::builder()
-        .addresses([server.naming_addr()])
-        .config_addresses([server.config_addr()])
-        .persist_dir(None)
-        .config_persist_dir(None)
-        .timeout(Duration::from_secs(2))
-        .refresh_interval(Duration::from_millis(200))
-        .build()
-        .await
-        .expect("client")
+    let builder = server.client_builder();
+    let builder = builder.refresh_interval(Duration::from_millis(200));
+    builder.build().await.expect("client")
 }
 
 fn spec(service: &str, port: u32, env: &str) -> InstanceSpec {

@@ -5,25 +5,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use polaris_sdk::lifecycle::ServerRegistration;
-use polaris_sdk::{Client, Settings};
+use polaris_sdk::{Client, ClientBuilder, Settings};
 use tokio::sync::oneshot;
 
 use crate::TestServer;
+
+impl TestServer {
+    /// A client builder for this server: both gRPC ports, no local persistence, a 2 s
+    /// request timeout.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .addresses([self.naming_addr()])
+            .config_addresses([self.config_addr()])
+            .persist_dir(None)
+            .config_persist_dir(None)
+            .timeout(Duration::from_secs(2))
+    }
+}
 
 /// A client of the test server with a short breaker sleep window (2 s).
 pub async fn client(server: &TestServer) -> Client {
     let mut settings = Settings::default();
     settings.consumer.circuit_breaker.sleep_window = Duration::from_secs(2);
-    Client::builder()
-        .settings(settings)
-        .addresses([server.naming_addr()])
-        .config_addresses([server.config_addr()])
-        .persist_dir(None)
-        .config_persist_dir(None)
-        .timeout(Duration::from_secs(2))
-        .build()
-        .await
-        .expect("client")
+    let builder = server.client_builder().settings(settings);
+    builder.build().await.expect("client")
 }
 
 /// The registration of an instance of `default/<service>` with `metadata` (a 200 ms drain,

@@ -4,7 +4,7 @@
 //! overhead tables of the benchmark examples, `fixtures` holds the rules the tests and
 //! examples create, and, with the `sdk` feature, `echo` is the Echo test provider's behaviour,
 //! `suite` the scenarios every framework integration must pass and `example` the examples'
-//! client set-up.
+//! client set-up; with the `tls` feature, `tls` makes certificates at test time.
 
 pub mod bench;
 #[cfg(feature = "sdk")]
@@ -18,6 +18,8 @@ pub mod quickstart;
 pub mod server;
 #[cfg(feature = "sdk")]
 pub mod suite;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use examples::{Example, run_consumer};
 pub use server::{ADMIN_TOKEN, TestServer, binary, eventually, free_port};

@@ -11,15 +11,8 @@ use crate::{Example, TestServer, eventually, run_consumer};
 
 /// A client without push-empty protection, so that the removal of the last instance shows.
 async fn observer(server: &TestServer) -> Client {
-    Client::builder()
-        .addresses([server.naming_addr()])
-        .config_addresses([server.config_addr()])
-        .persist_dir(None)
-        .config_persist_dir(None)
-        .push_empty_protection(false)
-        .build()
-        .await
-        .unwrap()
+    let builder = server.client_builder().push_empty_protection(false);
+    builder.build().await.expect("observer client")
 }
 
 /// The ports of the instances of `default/<service>`, through the SDK (the official Discover

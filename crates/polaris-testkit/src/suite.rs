@@ -6,7 +6,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use polaris_sdk::lifecycle::ServerRegistration;
-use polaris_sdk::{Client, LbPolicy, RpcPolicies, RpcPolicy, ServiceKey, SuiteKeys};
+use polaris_sdk::{
+    Client, InstanceSpec, LbPolicy, Registration, RpcPolicies, RpcPolicy, ServiceKey, SuiteKeys,
+};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -103,6 +105,16 @@ pub async fn wait_instances(client: &Client, service: &str, n: usize) {
         async || (instance_count(client, service).await == n).then_some(()),
     )
     .await;
+}
+
+/// Registers a heartbeating instance of `default/<service>` on a loopback port where nothing
+/// listens (a process that is gone), then waits until the client lists `listed` instances.
+pub async fn dead_instance(client: &Client, service: &str, listed: usize) -> Registration {
+    let port = u32::from(crate::free_port());
+    let spec = InstanceSpec::new("default", service, "127.0.0.1", port);
+    let dead = client.provider().register(spec).await.unwrap();
+    wait_instances(client, service, listed).await;
+    dead
 }
 
 /// A v2 routing rule on request metadata sends matching calls to the labelled instances only.

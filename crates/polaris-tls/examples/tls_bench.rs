@@ -10,10 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use polaris_testkit::tls::{Ca, client_config};
 use polaris_tls::{ALPN_HTTP1, CertStore, Listener, TlsFiles};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
@@ -82,36 +81,15 @@ async fn main() {
     let trips: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20000);
 
     let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
+    let ca = Ca::new("tls bench CA");
+    let (cert_file, key_file) = ca.leaf(&["localhost"]).write(dir.path(), "server");
     let files = TlsFiles {
-        cert_file: dir.path().join("server.pem"),
-        key_file: dir.path().join("server.key"),
+        cert_file,
+        key_file,
         trusted_ca_file: None,
     };
-    std::fs::write(&files.cert_file, cert.pem()).unwrap();
-    std::fs::write(&files.key_file, key.serialize_pem()).unwrap();
     let certs = CertStore::open(files, ALPN_HTTP1).unwrap();
-
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(ca_cert.pem().as_bytes()).unwrap())
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = TlsConnector::from(Arc::new(client));
+    let connector = TlsConnector::from(Arc::new(client_config(&ca, None)));
 
     let plain = serve(TcpListener::bind("127.0.0.1:0").await.unwrap(), None).await;
     let tls = serve(TcpListener::bind("127.0.0.1:0").await.unwrap(), Some(certs)).await;

@@ -5,10 +5,9 @@
 mod echo;
 
 use echo::{Tonic, consumer_channel};
-use polaris_sdk::InstanceSpec;
+use polaris_testkit::TestServer;
 use polaris_testkit::echo::client;
-use polaris_testkit::suite::{provider, wait_instances};
-use polaris_testkit::{TestServer, free_port};
+use polaris_testkit::suite::{dead_instance, provider};
 use polaris_tonic::echo::{EchoRequest, echo_client::EchoClient};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,19 +16,8 @@ async fn calls_fail_over_from_a_dead_instance() {
     let c = client(&server).await;
     let live = provider::<Tonic>(&c, "failover-echo", &[], false).await;
     // A registered, heartbeating instance whose process is gone: nothing listens there.
-    let dead_port = free_port();
-    let _dead = c
-        .provider()
-        .register(InstanceSpec::new(
-            "default",
-            "failover-echo",
-            "127.0.0.1",
-            u32::from(dead_port),
-        ))
-        .await
-        .unwrap();
+    let _dead = dead_instance(&c, "failover-echo", 2).await;
     let mut echo = EchoClient::new(consumer_channel(&c, "failover-echo").build());
-    wait_instances(&c, "failover-echo", 2).await;
     for i in 0..30 {
         let answer = echo
             .echo(EchoRequest {

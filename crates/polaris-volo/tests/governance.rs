@@ -6,10 +6,10 @@
 mod echo;
 
 use echo::{Volo, echo_client, echo_client_with, request};
-use polaris_sdk::{InstanceSpec, LbPolicy, RpcPolicies, RpcPolicy, ServiceKey};
+use polaris_sdk::{LbPolicy, RpcPolicies, RpcPolicy, ServiceKey};
+use polaris_testkit::TestServer;
 use polaris_testkit::echo::client;
-use polaris_testkit::suite::{DEADLINE, provider, wait_instances};
-use polaris_testkit::{TestServer, free_port};
+use polaris_testkit::suite::{DEADLINE, dead_instance, provider};
 use polaris_volo::{PolarisDiscover, PolarisLoadBalance};
 use volo::discovery::Discover;
 use volo_grpc::Code;
@@ -50,18 +50,7 @@ async fn a_dead_instance_is_avoided_after_its_first_refusal() {
     let c = client(&server).await;
     let live = provider::<Volo>(&c, "failover-echo", &[], false).await;
     // A registered, heartbeating instance whose process is gone: nothing listens there.
-    let dead_port = free_port();
-    let _dead = c
-        .provider()
-        .register(InstanceSpec::new(
-            "default",
-            "failover-echo",
-            "127.0.0.1",
-            u32::from(dead_port),
-        ))
-        .await
-        .unwrap();
-    wait_instances(&c, "failover-echo", 2).await;
+    let _dead = dead_instance(&c, "failover-echo", 2).await;
     let balance = PolarisLoadBalance::new().load_balancer(LbPolicy::RoundRobin);
     let echo = echo_client(&c, "failover-echo", balance);
     let mut refused = 0;

@@ -6,8 +6,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 use polaris_store_sql::{Dialect, SqlOptions, drop_database};
 
@@ -88,41 +88,16 @@ pub fn start(dir: &Path, backend: &Backend, run: usize) -> Node {
     let config = dir.join("polaris-server.yaml");
     std::fs::write(&config, yaml).expect("config");
     let stderr_path = dir.join(format!("stderr.{run}.log"));
-    let child = Command::new(binary())
-        .arg("start")
-        .arg("--config")
-        .arg(&config)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(
-            File::create(dir.join(format!("stdout.{run}.log"))).expect("stdout"),
-        ))
-        .stderr(Stdio::from(File::create(&stderr_path).expect("stderr")))
-        .spawn()
-        .expect("spawn polaris-server");
-    let mut node = Node {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
+    let stdout = File::create(dir.join(format!("stdout.{run}.log"))).expect("stdout");
+    let stderr = File::create(&stderr_path).expect("stderr");
+    let mut child =
+        polaris_testkit::server::spawn(Path::new(binary()), &config, dir, stdout, stderr);
+    let base = format!("http://127.0.0.1:{port}");
     let probe: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(2)))
         .build()
         .into();
-    let deadline = Instant::now() + START_DEADLINE;
-    loop {
-        if let Some(status) = node.child.try_wait().expect("try_wait") {
-            panic!(
-                "polaris-server exited on start {run} with {status}: {}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default()
-            );
-        }
-        if probe.get(&format!("{}/", node.base)).call().is_ok() {
-            return node;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "polaris-server did not answer after start {run}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let answers = || probe.get(&format!("{base}/")).call().is_ok();
+    polaris_testkit::server::wait_ready(&mut child, START_DEADLINE, &stderr_path, answers);
+    Node { child, base }
 }

@@ -51,14 +51,8 @@ pub struct Volo;
 impl Framework for Volo {
     type Caller = EchoClient;
 
-    fn serve(
-        polaris: PolarisServer,
-        listener: TcpListener,
-        echo: EchoState,
-        limited: bool,
-        stop: Stop,
-    ) {
-        common::serve_echo(polaris, listener, echo, limited, stop);
+    fn serve(reg: PolarisServer, on: TcpListener, echo: EchoState, limited: bool, stop: Stop) {
+        common::serve_echo(reg, on, echo, limited, stop);
     }
 
     fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller {
