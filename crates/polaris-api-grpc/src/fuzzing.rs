@@ -1,5 +1,5 @@
 //! In-process handles on both gRPC ports for the fuzz harness (`crates/polaris-fuzz`): the same
-//! services, limits and layers [`crate::serve`] and [`crate::serve_config_with`] put behind a
+//! services, limits and layers [`crate::serve_with`] and [`crate::serve_config_with`] put behind a
 //! socket, as one tower service that takes HTTP/2-shaped gRPC requests. Not a public API.
 
 use std::convert::Infallible;
@@ -19,7 +19,7 @@ use crate::{ConfigGrpcOptions, GrpcMetrics, auth, config, oversize};
 /// A gRPC port as a service: requests in, replies (status in headers or trailers) out.
 pub type GrpcPort = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
 
-/// The naming port (`PolarisGRPC` and `PolarisServiceContractGRPC`), as [`crate::serve`] builds it.
+/// The naming port (`PolarisGRPC` and `PolarisServiceContractGRPC`), as [`crate::serve_with`] builds it.
 pub fn naming_port(
     naming: Arc<Naming>,
     governance: Arc<Governance>,

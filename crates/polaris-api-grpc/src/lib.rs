@@ -1,8 +1,8 @@
 //! The Polaris gRPC adapter for the naming port (8091): `PolarisGRPC` (registration,
 //! deregistration, heartbeat, client reports, the `Discover` stream) and
 //! `PolarisServiceContractGRPC`; and for the config port (8093): `PolarisConfigGRPC` (see
-//! [`config`], served by [`serve_config`]). Errors travel as Polaris codes in the reply body with gRPC status
-//! OK, as the official server does. On top of the official request/response `Discover`, a client
+//! [`config`], served by [`serve_config_with`]). Errors travel as Polaris codes in the reply
+//! body with gRPC status OK, as the official server does. On top of the official request/response `Discover`, a client
 //! that sends the metadata `x-polaris-push: true` when it opens the stream also receives a new
 //! `DiscoverResponse` whenever a resource it asked for changes (see [`push`]).
 
@@ -40,24 +40,8 @@ pub use push::PUSH_METADATA_KEY;
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Serves the naming gRPC services on `listener` (plain or TLS; a `TcpListener` serves plain
-/// text) until `shutdown` resolves, with connections counted but not limited.
-pub async fn serve(
-    listener: impl Into<polaris_tls::Listener>,
-    naming: Arc<Naming>,
-    governance: Arc<Governance>,
-    health: Arc<Health>,
-    metrics: Arc<GrpcMetrics>,
-    auth: Arc<polaris_auth::Auth>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    let limits = GrpcLimits::unlimited("service-grpc");
-    serve_with(
-        listener, naming, governance, health, metrics, auth, limits, shutdown,
-    )
-    .await
-}
-
-/// [`serve`] within `limits`.
+/// text) within `limits` (`GrpcLimits::unlimited` counts connections without limiting them)
+/// until `shutdown` resolves.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_with(
     listener: impl Into<polaris_tls::Listener>,
@@ -129,26 +113,8 @@ async fn serve_routes(
         .await
 }
 
-/// Serves `PolarisConfigGRPC` (the config port, 8093) on `listener` until `shutdown` resolves.
-pub async fn serve_config(
-    listener: impl Into<polaris_tls::Listener>,
-    config: Arc<ConfigCenter>,
-    metrics: Arc<GrpcMetrics>,
-    auth: Arc<polaris_auth::Auth>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    serve_config_with(
-        listener,
-        config,
-        metrics,
-        ConfigGrpcOptions::default(),
-        auth,
-        shutdown,
-    )
-    .await
-}
-
-/// [`serve_config`] with explicit settings (limits; a shorter watch timeout in tests).
+/// Serves `PolarisConfigGRPC` (the config port, 8093) on `listener` with `options` (limits,
+/// the watch timeout) until `shutdown` resolves.
 pub async fn serve_config_with(
     listener: impl Into<polaris_tls::Listener>,
     config: Arc<ConfigCenter>,

@@ -42,7 +42,7 @@ pub struct Stack {
     pub grpc_naming: GrpcPort,
     /// The config gRPC port (8093).
     pub grpc_config: GrpcPort,
-    /// The xDS port (15010): `polaris_xds::routes`, as `polaris_xds::serve` adds them.
+    /// The xDS port (15010): `polaris_xds::routes`, as `polaris_xds::serve_with` serves them.
     pub xds: GrpcPort,
     /// Registered instances and the like, for harnesses that check the state after a request.
     pub naming: Arc<Naming>,

@@ -30,6 +30,19 @@ pub enum Failure {
     Other(String),
 }
 
+impl Failure {
+    /// The failure of a call that ended with gRPC status `code` (its number) and `message`.
+    pub fn from_status(code: i32, message: &str) -> Failure {
+        let message = message.to_string();
+        match code {
+            14 => Failure::Unavailable(message),
+            8 => Failure::ResourceExhausted(message),
+            4 => Failure::DeadlineExceeded(message),
+            _ => Failure::Other(format!("code {code}: {message}")),
+        }
+    }
+}
+
 /// How a consumer of the suite's calls is set up.
 #[derive(Clone, Default)]
 pub struct CallOptions {

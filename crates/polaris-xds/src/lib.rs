@@ -30,7 +30,7 @@ use envoy_types::pb::envoy::service::endpoint::v3::endpoint_discovery_service_se
 use envoy_types::pb::envoy::service::listener::v3::listener_discovery_service_server::ListenerDiscoveryServiceServer;
 use envoy_types::pb::envoy::service::route::v3::route_discovery_service_server::RouteDiscoveryServiceServer;
 use polaris_governance::Governance;
-use polaris_limits::{ConnLimitOptions, ConnLimiter};
+use polaris_limits::ConnLimiter;
 use polaris_naming::Naming;
 use tokio::net::TcpListener;
 
@@ -76,38 +76,8 @@ pub fn start(naming: Arc<Naming>, governance: Arc<Governance>) -> Arc<XdsCache> 
     cache
 }
 
-/// Serves xDS on `listener` until `shutdown` resolves, with the default [`Limits`] and
-/// connections counted but not limited.
-pub async fn serve(
-    listener: impl Into<polaris_tls::Listener>,
-    naming: Arc<Naming>,
-    governance: Arc<Governance>,
-    auth: Arc<polaris_auth::Auth>,
-    metrics: Arc<XdsMetrics>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    let connections = ConnLimiter::new(
-        "xds-v3",
-        ConnLimitOptions {
-            open: false,
-            ..ConnLimitOptions::default()
-        },
-    );
-    let limits = Limits::default();
-    serve_with(
-        listener,
-        naming,
-        governance,
-        auth,
-        metrics,
-        limits,
-        connections,
-        shutdown,
-    )
-    .await
-}
-
-/// [`serve`] within `limits`, admitting connections through `connections`.
+/// Serves xDS on `listener` within `limits`, admitting connections through `connections`,
+/// until `shutdown` resolves.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_with(
     listener: impl Into<polaris_tls::Listener>,

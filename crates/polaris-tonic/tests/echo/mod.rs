@@ -14,7 +14,7 @@ use polaris_tonic::echo::EchoRequest;
 use polaris_tonic::echo::echo_client::EchoClient;
 use polaris_tonic::{ChannelBuilder, PolarisChannel, PolarisServer};
 use tokio::net::TcpListener;
-use tonic::{Code, Request};
+use tonic::Request;
 
 /// A channel builder for `service` in `default`.
 pub fn consumer_channel(client: &Client, service: &str) -> ChannelBuilder {
@@ -63,15 +63,7 @@ impl Framework for Tonic {
                 let answer = answer.into_inner();
                 Ok((answer.value, answer.served_by))
             }
-            Err(status) => {
-                let message = status.message().to_string();
-                Err(match status.code() {
-                    Code::Unavailable => Failure::Unavailable(message),
-                    Code::ResourceExhausted => Failure::ResourceExhausted(message),
-                    Code::DeadlineExceeded => Failure::DeadlineExceeded(message),
-                    code => Failure::Other(format!("{code:?}: {message}")),
-                })
-            }
+            Err(status) => Err(Failure::from_status(status.code() as i32, status.message())),
         }
     }
 }

@@ -14,7 +14,7 @@ use polaris_volo::{
     CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance, PolarisServer, PolicyLayer,
 };
 use tokio::net::TcpListener;
-use volo_grpc::{Code, Request};
+use volo_grpc::Request;
 
 /// An Echo client of `service` through Polaris with every layer of the crate.
 pub fn echo_client(client: &Client, service: &str, balance: PolarisLoadBalance) -> EchoClient {
@@ -86,15 +86,10 @@ impl Framework for Volo {
                 let answer = answer.into_inner();
                 Ok((answer.value.to_string(), answer.served_by.to_string()))
             }
-            Err(status) => {
-                let message = status.message().to_string();
-                Err(match status.code() {
-                    Code::Unavailable => Failure::Unavailable(message),
-                    Code::ResourceExhausted => Failure::ResourceExhausted(message),
-                    Code::DeadlineExceeded => Failure::DeadlineExceeded(message),
-                    code => Failure::Other(format!("{code:?}: {message}")),
-                })
-            }
+            Err(status) => Err(Failure::from_status(
+                i32::from(status.code()),
+                status.message(),
+            )),
         }
     }
 }
