@@ -6,7 +6,7 @@
 use polaris_auth::AuthOptions;
 use serde_json::Value;
 
-use super::typed::Invalid;
+use super::typed::{Invalid, invalid};
 
 pub(crate) fn options(section: Option<&Value>) -> Result<AuthOptions, Invalid> {
     let mut options = AuthOptions::default();
@@ -67,13 +67,6 @@ pub(crate) fn options(section: Option<&Value>) -> Result<AuthOptions, Invalid> {
         }
     }
     Ok(options)
-}
-
-fn invalid(path: &str, message: &str) -> Invalid {
-    Invalid {
-        key_path: path.to_string(),
-        message: message.to_string(),
-    }
 }
 
 #[cfg(test)]
