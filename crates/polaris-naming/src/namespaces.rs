@@ -65,18 +65,7 @@ fn validate(spec: &NamespaceSpec) -> Result<()> {
             "owners is too long",
         ));
     }
-    let exports = spec.service_export_to.iter().flatten();
-    if exports.clone().count() > MAX_BATCH
-        || exports
-            .clone()
-            .any(|n| !is_valid_name(n, MAX_NAMESPACE_LEN))
-    {
-        return Err(PolarisError::new(
-            Code::InvalidParameter,
-            "invalid service_export_to",
-        ));
-    }
-    Ok(())
+    crate::services::check_export_to(spec.service_export_to.as_ref(), "service_export_to")
 }
 
 impl Naming {
