@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use polaris_store::Mutation;
-use polaris_types::validate::{MAX_HOST_LEN, is_valid_metadata};
+use polaris_types::validate::MAX_HOST_LEN;
 use polaris_types::{
     Code, HealthCheck, Instance, Location, Metadata, PolarisError, Result, ServiceKey, instance_id,
     new_revision,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polaris_store::Mutation;
-use polaris_types::validate::{MAX_BATCH, MAX_NAMESPACE_LEN, MAX_TEXT_LEN, is_valid_name};
+use polaris_types::validate::{MAX_NAMESPACE_LEN, MAX_TEXT_LEN, is_valid_name};
 use polaris_types::{Code, Namespace, PolarisError, Result, new_token};
 
 use crate::query::{Page, Paged, matches_pattern};
