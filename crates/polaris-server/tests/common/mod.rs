@@ -70,7 +70,8 @@ impl Resp {
     }
 }
 
-fn into_resp(mut response: ureq::http::Response<ureq::Body>) -> Resp {
+/// The [`Resp`] of a reply (bodies up to 64 MiB).
+pub fn into_resp(mut response: ureq::http::Response<ureq::Body>) -> Resp {
     let status = response.status().as_u16();
     let polaris_code = response
         .headers()
