@@ -16,7 +16,7 @@ pub fn is_success(code: u32) -> bool {
 }
 
 /// CPU seconds as microseconds per operation of `ops` (`-` when there were none).
-pub fn per_op(ops: u64) -> impl Fn(f64) -> String {
+pub fn per_op(ops: u64) -> impl Fn(f64) -> String + Copy {
     move |cpu: f64| {
         if ops == 0 {
             "-".to_string()
