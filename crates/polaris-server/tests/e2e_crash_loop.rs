@@ -11,11 +11,8 @@ mod common;
 mod node_support;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::agent;
 use node_support::{Backend, Node, ScratchDatabase, start};
