@@ -29,7 +29,7 @@ fn is_prime(n: u32) -> bool {
     n >= 2
         && (2u32..)
             .take_while(|d| u64::from(*d) * u64::from(*d) <= u64::from(n))
-            .all(|d| n % d != 0)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 impl MaglevBalancer {

@@ -116,10 +116,10 @@ impl<T> SnapshotCache<T> {
         let address = set_address(set);
         {
             let entries = self.entries.read();
-            if let Some(derived) = entries.get(&address) {
-                if Arc::ptr_eq(&derived.source, set) {
-                    return use_it(&derived.value);
-                }
+            if let Some(derived) = entries.get(&address)
+                && Arc::ptr_eq(&derived.source, set)
+            {
+                return use_it(&derived.value);
             }
         }
         // Same instances under another slice (a router rebuilt an equal list): share the work.
