@@ -215,7 +215,7 @@ fn addresses(path: &str, value: &Value) -> Result<Vec<IpAddr>, Invalid> {
         .map(|t| {
             t.parse::<IpAddr>()
                 .map(|ip| ip.to_canonical())
-                .map_err(|_| invalid(path, &format!("{t:?} is not an IP address")))
+                .map_err(|_| invalid(path, format!("{t:?} is not an IP address")))
         })
         .collect()
 }
