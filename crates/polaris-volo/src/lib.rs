@@ -63,7 +63,7 @@ pub use ratelimit::{RateLimit, RateLimitLayer};
 pub use route::{CallLbPolicy, HashKey, RouteLabelsLayer, RouteLabelsService};
 pub use server::{PolarisServer, ServeVolo, VoloShutdown};
 
-/// The Echo service of the examples, tests and benchmarks (`proto/echo.proto`), generated
+/// The Echo service of the examples, tests and benchmarks (polaris-tonic's `proto/echo.proto`), generated
 /// by volo-build.
 pub mod echo {
     #![allow(missing_docs, clippy::all, unused_imports, dead_code)]

@@ -201,10 +201,10 @@ impl Memo {
         compute: impl FnOnce() -> InstanceList,
     ) -> InstanceList {
         let id = (crate::balance::set_address(set), key);
-        if let Some((input, out)) = self.entries.lock().get(&id) {
-            if Arc::ptr_eq(input, set) {
-                return Arc::clone(out);
-            }
+        if let Some((input, out)) = self.entries.lock().get(&id)
+            && Arc::ptr_eq(input, set)
+        {
+            return Arc::clone(out);
         }
         let out = compute();
         let mut entries = self.entries.lock();

@@ -1,8 +1,5 @@
-//! Integration harness: runs the real `polaris-server` binary on free loopback ports with its
-//! own data directory, restarts it on the same ports and data, and publishes config files and
-//! rules over its HTTP API.
-
-#![allow(dead_code)]
+//! The real `polaris-server` binary on free loopback ports with its own data directory:
+//! restarted on the same ports and data, and fed config files and rules over its HTTP API.
 
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
@@ -70,6 +67,50 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("bind 127.0.0.1:0")
         .port()
+}
+
+/// Spawns `<binary> start --config <config>` in `dir`, its stdout and stderr written to
+/// `stdout` and `stderr`.
+pub fn spawn(binary: &Path, config: &Path, dir: &Path, stdout: File, stderr: File) -> Child {
+    Command::new(binary)
+        .arg("start")
+        .arg("--config")
+        .arg(config)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .expect("spawn polaris-server")
+}
+
+/// Polls `ready` every 20 ms until it holds; panics with the content of `log` when `child`
+/// exits first or `deadline` passes.
+pub fn wait_ready(
+    child: &mut Child,
+    deadline: Duration,
+    log: &Path,
+    mut ready: impl FnMut() -> bool,
+) {
+    let until = Instant::now() + deadline;
+    let log = || std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "polaris-server exited during startup with {status}:\n{}",
+                log()
+            );
+        }
+        if ready() {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "polaris-server did not answer within {deadline:?}:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A running server.
@@ -159,43 +200,12 @@ impl TestServer {
         );
         std::fs::write(&config, yaml).expect("write config");
         let log = File::create(self.log_path()).expect("log file");
-        let child = Command::new(binary())
-            .arg("start")
-            .arg("--config")
-            .arg(&config)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn polaris-server");
+        let out = log.try_clone().expect("log");
+        let mut child = spawn(binary(), &config, self.dir.path(), out, log);
+        wait_ready(&mut child, START_DEADLINE, &self.log_path(), || {
+            self.answers()
+        });
         self.child = Some(child);
-        self.wait_ready();
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + START_DEADLINE;
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "polaris-server exited during startup with {status}:\n{}",
-                    std::fs::read_to_string(self.log_path()).unwrap_or_default()
-                );
-            }
-            if self.answers() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "polaris-server did not answer within {START_DEADLINE:?}:\n{}",
-                std::fs::read_to_string(self.log_path()).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 
     /// True when the HTTP port answers and both gRPC ports accept connections.

@@ -1,26 +1,24 @@
-//! Runs the crate's examples as processes against a test server.
-
-#![allow(dead_code)]
+//! Runs a crate's examples as processes against a test server.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::TestServer;
+use crate::TestServer;
 
-/// The example `name` of the crate under test, built by cargo test next to this test binary
+/// The example `name` of the crate whose manifest directory is `crate_dir`, built by cargo test next to this test binary
 /// (`target/<profile>/examples/<name>-<hash>`). Several crates have examples of the same name
 /// (`quickstart_provider`...), and their uplifted `examples/<name>` copies overwrite each
 /// other, so the binary is the newest one whose dep-info lists this crate's source.
-fn example_path(name: &str) -> PathBuf {
+fn example_path(crate_dir: &str, name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let examples = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target dir")
         .join("examples");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let source = Path::new(crate_dir)
         .join("examples")
         .join(format!("{name}.rs"));
     let source = source.to_string_lossy().into_owned();
@@ -57,8 +55,8 @@ fn example_path(name: &str) -> PathBuf {
     path
 }
 
-fn command(name: &str, server: &TestServer, scratch: &std::path::Path) -> Command {
-    let mut command = Command::new(example_path(name));
+fn command(crate_dir: &str, name: &str, server: &TestServer, scratch: &Path) -> Command {
+    let mut command = Command::new(example_path(crate_dir, name));
     command
         .env("POLARIS_ADDR", server.naming_addr())
         .env("POLARIS_CONFIG_ADDR", server.config_addr())
@@ -74,10 +72,11 @@ pub struct Example {
 }
 
 impl Example {
-    /// Starts a provider example and waits for its `port N` line.
-    pub fn start(name: &str, server: &TestServer) -> Example {
+    /// Starts the provider example `name` of the crate at `crate_dir` (its
+    /// `env!("CARGO_MANIFEST_DIR")`) and waits for its `port N` line.
+    pub fn start(crate_dir: &str, name: &str, server: &TestServer) -> Example {
         let scratch = server.scratch(name);
-        let mut child = command(name, server, &scratch)
+        let mut child = command(crate_dir, name, server, &scratch)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -145,10 +144,11 @@ impl Drop for Example {
     }
 }
 
-/// Runs a consumer example to its end; returns its stdout, panicking unless it exits 0.
-pub fn run_consumer(name: &str, server: &TestServer, args: &[&str]) -> String {
+/// Runs the consumer example `name` of the crate at `crate_dir` to its end; returns its
+/// stdout, panicking unless it exits 0.
+pub fn run_consumer(crate_dir: &str, name: &str, server: &TestServer, args: &[&str]) -> String {
     let scratch = server.scratch(name);
-    let output = command(name, server, &scratch)
+    let output = command(crate_dir, name, server, &scratch)
         .args(args)
         .output()
         .expect("run consumer");
