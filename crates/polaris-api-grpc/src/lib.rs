@@ -134,7 +134,13 @@ pub async fn serve_config_with(
         // Parked long polls answer "no change" now instead of holding the shutdown.
         let _ = stop_tx.send(true);
     };
-    serve_routes(listener.into(), limits, config_routes(service, auth), shutdown).await
+    serve_routes(
+        listener.into(),
+        limits,
+        config_routes(service, auth),
+        shutdown,
+    )
+    .await
 }
 
 #[cfg(test)]

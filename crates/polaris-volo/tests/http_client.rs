@@ -3,16 +3,14 @@
 //! with the route-labels and breaker layers: routing by a header rule and by destination
 //! metadata, a dead instance avoided, a deregistered one left, a failing one ejected.
 
-#[path = "../../polaris-sdk/tests/support/mod.rs"]
-mod support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use polaris_sdk::{Client, InstanceSpec, LbPolicy, Registration, ServiceKey, Settings};
+use polaris_testkit::server as support;
+use polaris_testkit::server::{TestServer, eventually};
 use polaris_volo::{CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance};
 use serde_json::json;
-use support::{TestServer, eventually};
 use volo_http::body::BodyConversion;
 use volo_http::server::Server;
 use volo_http::server::route::{Router, get};
