@@ -14,7 +14,7 @@ use tonic::codegen::http::{Request, Response};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
-use crate::{ConfigGrpcOptions, GrpcMetrics, auth, config, oversize};
+use crate::{ConfigGrpcOptions, GrpcMetrics, config, oversize};
 
 /// A gRPC port as a service: requests in, replies (status in headers or trailers) out.
 pub type GrpcPort = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;

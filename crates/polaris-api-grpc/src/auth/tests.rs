@@ -108,13 +108,14 @@ async fn strict_port()
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let metrics = Arc::new(crate::GrpcMetrics::default());
-    tokio::spawn(crate::serve(
+    tokio::spawn(crate::serve_with(
         listener,
         naming,
         governance,
         health,
         metrics,
         auth,
+        crate::GrpcLimits::unlimited("service-grpc"),
         std::future::pending(),
     ));
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
