@@ -1,5 +1,6 @@
 //! Compiles `proto/polaris/v1/*.proto` with protox (no system `protoc`) and
-//! generates the prost messages plus tonic clients and servers into `OUT_DIR`.
+//! generates the prost messages plus tonic clients (and, with the `server` feature, servers)
+//! into `OUT_DIR`.
 //! It also writes the encoded `FileDescriptorSet` (imports included, source
 //! info stripped) to `OUT_DIR/polaris_v1.bin` for runtime reflection, and the proto3 JSON
 //! `Serialize` impls of every `v1` message to `OUT_DIR/v1_json.rs` (see `build/json_codegen.rs`).
@@ -55,15 +56,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=build/json_codegen.rs");
     std::fs::write(out.join("v1_json.rs"), json_codegen::generate(&fds, "v1"))?;
 
+    // Server stubs only with the `server` feature: client-side crates do not compile them.
+    let server = std::env::var_os("CARGO_FEATURE_SERVER").is_some();
     tonic_prost_build::configure()
-        .build_server(true)
+        .build_server(server)
         .build_client(true)
         // Callers bring their own channel; this keeps tonic's transport
         // feature out of this crate.
         .build_transport(false)
         .emit_rerun_if_changed(false)
         .compile_fds(fds)?;
-    shared_discover_server(&out.join("shared"))?;
+    if server {
+        shared_discover_server(&out.join("shared"))?;
+    }
     Ok(())
 }
 

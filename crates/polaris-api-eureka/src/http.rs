@@ -119,7 +119,7 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::NotFoundInstance
         | Code::NotFoundService
         | Code::NotFoundNamespace => StatusCode::NOT_FOUND,
-        other => StatusCode::from_u16((other.value() / 1000) as u16)
+        other => StatusCode::from_u16(other.http_status())
             .ok()
             .filter(|s| s.is_client_error() || s.is_server_error())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

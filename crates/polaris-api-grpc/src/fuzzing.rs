@@ -1,30 +1,25 @@
 //! In-process handles on both gRPC ports for the fuzz harness (`crates/polaris-fuzz`): the same
-//! services, limits and layers [`crate::serve`] and [`crate::serve_config_with`] put behind a
+//! services, limits and layers [`crate::serve_with`] and [`crate::serve_config_with`] put behind a
 //! socket, as one tower service that takes HTTP/2-shaped gRPC requests. Not a public API.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use polaris_config::ConfigCenter;
-use polaris_discovery::Discovery;
 use polaris_governance::Governance;
 use polaris_health::Health;
 use polaris_naming::Naming;
-use polaris_proto::shared::PolarisGrpcServer;
-use polaris_proto::v1::polaris_config_grpc_server::PolarisConfigGrpcServer;
-use polaris_proto::v1::polaris_service_contract_grpc_server::PolarisServiceContractGrpcServer;
 use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
-use crate::{ConfigGrpcOptions, GrpcMetrics, MAX_MESSAGE_BYTES, auth, config, contract, naming};
-use crate::{oversize, push};
+use crate::{ConfigGrpcOptions, GrpcMetrics, config, oversize};
 
 /// A gRPC port as a service: requests in, replies (status in headers or trailers) out.
 pub type GrpcPort = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
 
-/// The naming port (`PolarisGRPC` and `PolarisServiceContractGRPC`), as [`crate::serve`] builds it.
+/// The naming port (`PolarisGRPC` and `PolarisServiceContractGRPC`), as [`crate::serve_with`] builds it.
 pub fn naming_port(
     naming: Arc<Naming>,
     governance: Arc<Governance>,
@@ -32,27 +27,9 @@ pub fn naming_port(
     metrics: Arc<GrpcMetrics>,
     auth: Arc<polaris_auth::Auth>,
 ) -> GrpcPort {
-    let backends = Arc::new(Discovery {
-        naming: naming.clone(),
-        governance,
-    });
-    let hub = push::PushHub::start(&backends);
     let subscriptions = polaris_limits::DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM;
-    let grpc = naming::PolarisService::new(backends, health, hub, metrics, subscriptions);
-    let routes = tonic::service::Routes::new(
-        PolarisGrpcServer::new(grpc)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-    )
-    .add_service(PolarisServiceContractGrpcServer::new(
-        contract::ContractService::new(naming),
-    ));
-    BoxCloneSyncService::new(
-        ServiceBuilder::new()
-            .layer(oversize::layer())
-            .layer(auth::AuthLayer::new(auth))
-            .service(routes),
-    )
+    let routes = crate::naming_routes(naming, governance, health, metrics, auth, subscriptions);
+    port(routes)
 }
 
 /// The config port (`PolarisConfigGRPC`), as [`crate::serve_config_with`] builds it.
@@ -66,15 +43,15 @@ pub fn config_port(
     // away, as on a stopping server: a fuzz input never waits for a long poll.
     let (_stop, stopping) = tokio::sync::watch::channel(false);
     let service = config::ConfigService::new(center, metrics, options, stopping);
-    let routes = tonic::service::Routes::new(
-        PolarisConfigGrpcServer::new(service)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-    );
+    port(crate::config_routes(service, auth))
+}
+
+/// `routes` behind the layer of [`crate::serve_routes`] that sees requests (oversize replies;
+/// no write-rate limit, so that every input reaches the handlers; auth guards are inside).
+fn port(routes: tonic::service::Routes) -> GrpcPort {
     BoxCloneSyncService::new(
         ServiceBuilder::new()
             .layer(oversize::layer())
-            .layer(auth::AuthLayer::new(auth))
             .service(routes),
     )
 }

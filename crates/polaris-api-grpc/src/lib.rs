@@ -1,8 +1,8 @@
 //! The Polaris gRPC adapter for the naming port (8091): `PolarisGRPC` (registration,
 //! deregistration, heartbeat, client reports, the `Discover` stream) and
 //! `PolarisServiceContractGRPC`; and for the config port (8093): `PolarisConfigGRPC` (see
-//! [`config`], served by [`serve_config`]). Errors travel as Polaris codes in the reply body with gRPC status
-//! OK, as the official server does. On top of the official request/response `Discover`, a client
+//! [`config`], served by [`serve_config_with`]). Errors travel as Polaris codes in the reply
+//! body with gRPC status OK, as the official server does. On top of the official request/response `Discover`, a client
 //! that sends the metadata `x-polaris-push: true` when it opens the stream also receives a new
 //! `DiscoverResponse` whenever a resource it asked for changes (see [`push`]).
 
@@ -40,24 +40,8 @@ pub use push::PUSH_METADATA_KEY;
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Serves the naming gRPC services on `listener` (plain or TLS; a `TcpListener` serves plain
-/// text) until `shutdown` resolves, with connections counted but not limited.
-pub async fn serve(
-    listener: impl Into<polaris_tls::Listener>,
-    naming: Arc<Naming>,
-    governance: Arc<Governance>,
-    health: Arc<Health>,
-    metrics: Arc<GrpcMetrics>,
-    auth: Arc<polaris_auth::Auth>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    let limits = GrpcLimits::unlimited("service-grpc");
-    serve_with(
-        listener, naming, governance, health, metrics, auth, limits, shutdown,
-    )
-    .await
-}
-
-/// [`serve`] within `limits`.
+/// text) within `limits` (`GrpcLimits::unlimited` counts connections without limiting them)
+/// until `shutdown` resolves.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_with(
     listener: impl Into<polaris_tls::Listener>,
@@ -69,54 +53,71 @@ pub async fn serve_with(
     limits: GrpcLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    let subscriptions = limits.max_subscriptions_per_stream;
+    let routes = naming_routes(naming, governance, health, metrics, auth, subscriptions);
+    serve_routes(listener.into(), limits, routes, shutdown).await
+}
+
+/// The naming port's services (`PolarisGRPC` with its message bounds and
+/// `PolarisServiceContractGRPC`, each behind its auth guard): the one builder of what
+/// [`serve_with`] serves and the fuzz harness calls in process.
+fn naming_routes(
+    naming: Arc<Naming>,
+    governance: Arc<Governance>,
+    health: Arc<Health>,
+    metrics: Arc<GrpcMetrics>,
+    auth: Arc<polaris_auth::Auth>,
+    subscriptions: usize,
+) -> tonic::service::Routes {
     let backends = Arc::new(Discovery {
         naming: naming.clone(),
         governance,
     });
     let hub = push::PushHub::start(&backends);
-    let grpc = naming::PolarisService::new(
-        backends,
-        health,
-        hub,
-        metrics,
-        limits.max_subscriptions_per_stream,
-    );
-    let contracts = contract::ContractService::new(naming.clone());
+    let grpc = naming::PolarisService::new(backends, health, hub, metrics, subscriptions);
+    tonic::service::Routes::new(
+        PolarisGrpcServer::new(auth::Guarded::new(grpc, auth.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
+    .add_service(PolarisServiceContractGrpcServer::new(auth::Guarded::new(
+        contract::ContractService::new(naming),
+        auth,
+    )))
+}
+
+/// The config port's service (`PolarisConfigGRPC` with its message bounds, behind its auth
+/// guard), for [`serve_config_with`] and the fuzz harness.
+fn config_routes(
+    service: config::ConfigService,
+    auth: Arc<polaris_auth::Auth>,
+) -> tonic::service::Routes {
+    tonic::service::Routes::new(
+        PolarisConfigGrpcServer::new(auth::Guarded::new(service, auth))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
+}
+
+/// Serves `routes` on `listener` behind the layers of every gRPC port (oversize replies,
+/// write rates) within `limits`, until `shutdown` resolves.
+async fn serve_routes(
+    listener: polaris_tls::Listener,
+    limits: GrpcLimits,
+    routes: tonic::service::Routes,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
         .layer(oversize::layer())
         .layer(limits.write_layer())
-        .layer(auth::AuthLayer::new(auth))
-        .add_service(
-            PolarisGrpcServer::new(grpc)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .add_service(PolarisServiceContractGrpcServer::new(contracts))
-        .serve_with_incoming_shutdown(limits.incoming(listener.into()), shutdown)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(limits.incoming(listener), shutdown)
         .await
 }
 
-/// Serves `PolarisConfigGRPC` (the config port, 8093) on `listener` until `shutdown` resolves.
-pub async fn serve_config(
-    listener: impl Into<polaris_tls::Listener>,
-    config: Arc<ConfigCenter>,
-    metrics: Arc<GrpcMetrics>,
-    auth: Arc<polaris_auth::Auth>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    serve_config_with(
-        listener,
-        config,
-        metrics,
-        ConfigGrpcOptions::default(),
-        auth,
-        shutdown,
-    )
-    .await
-}
-
-/// [`serve_config`] with explicit settings (limits; a shorter watch timeout in tests).
+/// Serves `PolarisConfigGRPC` (the config port, 8093) on `listener` with `options` (limits,
+/// the watch timeout) until `shutdown` resolves.
 pub async fn serve_config_with(
     listener: impl Into<polaris_tls::Listener>,
     config: Arc<ConfigCenter>,
@@ -133,18 +134,13 @@ pub async fn serve_config_with(
         // Parked long polls answer "no change" now instead of holding the shutdown.
         let _ = stop_tx.send(true);
     };
-    tonic::transport::Server::builder()
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        .layer(oversize::layer())
-        .layer(limits.write_layer())
-        .layer(auth::AuthLayer::new(auth))
-        .add_service(
-            PolarisConfigGrpcServer::new(service)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .serve_with_incoming_shutdown(limits.incoming(listener.into()), shutdown)
-        .await
+    serve_routes(
+        listener.into(),
+        limits,
+        config_routes(service, auth),
+        shutdown,
+    )
+    .await
 }
 
 #[cfg(test)]

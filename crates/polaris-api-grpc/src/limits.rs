@@ -19,7 +19,17 @@ use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};
 use tonic::transport::server::TcpConnectInfo;
 
-use crate::auth::{Check, classify, refusal};
+use std::convert::Infallible;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http_body::Frame;
+use http_body_util::StreamBody;
+use polaris_auth::{Access, Endpoint, Scope};
+use polaris_proto::v1;
+use prost::Message;
+use tonic::codegen::http::{HeaderMap, HeaderValue};
+
+use crate::auth::{Refused, endpoint_of};
 
 /// What one gRPC listener allows a client.
 #[derive(Clone)]
@@ -133,7 +143,9 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         if let Some(limiter) = &self.limiter
-            && let Check::Write(kind, _) = classify(request.uri().path())
+            && let Some(endpoint) = endpoint_of(request.uri().path())
+            && endpoint.scope() == Scope::Client
+            && endpoint.access() == Access::Write
             && let Some(peer) = request
                 .extensions()
                 .get::<TcpConnectInfo>()
@@ -143,8 +155,38 @@ where
             tracing::debug!(target: "polaris_api_grpc", %peer,
                 path = request.uri().path(), "write refused: over the client's rate");
             let err = PolarisError::new(Code::IpRateLimit, "");
-            return Box::pin(async move { Ok(refusal(kind, &err)) });
+            return Box::pin(async move { Ok(refusal(endpoint, &err)) });
         }
         Box::pin(self.inner.call(request))
     }
+}
+
+/// A complete gRPC reply to a write refused before it was read: one message carrying the code
+/// (the method's reply type), then an OK status.
+fn refusal(endpoint: Endpoint, err: &PolarisError) -> Response<Body> {
+    let message = match endpoint {
+        Endpoint::ClientCreateConfigFile
+        | Endpoint::ClientUpdateConfigFile
+        | Endpoint::ClientPublishConfigFile
+        | Endpoint::ClientUpsertAndPublishConfigFile => {
+            v1::ConfigClientResponse::refused(err).encode_to_vec()
+        }
+        _ => v1::Response::refused(err).encode_to_vec(),
+    };
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.put_u8(0);
+    frame.put_u32(message.len() as u32);
+    frame.put_slice(&message);
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    let frames = [
+        Ok::<_, Infallible>(Frame::data(Bytes::from(frame))),
+        Ok(Frame::trailers(trailers)),
+    ];
+    let body = StreamBody::new(tokio_stream::iter(frames));
+    let mut response = Response::new(Body::new(body));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/grpc"));
+    response
 }

@@ -43,13 +43,15 @@ async fn fixture() -> Fixture {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let metrics = Arc::new(crate::GrpcMetrics::default());
-    tokio::spawn(crate::serve(
+    let limits = crate::GrpcLimits::unlimited("service-grpc");
+    tokio::spawn(crate::serve_with(
         listener,
         naming.clone(),
         governance.clone(),
         health,
         metrics,
         auth,
+        limits,
         std::future::pending(),
     ));
     let channel = Channel::from_shared(format!("http://{addr}"))

@@ -1,6 +1,12 @@
 //! Request decoding: bounded bodies, JSON arrays and objects in proto-JSON style, query strings.
+//! A body the enforcement layer already parsed to name its resources arrives as [`Parsed`] JSON
+//! and is not parsed again: handlers take a [`Payload`] and read it through [`Payload::json`].
+
+use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequest, Request};
 use polaris_types::validate::MAX_BATCH;
 use polaris_types::{Code, PolarisError, Result};
 use serde::de::DeserializeOwned;
@@ -22,6 +28,48 @@ pub async fn read_body(body: Body) -> Result<Vec<u8>> {
         })
 }
 
+/// The JSON body the enforcement layer parsed (once), handed to the handler.
+#[derive(Clone, Debug)]
+pub struct Parsed(pub Arc<Value>);
+
+/// A handler's request body: its bytes, or the JSON already parsed from them.
+pub struct Payload {
+    body: Body,
+    parsed: Option<Arc<Value>>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Payload {
+    type Rejection = Infallible;
+
+    async fn from_request(mut request: Request, _: &S) -> std::result::Result<Self, Infallible> {
+        let parsed = request.extensions_mut().remove::<Parsed>().map(|p| p.0);
+        Ok(Payload {
+            body: request.into_body(),
+            parsed,
+        })
+    }
+}
+
+impl Payload {
+    /// The body as JSON: the enforcement layer's parse when it made one, else parsed now.
+    pub async fn json(self) -> Result<Value> {
+        match self.parsed {
+            Some(value) => Ok(Arc::unwrap_or_clone(value)),
+            None => parse_value(&read_body(self.body).await?),
+        }
+    }
+
+    /// A console batch (see [`parse_array`]).
+    pub async fn array<T: DeserializeOwned>(self) -> Result<Vec<T>> {
+        array_of(self.json().await?)
+    }
+
+    /// A single JSON object.
+    pub async fn object<T: DeserializeOwned>(self) -> Result<T> {
+        object_of(self.json().await?)
+    }
+}
+
 fn parse_error(err: impl std::fmt::Display) -> PolarisError {
     PolarisError::new(Code::ParseException, err.to_string())
 }
@@ -36,7 +84,11 @@ fn parse_value(bytes: &[u8]) -> Result<Value> {
 /// Decodes a JSON array of items (a console batch). `[]` and `{}` are empty requests; more
 /// than 100 items is over the batch limit.
 pub fn parse_array<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>> {
-    let items = match parse_value(bytes)? {
+    array_of(parse_value(bytes)?)
+}
+
+fn array_of<T: DeserializeOwned>(value: Value) -> Result<Vec<T>> {
+    let items = match value {
         Value::Array(items) => items,
         Value::Object(map) if map.is_empty() => Vec::new(),
         _ => {
@@ -62,8 +114,8 @@ pub fn parse_array<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>> {
 }
 
 /// Decodes a single JSON object.
-pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    match parse_value(bytes)? {
+fn object_of<T: DeserializeOwned>(value: Value) -> Result<T> {
+    match value {
         value @ Value::Object(_) => serde_json::from_value(value).map_err(parse_error),
         _ => Err(PolarisError::new(
             Code::ParseException,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::body::read_body;
+use crate::body::Payload;
 use crate::console_namespaces::one;
-use crate::governance::json::parse_message;
+use crate::governance::json::parse_json;
 use crate::reply::{Reply, json_bytes_reply};
 use crate::wire::naming::{InstanceIn, instance_created};
 
@@ -40,7 +40,7 @@ struct DiscoverBodies {
     healthy: SharedAnswers,
 }
 
-async fn register(State(state): State<AppState>, body: Body) -> Response {
+async fn register(State(state): State<AppState>, body: Payload) -> Response {
     let ins = match one::<InstanceIn>(body).await {
         Ok(ins) => ins,
         Err(reply) => return reply.into_response(),
@@ -52,7 +52,7 @@ async fn register(State(state): State<AppState>, body: Body) -> Response {
     .into_response()
 }
 
-async fn deregister(State(state): State<AppState>, body: Body) -> Response {
+async fn deregister(State(state): State<AppState>, body: Payload) -> Response {
     let ins = match one::<InstanceIn>(body).await {
         Ok(ins) => ins,
         Err(reply) => return reply.into_response(),
@@ -64,7 +64,7 @@ async fn deregister(State(state): State<AppState>, body: Body) -> Response {
     .into_response()
 }
 
-async fn heartbeat(State(state): State<AppState>, body: Body) -> Response {
+async fn heartbeat(State(state): State<AppState>, body: Payload) -> Response {
     let ins = match one::<InstanceIn>(body).await {
         Ok(ins) => ins,
         Err(reply) => return reply.into_response(),
@@ -83,7 +83,7 @@ struct ClientIn {
     location: Option<Value>,
 }
 
-async fn report_client(body: Body) -> Response {
+async fn report_client(body: Payload) -> Response {
     match one::<ClientIn>(body).await {
         Ok(client) => Reply::ok()
             .with(
@@ -101,11 +101,12 @@ async fn report_client(body: Body) -> Response {
 async fn discover(
     State(state): State<AppState>,
     Extension(bodies): Extension<Arc<DiscoverBodies>>,
-    body: Body,
+    body: Payload,
 ) -> Response {
-    let request = match read_body(body)
+    let request = match body
+        .json()
         .await
-        .and_then(|bytes| parse_message::<v1::DiscoverRequest>("v1.DiscoverRequest", &bytes))
+        .and_then(|json| parse_json::<v1::DiscoverRequest>("v1.DiscoverRequest", json))
     {
         Ok(request) => request,
         Err(err) => return Reply::from(err).into_response(),

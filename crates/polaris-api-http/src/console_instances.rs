@@ -1,7 +1,6 @@
 //! `/naming/v1/instances` and its host-wide operations.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -10,7 +9,8 @@ use polaris_types::{Code, PolarisError, ServiceKey};
 use serde_json::json;
 
 use crate::AppState;
-use crate::body::Query;
+use crate::auth::guard::Visibility;
+use crate::body::{Payload, Query};
 use std::collections::HashSet;
 
 use crate::console_namespaces::{decode_batch, join_in_order, run_batch};
@@ -29,7 +29,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Registers the items concurrently; an id seen earlier in the same batch is refused with
 /// `SameInstanceRequest`, as officially.
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     let items = match decode_batch::<InstanceIn>(body).await {
         Ok(items) => items,
         Err(response) => return response,
@@ -58,7 +58,7 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
     reply.into_response()
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
         let naming = state.naming.clone();
         async move {
@@ -71,7 +71,7 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
         let naming = state.naming.clone();
         async move {
@@ -92,7 +92,7 @@ fn host_target(ins: &InstanceIn) -> (ServiceKey, String) {
     (key, ins.host.clone().unwrap_or_default())
 }
 
-async fn delete_by_host(State(state): State<AppState>, body: Body) -> Response {
+async fn delete_by_host(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
         let naming = state.naming.clone();
         async move {
@@ -106,7 +106,7 @@ async fn delete_by_host(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn isolate_by_host(State(state): State<AppState>, body: Body) -> Response {
+async fn isolate_by_host(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
         let naming = state.naming.clone();
         async move {
@@ -161,6 +161,7 @@ fn instance_filter(query: &Query) -> Result<InstanceFilter, PolarisError> {
     }
     let number = |key: &str| query.get(key).and_then(|v| v.parse::<u32>().ok());
     Ok(InstanceFilter {
+        visible: Default::default(),
         id: query.text("id"),
         namespace: query.text("namespace"),
         service: query.text("service"),
@@ -180,12 +181,17 @@ fn instance_filter(query: &Query) -> Result<InstanceFilter, PolarisError> {
     })
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
-    let (filter, page) = match instance_filter(&query).and_then(|f| Ok((f, query.page()?))) {
+    let (mut filter, page) = match instance_filter(&query).and_then(|f| Ok((f, query.page()?))) {
         Ok(parsed) => parsed,
         Err(err) => return query_error(&err),
     };
+    filter.visible = visible;
     let paged = state.naming.list_instances(&filter, page);
     let snapshot = state.naming.snapshot();
     let items = paged

@@ -3,7 +3,6 @@
 use std::future::Future;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,7 +12,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::AppState;
-use crate::body::{Query, parse_array, parse_object, read_body};
+use crate::auth::guard::Visibility;
+use crate::body::{Payload, Query};
 use crate::reply::{BatchReply, BatchRule, Reply, json_reply, query_error};
 use crate::wire::naming::{NamespaceIn, namespace_created, namespace_out};
 
@@ -33,7 +33,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Runs a console batch: decode an array, run each item in order, collect the replies.
-pub(crate) async fn run_batch<T, F, Fut>(body: Body, rule: BatchRule, mut each: F) -> Response
+pub(crate) async fn run_batch<T, F, Fut>(body: Payload, rule: BatchRule, mut each: F) -> Response
 where
     T: DeserializeOwned,
     F: FnMut(T) -> Fut,
@@ -51,10 +51,9 @@ where
 }
 
 /// Decodes a console batch body, or answers with the batch-level error.
-pub(crate) async fn decode_batch<T: DeserializeOwned>(body: Body) -> Result<Vec<T>, Response> {
-    read_body(body)
+pub(crate) async fn decode_batch<T: DeserializeOwned>(body: Payload) -> Result<Vec<T>, Response> {
+    body.array::<T>()
         .await
-        .and_then(|bytes| parse_array::<T>(&bytes))
         .map_err(|err| BatchReply::failed(&err))
 }
 
@@ -83,14 +82,11 @@ where
 }
 
 /// Decodes one JSON object body, or answers with a parse error reply.
-pub(crate) async fn one<T: DeserializeOwned>(body: Body) -> Result<T, Reply> {
-    read_body(body)
-        .await
-        .and_then(|bytes| parse_object(&bytes))
-        .map_err(Reply::from)
+pub(crate) async fn one<T: DeserializeOwned>(body: Payload) -> Result<T, Reply> {
+    body.object().await.map_err(Reply::from)
 }
 
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::HighestFailure, |ns: NamespaceIn| {
         let naming = state.naming.clone();
         async move {
@@ -103,7 +99,7 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::HighestFailure, |ns: NamespaceIn| {
         let naming = state.naming.clone();
         async move {
@@ -116,7 +112,7 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::HighestFailure, |ns: NamespaceIn| {
         let naming = state.naming.clone();
         async move {
@@ -135,7 +131,11 @@ async fn delete(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
     let page = match query.page() {
         // For namespaces, as officially, `limit=0` means "no limit".
@@ -147,6 +147,7 @@ async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respons
         Err(err) => return query_error(&err),
     };
     let filter = NamespaceFilter {
+        visible,
         names: query.all("name"),
         owners: query.all("owner"),
     };

@@ -1,7 +1,6 @@
 //! `/naming/v1/services` and `/naming/v1/service/alias(es)`.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -10,7 +9,8 @@ use polaris_types::{Code, PolarisError, ServiceKey};
 use serde_json::json;
 
 use crate::AppState;
-use crate::body::Query;
+use crate::auth::guard::Visibility;
+use crate::body::{Payload, Query};
 use crate::console_namespaces::{one, run_batch};
 use crate::reply::{BatchRule, Reply, query_error, query_reply};
 use crate::wire::naming::{AliasIn, ServiceIn, alias_out, service_created, service_out};
@@ -30,7 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/naming/v1/service/aliases/delete", post(delete_aliases))
 }
 
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |svc: ServiceIn| {
         let naming = state.naming.clone();
         async move {
@@ -48,7 +48,7 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |svc: ServiceIn| {
         let naming = state.naming.clone();
         async move {
@@ -61,7 +61,7 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |svc: ServiceIn| {
         let naming = state.naming.clone();
         async move {
@@ -127,6 +127,7 @@ fn service_filter(query: &Query) -> Result<ServiceFilter, PolarisError> {
         ));
     }
     Ok(ServiceFilter {
+        visible: Default::default(),
         namespace: query.text("namespace"),
         name: query.text("name"),
         business: query.text("business"),
@@ -140,12 +141,17 @@ fn service_filter(query: &Query) -> Result<ServiceFilter, PolarisError> {
     })
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
-    let (filter, page) = match service_filter(&query).and_then(|f| Ok((f, query.page()?))) {
+    let (mut filter, page) = match service_filter(&query).and_then(|f| Ok((f, query.page()?))) {
         Ok(parsed) => parsed,
         Err(err) => return query_error(&err),
     };
+    filter.visible = visible;
     let paged = state.naming.list_services(&filter, page);
     query_reply(
         "services",
@@ -154,9 +160,14 @@ async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respons
     )
 }
 
-async fn list_all(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list_all(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
     let filter = ServiceFilter {
+        visible,
         namespace: query.text("namespace"),
         ..Default::default()
     };
@@ -204,7 +215,7 @@ fn alias_reply(alias: &polaris_types::Service) -> serde_json::Value {
     value
 }
 
-async fn create_alias(State(state): State<AppState>, body: Body) -> Response {
+async fn create_alias(State(state): State<AppState>, body: Payload) -> Response {
     let alias = match one::<AliasIn>(body).await {
         Ok(alias) => alias,
         Err(reply) => return reply.into_response(),
@@ -216,7 +227,7 @@ async fn create_alias(State(state): State<AppState>, body: Body) -> Response {
     .into_response()
 }
 
-async fn update_alias(State(state): State<AppState>, body: Body) -> Response {
+async fn update_alias(State(state): State<AppState>, body: Payload) -> Response {
     let alias = match one::<AliasIn>(body).await {
         Ok(alias) => alias,
         Err(reply) => return reply.into_response(),
@@ -228,7 +239,7 @@ async fn update_alias(State(state): State<AppState>, body: Body) -> Response {
     .into_response()
 }
 
-async fn delete_aliases(State(state): State<AppState>, body: Body) -> Response {
+async fn delete_aliases(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |alias: AliasIn| {
         let naming = state.naming.clone();
         async move {
@@ -243,7 +254,11 @@ async fn delete_aliases(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn list_aliases(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list_aliases(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
     let allowed = [
         "alias",
@@ -259,6 +274,7 @@ async fn list_aliases(State(state): State<AppState>, RawQuery(raw): RawQuery) ->
         Err(err) => return query_error(&err),
     };
     let filter = ServiceFilter {
+        visible,
         name: query.text("alias"),
         namespace: query.text("alias_namespace"),
         owner: query.text("owner"),

@@ -1,11 +1,13 @@
-//! Response envelopes and the one place where Polaris codes become HTTP statuses.
+//! Response envelopes: every HTTP answer of the OpenAPI leaves through [`json_bytes_reply`].
 //!
 //! The official server answers with `Response`, `BatchWriteResponse` or `BatchQueryResponse`
-//! objects whose `code` decides the HTTP status (`code / 1000`). Non-success replies also carry
-//! the `X-Polaris-Code` and `X-Polaris-Message` headers.
+//! objects whose `code` decides the HTTP status ([`polaris_types::code::http_status`], the one
+//! rule) and whose batch code follows [`BatchRule`]. Non-success replies also carry the
+//! `X-Polaris-Code` and `X-Polaris-Message` headers.
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
+pub use polaris_types::BatchRule;
 use polaris_types::{Code, PolarisError};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -75,8 +77,8 @@ pub fn json_reply(code: u32, info: &str, body: &Value) -> HttpResponse {
 
 /// [`json_reply`] for a body already rendered (shared answers).
 pub fn json_bytes_reply(code: u32, info: &str, bytes: axum::body::Bytes) -> HttpResponse {
-    let status =
-        StatusCode::from_u16((code / 1000) as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(polaris_types::code::http_status(code))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response =
         (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
     if code != Code::ExecuteSuccess.value() {
@@ -91,16 +93,6 @@ pub fn json_bytes_reply(code: u32, info: &str, bytes: axum::body::Bytes) -> Http
         }
     }
     response
-}
-
-/// How a batch's overall code is derived from its items.
-#[derive(Clone, Copy, Debug)]
-pub enum BatchRule {
-    /// The highest failing item code (namespaces).
-    HighestFailure,
-    /// The common code when all items agree, else 500000 for any 5xx, 400000 for any 4xx,
-    /// else success (services, aliases, instances).
-    Uniform,
 }
 
 /// A `BatchWriteResponse`: one reply per item, in request order.
@@ -134,30 +126,8 @@ impl BatchReply {
     }
 
     fn code(&self) -> u32 {
-        let failures = self
-            .items
-            .iter()
-            .map(|r| r.code)
-            .filter(|c| c / 1000 != 200);
-        let highest = failures.clone().max();
-        match self.rule {
-            BatchRule::HighestFailure => highest.unwrap_or(Code::ExecuteSuccess.value()),
-            BatchRule::Uniform => {
-                let first = self
-                    .items
-                    .first()
-                    .map_or(Code::ExecuteSuccess.value(), |r| r.code);
-                if self.items.iter().all(|r| r.code == first) {
-                    first
-                } else if failures.clone().any(|c| c / 100_000 == 5) {
-                    Code::ExecuteException.value()
-                } else if highest.is_some() {
-                    Code::BadRequest.value()
-                } else {
-                    Code::ExecuteSuccess.value()
-                }
-            }
-        }
+        let codes: Vec<u32> = self.items.iter().map(|r| r.code).collect();
+        self.rule.code(&codes)
     }
 }
 
@@ -201,60 +171,13 @@ pub fn query_error(err: &PolarisError) -> HttpResponse {
 mod tests {
     use super::*;
 
-    fn batch(rule: BatchRule, codes: &[Code]) -> u32 {
-        BatchReply {
-            rule,
-            items: codes.iter().map(|c| Reply::of(*c)).collect(),
-        }
-        .code()
-    }
-
     #[test]
-    fn uniform_rule() {
-        use Code::*;
-        assert_eq!(
-            batch(BatchRule::Uniform, &[NoNeedUpdate, NoNeedUpdate]),
-            200002
-        );
-        assert_eq!(
-            batch(BatchRule::Uniform, &[ExistedResource, ExistedResource]),
-            400201
-        );
-        assert_eq!(
-            batch(BatchRule::Uniform, &[ExecuteSuccess, ExistedResource]),
-            400000
-        );
-        assert_eq!(
-            batch(BatchRule::Uniform, &[StoreLayerException, ExistedResource]),
-            500000
-        );
-        assert_eq!(
-            batch(BatchRule::Uniform, &[ExecuteSuccess, NoNeedUpdate]),
-            200000
-        );
-    }
-
-    #[test]
-    fn highest_failure_rule() {
-        use Code::*;
-        assert_eq!(
-            batch(
-                BatchRule::HighestFailure,
-                &[ExecuteSuccess, ExistedResource]
-            ),
-            400201
-        );
-        assert_eq!(
-            batch(BatchRule::HighestFailure, &[NoNeedUpdate, ExecuteSuccess]),
-            200000
-        );
-        assert_eq!(
-            batch(
-                BatchRule::HighestFailure,
-                &[NamespaceExistedServices, ExistedResource]
-            ),
-            400203
-        );
+    fn batch_code_follows_its_rule() {
+        let reply = BatchReply {
+            rule: BatchRule::Uniform,
+            items: vec![Reply::ok(), Reply::of(Code::ExistedResource)],
+        };
+        assert_eq!(reply.code(), Code::BadRequest.value());
     }
 
     #[test]

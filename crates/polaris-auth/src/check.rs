@@ -203,7 +203,7 @@ impl Auth {
         }
         let state = self.state.load();
         for resource in resources {
-            if !allowed(&state, operator, access, resource) {
+            if !may(&state, operator, access, resource) {
                 let what = if resource.name.is_empty() {
                     format!("namespace {}", resource.namespace)
                 } else {
@@ -226,7 +226,7 @@ impl Auth {
 
     /// Whether `operator` may see `resource` (list answers keep only what this allows).
     pub fn can_read(&self, operator: &Operator, resource: &ResourceRef) -> bool {
-        operator.is_owner() || allowed(&self.state.load(), operator, Access::Read, resource)
+        operator.is_owner() || may(&self.state.load(), operator, Access::Read, resource)
     }
 }
 
@@ -243,7 +243,12 @@ pub(crate) fn main_account(operator: &Operator, what: &str) -> Result<String> {
     }
 }
 
-fn allowed(state: &AuthState, operator: &Operator, access: Access, resource: &ResourceRef) -> bool {
+pub(crate) fn may(
+    state: &AuthState,
+    operator: &Operator,
+    access: Access,
+    resource: &ResourceRef,
+) -> bool {
     let (user, groups): (Option<&str>, Vec<&str>) = match operator {
         Operator::Unchecked => return true,
         // Anonymous callers (a non-strict switch let a missing or stale token through) may

@@ -5,9 +5,12 @@
 //! before it is published, like the other domain services. [`Auth::authenticate`] turns a token
 //! into an [`Operator`] (honouring `consoleOpen`/`clientOpen` and their strict flags) and
 //! [`Auth::authorize`] decides whether that operator may read or write the resources a request
-//! names; protocol adapters call both from one layer, never from individual handlers.
+//! names. Adapters name the operation as an [`Endpoint`] and let [`Auth::allowed`] decide (and
+//! [`Auth::visible`] build the filter their list queries apply); they never decide themselves.
 
 mod check;
+mod decide;
+pub mod endpoint;
 mod follow;
 mod groups;
 mod password;
@@ -23,6 +26,7 @@ use polaris_store::{Mutation, NamingStore};
 use polaris_types::{Code, Millis, PolarisError, Result};
 
 pub use check::{Access, Operator, Origin, ResourceRef};
+pub use endpoint::{Callers, Endpoint, Scope, Target};
 pub use groups::{GroupSpec, GroupUpdate};
 pub use state::AuthState;
 pub use strategies::{ResourceSet, StrategySpec, StrategyUpdate};

@@ -60,14 +60,13 @@ impl AuthState {
     /// The user called `name` under the main account called `owner_name` (a main or admin
     /// account is its own owner).
     pub fn user_by_name(&self, owner_name: &str, name: &str) -> Option<&User> {
-        if owner_name == name {
-            if let Some(user) = self
+        if owner_name == name
+            && let Some(user) = self
                 .users
                 .values()
                 .find(|u| u.owner.is_empty() && u.name == name)
-            {
-                return Some(user);
-            }
+        {
+            return Some(user);
         }
         let owner = self
             .users

@@ -372,3 +372,81 @@ async fn a_sub_account_keeps_what_it_creates() {
     auth.grant_creator(&sub_op, made.clone()).await.unwrap();
     assert!(auth.authorize(&sub_op, Access::Write, &[made]).is_ok());
 }
+
+#[tokio::test]
+async fn endpoints_decide_switches_writes_creates_and_visibility() {
+    let (auth, admin) = admin_and_auth(AuthOptions::default()).await;
+    // Never checked, or checked by their switch.
+    assert!(!auth.checks(Endpoint::Heartbeat) && !auth.checks(Endpoint::ReportClient));
+    assert!(
+        !auth.checks(Endpoint::RegisterInstance),
+        "clientOpen is off by default"
+    );
+    assert!(auth.checks(Endpoint::ListServices) && auth.checks(Endpoint::ListUsers));
+    assert_eq!(
+        auth.caller(Endpoint::ListServices, None).unwrap_err().code,
+        Code::NotAllowedAccess
+    );
+
+    let reader = auth.create_user(&admin, spec("reader")).await.unwrap();
+    let reader_op = auth
+        .caller(Endpoint::ListServices, Some(&reader.token))
+        .unwrap();
+    let mut read_shop = strategy("read-shop", AuthAction::ReadOnly, &[&reader.id], &[]);
+    read_shop.resources.insert(namespace("shop"));
+    auth.create_strategy(&admin, read_shop).await.unwrap();
+
+    let cart = ResourceRef::service("shop", "cart");
+    assert!(
+        auth.allowed(
+            &reader_op,
+            Endpoint::ListServices,
+            std::slice::from_ref(&cart)
+        )
+        .is_ok()
+    );
+    assert!(
+        auth.allowed(&reader_op, Endpoint::ListServices, &[])
+            .is_ok()
+    );
+    assert!(
+        auth.allowed(
+            &reader_op,
+            Endpoint::UpdateServices,
+            std::slice::from_ref(&cart)
+        )
+        .is_err(),
+        "read-only"
+    );
+    // A write naming nothing is refused for a sub account, allowed for the admin.
+    assert_eq!(
+        auth.allowed(&reader_op, Endpoint::DeleteServices, &[])
+            .unwrap_err()
+            .code,
+        Code::NotAllowedAccess
+    );
+    assert!(auth.allowed(&admin, Endpoint::DeleteServices, &[]).is_ok());
+    // A create is not checked against the namespace it creates.
+    assert!(
+        auth.allowed(
+            &reader_op,
+            Endpoint::CreateNamespaces,
+            &[ResourceRef::namespace("new")]
+        )
+        .is_ok()
+    );
+    // Endpoints that name nothing are decided on the token.
+    assert!(
+        auth.allowed(&reader_op, Endpoint::ListConfigTemplates, &[])
+            .is_ok()
+    );
+
+    let visible = auth.visible(&reader_op, Endpoint::ListServices);
+    assert!(visible.service("shop", "cart") && visible.namespace("shop"));
+    assert!(!visible.service("bank", "ledger") && !visible.config_group("bank", "g"));
+    assert!(auth.visible(&admin, Endpoint::ListServices).is_everything());
+    assert!(
+        auth.visible(&reader_op, Endpoint::ListUsers)
+            .is_everything()
+    );
+}

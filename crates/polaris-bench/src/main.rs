@@ -252,15 +252,9 @@ pub struct XdsArgs {
     /// The xDS port (the registrations go to `--addr`, the naming port).
     #[arg(long, default_value = "127.0.0.1:15010")]
     pub xds_addr: String,
-    /// Subscribed ADS streams.
-    #[arg(long, default_value_t = 1_000)]
-    pub streams: usize,
-    /// Changes to time, one after the other.
-    #[arg(long, default_value_t = 5)]
-    pub rounds: u64,
-    /// Streams per HTTP/2 connection.
-    #[arg(long, default_value_t = 250)]
-    pub streams_per_connection: usize,
+    /// Subscribed ADS streams, rounds and streams per HTTP/2 connection, as for `push`.
+    #[command(flatten)]
+    pub push: PushArgs,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

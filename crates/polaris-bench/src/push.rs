@@ -11,7 +11,7 @@ use tokio::time::timeout;
 use crate::discover::{DiscoverStream, instance_request};
 use crate::net::{client, code_of, connect, instance};
 use crate::proc::CpuMark;
-use crate::report::{Recorder, Report, is_success};
+use crate::report::{Recorder, Report, is_success, per_op};
 use crate::{Common, PushArgs};
 
 /// Streams opened at the same time while setting up.
@@ -20,10 +20,42 @@ const OPENING: usize = 256;
 const ROUND_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A reply read on a subscribed stream after its first one.
-struct Pushed {
-    at: Instant,
-    instances: usize,
-    code: u32,
+/// A reply a subscribed stream received: when, how many instances (or endpoints) it lists,
+/// and its code.
+pub(crate) struct Pushed {
+    pub(crate) at: Instant,
+    pub(crate) instances: usize,
+    pub(crate) code: u32,
+}
+
+/// Receives pushes until `subscribed` of them list `expected` instances (the push carrying
+/// this round's change; stale or coalesced replies do not count) or [`ROUND_TIMEOUT`]
+/// passes, recording each latency from `t0`, and an error for each stream left without
+/// one; returns how many came.
+pub(crate) async fn await_round(
+    pushed: &mut mpsc::UnboundedReceiver<Pushed>,
+    (subscribed, expected): (usize, usize),
+    t0: Instant,
+    rec: &mut Recorder,
+    what: &str,
+) -> Result<u64> {
+    let mut got = 0usize;
+    let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
+    while got < subscribed {
+        let event = match tokio::time::timeout_at(deadline, pushed.recv()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => bail!("all streams closed"),
+            Err(_) => break,
+        };
+        if event.instances == expected {
+            got += 1;
+            rec.record(event.at.saturating_duration_since(t0), Ok(event.code));
+        }
+    }
+    for _ in got..subscribed {
+        rec.error(format!("{what}: no push within {ROUND_TIMEOUT:?}"));
+    }
+    Ok(got as u64)
 }
 
 /// Opens one push stream, reports its first reply on `ready`, then forwards every later reply.
@@ -129,37 +161,14 @@ pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
         if !is_success(code) {
             bail!("round {round}: registration code {code}");
         }
-        let mut got = 0usize;
-        let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
-        while got < subscribed {
-            let event = match tokio::time::timeout_at(deadline, pushed.recv()).await {
-                Ok(Some(event)) => event,
-                Ok(None) => bail!("all streams closed"),
-                Err(_) => break,
-            };
-            if event.instances != expected {
-                // A stale or coalesced reply; only the push carrying this round's change counts.
-                continue;
-            }
-            got += 1;
-            ops += 1;
-            rec.record(event.at.saturating_duration_since(t0), Ok(event.code));
-        }
-        for _ in got..subscribed {
-            rec.error(format!("round {round}: no push within {ROUND_TIMEOUT:?}"));
-        }
+        let what = format!("round {round}");
+        ops += await_round(&mut pushed, (subscribed, expected), t0, &mut rec, &what).await?;
     }
     let elapsed = start.elapsed();
     let usage = mark.finish().context("read CPU usage")?;
     streams.abort_all();
 
-    let per_push = |cpu: f64| {
-        if ops == 0 {
-            "-".to_string()
-        } else {
-            format!("{:.1}", cpu * 1e6 / ops as f64)
-        }
-    };
+    let per_push = per_op(ops);
     let max_ack = acks.iter().max().copied().unwrap_or_default();
     Ok(Report {
         scenario: format!("push {} streams", args.streams),

@@ -15,6 +15,17 @@ pub fn is_success(code: u32) -> bool {
     code / 1000 == 200
 }
 
+/// CPU seconds as microseconds per operation of `ops` (`-` when there were none).
+pub fn per_op(ops: u64) -> impl Fn(f64) -> String + Copy {
+    move |cpu: f64| {
+        if ops == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}", cpu * 1e6 / ops as f64)
+        }
+    }
+}
+
 /// What one worker saw: a latency histogram in microseconds, and its errors.
 pub struct Recorder {
     pub hist: Histogram<u64>,

@@ -28,7 +28,7 @@ use crate::config::{
     config_channels, config_client, create_and_publish, file_info, publish, unique_name,
 };
 use crate::proc::{CpuMark, Proc, Usage};
-use crate::report::{Recorder, Report};
+use crate::report::{Recorder, Report, per_op};
 
 /// How long a round waits for every watcher's reply.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(15);
@@ -265,13 +265,7 @@ pub async fn config_watch(common: &Common, args: &ConfigWatchArgs) -> Result<Rep
     }
     crowd.tasks.abort_all();
 
-    let per_woken = |cpu: f64| {
-        if ops == 0 {
-            "-".to_string()
-        } else {
-            format!("{:.1}", cpu * 1e6 / ops as f64)
-        }
-    };
+    let per_woken = per_op(ops);
     let max_ack = acks.iter().max().copied().unwrap_or_default();
     Ok(Report {
         scenario: format!("config-watch {n} watchers"),

@@ -18,17 +18,12 @@ use tokio_stream::StreamExt;
 
 use crate::net::{client, code_of, connect, instance};
 use crate::proc::{CpuMark, Proc};
-use crate::report::{Recorder, Report, is_success};
+use crate::push::{Pushed, await_round};
+use crate::report::{Recorder, Report, is_success, per_op};
 use crate::{Common, XdsArgs};
 
 const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 const OPENING: usize = 256;
-const ROUND_TIMEOUT: Duration = Duration::from_secs(15);
-
-struct Pushed {
-    at: Instant,
-    endpoints: usize,
-}
 
 fn request(cluster: &str, version: &str, nonce: &str, id: usize) -> DiscoveryRequest {
     DiscoveryRequest {
@@ -96,7 +91,8 @@ async fn subscriber(
         }
         let event = Pushed {
             at,
-            endpoints: endpoint_count(&response.resources),
+            instances: endpoint_count(&response.resources),
+            code: 200_000,
         };
         if pushed.send(event).is_err() {
             return;
@@ -110,8 +106,8 @@ async fn subscriber(
 /// `xds-push --streams N --rounds R --xds-addr A`.
 pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
     let channels = connect(common.naming_addr(), 1).await?;
-    let per_conn = args.streams_per_connection.max(1);
-    let conns = common.connections.max(args.streams.div_ceil(per_conn));
+    let per_conn = args.push.streams_per_connection.max(1);
+    let conns = common.connections.max(args.push.streams.div_ceil(per_conn));
     let xds = connect(&args.xds_addr, conns).await?;
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let service = format!("bench-xds-{stamp}");
@@ -134,7 +130,7 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
     let (pushed_tx, mut pushed) = mpsc::unbounded_channel();
     let mut streams = JoinSet::new();
-    for s in 0..args.streams {
+    for s in 0..args.push.streams {
         streams.spawn(subscriber(
             xds[s % xds.len()].clone(),
             cluster.clone(),
@@ -147,7 +143,7 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
     drop(ready_tx);
     let mut rec = Recorder::default();
     let mut subscribed = 0usize;
-    for _ in 0..args.streams {
+    for _ in 0..args.push.streams {
         match timeout(Duration::from_secs(120), ready.recv()).await {
             Ok(Some(Ok(()))) => subscribed += 1,
             Ok(Some(Err(err))) => rec.error(format!("open: {err}")),
@@ -168,13 +164,13 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
     };
     eprintln!(
         "xds-push: {subscribed}/{} streams over {conns} connections",
-        args.streams
+        args.push.streams
     );
 
     let mark = CpuMark::start(common.server_pid)?;
     let start = Instant::now();
     let mut ops = 0u64;
-    for round in 1..=args.rounds {
+    for round in 1..=args.push.rounds {
         while pushed.try_recv().is_ok() {}
         let expected = usize::try_from(round).unwrap_or(usize::MAX) + 1;
         let t0 = Instant::now();
@@ -187,46 +183,22 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
         if !is_success(code) {
             bail!("round {round}: registration code {code}");
         }
-        let mut got = 0usize;
-        let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
-        while got < subscribed {
-            let event = match tokio::time::timeout_at(deadline, pushed.recv()).await {
-                Ok(Some(event)) => event,
-                Ok(None) => bail!("all streams closed"),
-                Err(_) => break,
-            };
-            if event.endpoints != expected {
-                continue;
-            }
-            got += 1;
-            ops += 1;
-            rec.record(event.at.saturating_duration_since(t0), Ok(200000));
-        }
-        for _ in got..subscribed {
-            rec.error(format!(
-                "round {round}: no EDS push within {ROUND_TIMEOUT:?}"
-            ));
-        }
+        let what = format!("round {round} (EDS)");
+        ops += await_round(&mut pushed, (subscribed, expected), t0, &mut rec, &what).await?;
     }
     let elapsed = start.elapsed();
     let usage = mark.finish().context("read CPU usage")?;
     streams.abort_all();
-    let per_push = |cpu: f64| {
-        if ops == 0 {
-            "-".to_string()
-        } else {
-            format!("{:.1}", cpu * 1e6 / ops as f64)
-        }
-    };
+    let per_push = per_op(ops);
     Ok(Report {
-        scenario: format!("xds-push {} ADS streams", args.streams),
+        scenario: format!("xds-push {} ADS streams", args.push.streams),
         ops,
         elapsed,
         rec,
         usage,
         note: format!(
             "rounds={} conns={conns}; µs CPU/pushed EDS resource: server {}, bench {}; server RSS/idle stream {per_stream_kib} KiB",
-            args.rounds,
+            args.push.rounds,
             usage.server_cpu.map_or("-".into(), per_push),
             per_push(usage.bench_cpu),
         ),

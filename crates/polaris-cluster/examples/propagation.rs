@@ -10,6 +10,7 @@
 //!
 //! PostgreSQL wakes followers with `NOTIFY`; MySQL here has no Redis, so it shows polling alone.
 
+use polaris_testkit::bench::cpu_time;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,22 +50,6 @@ async fn node(options: &SqlOptions) -> Node {
         naming,
         _follower: follower,
     }
-}
-
-/// CPU time of this process (both nodes), from `/proc/self/stat` (clock ticks of 10 ms).
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -121,7 +106,7 @@ async fn main() {
     let a = node(&options).await;
     let b = node(&options).await;
     let mut delays = Vec::with_capacity(count);
-    let cpu_before = cpu();
+    let cpu_before = cpu_time();
     for i in 0..count {
         let spec = InstanceSpec {
             namespace: "default".into(),
@@ -139,7 +124,7 @@ async fn main() {
         // Spread writes over the polling phase so polling-only latency is sampled fairly.
         tokio::time::sleep(Duration::from_millis(37)).await;
     }
-    let cpu_used = cpu() - cpu_before;
+    let cpu_used = cpu_time() - cpu_before;
     delays.sort();
     println!(
         "{dialect:?}: {count} writes on A seen on B: p50 {:?}, p99 {:?}, max {:?}; \

@@ -12,7 +12,7 @@ use polaris_store::Mutation;
 use polaris_store::feed::{ChangeFeed, FeedDomain};
 use polaris_types::{ConfigFileKey, Result};
 
-use crate::{ConfigCenter, ConfigSnapshot, store_error};
+use crate::{ConfigCenter, ConfigSnapshot};
 
 /// Keys a full reload listed, to drop what it did not.
 #[derive(Default)]
@@ -40,10 +40,7 @@ impl ConfigCenter {
         after: Option<i64>,
     ) -> Result<(i64, usize)> {
         let _writer = self.writer.lock().await;
-        let batch = feed
-            .changes_since(FeedDomain::Config, after)
-            .await
-            .map_err(store_error)?;
+        let batch = feed.changes_since(FeedDomain::Config, after).await?;
         let mut next = ConfigSnapshot::clone(&self.snapshot.load());
         let mut woken = BTreeSet::new();
         let mut listed = Listed::default();

@@ -4,6 +4,7 @@
 //! labels match). Every write is durable before it is visible; every publish wakes exactly the
 //! watchers of that file through the [`WatchIndex`]. Reads come from an immutable snapshot.
 
+pub mod client;
 pub mod crypto;
 mod follow;
 mod releases;
@@ -163,11 +164,6 @@ impl ConfigCenter {
             }
         }
     }
-}
-
-fn store_error(err: polaris_store::StoreError) -> PolarisError {
-    tracing::error!(target: "polaris_config", error = %err, "store operation failed");
-    PolarisError::new(Code::StoreLayerException, err.to_string())
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@ use polaris_types::{
     ReleaseHistory, ReleaseKind, Result,
 };
 
-use crate::store_error;
-
 /// Everything the config center knows at one point in time.
 #[derive(Clone, Debug, Default)]
 pub struct ConfigSnapshot {
@@ -27,8 +25,7 @@ impl ConfigSnapshot {
         let mut snapshot = ConfigSnapshot::default();
         for group in store
             .load_config_groups(0)
-            .await
-            .map_err(store_error)?
+            .await?
             .into_iter()
             .filter_map(|c| c.upserted())
         {
@@ -39,8 +36,7 @@ impl ConfigSnapshot {
         }
         for file in store
             .load_config_files(0)
-            .await
-            .map_err(store_error)?
+            .await?
             .into_iter()
             .filter_map(|c| c.upserted())
         {
@@ -48,8 +44,7 @@ impl ConfigSnapshot {
         }
         for release in store
             .load_config_releases(0)
-            .await
-            .map_err(store_error)?
+            .await?
             .into_iter()
             .filter_map(|c| c.upserted())
         {
@@ -58,12 +53,12 @@ impl ConfigSnapshot {
                 Arc::new(release),
             );
         }
-        for template in store.load_config_templates().await.map_err(store_error)? {
+        for template in store.load_config_templates().await? {
             snapshot
                 .templates
                 .insert(template.name.clone(), Arc::new(template));
         }
-        for entry in store.load_release_history(0).await.map_err(store_error)? {
+        for entry in store.load_release_history(0).await? {
             snapshot.history.insert(entry.id, Arc::new(entry));
         }
         Ok(snapshot)

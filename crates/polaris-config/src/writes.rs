@@ -10,7 +10,7 @@ use polaris_types::{
     PolarisError, Result,
 };
 
-use crate::{ConfigCenter, ConfigSnapshot, FORMATS, MAX_CONTENT_CHARS, crypto, store_error};
+use crate::{ConfigCenter, ConfigSnapshot, FORMATS, MAX_CONTENT_CHARS, crypto};
 
 /// A config group as a caller writes it.
 #[derive(Clone, Debug, Default)]
@@ -137,7 +137,7 @@ impl ConfigCenter {
         next: ConfigSnapshot,
         woken: &[ConfigFileKey],
     ) -> Result<()> {
-        self.store.apply(batch).await.map_err(store_error)?;
+        self.store.apply(batch).await.map_err(PolarisError::from)?;
         self.snapshot.store(Arc::new(next));
         for key in woken {
             self.watchers.wake(key);

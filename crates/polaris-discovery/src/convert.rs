@@ -67,8 +67,8 @@ pub fn service(view: &ServiceView) -> v1::Service {
     }
 }
 
-/// The stored fields of a service.
-pub fn service_fields(s: &Service) -> v1::Service {
+/// A service's name, namespace and metadata, as service lists show it.
+pub fn service_entry(s: &Service) -> v1::Service {
     v1::Service {
         name: Some(s.name.clone()),
         namespace: Some(s.namespace.clone()),
@@ -77,6 +77,13 @@ pub fn service_fields(s: &Service) -> v1::Service {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        ..Default::default()
+    }
+}
+
+/// The stored fields of a service.
+pub fn service_fields(s: &Service) -> v1::Service {
+    v1::Service {
         ports: Some(s.ports.clone()),
         business: Some(s.business.clone()),
         department: Some(s.department.clone()),
@@ -90,6 +97,6 @@ pub fn service_fields(s: &Service) -> v1::Service {
         platform_id: Some(s.platform_id.clone()),
         id: Some(s.id.clone()),
         export_to: s.export_to.clone(),
-        ..Default::default()
+        ..service_entry(s)
     }
 }

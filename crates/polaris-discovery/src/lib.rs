@@ -125,16 +125,7 @@ pub(crate) fn answer_with(
                 services: found
                     .services
                     .iter()
-                    .map(|s| v1::Service {
-                        name: Some(s.name.clone()),
-                        namespace: Some(s.namespace.clone()),
-                        metadata: s
-                            .metadata
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                        ..Default::default()
-                    })
+                    .map(|s| convert::service_entry(s))
                     .collect(),
                 ..Default::default()
             }

@@ -11,11 +11,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use envoy_types::pb::envoy::service::cluster::v3::cluster_discovery_service_server::ClusterDiscoveryServiceServer;
-use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer;
-use envoy_types::pb::envoy::service::endpoint::v3::endpoint_discovery_service_server::EndpointDiscoveryServiceServer;
-use envoy_types::pb::envoy::service::listener::v3::listener_discovery_service_server::ListenerDiscoveryServiceServer;
-use envoy_types::pb::envoy::service::route::v3::route_discovery_service_server::RouteDiscoveryServiceServer;
 use polaris_api_grpc::fuzzing::GrpcPort;
 use polaris_api_grpc::{ConfigGrpcOptions, GrpcMetrics};
 use polaris_api_http::{AppState, HttpMetrics};
@@ -47,7 +42,7 @@ pub struct Stack {
     pub grpc_naming: GrpcPort,
     /// The config gRPC port (8093).
     pub grpc_config: GrpcPort,
-    /// The xDS port (15010): ADS and the per-type services, as `polaris_xds::serve` adds them.
+    /// The xDS port (15010): `polaris_xds::routes`, as `polaris_xds::serve_with` serves them.
     pub xds: GrpcPort,
     /// Registered instances and the like, for harnesses that check the state after a request.
     pub naming: Arc<Naming>,
@@ -146,7 +141,7 @@ impl Stack {
             eureka,
             grpc_naming,
             grpc_config,
-            xds_port(xds),
+            tower::util::BoxCloneSyncService::new(polaris_xds::routes(xds)),
             naming,
         )
     }
@@ -157,21 +152,6 @@ impl Stack {
         self.runtime
             .block_on(async { tokio::time::timeout(INPUT_DEADLINE, work).await.ok() })
     }
-}
-
-/// The xDS services behind one router, with the message bound `polaris_xds::serve` sets.
-fn xds_port(service: XdsService) -> GrpcPort {
-    let bytes = service.limits.max_message_bytes;
-    let routes = tonic::service::Routes::new(
-        AggregatedDiscoveryServiceServer::new(service.clone())
-            .max_decoding_message_size(bytes)
-            .max_encoding_message_size(bytes),
-    )
-    .add_service(ClusterDiscoveryServiceServer::new(service.clone()))
-    .add_service(EndpointDiscoveryServiceServer::new(service.clone()))
-    .add_service(ListenerDiscoveryServiceServer::new(service.clone()))
-    .add_service(RouteDiscoveryServiceServer::new(service));
-    tower::util::BoxCloneSyncService::new(routes)
 }
 
 thread_local! {

@@ -10,7 +10,7 @@ use polaris_store::Mutation;
 use polaris_store::feed::{ChangeFeed, FeedDomain};
 use polaris_types::{Result, RuleKind};
 
-use crate::{Governance, store_error};
+use crate::Governance;
 
 impl Governance {
     /// Reads what the governance domain committed after `after` (everything, when `None`) and
@@ -21,10 +21,7 @@ impl Governance {
         after: Option<i64>,
     ) -> Result<(i64, usize)> {
         let _writer = self.writer.lock().await;
-        let batch = feed
-            .changes_since(FeedDomain::Governance, after)
-            .await
-            .map_err(store_error)?;
+        let batch = feed.changes_since(FeedDomain::Governance, after).await?;
         let current = self.rules.load_full();
         let mut next = imbl::OrdMap::clone(&current);
         let mut kinds = BTreeSet::new();

@@ -53,6 +53,8 @@ pub struct RuleFilter {
     pub service: String,
     pub service_namespace: String,
     pub enable: Option<bool>,
+    /// What the caller may see: rules of visible namespaces.
+    pub visible: polaris_types::Visible,
 }
 
 /// The rules that apply to one service and their combined revision.
@@ -157,7 +159,7 @@ pub struct Governance {
 impl Governance {
     /// Loads every stored rule.
     pub async fn open(store: Arc<dyn NamingStore>) -> Result<Governance> {
-        let loaded = store.load_rules(0).await.map_err(store_error)?;
+        let loaded = store.load_rules(0).await.map_err(PolarisError::from)?;
         let rules: OrdMap<_, _> = loaded
             .into_iter()
             .filter_map(|c| c.upserted())
@@ -256,7 +258,7 @@ impl Governance {
         self.store
             .apply(vec![Mutation::PutRule(rule.clone())])
             .await
-            .map_err(store_error)?;
+            .map_err(PolarisError::from)?;
         let rule = Arc::new(rule);
         self.publish(rule.kind, |m| {
             m.insert((rule.kind, rule.id.clone()), rule.clone());
@@ -282,7 +284,7 @@ impl Governance {
         self.store
             .apply(vec![Mutation::PutRule(rule.clone())])
             .await
-            .map_err(store_error)?;
+            .map_err(PolarisError::from)?;
         let rule = Arc::new(rule);
         self.publish(kind, |m| {
             m.insert((kind, rule.id.clone()), rule.clone());
@@ -304,7 +306,7 @@ impl Governance {
         self.store
             .apply(vec![mutation])
             .await
-            .map_err(store_error)?;
+            .map_err(PolarisError::from)?;
         self.publish(kind, |m| {
             m.remove(&(kind, id.to_string()));
         });
@@ -322,6 +324,7 @@ impl Governance {
         let mut matching: Vec<_> = snapshot
             .values()
             .filter(|r| r.kind == kind && matches(filter, r))
+            .filter(|r| r.namespace.is_empty() || filter.visible.namespace(&r.namespace))
             .cloned()
             .collect();
         matching.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.id.cmp(&b.id)));
@@ -409,11 +412,6 @@ fn matches(f: &RuleFilter, r: &Rule) -> bool {
                 t.service == f.service
                     && (f.service_namespace.is_empty() || t.namespace == f.service_namespace)
             }))
-}
-
-fn store_error(err: polaris_store::StoreError) -> PolarisError {
-    tracing::error!(target: "polaris_governance", error = %err, "store operation failed");
-    PolarisError::new(Code::StoreLayerException, err.to_string())
 }
 
 #[cfg(test)]

@@ -19,6 +19,18 @@ pub enum MatchKind {
 }
 
 impl MatchKind {
+    /// The official enum name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "EXACT",
+            MatchKind::Regex => "REGEX",
+            MatchKind::NotEquals => "NOT_EQUALS",
+            MatchKind::In => "IN",
+            MatchKind::NotIn => "NOT_IN",
+            MatchKind::Range => "RANGE",
+        }
+    }
+
     /// Parses the official enum name.
     pub fn parse(name: &str) -> Option<MatchKind> {
         Some(match name {

@@ -15,7 +15,7 @@ use polaris_store::Mutation;
 use polaris_store::feed::{ChangeFeed, FeedBatch, FeedDomain};
 use polaris_types::{ContractKey, Result, ServiceKey};
 
-use crate::{Naming, store_error};
+use crate::Naming;
 
 /// What one catch-up changed in the cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,18 +38,12 @@ impl Naming {
         match domain {
             FeedDomain::Contracts => {
                 let _writing = self.contract_writes.lock().await;
-                let batch = feed
-                    .changes_since(domain, after)
-                    .await
-                    .map_err(store_error)?;
+                let batch = feed.changes_since(domain, after).await?;
                 Ok(self.apply_contracts(batch))
             }
             _ => {
                 let _all = self.structure.write().await;
-                let batch = feed
-                    .changes_since(domain, after)
-                    .await
-                    .map_err(store_error)?;
+                let batch = feed.changes_since(domain, after).await?;
                 Ok(self.apply_naming(batch))
             }
         }

@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use polaris_store::Mutation;
-use polaris_types::validate::{MAX_HOST_LEN, is_valid_metadata};
+use polaris_types::validate::MAX_HOST_LEN;
 use polaris_types::{
     Code, HealthCheck, Instance, InstanceMetadata, Location, Metadata, PolarisError, Result,
     Revision, ServiceKey, Sym, instance_id,
 };
 
 use crate::query::{Page, Paged, matches_pattern};
-use crate::services::{ServiceSpec, validate_service_key};
+use crate::services::{ServiceSpec, check_metadata, check_text, validate_service_key};
 use crate::{Naming, now_millis};
 
 /// Instance metadata key holding the Unix second of the last health flip.
@@ -78,6 +78,8 @@ impl InstanceSpec {
 /// List filters for instances. Empty strings and `None` match everything.
 #[derive(Clone, Debug, Default)]
 pub struct InstanceFilter {
+    /// What the caller may see; pages and totals count only these.
+    pub visible: polaris_types::Visible,
     pub id: String,
     pub namespace: String,
     pub service: String,
@@ -98,16 +100,6 @@ pub struct InstanceFilter {
 
 /// Distinct metadata values per key over a service's instances.
 pub type LabelValues = BTreeMap<String, BTreeSet<String>>;
-
-fn check_len(value: &Option<String>, max: usize, code: Code, what: &str) -> Result<()> {
-    match value {
-        Some(v) if v.chars().count() > max => Err(PolarisError::new(
-            code,
-            format!("{what} is longer than {max} characters"),
-        )),
-        _ => Ok(()),
-    }
-}
 
 /// Checks what identifies an instance: an id, or service, namespace, host and port.
 fn validate_identity(spec: &InstanceSpec) -> Result<()> {
@@ -145,24 +137,18 @@ fn validate_full(spec: &InstanceSpec) -> Result<()> {
     validate_service_key(&spec.namespace, &spec.service)?;
     validate_host_port(spec)?;
     validate_identity(spec)?;
-    if spec
-        .metadata
-        .as_ref()
-        .is_some_and(|m| !is_valid_metadata(m.iter()))
-    {
-        return Err(PolarisError::new(
-            Code::InvalidMetadata,
-            "at most 64 pairs, keys up to 128 bytes",
-        ));
-    }
-    check_len(
+    check_metadata(
+        spec.metadata.as_ref(),
+        "at most 64 pairs, keys up to 128 bytes",
+    )?;
+    check_text(
         &spec.protocol,
         32,
         Code::InvalidInstanceProtocol,
         "protocol",
     )?;
-    check_len(&spec.version, 32, Code::InvalidInstanceVersion, "version")?;
-    check_len(
+    check_text(&spec.version, 32, Code::InvalidInstanceVersion, "version")?;
+    check_text(
         &spec.logic_set,
         128,
         Code::InvalidInstanceLogicSet,
@@ -537,6 +523,9 @@ impl Naming {
                 .cloned()
                 .collect()
         };
+        if !filter.visible.is_everything() {
+            matching.retain(|i| filter.visible.service(&i.namespace, &i.service));
+        }
         matching.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| b.id.cmp(&a.id)));
         page.apply(matching)
     }

@@ -85,9 +85,21 @@ impl Naming {
     }
 
     async fn load_all(&self) -> Result<()> {
-        let namespaces = self.store.load_namespaces(0).await.map_err(store_error)?;
-        let services = self.store.load_services(0).await.map_err(store_error)?;
-        let instances = self.store.load_instances(0).await.map_err(store_error)?;
+        let namespaces = self
+            .store
+            .load_namespaces(0)
+            .await
+            .map_err(PolarisError::from)?;
+        let services = self
+            .store
+            .load_services(0)
+            .await
+            .map_err(PolarisError::from)?;
+        let instances = self
+            .store
+            .load_instances(0)
+            .await
+            .map_err(PolarisError::from)?;
         let mut orphans = 0usize;
         for ns in namespaces.into_iter().filter_map(|c| c.upserted()) {
             self.cache.put_namespace(ns);
@@ -110,7 +122,7 @@ impl Naming {
             .store
             .load_service_contracts()
             .await
-            .map_err(store_error)?;
+            .map_err(PolarisError::from)?;
         *self.contracts.write() = contracts
             .into_iter()
             .map(|c| (c.key(), Arc::new(c)))
@@ -140,7 +152,7 @@ impl Naming {
     }
 
     async fn write(&self, batch: Vec<Mutation>) -> Result<()> {
-        self.store.apply(batch).await.map_err(store_error)
+        self.store.apply(batch).await.map_err(PolarisError::from)
     }
 
     /// Writes `batch` if `checks` hold when it commits (another node may have won a race the
@@ -154,7 +166,7 @@ impl Naming {
     ) -> Result<()> {
         match self.store.apply_checked(checks, batch).await {
             Err(polaris_store::StoreError::Conflict(_)) => Err(PolarisError::new(conflict, detail)),
-            other => other.map_err(store_error),
+            other => other.map_err(PolarisError::from),
         }
     }
 
@@ -172,13 +184,8 @@ impl Naming {
     /// Finishes accepted writes and closes the store.
     pub async fn close(&self) -> Result<()> {
         let _all = self.structure.write().await;
-        self.store.close().await.map_err(store_error)
+        self.store.close().await.map_err(PolarisError::from)
     }
-}
-
-fn store_error(err: polaris_store::StoreError) -> PolarisError {
-    tracing::error!(target: "polaris_naming::store", error = %err, "store operation failed");
-    PolarisError::new(Code::StoreLayerException, err.to_string())
 }
 
 /// Wall-clock time in Unix milliseconds.

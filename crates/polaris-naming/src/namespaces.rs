@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polaris_store::Mutation;
-use polaris_types::validate::{MAX_BATCH, MAX_NAMESPACE_LEN, MAX_TEXT_LEN, is_valid_name};
+use polaris_types::validate::{MAX_NAMESPACE_LEN, MAX_TEXT_LEN, is_valid_name};
 use polaris_types::{Code, Namespace, PolarisError, Result, new_token};
 
 use crate::query::{Page, Paged, matches_pattern};
@@ -25,6 +25,8 @@ pub struct NamespaceFilter {
     pub names: Vec<String>,
     /// Owner patterns, OR-ed.
     pub owners: Vec<String>,
+    /// What the caller may see; pages and totals count only these.
+    pub visible: polaris_types::Visible,
 }
 
 /// A namespace with the counts the console shows.
@@ -65,18 +67,7 @@ fn validate(spec: &NamespaceSpec) -> Result<()> {
             "owners is too long",
         ));
     }
-    let exports = spec.service_export_to.iter().flatten();
-    if exports.clone().count() > MAX_BATCH
-        || exports
-            .clone()
-            .any(|n| !is_valid_name(n, MAX_NAMESPACE_LEN))
-    {
-        return Err(PolarisError::new(
-            Code::InvalidParameter,
-            "invalid service_export_to",
-        ));
-    }
-    Ok(())
+    crate::services::check_export_to(spec.service_export_to.as_ref(), "service_export_to")
 }
 
 impl Naming {
@@ -205,6 +196,7 @@ impl Naming {
             .namespaces
             .values()
             .filter(|ns| any(&filter.names, &ns.name) && any(&filter.owners, &ns.owners))
+            .filter(|ns| filter.visible.namespace(&ns.name))
             .collect();
         matching.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.name.cmp(&b.name)));
         page.apply(matching).items_map(|ns| {

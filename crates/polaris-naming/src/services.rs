@@ -48,6 +48,8 @@ pub struct AliasSpec {
 /// List filters for services. Empty strings match everything.
 #[derive(Clone, Debug, Default)]
 pub struct ServiceFilter {
+    /// What the caller may see; pages and totals count only these.
+    pub visible: polaris_types::Visible,
     pub namespace: String,
     pub name: String,
     pub business: String,
@@ -64,7 +66,7 @@ pub struct ServiceFilter {
     pub only_with_healthy_instances: bool,
 }
 
-fn check_text(value: &Option<String>, max: usize, code: Code, what: &str) -> Result<()> {
+pub(crate) fn check_text(value: &Option<String>, max: usize, code: Code, what: &str) -> Result<()> {
     match value {
         Some(v) if v.chars().count() > max => Err(PolarisError::new(
             code,
@@ -72,6 +74,33 @@ fn check_text(value: &Option<String>, max: usize, code: Code, what: &str) -> Res
         )),
         _ => Ok(()),
     }
+}
+
+/// `InvalidMetadata` with `message` unless `metadata` is within the official limits.
+pub(crate) fn check_metadata(metadata: Option<&Metadata>, message: &'static str) -> Result<()> {
+    match metadata {
+        Some(m) if !is_valid_metadata(m.iter()) => {
+            Err(PolarisError::new(Code::InvalidMetadata, message))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `InvalidParameter` ("invalid <what>") unless `exports` (namespace names a service is
+/// exported to) are at most a batch of valid names.
+pub(crate) fn check_export_to(exports: Option<&Vec<String>>, what: &str) -> Result<()> {
+    let exports = exports.into_iter().flatten();
+    if exports.clone().count() > MAX_BATCH
+        || exports
+            .clone()
+            .any(|n| !is_valid_name(n, MAX_NAMESPACE_LEN))
+    {
+        return Err(PolarisError::new(
+            Code::InvalidParameter,
+            format!("invalid {what}"),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn validate_service_key(namespace: &str, name: &str) -> Result<()> {
@@ -94,16 +123,10 @@ pub(crate) fn validate_service_key(namespace: &str, name: &str) -> Result<()> {
 
 fn validate(spec: &ServiceSpec) -> Result<()> {
     validate_service_key(&spec.namespace, &spec.name)?;
-    if spec
-        .metadata
-        .as_ref()
-        .is_some_and(|m| !is_valid_metadata(m.iter()))
-    {
-        return Err(PolarisError::new(
-            Code::InvalidMetadata,
-            "at most 64 pairs, keys up to 128 and values up to 4096 bytes",
-        ));
-    }
+    check_metadata(
+        spec.metadata.as_ref(),
+        "at most 64 pairs, keys up to 128 and values up to 4096 bytes",
+    )?;
     check_text(&spec.ports, 8192, Code::InvalidServicePorts, "ports")?;
     check_text(
         &spec.business,
@@ -133,18 +156,7 @@ fn validate(spec: &ServiceSpec) -> Result<()> {
         "owners",
     )?;
     check_text(&spec.platform_id, 32, Code::InvalidParameter, "platform_id")?;
-    let exports = spec.export_to.iter().flatten();
-    if exports.clone().count() > MAX_BATCH
-        || exports
-            .clone()
-            .any(|n| !is_valid_name(n, MAX_NAMESPACE_LEN))
-    {
-        return Err(PolarisError::new(
-            Code::InvalidParameter,
-            "invalid export_to",
-        ));
-    }
-    Ok(())
+    check_export_to(spec.export_to.as_ref(), "export_to")
 }
 
 fn apply_spec(service: &mut Service, spec: ServiceSpec) {
@@ -285,12 +297,19 @@ impl Naming {
                 key.to_string(),
             ));
         }
+        self.drop_service(key).await
+    }
+
+    /// Deletes the service or alias `key` from the store, then from the cache.
+    async fn drop_service(&self, key: &ServiceKey) -> Result<()> {
+        let mtime = now_millis();
+        let key = key.clone();
         self.write(vec![Mutation::DeleteService {
             key: key.clone(),
-            mtime: now_millis(),
+            mtime,
         }])
         .await?;
-        self.cache.remove_service(key);
+        self.cache.remove_service(&key);
         Ok(())
     }
 
@@ -301,6 +320,11 @@ impl Naming {
             .services
             .values()
             .filter(|v| !v.service.is_alias() && service_matches(filter, v))
+            .filter(|v| {
+                filter
+                    .visible
+                    .service(&v.service.namespace, &v.service.name)
+            })
             .cloned()
             .collect();
         matching.sort_by(|a, b| {
@@ -438,13 +462,7 @@ impl Naming {
                 alias.to_string(),
             ));
         }
-        self.write(vec![Mutation::DeleteService {
-            key: alias.clone(),
-            mtime: now_millis(),
-        }])
-        .await?;
-        self.cache.remove_service(alias);
-        Ok(())
+        self.drop_service(alias).await
     }
 
     /// Aliases matching the filter (`name` and `namespace` filter the alias itself) whose
@@ -467,7 +485,8 @@ impl Naming {
                     && matches_pattern(source_service, &reference.name)
                     && matches_pattern(source_namespace, &reference.namespace)
                     && (filter.owner.is_empty()
-                        || v.service.owners.contains(filter.owner.as_str()));
+                        || v.service.owners.contains(filter.owner.as_str()))
+                    && filter.visible.namespace(&v.service.namespace);
                 keep.then(|| v.service.clone())
             })
             .collect();

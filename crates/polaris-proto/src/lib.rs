@@ -1,6 +1,7 @@
 //! The Polaris v1 wire protocol (naming and config center). This crate owns our own `.proto` files under
 //! `proto/polaris/v1/` (package `v1`, so gRPC paths are `/v1.PolarisGRPC/<Method>` and so on)
-//! and the prost messages plus tonic clients and servers generated from them by `build.rs`,
+//! and the prost messages plus tonic clients (and, with the `server` feature, servers)
+//! generated from them by `build.rs`,
 //! which compiles the files with the pure-Rust `protox`, so no system `protoc` is needed. It
 //! covers what the official SDKs of specification 1.5 to 1.8 send and expect on the naming
 //! port: `PolarisGRPC` (`ReportClient`, `RegisterInstance`, `DeregisterInstance`, `Heartbeat`,
@@ -17,16 +18,18 @@
 //! specification's `config_manage` files (`ConfigFileGroup`, `ConfigFile`, `ConfigFileRelease`,
 //! `ConfigFileReleaseHistory`, `ConfigFileTemplate`, `ClientConfigFileInfo`, the requests,
 //! `ConfigDiscoverRequest` / `ConfigDiscoverResponse` and the `Config*Response` envelopes).
-//! Protocol adapters (`polaris-api-grpc`), tests and tools use it; nothing else should know
-//! protobuf.
+//! The server's protocol adapters use it with the `server` feature; the client side
+//! (`polaris-sdk`, `polaris-traffic`, the framework integrations) without, and the domain
+//! crates never.
 //!
 //! # Layout
 //!
 //! Everything is in [`v1`], as prost generates it: messages such as [`v1::Instance`] and
 //! [`v1::DiscoverResponse`], nested enums in snake-case modules
 //! ([`v1::discover_request::DiscoverRequestType`]), and for each service a
-//! `<name>_server` module (trait plus tower service) and a `<name>_client` module (for example
-//! [`v1::polaris_grpc_server::PolarisGrpc`] and [`v1::polaris_grpc_client::PolarisGrpcClient`]).
+//! `<name>_client` module (for example [`v1::polaris_grpc_client::PolarisGrpcClient`]) and,
+//! with the `server` feature, a `<name>_server` module (trait plus tower service, for example
+//! `v1::polaris_grpc_server::PolarisGrpc`).
 //! Wrapper types map to `Option` of the plain Rust type (`StringValue` is `Option<String>`,
 //! `UInt32Value` is `Option<u32>`), `Any` is [`prost_types::Any`] and `Duration` is
 //! [`prost_types::Duration`]. Clients are generated without transport helpers: build a tonic
@@ -120,6 +123,7 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/polaris_v1.bin"));
 
 /// The `PolarisGRPC` server whose `Discover` replies can be shared pre-encoded bytes.
+#[cfg(feature = "server")]
 pub mod shared;
 
 /// Proto3 JSON `Serialize` impls for every [`v1`] message (generated; see the module).

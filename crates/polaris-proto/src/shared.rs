@@ -92,13 +92,7 @@ pub use shared_server::polaris_g_r_p_c_server::{
 
 /// The generated `PolarisGRPC` server whose `Discover` streams [`DiscoverReply`] (tonic's
 /// manual builder keeps the service name as written, hence `polaris_g_r_p_c_server`).
-#[allow(
-    missing_docs,
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery,
-    rustdoc::all
-)]
+#[allow(missing_docs, clippy::all, rustdoc::all)]
 pub mod shared_server {
     include!(concat!(env!("OUT_DIR"), "/shared/v1.PolarisGRPC.rs"));
 }

@@ -8,8 +8,7 @@
 //! Run against a release server: `cargo run --release -p polaris-sdk --example
 //! bench_get_one_instance` (`POLARIS_ADDR` to point elsewhere).
 
-#[path = "common/mod.rs"]
-mod common;
+use polaris_testkit::example as common;
 
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,7 @@
 //! Circuit breaking: report failures of one instance until its breaker opens, then see the
 //! balancer avoid it. Run: `cargo run -p polaris-sdk --example circuit_breaking`.
 
-#[path = "common/mod.rs"]
-mod common;
+use polaris_testkit::example as common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

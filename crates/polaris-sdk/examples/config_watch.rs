@@ -1,8 +1,7 @@
 //! Config watch: publishes `default/app/app.yaml`, then follows it as a typed value while a
 //! few new releases are published. Run: `cargo run -p polaris-sdk --example config_watch`.
 
-#[path = "common/mod.rs"]
-mod common;
+use polaris_testkit::example as common;
 
 use std::time::Duration;
 

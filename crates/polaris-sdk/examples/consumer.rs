@@ -1,8 +1,7 @@
 //! A consumer: reads `default/echo` from the local cache, picks instances and follows changes.
 //! Start the `provider` example first. Run: `cargo run -p polaris-sdk --example consumer`.
 
-#[path = "common/mod.rs"]
-mod common;
+use polaris_testkit::example as common;
 
 use std::time::Duration;
 

@@ -1,8 +1,7 @@
 //! A provider: listens on a TCP port, registers it as `default/echo`, heartbeats until Ctrl-C,
 //! then deregisters. Run: `cargo run -p polaris-sdk --example provider`.
 
-#[path = "common/mod.rs"]
-mod common;
+use polaris_testkit::example as common;
 
 use std::time::Duration;
 

@@ -1,8 +1,7 @@
 //! Rate limiting: a local rule of 5 requests per second for `default/limited`, then a burst
 //! of 20 requests. Run: `cargo run -p polaris-sdk --example rate_limiting`.
 
-#[path = "common/mod.rs"]
-mod common;
+use polaris_testkit::example as common;
 
 use std::time::Duration;
 

@@ -1,13 +1,11 @@
 //! Rule routing: two `default/orders` instances (env=gray, env=prod) and a rule sending callers
 //! from `web` with header `x-user: vip-*` to gray. Run: `cargo run -p polaris-sdk --example routing`.
 
-#[path = "common/mod.rs"]
-mod common;
+use polaris_testkit::example as common;
 
 use std::time::Duration;
 
 use polaris_sdk::{Criteria, InstanceSpec, ServiceKey};
-use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,21 +18,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _gray = client.provider().register(gray).await?;
     let _prod = client.provider().register(prod).await?;
 
-    let rule = json!([{
-        "name": "vip-to-gray", "namespace": "default", "enable": true, "priority": 1,
-        "routing_policy": "RulePolicy",
-        "routing_config": {
-            "@type": "type.googleapis.com/v2.RuleRoutingConfig",
-            "rules": [{
-                "name": "vip",
-                "sources": [{"service": "web", "namespace": "default", "arguments": [
-                    {"type": "HEADER", "key": "x-user",
-                     "value": {"type": "REGEX", "value": "^vip-.*$"}}]}],
-                "destinations": [{"service": "orders", "namespace": "default", "weight": 100,
-                    "labels": {"env": {"type": "EXACT", "value": "gray"}}}]
-            }]
-        }
-    }]);
+    // Callers from `web` whose `x-user` header matches `^vip-.*$` go to env=gray.
+    let rule = polaris_testkit::fixtures::vip_to_gray("orders");
     println!(
         "create rule: {}",
         common::http("POST", "/naming/v2/routings", &rule)["code"]

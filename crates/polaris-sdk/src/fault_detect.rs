@@ -128,7 +128,7 @@ pub(crate) fn start(inner: &Inner, service: &ServiceKey) {
                     round = round.min(spec.interval);
                     let resource = Resource::Instance(
                         key.clone(),
-                        spec.instance.host.to_string(),
+                        spec.instance.host.clone(),
                         spec.instance.port,
                     );
                     if breakers.status(&resource) == BreakerStatus::Closed

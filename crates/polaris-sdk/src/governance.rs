@@ -2,6 +2,7 @@
 //! limiters. Rules come from the cache (CIRCUIT_BREAKER, FAULT_DETECTOR, RATE_LIMIT) and are
 //! recompiled whenever the server delivers new ones.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,12 +27,14 @@ pub struct CallResult {
     pub service: ServiceKey,
     /// The calling service, matched by rules' sources.
     pub caller: Option<ServiceKey>,
-    /// The method called (enables method-level breaking).
-    pub method: Option<String>,
+    /// The method called (enables method-level breaking); an integration keeps one `Arc`
+    /// per method, so a report copies no text.
+    pub method: Option<Arc<str>>,
     /// The instance called (enables instance-level breaking).
     pub instance: Option<Arc<Instance>>,
-    /// The return code as text (HTTP status, gRPC code...).
-    pub code: String,
+    /// The return code as text (HTTP status, gRPC code...); [`code_text`] has the common
+    /// ones without an allocation.
+    pub code: Cow<'static, str>,
     /// How long the call took.
     pub delay: Duration,
     /// Whether the caller considers the call successful.
@@ -46,14 +49,18 @@ impl CallResult {
             caller: None,
             method: None,
             instance: None,
-            code: "0".into(),
+            code: Cow::Borrowed("0"),
             delay,
             success: true,
         }
     }
 
     /// A failed call with its code.
-    pub fn failure(service: ServiceKey, code: impl Into<String>, delay: Duration) -> CallResult {
+    pub fn failure(
+        service: ServiceKey,
+        code: impl Into<Cow<'static, str>>,
+        delay: Duration,
+    ) -> CallResult {
         CallResult {
             code: code.into(),
             success: false,
@@ -68,7 +75,7 @@ impl CallResult {
     }
 
     /// Sets the method called.
-    pub fn method(mut self, method: impl Into<String>) -> Self {
+    pub fn method(mut self, method: impl Into<Arc<str>>) -> Self {
         self.method = Some(method.into());
         self
     }
@@ -78,6 +85,17 @@ impl CallResult {
         self.caller = Some(caller);
         self
     }
+}
+
+/// The text of a code below 1000 (every gRPC code and HTTP status) as a `'static` string
+/// (made once), so a report of it allocates nothing; other codes are formatted.
+pub fn code_text(code: i64) -> Cow<'static, str> {
+    static TEXTS: std::sync::OnceLock<Box<[Box<str>]>> = std::sync::OnceLock::new();
+    let Some(index) = usize::try_from(code).ok().filter(|c| *c < 1000) else {
+        return Cow::Owned(code.to_string());
+    };
+    let texts = TEXTS.get_or_init(|| (0..1000).map(|c| c.to_string().into()).collect());
+    Cow::Borrowed(&texts[index])
 }
 
 impl Inner {
@@ -168,14 +186,15 @@ impl Consumer {
             breakers.report(caller.as_ref(), &resource, &outcome);
         }
         if let Some(instance) = &result.instance {
-            let resource = Resource::Instance(key, instance.host.to_string(), instance.port);
+            let resource = Resource::Instance(key, instance.host.clone(), instance.port);
             breakers.report(caller.as_ref(), &resource, &outcome);
         }
     }
 
     /// Asks the service (and method) breakers whether a call may proceed;
-    /// [`Error::CircuitOpen`] when one is open.
-    pub fn check(&self, service: &ServiceKey, method: Option<&str>) -> Result<()> {
+    /// [`Error::CircuitOpen`] when one is open. Pass the method as an `Arc<str>` kept per
+    /// method to check without an allocation (a `&str` is copied).
+    pub fn check<M: Into<Arc<str>>>(&self, service: &ServiceKey, method: Option<M>) -> Result<()> {
         self.inner.ensure_breaker_rules(service);
         let key = traffic_key(service);
         let breakers = &self.inner.breakers;
@@ -185,7 +204,7 @@ impl Consumer {
             .map_err(refuse)?;
         if let Some(method) = method {
             breakers
-                .check(&Resource::Method(key, method.to_string()))
+                .check(&Resource::Method(key, method.into()))
                 .map_err(refuse)?;
         }
         Ok(())

@@ -2,7 +2,6 @@
 //! services (with heartbeats) once it listens, and on the shutdown signal deregister first,
 //! keep serving while consumers notice, then stop the framework gracefully.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -36,13 +35,11 @@ pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// ```
 pub struct ServerRegistration {
     client: Client,
-    namespace: String,
     services: Vec<String>,
     host: Option<String>,
-    metadata: BTreeMap<String, String>,
-    version: Option<String>,
-    weight: Option<u32>,
-    ttl: Duration,
+    /// Namespace, metadata, version, weight and TTL of every registered instance (service,
+    /// host and port are filled in per registration).
+    template: InstanceSpec,
     delay_register: Duration,
     drain: Duration,
     max_wait: Duration,
@@ -75,13 +72,9 @@ impl ServerRegistration {
     pub fn builder(client: Client) -> ServerRegistration {
         ServerRegistration {
             client,
-            namespace: "default".into(),
             services: Vec::new(),
             host: None,
-            metadata: BTreeMap::new(),
-            version: None,
-            weight: None,
-            ttl: Duration::from_secs(5),
+            template: InstanceSpec::new("default", "", "", 0).protocol("grpc"),
             delay_register: Duration::ZERO,
             drain: Duration::from_secs(1),
             max_wait: Duration::from_secs(30),
@@ -91,7 +84,7 @@ impl ServerRegistration {
 
     /// The namespace to register in.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = namespace.into();
+        self.template.namespace = namespace.into();
         self
     }
 
@@ -113,26 +106,25 @@ impl ServerRegistration {
         mut self,
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        self.metadata
-            .extend(pairs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self.template = self.template.metadata(pairs);
         self
     }
 
     /// The version label.
     pub fn version(mut self, version: impl Into<String>) -> Self {
-        self.version = Some(version.into());
+        self.template = self.template.version(version);
         self
     }
 
     /// The load-balancing weight.
     pub fn weight(mut self, weight: u32) -> Self {
-        self.weight = Some(weight);
+        self.template = self.template.weight(weight);
         self
     }
 
     /// The heartbeat TTL.
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
+        self.template = self.template.ttl(ttl);
         self
     }
 
@@ -161,7 +153,7 @@ impl ServerRegistration {
     pub fn first_service(&self) -> Option<ServiceKey> {
         self.services
             .first()
-            .map(|name| ServiceKey::new(&self.namespace, name))
+            .map(|name| ServiceKey::new(&self.template.namespace, name))
     }
 
     /// The client registering.
@@ -182,12 +174,12 @@ impl ServerRegistration {
     async fn register_all(&self, host: &str, port: u16) -> Result<Vec<Registration>, BoxError> {
         let mut done: Vec<Registration> = Vec::new();
         for name in &self.services {
-            let mut spec = InstanceSpec::new(&self.namespace, name, host, u32::from(port))
-                .protocol("grpc")
-                .metadata(self.metadata.clone())
-                .ttl(self.ttl);
-            spec.version = self.version.clone();
-            spec.weight = self.weight;
+            let spec = InstanceSpec {
+                service: name.clone(),
+                host: host.to_string(),
+                port: u32::from(port),
+                ..self.template.clone()
+            };
             match self.client.provider().register(spec).await {
                 Ok(registration) => done.push(registration),
                 Err(e) => {

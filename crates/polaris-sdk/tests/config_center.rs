@@ -1,6 +1,6 @@
 //! The config center against the real server binary.
 
-mod support;
+use polaris_testkit as support;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,15 +19,8 @@ struct App {
 }
 
 async fn client(server: &TestServer, persist: Option<PathBuf>) -> Client {
-    Client::builder()
-        .addresses([server.naming_addr()])
-        .config_addresses([server.config_addr()])
-        .persist_dir(None)
-        .config_persist_dir(persist)
-        .timeout(Duration::from_secs(2))
-        .build()
-        .await
-        .expect("client")
+    let builder = server.client_builder().config_persist_dir(persist);
+    builder.build().await.expect("client")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! Routing rules, rate limits and circuit breaking against the real server binary.
 
-mod support;
+use polaris_testkit as support;
 
 use std::time::Duration;
 
@@ -11,16 +11,9 @@ use support::{TestServer, eventually};
 const DEADLINE: Duration = Duration::from_secs(15);
 
 async fn client(server: &TestServer) -> Client {
-    Client::builder()
-        .addresses([server.naming_addr()])
-        .config_addresses([server.config_addr()])
-        .persist_dir(None)
-        .config_persist_dir(None)
-        .timeout(Duration::from_secs(2))
-        .refresh_interval(Duration::from_millis(200))
-        .build()
-        .await
-        .expect("client")
+    let builder = server.client_builder();
+    let builder = builder.refresh_interval(Duration::from_millis(200));
+    builder.build().await.expect("client")
 }
 
 fn spec(service: &str, port: u32, env: &str) -> InstanceSpec {
@@ -41,21 +34,7 @@ async fn routing_rules_steer_matching_callers() {
         .register(spec("orders", 2, "prod"))
         .await
         .unwrap();
-    let rule = json!([{
-        "name": "vip-to-gray", "namespace": "default", "enable": true, "priority": 1,
-        "routing_policy": "RulePolicy",
-        "routing_config": {
-            "@type": "type.googleapis.com/v2.RuleRoutingConfig",
-            "rules": [{
-                "name": "r1",
-                "sources": [{"service": "web", "namespace": "default", "arguments": [
-                    {"type": "HEADER", "key": "x-user",
-                     "value": {"type": "REGEX", "value": "^vip-.*$"}}]}],
-                "destinations": [{"service": "orders", "namespace": "default", "weight": 100,
-                    "labels": {"env": {"type": "EXACT", "value": "gray"}}}]
-            }]
-        }
-    }]);
+    let rule = polaris_testkit::fixtures::vip_to_gray("orders");
     let created = server.post("/naming/v2/routings", &rule);
     assert_eq!(created["code"], 200_000, "{created}");
 

@@ -1,7 +1,7 @@
 //! `get_one_instance` from a loaded cache allocates nothing, whatever the load balancer: counted
 //! by a counting global allocator around many calls, against the real server.
 
-mod support;
+use polaris_testkit as support;
 
 use std::alloc::System;
 use std::time::Duration;

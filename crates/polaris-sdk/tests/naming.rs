@@ -1,6 +1,6 @@
 //! Provider and consumer against the real server binary.
 
-mod support;
+use polaris_testkit as support;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,16 +11,9 @@ use support::{TestServer, eventually};
 const DEADLINE: Duration = Duration::from_secs(15);
 
 async fn client(server: &TestServer, persist: Option<PathBuf>) -> Client {
-    Client::builder()
-        .addresses([server.naming_addr()])
-        .config_addresses([server.config_addr()])
-        .persist_dir(persist)
-        .config_persist_dir(None)
-        .timeout(Duration::from_secs(2))
-        .refresh_interval(Duration::from_millis(200))
-        .build()
-        .await
-        .expect("client")
+    let builder = server.client_builder().persist_dir(persist);
+    let builder = builder.refresh_interval(Duration::from_millis(200));
+    builder.build().await.expect("client")
 }
 
 /// A consumer without push-empty protection, so that the removal of the last instance shows.
@@ -32,6 +25,21 @@ async fn observer(server: &TestServer) -> Client {
         .build()
         .await
         .expect("observer client")
+}
+
+/// How many instances of `key` the client lists (panics on an error).
+async fn listed(c: &Client, key: &ServiceKey) -> usize {
+    c.consumer()
+        .get_all_instances(key)
+        .await
+        .unwrap()
+        .instances
+        .len()
+}
+
+/// Registers `spec` through `c` (panics on an error).
+async fn register(c: &Client, spec: InstanceSpec) -> polaris_sdk::Registration {
+    c.provider().register(spec).await.unwrap()
 }
 
 fn spec(service: &str, port: u32) -> InstanceSpec {
@@ -50,11 +58,7 @@ async fn register_discover_heartbeat_deregister() {
     let consumer = observer(&server).await;
     let key = ServiceKey::new("default", "echo");
 
-    let registration = provider
-        .provider()
-        .register(spec("echo", 9001))
-        .await
-        .unwrap();
+    let registration = register(&provider, spec("echo", 9001)).await;
     assert!(!registration.instance_id().is_empty());
     let all = eventually("instance visible", DEADLINE, async || {
         let all = consumer.consumer().get_all_instances(&key).await.ok()?;
@@ -96,23 +100,13 @@ async fn push_propagates_registrations_to_watchers() {
     let provider = client(&server, None).await;
     let consumer = client(&server, None).await;
     let key = ServiceKey::new("default", "pushed");
-    let _first = provider
-        .provider()
-        .register(spec("pushed", 10_000))
-        .await
-        .unwrap();
+    let _first = register(&provider, spec("pushed", 10_000)).await;
     let mut watch = consumer.consumer().watch(&key).await.unwrap();
     let mut latencies = Vec::new();
     let mut keep = Vec::new();
     for i in 1..=20u32 {
         let started = Instant::now();
-        keep.push(
-            provider
-                .provider()
-                .register(spec("pushed", 10_000 + i))
-                .await
-                .unwrap(),
-        );
+        keep.push(register(&provider, spec("pushed", 10_000 + i)).await);
         loop {
             let list = tokio::time::timeout(DEADLINE, watch.changed())
                 .await
@@ -147,26 +141,9 @@ async fn polling_works_without_push() {
         .await
         .unwrap();
     let key = ServiceKey::new("default", "polled");
-    let _a = provider
-        .provider()
-        .register(spec("polled", 1))
-        .await
-        .unwrap();
-    assert_eq!(
-        consumer
-            .consumer()
-            .get_all_instances(&key)
-            .await
-            .unwrap()
-            .instances
-            .len(),
-        1
-    );
-    let _b = provider
-        .provider()
-        .register(spec("polled", 2))
-        .await
-        .unwrap();
+    let _a = register(&provider, spec("polled", 1)).await;
+    assert_eq!(listed(&consumer, &key).await, 1);
+    let _b = register(&provider, spec("polled", 2)).await;
     eventually("second instance polled", DEADLINE, async || {
         let all = consumer.consumer().get_all_instances(&key).await.ok()?;
         (all.instances.len() == 2).then_some(())
@@ -187,11 +164,7 @@ async fn unknown_service_is_a_server_error() {
     assert_eq!(err.code(), Some(400_202), "{err}");
     // The service appears later: the consumer picks it up.
     let provider = client(&server, None).await;
-    let _reg = provider
-        .provider()
-        .register(spec("nobody", 1))
-        .await
-        .unwrap();
+    let _reg = register(&provider, spec("nobody", 1)).await;
     eventually("late service visible", DEADLINE, async || {
         let key = ServiceKey::new("default", "nobody");
         let all = consumer.consumer().get_all_instances(&key).await.ok()?;
@@ -206,11 +179,7 @@ async fn server_restart_keeps_cache_and_reregisters() {
     let provider = client(&server, None).await;
     let consumer = client(&server, Some(server.scratch("consumer"))).await;
     let key = ServiceKey::new("default", "sturdy");
-    let registration = provider
-        .provider()
-        .register(spec("sturdy", 7001))
-        .await
-        .unwrap();
+    let registration = register(&provider, spec("sturdy", 7001)).await;
     consumer.consumer().get_all_instances(&key).await.unwrap();
 
     server.kill();
@@ -227,11 +196,7 @@ async fn server_restart_keeps_cache_and_reregisters() {
 
     server.restart();
     // A new registration after the restart reaches the consumer: its stream reconnected.
-    let _second = provider
-        .provider()
-        .register(spec("sturdy", 7002))
-        .await
-        .unwrap();
+    let _second = register(&provider, spec("sturdy", 7002)).await;
     eventually("stream resumed after restart", DEADLINE, async || {
         let all = consumer.consumer().get_all_instances(&key).await.ok()?;
         (all.instances.len() == 2).then_some(())
@@ -266,11 +231,7 @@ async fn fresh_client_serves_the_disk_cache_during_an_outage() {
     let dir = server.scratch("backup");
     let provider = client(&server, None).await;
     let key = ServiceKey::new("default", "durable");
-    let _reg = provider
-        .provider()
-        .register(spec("durable", 8001))
-        .await
-        .unwrap();
+    let _reg = register(&provider, spec("durable", 8001)).await;
     {
         let first = client(&server, Some(dir.clone())).await;
         first.consumer().get_all_instances(&key).await.unwrap();
@@ -325,11 +286,7 @@ async fn push_empty_protection_keeps_the_last_instances() {
     let protected = client(&server, None).await;
     let unprotected = observer(&server).await;
     let key = ServiceKey::new("default", "fragile");
-    let registration = provider
-        .provider()
-        .register(spec("fragile", 6001))
-        .await
-        .unwrap();
+    let registration = register(&provider, spec("fragile", 6001)).await;
     for c in [&protected, &unprotected] {
         eventually("loaded", DEADLINE, async || {
             let all = c.consumer().get_all_instances(&key).await.ok()?;
@@ -402,21 +359,8 @@ async fn dropping_a_registration_deregisters() {
     let provider = client(&server, None).await;
     let observer = observer(&server).await;
     let key = ServiceKey::new("default", "dropped");
-    let registration = provider
-        .provider()
-        .register(spec("dropped", 5))
-        .await
-        .unwrap();
-    assert_eq!(
-        observer
-            .consumer()
-            .get_all_instances(&key)
-            .await
-            .unwrap()
-            .instances
-            .len(),
-        1
-    );
+    let registration = register(&provider, spec("dropped", 5)).await;
+    assert_eq!(listed(&observer, &key).await, 1);
     drop(registration);
     eventually("deregistered on drop", DEADLINE, async || {
         let all = observer.consumer().get_all_instances(&key).await.ok()?;

@@ -16,24 +16,7 @@ fn delete(server: &TestServer, path: &str) -> Resp {
         .delete(&format!("{}{path}", server.base_url()))
         .call()
         .unwrap_or_else(|e| panic!("DELETE {path}: {e}"));
-    resp_of(response)
-}
-
-fn resp_of(mut response: ureq::http::Response<ureq::Body>) -> Resp {
-    let status = response.status().as_u16();
-    let polaris_code = response
-        .headers()
-        .get("x-polaris-code")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
-    Resp {
-        status,
-        polaris_code,
-        text,
-        body,
-    }
+    common::into_resp(response)
 }
 
 /// Posts `archive` as the multipart field `config` of an import.
@@ -49,7 +32,7 @@ fn import(server: &TestServer, query: &str, archive: &[u8]) -> Resp {
         .header("Content-Type", "multipart/form-data; boundary=XBOUNDARY")
         .send(&body[..])
         .expect("import");
-    resp_of(response)
+    common::into_resp(response)
 }
 
 fn ok(resp: &Resp) {

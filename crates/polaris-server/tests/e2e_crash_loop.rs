@@ -8,16 +8,15 @@
 //! from a seed that is printed; `POLARIS_CRASH_SEED=N` replays a run.
 
 mod common;
+mod node_support;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{agent, binary, free_port};
-use polaris_store_sql::{Dialect, SqlOptions, drop_database};
+use common::agent;
+use node_support::{Backend, Node, ScratchDatabase, start};
+use polaris_store_sql::{Dialect, SqlOptions};
 use serde_json::{Value, json};
 
 const SERVICE: &str = "crash-loop";
@@ -26,7 +25,6 @@ const REGISTER_CLIENTS: usize = 3;
 const PUBLISH_CLIENTS: usize = 2;
 /// Files each publishing client keeps republishing with a rising sequence number.
 const FILES_PER_CLIENT: usize = 3;
-const START_DEADLINE: Duration = Duration::from_secs(60);
 
 /// splitmix64: the kill moments, reproducible from the printed seed.
 struct Rng(u64);
@@ -55,113 +53,6 @@ fn seed() -> u64 {
                 .expect("a clock after 1970")
                 .as_nanos() as u64
         })
-}
-
-/// Where the server keeps its data.
-enum Backend {
-    Embedded(PathBuf),
-    Sql(SqlOptions),
-}
-
-impl Backend {
-    fn store_yaml(&self) -> String {
-        match self {
-            Backend::Embedded(path) => {
-                format!(
-                    "store:\n  name: embedded\n  option: {{ path: \"{}\" }}\n",
-                    path.display()
-                )
-            }
-            Backend::Sql(db) => {
-                let db_type = match db.dialect {
-                    Dialect::MySql => "mysql",
-                    Dialect::Postgres => "postgresql",
-                };
-                format!(
-                    "store:\n  name: defaultStore\n  option:\n    master:\n      dbType: {db_type}\n      \
-                     dbAddr: \"{}\"\n      dbName: {}\n      dbUser: {}\n      dbPwd: \"\"\n      \
-                     maxOpenConns: 16\n      maxIdleConns: 2\n      connMaxLifetime: 300\n",
-                    db.addr, db.database, db.user
-                )
-            }
-        }
-    }
-}
-
-/// Drops a scratch SQL database when the test ends, however it ends.
-struct ScratchDatabase(SqlOptions);
-
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        if let Err(error) = runtime.block_on(drop_database(&self.0)) {
-            eprintln!("could not drop {}: {error}", self.0.database);
-        }
-    }
-}
-
-/// One run of the binary; dropping it is `kill -9`.
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path, backend: &Backend, run: usize) -> Node {
-    let port = free_port();
-    let yaml = format!(
-        "apiservers:\n  - name: api-http\n    option: {{ listenIP: \"127.0.0.1\", listenPort: {port} }}\n{}",
-        backend.store_yaml()
-    );
-    let config = dir.join("polaris-server.yaml");
-    std::fs::write(&config, yaml).expect("config");
-    let stderr_path = dir.join(format!("stderr.{run}.log"));
-    let child = Command::new(binary())
-        .arg("start")
-        .arg("--config")
-        .arg(&config)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(
-            File::create(dir.join(format!("stdout.{run}.log"))).expect("stdout"),
-        ))
-        .stderr(Stdio::from(File::create(&stderr_path).expect("stderr")))
-        .spawn()
-        .expect("spawn polaris-server");
-    let mut node = Node {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let probe: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
-    let deadline = Instant::now() + START_DEADLINE;
-    loop {
-        if let Some(status) = node.child.try_wait().expect("try_wait") {
-            panic!(
-                "polaris-server exited on start {run} with {status}: {}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default()
-            );
-        }
-        if probe.get(&format!("{}/", node.base)).call().is_ok() {
-            return node;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "polaris-server did not answer after start {run}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
 
 /// What the clients sent and what the server acknowledged, over every cycle.

@@ -4,94 +4,16 @@
 //! after the restart. The databases come from `tests/sql/ensure-databases.sh`.
 
 mod common;
+mod node_support;
 
-use std::fs::File;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::{agent, binary, free_port, instance_id};
+use common::{agent, instance_id};
+use node_support::{Backend, Node, ScratchDatabase, start};
 use polaris_store::NamingStore;
-use polaris_store_sql::{Dialect, SqlOptions, SqlStore, drop_database};
+use polaris_store_sql::{Dialect, SqlOptions, SqlStore};
 use serde_json::{Value, json};
 
-const START_DEADLINE: Duration = Duration::from_secs(60);
-
-/// Drops the scratch database when the test ends, however it ends.
-struct Database(SqlOptions);
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        if let Err(error) = runtime.block_on(drop_database(&self.0)) {
-            eprintln!("could not drop {}: {error}", self.0.database);
-        }
-    }
-}
-
-struct Node {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &std::path::Path, db: &SqlOptions, run: u32) -> Node {
-    let port = free_port();
-    let db_type = match db.dialect {
-        Dialect::MySql => "mysql",
-        Dialect::Postgres => "postgresql",
-    };
-    let yaml = format!(
-        "apiservers:\n  - name: api-http\n    option: {{ listenIP: \"127.0.0.1\", listenPort: {port} }}\n\
-         store:\n  name: defaultStore\n  option:\n    master:\n      dbType: {db_type}\n      \
-         dbAddr: \"{}\"\n      dbName: {}\n      dbUser: {}\n      dbPwd: \"\"\n      \
-         maxOpenConns: 16\n      maxIdleConns: 2\n      connMaxLifetime: 300\n",
-        db.addr, db.database, db.user
-    );
-    let config = dir.join("polaris-server.yaml");
-    std::fs::write(&config, yaml).expect("config");
-    let stderr_path = dir.join(format!("stderr.{run}.log"));
-    let child = Command::new(binary())
-        .arg("start")
-        .arg("--config")
-        .arg(&config)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(
-            File::create(dir.join(format!("stdout.{run}.log"))).unwrap(),
-        ))
-        .stderr(Stdio::from(File::create(&stderr_path).unwrap()))
-        .spawn()
-        .expect("spawn polaris-server");
-    let mut node = Node { child, port };
-    let deadline = Instant::now() + START_DEADLINE;
-    loop {
-        if let Some(status) = node.child.try_wait().unwrap() {
-            panic!(
-                "polaris-server exited with {status}: {}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default()
-            );
-        }
-        if let Ok(r) = agent().get(&format!("http://127.0.0.1:{port}/")).call()
-            && r.status().as_u16() == 200
-        {
-            return node;
-        }
-        assert!(Instant::now() < deadline, "polaris-server did not answer");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn call(node: &Node, method: &str, path: &str, body: Option<Value>) -> Value {
-    let url = format!("http://127.0.0.1:{}{path}", node.port);
+    let url = format!("{}{path}", node.base);
     let mut response = match body {
         Some(body) => agent()
             .post(&url)
@@ -123,9 +45,10 @@ fn listed_ids(node: &Node) -> Vec<String> {
 
 fn registration_survives_kill_9(dialect: Dialect, addr: &str) {
     let name = format!("polaris_e2e_{:?}_{}", dialect, std::process::id()).to_lowercase();
-    let db = Database(SqlOptions::new(dialect, addr, name));
+    let db = ScratchDatabase(SqlOptions::new(dialect, addr, name));
+    let backend = Backend::Sql(db.0.clone());
     let dir = tempfile::tempdir().unwrap();
-    let node = start(dir.path(), &db.0, 1);
+    let node = start(dir.path(), &backend, 1);
     let mut expected = Vec::new();
     for port in [8080, 8081] {
         let body = json!({"service": "on-sql", "namespace": "default", "host": "10.1.2.3",
@@ -137,7 +60,7 @@ fn registration_survives_kill_9(dialect: Dialect, addr: &str) {
     expected.sort();
     assert_eq!(listed_ids(&node), expected);
     drop(node); // kill -9
-    let node = start(dir.path(), &db.0, 2);
+    let node = start(dir.path(), &backend, 2);
     assert_eq!(listed_ids(&node), expected, "after the restart");
     // The rows are in the database, read back by a store of our own, and nothing went to an
     // embedded data directory.

@@ -16,7 +16,9 @@ use polaris_types::{
     User, UserGroup,
 };
 
-/// Why a store operation failed. Domain services map every variant to `StoreLayerException`.
+/// Why a store operation failed. Every variant reaches clients as `StoreLayerException` through
+/// the one `From<StoreError> for PolarisError` below (a conflict a domain expects is matched
+/// before it converts).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend could not be reached or refused the operation.
@@ -45,6 +47,15 @@ pub enum Precondition {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The domain error of a failed store operation: `StoreLayerException` (500001) with the
+/// reason as detail, logged once here (a client only sees the code).
+impl From<StoreError> for polaris_types::PolarisError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(target: "polaris_store", error = %err, "store operation failed");
+        polaris_types::PolarisError::new(polaris_types::Code::StoreLayerException, err.to_string())
+    }
+}
 
 /// One write. A batch of mutations is applied atomically and in order.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,36 +5,19 @@
 //! `cargo run --release -p polaris-tls --example tls_bench [connections] [round_trips]`
 //! (or `scripts/bench-tls.sh`).
 
+use polaris_testkit::bench::cpu_time;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use polaris_testkit::tls::{Ca, client_config};
 use polaris_tls::{ALPN_HTTP1, CertStore, Listener, TlsFiles};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 
 const MESSAGE: usize = 256;
-
-/// CPU time of this process so far (user + system), from /proc (Linux).
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line; 12 and 13 after the command name.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
 
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut conn: S) {
     let mut buf = [0u8; MESSAGE];
@@ -98,36 +81,15 @@ async fn main() {
     let trips: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20000);
 
     let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
+    let ca = Ca::new("tls bench CA");
+    let (cert_file, key_file) = ca.leaf(&["localhost"]).write(dir.path(), "server");
     let files = TlsFiles {
-        cert_file: dir.path().join("server.pem"),
-        key_file: dir.path().join("server.key"),
+        cert_file,
+        key_file,
         trusted_ca_file: None,
     };
-    std::fs::write(&files.cert_file, cert.pem()).unwrap();
-    std::fs::write(&files.key_file, key.serialize_pem()).unwrap();
     let certs = CertStore::open(files, ALPN_HTTP1).unwrap();
-
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(ca_cert.pem().as_bytes()).unwrap())
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = TlsConnector::from(Arc::new(client));
+    let connector = TlsConnector::from(Arc::new(client_config(&ca, None)));
 
     let plain = serve(TcpListener::bind("127.0.0.1:0").await.unwrap(), None).await;
     let tls = serve(TcpListener::bind("127.0.0.1:0").await.unwrap(), Some(certs)).await;
@@ -138,7 +100,7 @@ async fn main() {
         ("plain TCP", plain, None),
         ("TLS (rustls, ring)", tls, Some(&connector)),
     ] {
-        let (start, cpu0) = (Instant::now(), cpu());
+        let (start, cpu0) = (Instant::now(), cpu_time());
         for _ in 0..connections {
             let mut conn = connect(addr, connector).await;
             round_trip(&mut conn).await;
@@ -147,10 +109,10 @@ async fn main() {
             &format!("{name}: new connection + 1 trip"),
             connections,
             start.elapsed(),
-            cpu() - cpu0,
+            cpu_time() - cpu0,
         );
         let mut conn = connect(addr, connector).await;
-        let (start, cpu0) = (Instant::now(), cpu());
+        let (start, cpu0) = (Instant::now(), cpu_time());
         for _ in 0..trips {
             round_trip(&mut conn).await;
         }
@@ -158,7 +120,7 @@ async fn main() {
             &format!("{name}: round trip, open conn"),
             trips,
             start.elapsed(),
-            cpu() - cpu0,
+            cpu_time() - cpu0,
         );
     }
 }

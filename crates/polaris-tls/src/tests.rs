@@ -4,44 +4,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use polaris_testkit::tls::{Ca, Identity};
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 
 use crate::{ALPN_HTTP1, CertStore, Listener, TlsError, TlsFiles};
-
-/// A CA that signs leaf certificates.
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let cert = params.self_signed(&key).unwrap();
-        Ca {
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf for `names`: (certificate PEM, key PEM).
-    fn leaf(&self, names: &[&str]) -> (String, String) {
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -50,7 +19,7 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 }
 
 fn server_files(dir: &Path, ca: &Ca, trusted: Option<&Ca>) -> TlsFiles {
-    let (cert, key) = ca.leaf(&["localhost", "127.0.0.1"]);
+    let Identity { cert, key } = ca.leaf(&["localhost", "127.0.0.1"]);
     TlsFiles {
         cert_file: write(dir, "server.pem", &cert),
         key_file: write(dir, "server.key", &key),
@@ -58,27 +27,9 @@ fn server_files(dir: &Path, ca: &Ca, trusted: Option<&Ca>) -> TlsFiles {
     }
 }
 
-/// A client trusting `ca`, presenting `identity` (certificate PEM, key PEM) if given.
-fn connector(ca: &Ca, identity: Option<(String, String)>) -> TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca.pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let config = match identity {
-        None => builder.with_no_client_auth(),
-        Some((cert, key)) => {
-            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap();
-            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
-            builder.with_client_auth_cert(chain, key).unwrap()
-        }
-    };
+/// A client trusting `ca`, presenting `identity` if given.
+fn connector(ca: &Ca, identity: Option<Identity>) -> TlsConnector {
+    let config = polaris_testkit::tls::client_config(ca, identity.as_ref());
     TlsConnector::from(Arc::new(config))
 }
 
@@ -157,7 +108,7 @@ async fn bad_files_are_refused_with_the_key_and_path() {
     let err = CertStore::open(garbage, ALPN_HTTP1).err().unwrap();
     assert!(err.to_string().contains("no CERTIFICATE block"), "{err}");
 
-    let (_, other_key) = ca.leaf(&["localhost"]);
+    let other_key = ca.leaf(&["localhost"]).key;
     let wrong_key = TlsFiles {
         key_file: write(dir.path(), "other.key", &other_key),
         ..good.clone()
@@ -242,7 +193,7 @@ async fn new_files_are_served_to_new_connections_and_bad_ones_are_not() {
     assert_eq!(first, leaf_der(&files.cert_file));
 
     // A rewrite is noticed by the watcher within a poll or two.
-    let (cert, key) = ca.leaf(&["localhost"]);
+    let Identity { cert, key } = ca.leaf(&["localhost"]);
     std::fs::write(&files.key_file, key).unwrap();
     std::fs::write(&files.cert_file, cert).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);

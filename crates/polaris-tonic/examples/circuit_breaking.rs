@@ -7,51 +7,20 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use polaris_tonic::echo::echo_server::EchoServer;
+use polaris_tonic::PolarisChannel;
 use polaris_tonic::echo::{EchoRequest, echo_client::EchoClient};
-use polaris_tonic::{PolarisChannel, PolarisServer, ServeTonic};
 
 const SERVICE: &str = "BreakerEchoServerTonic";
 
 #[tokio::main]
 async fn main() -> Result<(), polaris_tonic::BoxError> {
     common::init_logs();
-    let mut settings = common::client().await?.settings().clone();
-    settings.consumer.circuit_breaker.sleep_window = Duration::from_secs(5);
-    let client = polaris_sdk::Client::builder()
-        .settings(settings)
-        .build()
-        .await?;
-    let host = polaris_tonic::local_host(&client).await;
-    let failing = Arc::new(AtomicBool::new(true));
-    let mut stops = Vec::new();
-    for (name, flag) in [("bad", failing.clone()), ("good", Arc::default())] {
-        let listener = tokio::net::TcpListener::bind((host, 0)).await?;
-        let echo = common::EchoService {
-            served_by: name.into(),
-            failing: flag,
-        };
-        let router = tonic::transport::Server::builder().add_service(EchoServer::new(echo));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (up, is_up) = tokio::sync::oneshot::channel();
-        let polaris = PolarisServer::builder(client.clone())
-            .service_name(SERVICE)
-            .graceful(Duration::from_millis(200), Duration::from_secs(5))
-            .on_registered(move |_, _| {
-                let _ = up.send(());
-            });
-        tokio::spawn(polaris.serve_tonic(
-            listener,
-            async move { drop(stopped.await) },
-            |incoming, shutdown| router.serve_with_incoming_shutdown(incoming, shutdown),
-        ));
-        is_up.await?;
-        stops.push(stop);
-    }
+    let client = common::framework_client_with_sleep_window(Duration::from_secs(5)).await?;
+    let (bad, stop_bad) = common::spawn_provider(&client, SERVICE, &[], "bad", false).await?;
+    bad.set_failing(true);
+    let (_, stop_good) = common::spawn_provider(&client, SERVICE, &[], "good", false).await?;
     let channel = PolarisChannel::builder(client.clone(), SERVICE)
         .load_balancer(polaris_sdk::LbPolicy::RoundRobin)
         .build();
@@ -71,11 +40,11 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
     };
     round("while `bad` fails").await;
     round("after ejection   ").await;
-    failing.store(false, Ordering::Relaxed);
+    bad.set_failing(false);
     tokio::time::sleep(Duration::from_secs(6)).await;
     round("after the window ").await;
     round("recovered        ").await;
-    drop(stops);
+    drop((stop_bad, stop_good));
     tokio::time::sleep(Duration::from_millis(500)).await;
     client.shutdown().await;
     Ok(())

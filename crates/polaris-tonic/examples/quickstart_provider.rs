@@ -15,11 +15,9 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
     let host = polaris_tonic::local_host(&client).await;
     let listener = tokio::net::TcpListener::bind((host, 0)).await?;
     let port = listener.local_addr()?.port();
-    let echo = common::EchoService {
-        served_by: format!("{host}:{port}"),
-        ..Default::default()
-    };
-    let router = tonic::transport::Server::builder().add_service(EchoServer::new(echo));
+    let echo = common::EchoState::new(format!("{host}:{port}"));
+    let router =
+        tonic::transport::Server::builder().add_service(EchoServer::new(common::EchoService(echo)));
     PolarisServer::builder(client.clone())
         .namespace("default")
         .service_name("EchoServerTonic")

@@ -7,10 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use polaris_tonic::echo::echo_server::EchoServer;
+use polaris_tonic::PolarisChannel;
 use polaris_tonic::echo::{EchoRequest, echo_client::EchoClient};
-use polaris_tonic::{PolarisChannel, PolarisServer, ServeTonic};
-use serde_json::json;
 
 const SERVICE: &str = "LimitEchoServerTonic";
 
@@ -18,34 +16,8 @@ const SERVICE: &str = "LimitEchoServerTonic";
 async fn main() -> Result<(), polaris_tonic::BoxError> {
     common::init_logs();
     let client = common::client().await?;
-    let host = polaris_tonic::local_host(&client).await;
-    let listener = tokio::net::TcpListener::bind((host, 0)).await?;
-    let echo = common::EchoService {
-        served_by: "limited".into(),
-        ..Default::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (up, is_up) = tokio::sync::oneshot::channel();
-    let polaris = PolarisServer::builder(client.clone())
-        .service_name(SERVICE)
-        .graceful(Duration::from_millis(200), Duration::from_secs(5))
-        .on_registered(move |_, _| {
-            let _ = up.send(());
-        });
-    let router = tonic::transport::Server::builder()
-        .layer(polaris.rate_limit_layer())
-        .add_service(EchoServer::new(echo));
-    tokio::spawn(polaris.serve_tonic(
-        listener,
-        async move { drop(stopped.await) },
-        |incoming, shutdown| router.serve_with_incoming_shutdown(incoming, shutdown),
-    ));
-    is_up.await?;
-    let rule = json!([{
-        "service": SERVICE, "namespace": "default", "name": "five-per-10s", "priority": 1,
-        "resource": "QPS", "type": "LOCAL",
-        "amounts": [{"maxAmount": 5, "validDuration": "10s"}]
-    }]);
+    let (_, stop) = common::spawn_provider(&client, SERVICE, &[], "limited", true).await?;
+    let rule = polaris_testkit::fixtures::local_limit(SERVICE, "five-per-10s", 5, "10s");
     println!(
         "create rate-limit rule: {}",
         common::http("POST", "/naming/v1/ratelimits", &rule)["code"]

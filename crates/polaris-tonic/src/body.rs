@@ -3,12 +3,14 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tonic::Status;
 use tonic::body::Body;
+
+use crate::channel::BreakerReport;
 
 /// A request body as the channel holds it between attempts.
 pub(crate) enum Prepared {
@@ -122,12 +124,6 @@ impl HttpBody for Prefixed {
     }
 }
 
-/// Reports the outcome of one call: once, when the gRPC status is known.
-pub(crate) trait Reporter: Send + 'static {
-    /// Called with the gRPC status code and the call's duration.
-    fn report(&mut self, code: i32, delay: Duration);
-}
-
 /// The gRPC status code of a header map, if it has one.
 pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
     headers
@@ -140,11 +136,11 @@ pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
 /// stream fails) to the circuit breaker as it passes by.
 pub struct ReportingBody {
     inner: Body,
-    report: Option<(Box<dyn Reporter>, Instant)>,
+    report: Option<(BreakerReport, Instant)>,
 }
 
 impl ReportingBody {
-    pub(crate) fn new(inner: Body, reporter: Option<(Box<dyn Reporter>, Instant)>) -> Self {
+    pub(crate) fn new(inner: Body, reporter: Option<(BreakerReport, Instant)>) -> Self {
         ReportingBody {
             inner,
             report: reporter,
@@ -153,7 +149,7 @@ impl ReportingBody {
 
     /// Reports `code` now (a trailers-only answer), if not reported yet.
     pub(crate) fn finish(&mut self, code: i32) {
-        if let Some((mut reporter, start)) = self.report.take() {
+        if let Some((reporter, start)) = self.report.take() {
             reporter.report(code, start.elapsed());
         }
     }

@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use polaris_sdk::{
-    CallResult, Client, Consumer, Criteria, Error, Instance, LbPolicy, RpcPolicies, ServiceKey,
+    CallResult, Client, Consumer, Criteria, Error, Instance, LbPolicy, RequestContext, RpcPolicies,
+    ServiceKey, code_text,
 };
 use tonic::body::Body;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use tower::Service;
 
-use crate::body::{Prepared, Reporter, ReportingBody, grpc_status};
+use crate::body::{Prepared, ReportingBody, grpc_status};
 
 /// Why an attempt produced no response.
 enum Failure {
@@ -136,7 +137,8 @@ impl ChannelBuilder {
             failover: self.failover,
             breaker: self.breaker,
             route_headers: self.route_headers,
-            metadata: self.metadata,
+            metadata: self.metadata.into_iter().collect(),
+            methods: RwLock::new(HashMap::new()),
             connections: RwLock::new(HashMap::new()),
             pruner: std::sync::Once::new(),
         });
@@ -149,7 +151,31 @@ type ConnKey = (Arc<str>, u32);
 /// One instance's connection and when it last failed to connect.
 struct Conn {
     channel: Channel,
+    /// Handles of `channel` that finished a call, for the next ones (a tonic `Channel`
+    /// clone allocates).
+    spares: parking_lot::Mutex<Vec<Channel>>,
     down_until: parking_lot::Mutex<Option<Instant>>,
+}
+
+/// How many idle handles a connection keeps (about the calls in flight at once).
+const MAX_SPARES: usize = 64;
+
+impl Conn {
+    /// A handle for one call: a spare, or a new clone.
+    fn handle(&self) -> Channel {
+        self.spares
+            .lock()
+            .pop()
+            .unwrap_or_else(|| self.channel.clone())
+    }
+
+    /// Keeps the handle of a call that completed.
+    fn give_back(&self, channel: Channel) {
+        let mut spares = self.spares.lock();
+        if spares.len() < MAX_SPARES {
+            spares.push(channel);
+        }
+    }
 }
 
 /// How long an instance that refused a connection is avoided (unless nothing else is left).
@@ -165,7 +191,9 @@ struct Shared {
     failover: u32,
     breaker: bool,
     route_headers: bool,
-    metadata: Vec<(String, String)>,
+    metadata: std::collections::BTreeMap<String, String>,
+    /// What a call of each path shares (interned, so a call copies no text).
+    methods: RwLock<HashMap<Arc<str>, Arc<MethodInfo>>>,
     connections: RwLock<HashMap<ConnKey, Arc<Conn>>>,
     pruner: std::sync::Once,
 }
@@ -225,29 +253,40 @@ impl Service<http::Request<Body>> for PolarisChannel {
     }
 }
 
+/// How many distinct paths a channel keeps a [`MethodInfo`] for; calls to further paths
+/// build theirs per call.
+const MAX_METHODS: usize = 1024;
+
+/// What every call of one path shares: the path as the breaker's method, and the routing
+/// request (bare method as `$path`, the caller's name).
+struct MethodInfo {
+    path: Arc<str>,
+    request: Arc<RequestContext>,
+}
+
 /// What the circuit breaker hears about one call.
-struct BreakerReport {
+pub(crate) struct BreakerReport {
     consumer: Consumer,
     service: ServiceKey,
     caller: Option<ServiceKey>,
-    method: String,
+    method: Arc<str>,
     instance: Arc<Instance>,
 }
 
-impl Reporter for BreakerReport {
-    fn report(&mut self, code: i32, delay: Duration) {
-        let service = self.service.clone();
-        let code_text = code.to_string();
+impl BreakerReport {
+    /// Reports the call's gRPC status code and duration.
+    pub(crate) fn report(self, code: i32, delay: Duration) {
+        let code_text = code_text(i64::from(code));
         let mut result = if is_breaker_failure(code) {
-            CallResult::failure(service, code_text, delay)
+            CallResult::failure(self.service, code_text, delay)
         } else {
-            let mut ok = CallResult::success(service, delay);
+            let mut ok = CallResult::success(self.service, delay);
             ok.code = code_text;
             ok
         };
-        result.method = Some(std::mem::take(&mut self.method));
-        result.instance = Some(self.instance.clone());
-        result.caller = self.caller.clone();
+        result.method = Some(self.method);
+        result.instance = Some(self.instance);
+        result.caller = self.caller;
         self.consumer.report(&result);
     }
 }
@@ -260,13 +299,34 @@ fn no_instance(e: Error) -> Status {
 }
 
 impl Shared {
-    fn criteria(&self, parts: &http::request::Parts) -> Criteria {
-        let mut criteria = Criteria::default();
-        let path = parts.uri.path();
-        criteria.request.path = Some(path.rsplit('/').next().unwrap_or(path).to_string());
-        if let Some(caller) = &self.caller {
-            criteria = criteria.caller(caller.clone());
+    /// The shared facts of the calls to `path` (kept for the first [`MAX_METHODS`] paths).
+    fn method(&self, path: &str) -> Arc<MethodInfo> {
+        if let Some(info) = self.methods.read().get(path) {
+            return info.clone();
         }
+        let request = RequestContext {
+            path: Some(path.rsplit('/').next().unwrap_or(path).to_string()),
+            caller_service: self.caller.as_ref().map(|c| c.name.to_string()),
+            ..RequestContext::default()
+        };
+        let info = Arc::new(MethodInfo {
+            path: Arc::from(path),
+            request: Arc::new(request),
+        });
+        let mut methods = self.methods.write();
+        if methods.len() < MAX_METHODS {
+            methods.insert(info.path.clone(), info.clone());
+        }
+        info
+    }
+
+    fn criteria(&self, method: &MethodInfo, parts: &http::request::Parts) -> Criteria {
+        let mut criteria = Criteria {
+            caller: self.caller.clone(),
+            request: method.request.clone(),
+            metadata: self.metadata.clone(),
+            ..Criteria::default()
+        };
         criteria.lb = parts
             .extensions
             .get::<CallLbPolicy>()
@@ -282,15 +342,11 @@ impl Shared {
                     continue;
                 }
                 if let Ok(value) = value.to_str() {
-                    criteria
-                        .request
+                    Arc::make_mut(&mut criteria.request)
                         .headers
                         .insert(name.to_string(), value.to_string());
                 }
             }
-        }
-        for (k, v) in &self.metadata {
-            criteria.metadata.insert(k.clone(), v.clone());
         }
         criteria
     }
@@ -344,6 +400,7 @@ impl Shared {
         let channel = (self.endpoint)(endpoint).connect_lazy();
         let conn = Arc::new(Conn {
             channel,
+            spares: parking_lot::Mutex::new(Vec::new()),
             down_until: parking_lot::Mutex::new(None),
         });
         let conn = self.connections.write().entry(key).or_insert(conn).clone();
@@ -374,24 +431,27 @@ impl Shared {
         });
     }
 
+    fn breaker_report(&self, method: &MethodInfo, instance: &Arc<Instance>) -> BreakerReport {
+        BreakerReport {
+            consumer: self.consumer.clone(),
+            service: self.service.clone(),
+            caller: self.caller.clone(),
+            method: method.path.clone(),
+            instance: instance.clone(),
+        }
+    }
+
     fn report_now(
         &self,
-        criteria_method: &str,
+        method: &MethodInfo,
         instance: &Arc<Instance>,
         code: Code,
         start: Instant,
     ) {
-        if !self.breaker {
-            return;
+        if self.breaker {
+            let report = self.breaker_report(method, instance);
+            report.report(code as i32, start.elapsed());
         }
-        let mut report = BreakerReport {
-            consumer: self.consumer.clone(),
-            service: self.service.clone(),
-            caller: self.caller.clone(),
-            method: criteria_method.to_string(),
-            instance: instance.clone(),
-        };
-        report.report(code as i32, start.elapsed());
     }
 
     async fn call(
@@ -399,7 +459,7 @@ impl Shared {
         request: http::Request<Body>,
     ) -> Result<http::Response<ReportingBody>, Status> {
         let started = Instant::now();
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let path = parts.uri.path();
         let (timeout, retry) = {
             let policy = self.policies.load();
@@ -408,12 +468,16 @@ impl Shared {
         if self.policies.degrade_now() {
             return Err(Status::unavailable("refused by the degradation policy"));
         }
+        let method = self.method(path);
         if self.breaker {
             self.consumer
-                .check(&self.service, Some(path))
+                .check(&self.service, Some(method.path.clone()))
                 .map_err(no_instance)?;
         }
-        let criteria = self.criteria(&parts);
+        let criteria = self.criteria(&method, &parts);
+        // The first attempt carries the request's extensions; the transport reads none, so
+        // a later attempt goes without rather than copying them.
+        let mut extensions = Some(std::mem::take(&mut parts.extensions));
         let mut body = Prepared::from_body(body).await?;
         let attempts = 1 + self.failover.max(retry.max_retries);
         let deadline = timeout.map(|t| started + t);
@@ -426,11 +490,12 @@ impl Shared {
             let Some(attempt_body) = body.attempt() else {
                 break;
             };
-            let mut request = http::Request::from_parts(clone_parts(&parts), attempt_body);
+            let head = clone_head(&parts, extensions.take().unwrap_or_default());
+            let mut request = http::Request::from_parts(head, attempt_body);
             *request.version_mut() = http::Version::HTTP_2;
             let attempt_start = Instant::now();
-            let mut channel = conn.channel.clone();
-            let call = async move {
+            let mut channel = conn.handle();
+            let call = async {
                 use tower::ServiceExt as _;
                 channel.ready().await?.call(request).await
             };
@@ -441,10 +506,14 @@ impl Shared {
                 },
                 None => call.await.map_err(Failure::Transport),
             };
+            if outcome.is_ok() {
+                // Completed (not dropped mid-way): the handle is clean for the next call.
+                conn.give_back(channel);
+            }
             let more = attempt + 1 < attempts && body.replayable();
             match outcome {
                 Err(Failure::Timeout) => {
-                    self.report_now(path, &instance, Code::DeadlineExceeded, attempt_start);
+                    self.report_now(&method, &instance, Code::DeadlineExceeded, attempt_start);
                     return Err(Status::deadline_exceeded(format!(
                         "no answer from {} within {:?}",
                         self.service,
@@ -453,7 +522,7 @@ impl Shared {
                 }
                 Err(Failure::Transport(error)) => {
                     *conn.down_until.lock() = Some(Instant::now() + DOWN_FOR);
-                    self.report_now(path, &instance, Code::Unavailable, attempt_start);
+                    self.report_now(&method, &instance, Code::Unavailable, attempt_start);
                     last = Status::unavailable(format!(
                         "{}:{}: {error}",
                         instance.host, instance.port
@@ -469,20 +538,13 @@ impl Shared {
                     let retryable = trailers_only == Some(Code::Unavailable as i32)
                         && attempt < retry.max_retries;
                     if retryable && more {
-                        self.report_now(path, &instance, Code::Unavailable, attempt_start);
+                        self.report_now(&method, &instance, Code::Unavailable, attempt_start);
                         failed = Some(instance);
                         continue;
                     }
-                    let reporter = self.breaker.then(|| {
-                        let report: Box<dyn Reporter> = Box::new(BreakerReport {
-                            consumer: self.consumer.clone(),
-                            service: self.service.clone(),
-                            caller: self.caller.clone(),
-                            method: path.to_string(),
-                            instance: instance.clone(),
-                        });
-                        (report, attempt_start)
-                    });
+                    let reporter = self
+                        .breaker
+                        .then(|| (self.breaker_report(&method, &instance), attempt_start));
                     let (head, inner) = response.into_parts();
                     let mut body = ReportingBody::new(inner, reporter);
                     if let Some(code) = trailers_only {
@@ -503,11 +565,12 @@ fn is_protocol_header(name: &str) -> bool {
         || name.starts_with(':')
 }
 
-fn clone_parts(parts: &http::request::Parts) -> http::request::Parts {
+/// The head of one attempt: the request's method, URI and headers, with `extensions`.
+fn clone_head(parts: &http::request::Parts, extensions: http::Extensions) -> http::request::Parts {
     let mut request = http::Request::new(());
     *request.method_mut() = parts.method.clone();
     *request.uri_mut() = parts.uri.clone();
     *request.headers_mut() = parts.headers.clone();
-    *request.extensions_mut() = parts.extensions.clone();
+    *request.extensions_mut() = extensions;
     request.into_parts().0
 }

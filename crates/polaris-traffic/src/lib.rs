@@ -75,5 +75,15 @@ pub mod limiter;
 pub mod router;
 mod rules;
 
+/// A current-thread runtime on paused time, for property tests that drive their own clock.
+#[cfg(test)]
+pub(crate) fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
 pub use instance::{Instance, Location, ServiceInstances};
 pub use rules::{ServiceKey, Skipped};

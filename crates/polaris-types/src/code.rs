@@ -1,4 +1,7 @@
-//! Polaris response codes: six digits, the first three follow HTTP status classes.
+//! Polaris response codes: six digits, the first three follow HTTP status classes. This module
+//! is the one place that knows what a code means at an edge: its official text (empty for the
+//! codes the official table has no text for), its HTTP status ([`http_status`]) and how a
+//! batch's overall code follows from its items ([`BatchRule`]).
 
 macro_rules! codes {
     ($($name:ident = $value:literal => $info:literal,)*) => {
@@ -16,7 +19,8 @@ macro_rules! codes {
                 }
             }
 
-            /// The official English description of the code.
+            /// The official English description of the code; empty for the codes the official
+            /// table has no text for (their replies carry `info: ""`, see [`Code::has_info`]).
             pub const fn info(self) -> &'static str {
                 match self {
                     $(Code::$name => $info,)*
@@ -80,7 +84,7 @@ codes! {
     InvalidRateLimitId = 400151 => "invalid rate limit id",
     InvalidRateLimitLabels = 400152 => "invalid rate limit labels",
     InvalidRateLimitAmounts = 400153 => "invalid rate limit amounts",
-    InvalidRateLimitName = 400154 => "invalid rate limit name",
+    InvalidRateLimitName = 400154 => "",
     InvalidCircuitBreakerId = 400160 => "invalid circuit breaker id",
     InvalidCircuitBreakerVersion = 400161 => "invalid circuit breaker version",
     InvalidCircuitBreakerName = 400162 => "invalid circuit breaker name",
@@ -90,15 +94,15 @@ codes! {
     InvalidCircuitBreakerBusiness = 400166 => "invalid circuit breaker business",
     InvalidCircuitBreakerDepartment = 400167 => "invalid circuit breaker department",
     InvalidCircuitBreakerComment = 400168 => "invalid circuit breaker comment",
-    CircuitBreakerRuleExisted = 400169 => "circuit breaker rule existed",
+    CircuitBreakerRuleExisted = 400169 => "",
     InvalidRoutingId = 400700 => "invalid routing id",
     InvalidRoutingPolicy = 400701 => "invalid routing policy, only support (RulePolicy,MetadataPolicy)",
     InvalidRoutingName = 400702 => "invalid routing name",
-    InvalidRoutingPriority = 400703 => "invalid routing priority",
+    InvalidRoutingPriority = 400703 => "",
     InvalidFaultDetectId = 400900 => "invalid fault detect id",
     InvalidFaultDetectName = 400901 => "invalid fault detect name",
     InvalidFaultDetectNamespace = 400902 => "invalid fault detect namespace",
-    FaultDetectRuleExisted = 400903 => "fault detect rule existed",
+    FaultDetectRuleExisted = 400903 => "",
     InvalidMatchRule = 400904 => "invalid match rule",
     ExistedResource = 400201 => "existed resource",
     NotFoundResource = 400202 => "not found resource",
@@ -178,14 +182,66 @@ codes! {
 }
 
 impl Code {
-    /// The HTTP status class of the code (`code / 1000`), as the official server computes it.
+    /// The HTTP status of the code (see [`http_status`]).
     pub const fn http_status(self) -> u16 {
-        (self.value() / 1000) as u16
+        http_status(self.value())
     }
 
     /// True for 200xxx codes.
     pub const fn is_success(self) -> bool {
-        self.value() / 1000 == 200
+        is_success(self.value())
+    }
+
+    /// False for the codes the official table has no text for (400154, 400169, 400703,
+    /// 400903): a reply with one of them carries `info: ""`, whatever the detail.
+    pub const fn has_info(self) -> bool {
+        !self.info().is_empty()
+    }
+}
+
+/// The HTTP status of a code value, as the official server computes it: `code / 1000` (so
+/// 400202 is 400, 401000 is 401, 500001 is 500). Every HTTP edge answers with this status;
+/// Eureka's edge only adds its 404 for missing resources.
+pub const fn http_status(code: u32) -> u16 {
+    (code / 1000) as u16
+}
+
+/// True for 200xxx code values.
+pub const fn is_success(code: u32) -> bool {
+    http_status(code) == 200
+}
+
+/// How a batch write's overall code is derived from the codes of its items, in request order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchRule {
+    /// The highest failing item code, else success (namespaces, the config center).
+    HighestFailure,
+    /// The common code when all items agree, else 500000 for any 5xx, 400000 for any other
+    /// failure, else success (services, aliases, instances, governance rules).
+    Uniform,
+}
+
+impl BatchRule {
+    /// The batch's code for its items' codes.
+    pub fn code(self, items: &[u32]) -> u32 {
+        let success = Code::ExecuteSuccess.value();
+        let failures = || items.iter().copied().filter(|c| !is_success(*c));
+        let highest = failures().max();
+        match self {
+            BatchRule::HighestFailure => highest.unwrap_or(success),
+            BatchRule::Uniform => {
+                let first = items.first().copied().unwrap_or(success);
+                if items.iter().all(|c| *c == first) {
+                    first
+                } else if failures().any(|c| http_status(c) >= 500) {
+                    Code::ExecuteException.value()
+                } else if highest.is_some() {
+                    Code::BadRequest.value()
+                } else {
+                    success
+                }
+            }
+        }
     }
 }
 
@@ -206,6 +262,48 @@ mod tests {
         assert_eq!(Code::NotAllowedAccess.http_status(), 401);
         assert_eq!(Code::DataConflict.http_status(), 409);
         assert_eq!(Code::StoreLayerException.http_status(), 500);
+    }
+
+    #[test]
+    fn textless_codes_have_no_info() {
+        for code in [
+            Code::InvalidRateLimitName,
+            Code::CircuitBreakerRuleExisted,
+            Code::InvalidRoutingPriority,
+            Code::FaultDetectRuleExisted,
+        ] {
+            assert!(!code.has_info(), "{code:?}");
+        }
+        assert!(Code::InvalidRoutingId.has_info());
+    }
+
+    fn batch(rule: BatchRule, codes: &[Code]) -> u32 {
+        let values: Vec<u32> = codes.iter().map(|c| c.value()).collect();
+        rule.code(&values)
+    }
+
+    #[test]
+    fn uniform_rule() {
+        use Code::*;
+        let rule = BatchRule::Uniform;
+        assert_eq!(batch(rule, &[NoNeedUpdate, NoNeedUpdate]), 200002);
+        assert_eq!(batch(rule, &[ExistedResource, ExistedResource]), 400201);
+        assert_eq!(batch(rule, &[ExecuteSuccess, ExistedResource]), 400000);
+        assert_eq!(batch(rule, &[StoreLayerException, ExistedResource]), 500000);
+        assert_eq!(batch(rule, &[ExecuteSuccess, NoNeedUpdate]), 200000);
+        assert_eq!(batch(rule, &[]), 200000);
+    }
+
+    #[test]
+    fn highest_failure_rule() {
+        use Code::*;
+        let rule = BatchRule::HighestFailure;
+        assert_eq!(batch(rule, &[ExecuteSuccess, ExistedResource]), 400201);
+        assert_eq!(batch(rule, &[NoNeedUpdate, ExecuteSuccess]), 200000);
+        assert_eq!(
+            batch(rule, &[NamespaceExistedServices, ExistedResource]),
+            400203
+        );
     }
 
     #[test]

@@ -19,9 +19,12 @@ impl PolarisError {
         }
     }
 
-    /// The message to send: the official text, followed by the detail when there is one.
+    /// The message to send: the official text, followed by the detail when there is one; empty
+    /// for a code the official table has no text for ([`Code::has_info`]).
     pub fn info(&self) -> String {
-        if self.detail.is_empty() {
+        if !self.code.has_info() {
+            String::new()
+        } else if self.detail.is_empty() {
             self.code.info().to_string()
         } else {
             format!("{}: {}", self.code.info(), self.detail)

@@ -4,7 +4,7 @@
 //! format: adapters translate these types to JSON or protobuf, stores persist them.
 
 mod auth;
-mod code;
+pub mod code;
 mod config;
 mod contract;
 mod error;
@@ -15,9 +15,10 @@ mod rule;
 mod sym;
 pub mod time;
 pub mod validate;
+mod visible;
 
 pub use auth::{AuthAction, ResourceKind, Strategy, StrategyResource, User, UserGroup, UserRole};
-pub use code::Code;
+pub use code::{BatchRule, Code};
 pub use config::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel,
     ReleaseHistory, ReleaseKind,
@@ -31,6 +32,7 @@ pub use model::{
 };
 pub use rule::{Rule, RuleBody, RuleKind, RuleTarget, TargetRole};
 pub use sym::Sym;
+pub use visible::{Resource, Visible};
 
 /// Name of the namespace that always exists and holds unqualified services.
 pub const DEFAULT_NAMESPACE: &str = "default";

@@ -7,8 +7,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use polaris_volo::PolarisLoadBalance;
@@ -19,21 +17,10 @@ const SERVICE: &str = "BreakerEchoServerVolo";
 #[tokio::main]
 async fn main() -> Result<(), polaris_volo::BoxError> {
     common::init_logs();
-    let mut settings = common::client().await?.settings().clone();
-    settings.consumer.circuit_breaker.sleep_window = Duration::from_secs(5);
-    let client = polaris_sdk::Client::builder()
-        .settings(settings)
-        .build()
-        .await?;
-    let failing = Arc::new(AtomicBool::new(true));
-    let mut stops = Vec::new();
-    for (name, flag) in [("bad", failing.clone()), ("good", Arc::default())] {
-        let echo = common::EchoService {
-            served_by: name.into(),
-            failing: flag,
-        };
-        stops.push(common::spawn_provider(&client, SERVICE, &[], echo, false).await?);
-    }
+    let client = common::framework_client_with_sleep_window(Duration::from_secs(5)).await?;
+    let (bad, stop_bad) = common::spawn_provider(&client, SERVICE, &[], "bad", false).await?;
+    bad.set_failing(true);
+    let (_, stop_good) = common::spawn_provider(&client, SERVICE, &[], "good", false).await?;
     let balance = PolarisLoadBalance::new().load_balancer(polaris_sdk::LbPolicy::RoundRobin);
     let echo = common::echo_client(&client, SERVICE, balance);
     let round = |label: &'static str| {
@@ -52,11 +39,11 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     };
     round("while `bad` fails").await;
     round("after ejection   ").await;
-    failing.store(false, Ordering::Relaxed);
+    bad.set_failing(false);
     tokio::time::sleep(Duration::from_secs(6)).await;
     round("after the window ").await;
     round("recovered        ").await;
-    drop(stops);
+    drop((stop_bad, stop_good));
     tokio::time::sleep(Duration::from_millis(500)).await;
     client.shutdown().await;
     Ok(())

@@ -16,11 +16,9 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     let host = polaris_volo::local_host(&client).await;
     let listener = tokio::net::TcpListener::bind((host, 0)).await?;
     let port = listener.local_addr()?.port();
-    let echo = common::EchoService {
-        served_by: format!("{host}:{port}"),
-        ..Default::default()
-    };
-    let server = Server::new().add_service(ServiceBuilder::new(EchoServer::new(echo)).build());
+    let echo = common::EchoState::new(format!("{host}:{port}"));
+    let server = Server::new()
+        .add_service(ServiceBuilder::new(EchoServer::new(common::EchoService(echo))).build());
     PolarisServer::builder(client.clone())
         .namespace("default")
         .service_name("EchoServerVolo")

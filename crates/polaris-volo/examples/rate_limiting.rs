@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use polaris_volo::PolarisLoadBalance;
 use polaris_volo::echo::EchoRequest;
-use serde_json::json;
 
 const SERVICE: &str = "LimitEchoServerVolo";
 
@@ -17,16 +16,8 @@ const SERVICE: &str = "LimitEchoServerVolo";
 async fn main() -> Result<(), polaris_volo::BoxError> {
     common::init_logs();
     let client = common::client().await?;
-    let echo = common::EchoService {
-        served_by: "limited".into(),
-        ..Default::default()
-    };
-    let stop = common::spawn_provider(&client, SERVICE, &[], echo, true).await?;
-    let rule = json!([{
-        "service": SERVICE, "namespace": "default", "name": "five-per-10s", "priority": 1,
-        "resource": "QPS", "type": "LOCAL",
-        "amounts": [{"maxAmount": 5, "validDuration": "10s"}]
-    }]);
+    let (_, stop) = common::spawn_provider(&client, SERVICE, &[], "limited", true).await?;
+    let rule = polaris_testkit::fixtures::local_limit(SERVICE, "five-per-10s", 5, "10s");
     println!(
         "create rate-limit rule: {}",
         common::http("POST", "/naming/v1/ratelimits", &rule)["code"]

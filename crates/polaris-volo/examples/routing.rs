@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use polaris_volo::PolarisLoadBalance;
 use polaris_volo::echo::EchoRequest;
-use serde_json::json;
 
 const SERVICE: &str = "RouteEchoServerVolo";
 
@@ -20,25 +19,11 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     let client = common::client().await?;
     let mut stops = Vec::new();
     for env in ["dev", "pre", "prod"] {
-        let echo = common::EchoService {
-            served_by: env.into(),
-            ..Default::default()
-        };
-        stops.push(common::spawn_provider(&client, SERVICE, &[("env", env)], echo, false).await?);
+        let (_, stop) =
+            common::spawn_provider(&client, SERVICE, &[("env", env)], env, false).await?;
+        stops.push(stop);
     }
-    let route = |uid: &str, env: &str| {
-        json!({"name": format!("uid-{uid}"),
-            "sources": [{"service": "RouteEchoConsumer", "namespace": "default", "arguments": [
-                {"type": "HEADER", "key": "uid", "value": {"type": "EXACT", "value": uid}}]}],
-            "destinations": [{"service": SERVICE, "namespace": "default", "weight": 100,
-                "labels": {"env": {"type": "EXACT", "value": env}}}]})
-    };
-    let rule = json!([{
-        "name": "route-by-uid-volo", "namespace": "default", "enable": true, "priority": 1,
-        "routing_policy": "RulePolicy",
-        "routing_config": {"@type": "type.googleapis.com/v2.RuleRoutingConfig",
-            "rules": [route("1", "dev"), route("2", "pre")]}
-    }]);
+    let rule = polaris_testkit::fixtures::route_by_uid(SERVICE, "route-by-uid-volo");
     println!(
         "create routing rule: {}",
         common::http("POST", "/naming/v2/routings", &rule)["code"]

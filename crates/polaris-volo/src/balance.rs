@@ -13,11 +13,11 @@ use volo::loadbalance::error::LoadBalanceError;
 use volo::net::Address;
 
 use crate::discover::{PolarisDiscover, lb_error, socket_addr};
-use crate::route::RouteLabelsLayer;
+use crate::route::{RouteLabelsLayer, current_labels};
 
-/// One call's routing inputs, in the callee endpoint's tags (set by
-/// [`RouteLabelsLayer`]); the balancer leaves the instance it picked here for the inner
-/// [`CircuitBreakerLayer`](crate::CircuitBreakerLayer).
+/// One call's routing inputs, set by [`RouteLabelsLayer`] for the call's task (or put in
+/// the callee endpoint's tags by hand); the balancer leaves the instance it picked here for
+/// the inner [`CircuitBreakerLayer`](crate::CircuitBreakerLayer).
 pub struct RouteLabels {
     /// The criteria of the call: caller, method (`$path`), headers, hash key, balancer.
     pub criteria: Criteria,
@@ -169,8 +169,14 @@ impl LoadBalance<PolarisDiscover> for PolarisLoadBalance {
         discover: &'future PolarisDiscover,
     ) -> Result<Self::InstanceIter, LoadBalanceError> {
         let key = discover.service_key(endpoint);
+        // The route-labels layer's criteria (a copy without allocation unless the call has
+        // a hash key or the balancer destination metadata), else an endpoint tag's.
+        let from_task = current_labels(|l| l.criteria.clone());
         let labels = endpoint.get::<RouteLabels>();
-        let criteria = labels.map_or(&*self.base, |l| &l.criteria);
+        let criteria = match &from_task {
+            Some(criteria) => criteria,
+            None => labels.map_or(&*self.base, |l| &l.criteria),
+        };
         let instance = self.pick(discover, &key, criteria).await?;
         let Some(address) = socket_addr(&instance) else {
             let why = format!(
@@ -179,7 +185,9 @@ impl LoadBalance<PolarisDiscover> for PolarisLoadBalance {
             );
             return Err(LoadBalanceError::Discover(why.into()));
         };
-        if let Some(labels) = labels {
+        if from_task.is_some() {
+            current_labels(|l| l.picked.set(instance));
+        } else if let Some(labels) = labels {
             let _ = labels.picked.set(instance);
         }
         Ok(Some(Address::Ip(address)).into_iter())

@@ -2,14 +2,16 @@
 //! service and method breakers before a call and reporting each call's gRPC status and
 //! latency to the service, method and instance breakers.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use motore::layer::Layer;
 use motore::service::Service;
-use polaris_sdk::{CallResult, Error, Instance, ServiceKey};
-use volo::context::Context;
+use parking_lot::RwLock;
+use polaris_sdk::{CallResult, Error, Instance, ServiceKey, code_text};
+use volo::context::{Context, Endpoint};
 use volo::net::Address;
 use volo_grpc::context::ClientContext;
 use volo_grpc::{Code, Request, Status};
@@ -17,6 +19,7 @@ use volo_grpc::{Code, Request, Status};
 use crate::balance::RouteLabels;
 use crate::discover::{PolarisDiscover, socket_addr};
 use crate::policy::CallDeadline;
+use crate::route::current_labels;
 
 /// The gRPC codes that count as failures for the circuit breaker: the callee or the network
 /// failed (`UNKNOWN`, `DEADLINE_EXCEEDED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`);
@@ -37,9 +40,14 @@ pub fn is_breaker_failure(code: i32) -> bool {
 /// [`PolarisLoadBalance`](crate::PolarisLoadBalance) for 2 s.
 #[derive(Clone)]
 pub struct CircuitBreakerLayer {
-    discover: PolarisDiscover,
+    pub(crate) discover: PolarisDiscover,
     caller: Option<ServiceKey>,
+    methods: Arc<RwLock<HashSet<Arc<str>>>>,
 }
+
+/// How many distinct methods (gRPC paths, HTTP paths) a layer keeps interned; further ones
+/// are copied per call.
+const MAX_METHODS: usize = 1024;
 
 impl CircuitBreakerLayer {
     /// Breakers of the services `discover` finds.
@@ -47,6 +55,7 @@ impl CircuitBreakerLayer {
         CircuitBreakerLayer {
             discover: discover.clone(),
             caller: None,
+            methods: Arc::default(),
         }
     }
 
@@ -54,6 +63,80 @@ impl CircuitBreakerLayer {
     pub fn caller(mut self, namespace: &str, service: &str) -> Self {
         self.caller = Some(ServiceKey::new(namespace, service));
         self
+    }
+
+    /// The method as the breakers key it (interned: no copy per call).
+    pub(crate) fn method(&self, name: &str) -> Arc<str> {
+        if let Some(method) = self.methods.read().get(name) {
+            return method.clone();
+        }
+        let method: Arc<str> = Arc::from(name);
+        let mut methods = self.methods.write();
+        if methods.len() < MAX_METHODS {
+            methods.insert(method.clone());
+        }
+        method
+    }
+
+    /// Asks the service and method breakers; the refusal's message when one is open.
+    pub(crate) fn admit(&self, service: &ServiceKey, method: &Arc<str>) -> Result<(), String> {
+        match self
+            .discover
+            .shared
+            .consumer
+            .check(service, Some(method.clone()))
+        {
+            Ok(()) => Ok(()),
+            Err(Error::CircuitOpen(why)) => Err(format!("circuit open: {why}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Starts the report of a call to the instance the balancer picked for `callee`.
+    pub(crate) async fn begin(
+        &self,
+        service: ServiceKey,
+        method: Arc<str>,
+        callee: &Endpoint,
+        deadline: Option<Instant>,
+    ) -> (Report<'_>, Option<SocketAddr>) {
+        let address = match callee.address {
+            Some(Address::Ip(address)) => Some(address),
+            _ => None,
+        };
+        let picked = current_labels(|l| l.picked().cloned())
+            .flatten()
+            .or_else(|| {
+                callee
+                    .get::<RouteLabels>()
+                    .and_then(RouteLabels::picked)
+                    .cloned()
+            });
+        let instance = match picked {
+            Some(picked) => Some(picked),
+            None => self.cached_instance(&service, address).await,
+        };
+        let report = Report {
+            layer: self,
+            service,
+            method,
+            instance,
+            started: Instant::now(),
+            deadline,
+            done: false,
+        };
+        (report, address)
+    }
+
+    /// Marks `address` down after a connection failure, up after an answer.
+    pub(crate) fn connected(&self, address: Option<SocketAddr>, failed: bool) {
+        let Some(address) = address else { return };
+        if failed {
+            tracing::debug!(%address, "connection failed: instance avoided for 2 s");
+            self.discover.shared.mark_down(address);
+        } else {
+            self.discover.shared.mark_up(&address);
+        }
     }
 }
 
@@ -71,15 +154,15 @@ impl<S> Layer<S> for CircuitBreakerLayer {
 /// The service of [`CircuitBreakerLayer`].
 #[derive(Clone)]
 pub struct CircuitBreakerService<S> {
-    inner: S,
-    shared: Arc<CircuitBreakerLayer>,
+    pub(crate) inner: S,
+    pub(crate) shared: Arc<CircuitBreakerLayer>,
 }
 
 /// Reports one call once: with its status, or when dropped unfinished past its deadline.
-struct Report<'a> {
+pub(crate) struct Report<'a> {
     layer: &'a CircuitBreakerLayer,
     service: ServiceKey,
-    method: &'a str,
+    method: Arc<str>,
     instance: Option<Arc<Instance>>,
     started: Instant,
     deadline: Option<Instant>,
@@ -87,18 +170,19 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
-    fn send(&mut self, code: i32) {
+    /// Reports the call's code (a gRPC code or an HTTP status), a failure or not.
+    pub(crate) fn send(&mut self, code: i64, failure: bool) {
         self.done = true;
         let delay = self.started.elapsed();
         let service = self.service.clone();
-        let mut result = if is_breaker_failure(code) {
-            CallResult::failure(service, code.to_string(), delay)
+        let mut result = if failure {
+            CallResult::failure(service, code_text(code), delay)
         } else {
             let mut ok = CallResult::success(service, delay);
-            ok.code = code.to_string();
+            ok.code = code_text(code);
             ok
         };
-        result.method = Some(self.method.to_string());
+        result.method = Some(self.method.clone());
         result.instance = self.instance.take();
         result.caller = self.layer.caller.clone();
         self.layer.discover.shared.consumer.report(&result);
@@ -108,15 +192,15 @@ impl Report<'_> {
 impl Drop for Report<'_> {
     fn drop(&mut self) {
         if !self.done && self.deadline.is_some_and(|d| Instant::now() >= d) {
-            self.send(i32::from(Code::DeadlineExceeded));
+            self.send(i64::from(i32::from(Code::DeadlineExceeded)), true);
         }
     }
 }
 
 /// Whether a call failed to reach the instance at all (connection refused, reset, timed out).
-fn is_connect_failure(status: &Status) -> bool {
+pub(crate) fn is_connect_failure(error: &(dyn std::error::Error + 'static)) -> bool {
     use std::io::ErrorKind;
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(status);
+    let mut source = Some(error);
     while let Some(error) = source {
         if let Some(io) = error.downcast_ref::<std::io::Error>()
             && matches!(
@@ -173,60 +257,27 @@ where
     ) -> Result<S::Response, Status> {
         let layer = &*self.shared;
         let service = layer.discover.service_key(cx.rpc_info().callee());
-        let method = cx.rpc_info().method().clone();
-        match layer
-            .discover
-            .shared
-            .consumer
-            .check(&service, Some(method.as_str()))
-        {
-            Ok(()) => {}
-            Err(Error::CircuitOpen(why)) => {
-                return Err(Status::unavailable(format!("circuit open: {why}")));
-            }
-            Err(e) => return Err(Status::unavailable(e.to_string())),
-        }
-        let address = match cx.rpc_info().callee().address {
-            Some(Address::Ip(address)) => Some(address),
-            _ => None,
-        };
-        let picked = cx
-            .rpc_info()
-            .callee()
-            .get::<RouteLabels>()
-            .and_then(RouteLabels::picked)
-            .cloned();
-        let instance = match picked {
-            Some(picked) => Some(picked),
-            None => layer.cached_instance(&service, address).await,
-        };
-        let mut report = Report {
-            layer,
-            service,
-            method: method.as_str(),
-            instance,
-            started: Instant::now(),
-            deadline: cx.extensions.get::<CallDeadline>().map(|d| d.0),
-            done: false,
-        };
+        let method = layer.method(cx.rpc_info().method());
+        layer
+            .admit(&service, &method)
+            .map_err(Status::unavailable)?;
+        let deadline = cx.extensions.get::<CallDeadline>().map(|d| d.0);
+        let (mut report, address) = layer
+            .begin(service, method, cx.rpc_info().callee(), deadline)
+            .await;
         let mut result = self.inner.call(cx, request).await;
-        if let Some(address) = address {
-            match &result {
-                Err(status) if is_connect_failure(status) => {
-                    tracing::debug!(%address, %status, "connection failed: instance avoided for 2 s");
-                    layer.discover.shared.mark_down(address);
-                    // As gRPC does: an instance that cannot be reached is UNAVAILABLE.
-                    let message = format!("{address}: {}", status.message());
-                    result = Err(Status::unavailable(message));
-                }
-                _ => layer.discover.shared.mark_up(&address),
-            }
+        let failed = matches!(&result, Err(status) if is_connect_failure(status));
+        layer.connected(address, failed);
+        if let (true, Err(status), Some(address)) = (failed, &result, address) {
+            // As gRPC does: an instance that cannot be reached is UNAVAILABLE.
+            let message = format!("{address}: {}", status.message());
+            result = Err(Status::unavailable(message));
         }
         let code = match &result {
             Ok(_) => 0,
             Err(status) => i32::from(status.code()),
         };
-        report.send(code);
+        report.send(i64::from(code), is_breaker_failure(code));
         result
     }
 }

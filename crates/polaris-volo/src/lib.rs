@@ -15,6 +15,11 @@
 //! * [`RateLimitLayer`]: a server layer answering `RESOURCE_EXHAUSTED` past a Polaris rate
 //!   limit.
 //!
+//! The discover, the balancer, the route-labels and the breaker layers serve volo-http
+//! clients too (feature `http`, on by default): a request to `http://<service>/<path>` is
+//! routed on its HTTP method, path, query and headers, and the breakers hear its status
+//! (5xx and unanswered calls are failures).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), polaris_volo::BoxError> {
 //! use polaris_volo::echo::{EchoClientBuilder, EchoRequest};
@@ -41,6 +46,8 @@
 mod balance;
 mod breaker;
 mod discover;
+#[cfg(feature = "http")]
+mod http_client;
 mod policy;
 mod ratelimit;
 mod route;
@@ -56,7 +63,7 @@ pub use ratelimit::{RateLimit, RateLimitLayer};
 pub use route::{CallLbPolicy, HashKey, RouteLabelsLayer, RouteLabelsService};
 pub use server::{PolarisServer, ServeVolo, VoloShutdown};
 
-/// The Echo service of the examples, tests and benchmarks (`proto/echo.proto`), generated
+/// The Echo service of the examples, tests and benchmarks (polaris-tonic's `proto/echo.proto`), generated
 /// by volo-build.
 pub mod echo {
     #![allow(missing_docs, clippy::all, unused_imports, dead_code)]

@@ -2,16 +2,89 @@
 //! [`PolarisLoadBalance`](crate::PolarisLoadBalance) (Volo's balancer sees only the callee
 //! endpoint, never the request).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use motore::layer::Layer;
 use motore::service::Service;
-use polaris_sdk::{Criteria, LbPolicy};
+use parking_lot::RwLock;
+use polaris_sdk::{Criteria, LbPolicy, RequestContext};
 use volo::context::Context;
 use volo_grpc::Request;
 use volo_grpc::context::ClientContext;
 
 use crate::balance::{BalanceSettings, RouteLabels};
+
+tokio::task_local! {
+    /// The labels of the call in flight, from the route-labels layer to the balancer and the
+    /// breaker layer below it (a task-local: no allocation, unlike an endpoint tag).
+    static ROUTE: RouteLabels;
+}
+
+/// Runs `f` on the labels of the call in flight, if a route-labels layer set them.
+pub(crate) fn current_labels<R>(f: impl FnOnce(&RouteLabels) -> R) -> Option<R> {
+    ROUTE.try_with(f).ok()
+}
+
+/// Runs `call` with `labels` as the call's labels.
+pub(crate) async fn with_labels<F: Future>(labels: RouteLabels, call: F) -> F::Output {
+    ROUTE.scope(labels, call).await
+}
+
+/// How many distinct (method, path) pairs a layer keeps a routing request for; calls past
+/// that build theirs per call.
+const MAX_REQUESTS: usize = 1024;
+
+/// The routing requests of one HTTP method, by path.
+type ByPath = HashMap<Arc<str>, Arc<RequestContext>>;
+
+/// The routing request of each method and path seen (shared, so a call copies no text).
+#[derive(Default)]
+pub(crate) struct Requests {
+    map: RwLock<HashMap<http::Method, ByPath>>,
+}
+
+impl Requests {
+    /// The request for `method` and `path`, made by `make` the first time.
+    pub(crate) fn get(
+        &self,
+        method: &http::Method,
+        path: &str,
+        make: impl FnOnce() -> RequestContext,
+    ) -> Arc<RequestContext> {
+        if let Some(request) = self.map.read().get(method).and_then(|m| m.get(path)) {
+            return request.clone();
+        }
+        let request = Arc::new(make());
+        let mut map = self.map.write();
+        if map.values().map(HashMap::len).sum::<usize>() < MAX_REQUESTS {
+            map.entry(method.clone())
+                .or_default()
+                .insert(Arc::from(path), request.clone());
+        }
+        request
+    }
+}
+
+/// Adds the headers `skip` does not reject to a routing request (`$header.<key>`); copies
+/// the request only when there is one.
+pub(crate) fn add_headers(
+    request: &mut Arc<RequestContext>,
+    headers: &http::HeaderMap,
+    skip: fn(&str) -> bool,
+) {
+    for (name, value) in headers {
+        let name = name.as_str();
+        if skip(name) {
+            continue;
+        }
+        if let Ok(value) = value.to_str() {
+            Arc::make_mut(request)
+                .headers
+                .insert(name.to_string(), value.to_string());
+        }
+    }
+}
 
 /// Sets the hash key of one call for `ringHash` / `maglev` (a request extension:
 /// `request.extensions_mut().insert(HashKey::new("user-42"))`).
@@ -37,11 +110,15 @@ pub struct CallLbPolicy(pub LbPolicy);
 #[derive(Clone)]
 pub struct RouteLabelsLayer {
     settings: Arc<BalanceSettings>,
+    requests: Arc<Requests>,
 }
 
 impl RouteLabelsLayer {
     pub(crate) fn new(settings: Arc<BalanceSettings>) -> RouteLabelsLayer {
-        RouteLabelsLayer { settings }
+        RouteLabelsLayer {
+            settings,
+            requests: Arc::default(),
+        }
     }
 }
 
@@ -52,6 +129,7 @@ impl<S> Layer<S> for RouteLabelsLayer {
         RouteLabelsService {
             inner,
             settings: self.settings,
+            requests: self.requests,
         }
     }
 }
@@ -59,8 +137,9 @@ impl<S> Layer<S> for RouteLabelsLayer {
 /// The service of [`RouteLabelsLayer`].
 #[derive(Clone)]
 pub struct RouteLabelsService<S> {
-    inner: S,
-    settings: Arc<BalanceSettings>,
+    pub(crate) inner: S,
+    pub(crate) settings: Arc<BalanceSettings>,
+    pub(crate) requests: Arc<Requests>,
 }
 
 /// Headers of the gRPC protocol itself (and Volo's own), not application metadata.
@@ -73,35 +152,21 @@ pub(crate) fn is_protocol_header(name: &str) -> bool {
 }
 
 impl BalanceSettings {
-    /// The routing criteria of one call.
-    fn criteria<T>(&self, method: &str, request: &Request<T>) -> Criteria {
-        let mut criteria = Criteria {
-            lb: request
-                .extensions()
-                .get::<CallLbPolicy>()
-                .map(|p| p.0)
-                .or(self.lb),
-            hash_key: request.extensions().get::<HashKey>().map(|k| k.0.clone()),
+    /// The routing criteria of one call: its routing request, and the balancer and hash key
+    /// from the request's extensions.
+    pub(crate) fn criteria(
+        &self,
+        request: Arc<RequestContext>,
+        extensions: &http::Extensions,
+    ) -> Criteria {
+        Criteria {
+            lb: extensions.get::<CallLbPolicy>().map(|p| p.0).or(self.lb),
+            hash_key: extensions.get::<HashKey>().map(|k| k.0.clone()),
             metadata: self.metadata.clone(),
+            caller: self.caller.clone(),
+            request,
             ..Criteria::default()
-        };
-        criteria.caller = self.caller.clone();
-        criteria.request.path = Some(method.rsplit('/').next().unwrap_or(method).to_string());
-        if self.route_headers {
-            for (name, value) in request.metadata().headers() {
-                let name = name.as_str();
-                if is_protocol_header(name) {
-                    continue;
-                }
-                if let Ok(value) = value.to_str() {
-                    criteria
-                        .request
-                        .headers
-                        .insert(name.to_string(), value.to_string());
-                }
-            }
         }
-        criteria
     }
 }
 
@@ -118,10 +183,22 @@ where
         cx: &mut ClientContext,
         request: Request<T>,
     ) -> Result<S::Response, S::Error> {
-        let criteria = self.settings.criteria(cx.rpc_info().method(), &request);
-        cx.rpc_info_mut()
-            .callee_mut()
-            .insert(RouteLabels::new(criteria));
-        self.inner.call(cx, request).await
+        let method = cx.rpc_info().method();
+        let mut routed = self.requests.get(&http::Method::POST, method, || {
+            let bare = method.rsplit('/').next().unwrap_or(method);
+            RequestContext {
+                path: Some(bare.to_string()),
+                ..RequestContext::default()
+            }
+        });
+        if self.settings.route_headers {
+            add_headers(
+                &mut routed,
+                request.metadata().headers(),
+                is_protocol_header,
+            );
+        }
+        let criteria = self.settings.criteria(routed, request.extensions());
+        with_labels(RouteLabels::new(criteria), self.inner.call(cx, request)).await
     }
 }

@@ -30,7 +30,7 @@ use envoy_types::pb::envoy::service::endpoint::v3::endpoint_discovery_service_se
 use envoy_types::pb::envoy::service::listener::v3::listener_discovery_service_server::ListenerDiscoveryServiceServer;
 use envoy_types::pb::envoy::service::route::v3::route_discovery_service_server::RouteDiscoveryServiceServer;
 use polaris_governance::Governance;
-use polaris_limits::{ConnLimitOptions, ConnLimiter};
+use polaris_limits::ConnLimiter;
 use polaris_naming::Naming;
 use tokio::net::TcpListener;
 
@@ -76,38 +76,8 @@ pub fn start(naming: Arc<Naming>, governance: Arc<Governance>) -> Arc<XdsCache> 
     cache
 }
 
-/// Serves xDS on `listener` until `shutdown` resolves, with the default [`Limits`] and
-/// connections counted but not limited.
-pub async fn serve(
-    listener: impl Into<polaris_tls::Listener>,
-    naming: Arc<Naming>,
-    governance: Arc<Governance>,
-    auth: Arc<polaris_auth::Auth>,
-    metrics: Arc<XdsMetrics>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    let connections = ConnLimiter::new(
-        "xds-v3",
-        ConnLimitOptions {
-            open: false,
-            ..ConnLimitOptions::default()
-        },
-    );
-    let limits = Limits::default();
-    serve_with(
-        listener,
-        naming,
-        governance,
-        auth,
-        metrics,
-        limits,
-        connections,
-        shutdown,
-    )
-    .await
-}
-
-/// [`serve`] within `limits`, admitting connections through `connections`.
+/// Serves xDS on `listener` within `limits`, admitting connections through `connections`,
+/// until `shutdown` resolves.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_with(
     listener: impl Into<polaris_tls::Listener>,
@@ -125,22 +95,28 @@ pub async fn serve_with(
         limits,
         metrics,
     };
-    let bytes = limits.max_message_bytes;
     let incoming = listener
         .into()
         .admitting(connections.admission())
         .into_incoming();
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_streams_per_connection)
-        .add_service(
-            AggregatedDiscoveryServiceServer::new(service.clone())
-                .max_decoding_message_size(bytes)
-                .max_encoding_message_size(bytes),
-        )
-        .add_service(ClusterDiscoveryServiceServer::new(service.clone()))
-        .add_service(EndpointDiscoveryServiceServer::new(service.clone()))
-        .add_service(ListenerDiscoveryServiceServer::new(service.clone()))
-        .add_service(RouteDiscoveryServiceServer::new(service))
+        .add_routes(routes(service))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
+}
+
+/// ADS and the per-type CDS, EDS, LDS and RDS services over `service`, ADS with the message
+/// bound of its limits: what [`serve_with`] serves, and what the fuzz harness calls in process.
+pub fn routes(service: XdsService) -> tonic::service::Routes {
+    let bytes = service.limits.max_message_bytes;
+    tonic::service::Routes::new(
+        AggregatedDiscoveryServiceServer::new(service.clone())
+            .max_decoding_message_size(bytes)
+            .max_encoding_message_size(bytes),
+    )
+    .add_service(ClusterDiscoveryServiceServer::new(service.clone()))
+    .add_service(EndpointDiscoveryServiceServer::new(service.clone()))
+    .add_service(ListenerDiscoveryServiceServer::new(service.clone()))
+    .add_service(RouteDiscoveryServiceServer::new(service))
 }

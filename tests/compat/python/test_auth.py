@@ -114,9 +114,10 @@ def test_every_checked_endpoint_refuses_missing_invalid_and_disabled_tokens(serv
 def test_a_sub_user_reads_only_the_namespace_granted(server):
     addr = server.http_addr
     granted, other = unique("granted"), unique("other")
-    _, body = call(addr, "POST", "/naming/v1/namespaces", [{"name": granted}, {"name": other}],
-                   token=ADMIN_TOKEN)
-    assert body["code"] == SUCCESS, body
+    for name in (granted, other):  # `other` is the newer one, first on the admin's pages
+        _, body = call(addr, "POST", "/naming/v1/namespaces", [{"name": name}], token=ADMIN_TOKEN)
+        assert body["code"] == SUCCESS, body
+        time.sleep(0.002)  # distinct modification times (milliseconds)
     _, body = call(addr, "POST", "/naming/v1/services",
                    [{"namespace": granted, "name": "svc"}, {"namespace": other, "name": "svc"}],
                    token=ADMIN_TOKEN)
@@ -136,12 +137,18 @@ def test_a_sub_user_reads_only_the_namespace_granted(server):
     _, body = call(addr, "GET", "/naming/v1/namespaces?limit=100", token=token)
     names = {ns["name"] for ns in body["namespaces"]}
     assert granted in names and other not in names, names
+    # Pages and totals count only what the caller may read: the newest namespace (`other`)
+    # does not take the only place on a one-item page.
+    _, body = call(addr, "GET", "/naming/v1/namespaces?limit=1", token=token)
+    assert [ns["name"] for ns in body["namespaces"]] == [granted], body
+    assert (body["amount"], body["size"]) == (1, 1), body
     _, body = call(addr, "GET", f"/naming/v1/services?namespace={granted}", token=token)
     assert body["code"] == SUCCESS and body["services"][0]["name"] == "svc", body
     status, body = call(addr, "GET", f"/naming/v1/services?namespace={other}", token=token)
     assert (status, body["code"]) == (401, 401001), body
     _, body = call(addr, "GET", "/naming/v1/services?limit=100", token=token)
     assert {s["namespace"] for s in body["services"]} <= {granted}, body
+    assert body["amount"] == len(body["services"]) == 1, body
     status, body = call(addr, "POST", "/naming/v1/services",
                         [{"namespace": granted, "name": "new"}], token=token)
     assert (status, body["code"]) == (401, 401001), body

@@ -4,163 +4,109 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use polaris_config::{ConfigCenter, ConfigSnapshot};
+use polaris_config::ConfigCenter;
+use polaris_config::client::{self, Listing};
 use polaris_proto::v1;
 use polaris_proto::v1::config_discover_request::ConfigDiscoverRequestType as RequestType;
 use polaris_proto::v1::config_discover_response::ConfigDiscoverResponseType as ResponseType;
-use polaris_types::{Code, ConfigGroup, ConfigRelease};
+use polaris_types::Code;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Status, Streaming};
 
-use super::convert::{metadata_item, revision};
+use super::convert::listed_file;
 use crate::metrics::GrpcMetrics;
 
 /// Replies answered but not yet sent before the reader stops reading the client.
 const PENDING_REPLIES: usize = 16;
 
-/// The active releases of a group (normal and gray, as the official group bucket holds them)
-/// and a revision that changes whenever one of them changes.
-pub(crate) struct FileList {
-    pub revision: String,
-    pub releases: Vec<Arc<ConfigRelease>>,
-}
-
-/// `None` when the group has no active release.
-pub(crate) fn file_list(
-    snapshot: &ConfigSnapshot,
-    namespace: &str,
-    group: &str,
-) -> Option<FileList> {
-    let releases: Vec<Arc<ConfigRelease>> = snapshot
-        .files_of(namespace, group)
-        .flat_map(|f| snapshot.releases_of(&f.key).filter(|r| r.active).cloned())
-        .collect();
-    if releases.is_empty() {
-        return None;
-    }
-    let revision = revision(
-        releases
-            .iter()
-            .map(|r| [r.key.name.clone(), r.name.clone(), r.version.to_string()]),
-    );
-    Some(FileList { revision, releases })
-}
-
-/// The groups of a namespace and a revision over their names and modification times.
-pub(crate) struct GroupList {
-    pub revision: String,
-    pub groups: Vec<Arc<ConfigGroup>>,
-}
-
-/// `None` when the namespace has no group.
-pub(crate) fn group_list(snapshot: &ConfigSnapshot, namespace: &str) -> Option<GroupList> {
-    let groups: Vec<Arc<ConfigGroup>> = snapshot
-        .groups
-        .range((namespace.to_string(), String::new())..)
-        .take_while(|((ns, _), _)| ns == namespace)
-        .map(|(_, g)| g.clone())
-        .collect();
-    if groups.is_empty() {
-        return None;
-    }
-    let revision = revision(
-        groups
-            .iter()
-            .map(|g| [g.name.clone(), g.id.to_string(), g.mtime.to_string()]),
-    );
-    Some(GroupList { revision, groups })
-}
-
-fn reply(code: Code, kind: ResponseType) -> v1::ConfigDiscoverResponse {
+fn reply(code: Code, info: String, kind: ResponseType) -> v1::ConfigDiscoverResponse {
     v1::ConfigDiscoverResponse {
         code: code.value(),
-        info: code.info().to_string(),
+        info,
         r#type: kind as i32,
         ..Default::default()
     }
 }
 
-/// Answers one Discover request from the current snapshot.
+/// A listing's answer: code, info and revision; `items` fills in the listed values.
+fn listing<T>(
+    answer: Listing<T>,
+    kind: ResponseType,
+    items: impl FnOnce(Vec<T>, &mut v1::ConfigDiscoverResponse),
+) -> v1::ConfigDiscoverResponse {
+    let mut out = reply(answer.code(), answer.info(), kind);
+    if let Listing::Changed {
+        revision,
+        items: listed,
+    } = answer
+    {
+        out.revision = revision;
+        items(listed, &mut out);
+    }
+    out
+}
+
+/// Answers one Discover request from the current snapshot. A file is asked for by its names
+/// and version only (tags and public key are not read, as officially).
 pub(crate) fn answer(
     center: &ConfigCenter,
-    peer: Option<&str>,
+    peer: &str,
     request: v1::ConfigDiscoverRequest,
 ) -> v1::ConfigDiscoverResponse {
     let file = request.config_file.unwrap_or_default();
+    let namespace = file.namespace.clone().unwrap_or_default();
     match RequestType::try_from(request.r#type) {
         Ok(RequestType::ConfigFile) => {
-            let got = super::get_file(center, file, peer);
-            let code = got.code.unwrap_or(Code::ExecuteSuccess.value());
-            let revision = match got.config_file.as_ref() {
-                Some(f) if code == Code::ExecuteSuccess.value() => {
-                    f.version.unwrap_or(0).to_string()
-                }
-                _ => String::new(),
+            let asked = v1::ClientConfigFileInfo {
+                tags: Vec::new(),
+                public_key: None,
+                ..file
             };
+            let got = super::get_file(center, asked, peer);
             v1::ConfigDiscoverResponse {
-                code,
+                code: got.code.unwrap_or_default(),
                 info: got.info.unwrap_or_default(),
-                revision,
+                revision: got
+                    .config_file
+                    .as_ref()
+                    .and_then(|f| f.version)
+                    .unwrap_or(0)
+                    .to_string(),
                 r#type: ResponseType::ConfigFile as i32,
                 config_file: got.config_file,
                 ..Default::default()
             }
         }
         Ok(RequestType::ConfigFileNames) => {
-            let kind = ResponseType::ConfigFileNames;
-            let namespace = file.namespace.unwrap_or_default();
             let group = file.group.unwrap_or_default();
-            if namespace.is_empty() || group.is_empty() {
-                return reply(Code::BadRequest, kind);
-            }
-            match file_list(&center.snapshot(), &namespace, &group) {
-                None => reply(Code::ExecuteSuccess, kind),
-                Some(list) if list.revision == request.revision => reply(Code::DataNoChange, kind),
-                Some(list) => v1::ConfigDiscoverResponse {
-                    revision: list.revision,
-                    config_file_names: list.releases.iter().map(|r| metadata_item(r)).collect(),
-                    ..reply(Code::ExecuteSuccess, kind)
-                },
-            }
+            let answer =
+                client::file_list(&center.snapshot(), &namespace, &group, &request.revision);
+            listing(answer, ResponseType::ConfigFileNames, |items, out| {
+                out.config_file_names = items.into_iter().map(listed_file).collect();
+            })
         }
         Ok(RequestType::ConfigFileGroups) => {
-            let kind = ResponseType::ConfigFileGroups;
-            let namespace = file.namespace.unwrap_or_default();
-            if namespace.is_empty() {
-                return v1::ConfigDiscoverResponse {
-                    info: format!("{}: invalid namespace", Code::BadRequest.info()),
-                    ..reply(Code::BadRequest, kind)
-                };
-            }
-            match group_list(&center.snapshot(), &namespace) {
-                None => reply(Code::ExecuteSuccess, kind),
-                Some(list) if list.revision == request.revision => v1::ConfigDiscoverResponse {
-                    revision: list.revision,
-                    ..reply(Code::DataNoChange, kind)
-                },
-                Some(list) => v1::ConfigDiscoverResponse {
-                    revision: list.revision,
-                    config_file: Some(v1::ClientConfigFileInfo {
-                        namespace: Some(namespace.clone()),
+            let answer = client::group_list(&center.snapshot(), &namespace, &request.revision);
+            listing(answer, ResponseType::ConfigFileGroups, |items, out| {
+                out.config_file = Some(v1::ClientConfigFileInfo {
+                    namespace: Some(namespace.clone()),
+                    ..Default::default()
+                });
+                out.config_file_groups = items
+                    .into_iter()
+                    .map(|g| v1::ConfigFileGroup {
+                        namespace: Some(g.namespace),
+                        name: Some(g.name),
                         ..Default::default()
-                    }),
-                    config_file_groups: list
-                        .groups
-                        .iter()
-                        .map(|g| v1::ConfigFileGroup {
-                            namespace: Some(g.namespace.clone()),
-                            name: Some(g.name.clone()),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..reply(Code::ExecuteSuccess, kind)
-                },
-            }
+                    })
+                    .collect();
+            })
         }
         Ok(RequestType::Unknown) | Err(_) => {
-            reply(Code::InvalidDiscoverResource, ResponseType::Unknown)
+            let code = Code::InvalidDiscoverResource;
+            reply(code, code.info().to_string(), ResponseType::Unknown)
         }
     }
 }
@@ -173,7 +119,7 @@ pub(crate) fn answer(
 pub(crate) fn run_stream(
     center: Arc<ConfigCenter>,
     metrics: Arc<GrpcMetrics>,
-    peer: Option<String>,
+    peer: String,
     mut inbound: Streaming<v1::ConfigDiscoverRequest>,
 ) -> impl Stream<Item = Result<v1::ConfigDiscoverResponse, Status>> {
     // Boxed: channel slots are allocated in blocks, and a reply can be large.
@@ -192,7 +138,7 @@ pub(crate) fn run_stream(
                 }
             };
             let started = Instant::now();
-            let response = answer(&center, peer.as_deref(), request);
+            let response = answer(&center, &peer, request);
             metrics.observe("ConfigDiscover", started);
             if tx.send(Ok(Box::new(response))).await.is_err() {
                 break;

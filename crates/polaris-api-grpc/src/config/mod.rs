@@ -19,10 +19,10 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::metrics::GrpcMetrics;
 use convert::{
-    CLIENT_IP_LABEL, client_error, client_file, client_key, client_reply, file_spec,
-    inject_ip_label, invalid_beta_labels, peer_ip, publish_spec, tags, upsert_specs, watch_file,
-    watched_files,
+    client_error, client_file, client_reply, file_query, file_spec, invalid_beta_labels,
+    listed_file, peer_ip, publish_request, upsert_specs, watch_file, watched_files, wire_tags,
 };
+use polaris_config::client::{self, FileAnswer, Listing};
 
 /// Settings of the config port.
 #[derive(Clone, Debug)]
@@ -68,33 +68,36 @@ impl ConfigService {
     }
 }
 
-/// GetConfigFile: the release the client should see, or 200001 when it already holds a newer
-/// version, or 400202 when the file has no active release (both with the request echoed).
+/// GetConfigFile: the domain's answer (`polaris_config::client`) as a reply; the echoes of
+/// 200001 and 400202 carry the request with the tags it was matched with.
 pub(crate) fn get_file(
     center: &ConfigCenter,
     mut info: v1::ClientConfigFileInfo,
-    peer: Option<&str>,
+    peer: &str,
 ) -> v1::ConfigClientResponse {
-    let key = match client_key(&info) {
-        Ok(key) => key,
-        Err(err) => return client_error(&err, Some(info)),
-    };
-    inject_ip_label(&mut info, peer);
-    let labels = tags(&info.tags);
-    match center.client_release(&key, info.version.unwrap_or(0), &labels) {
-        Ok(Some(release)) => {
-            let file = client_file(&key, &release, info.public_key.as_deref());
-            client_reply(Code::ExecuteSuccess, Some(file))
+    let query = file_query(&info, peer);
+    let answer = center.client_file(&query);
+    let file = match &answer {
+        FileAnswer::Release(file) => Some(client_file(file)),
+        FileAnswer::Echo(_) => {
+            if info.tags.is_empty() {
+                info.tags = wire_tags(&query.labels);
+            }
+            Some(info)
         }
-        Ok(None) => client_reply(Code::DataNoChange, Some(info)),
-        Err(err) => client_error(&err, Some(info)),
+        FileAnswer::Refused(_) => None,
+    };
+    v1::ConfigClientResponse {
+        code: Some(answer.code().value()),
+        info: Some(answer.info()),
+        config_file: file,
     }
 }
 
-fn list_reply(code: Code) -> v1::ConfigClientListResponse {
+fn list_reply(code: Code, info: String) -> v1::ConfigClientListResponse {
     v1::ConfigClientListResponse {
         code: Some(code.value()),
-        info: Some(code.info().to_string()),
+        info: Some(info),
         ..Default::default()
     }
 }
@@ -110,7 +113,7 @@ impl PolarisConfigGrpc for ConfigService {
     ) -> Result<Response<v1::ConfigClientResponse>, Status> {
         let started = Instant::now();
         let peer = peer_ip(request.remote_addr());
-        let reply = get_file(&self.center, request.into_inner(), peer.as_deref());
+        let reply = get_file(&self.center, request.into_inner(), &peer);
         self.metrics.observe("GetConfigFile", started);
         Ok(Response::new(reply))
     }
@@ -148,7 +151,7 @@ impl PolarisConfigGrpc for ConfigService {
         request: Request<v1::ConfigFileRelease>,
     ) -> Result<Response<v1::ConfigClientResponse>, Status> {
         let started = Instant::now();
-        let reply = match publish_spec(request.get_ref()) {
+        let reply = match client::publish_spec(publish_request(request.get_ref())) {
             Err(detail) => invalid_beta_labels(&detail),
             Ok(spec) => match self.center.publish(spec).await {
                 Ok(_) => client_reply(Code::ExecuteSuccess, None),
@@ -192,11 +195,7 @@ impl PolarisConfigGrpc for ConfigService {
         request: Request<v1::ClientWatchConfigFileRequest>,
     ) -> Result<Response<v1::ConfigClientResponse>, Status> {
         let started = Instant::now();
-        // As in 1.18.1, gray rules see only the peer's address (`client_ip` is ignored).
-        let labels: Vec<(String, String)> = peer_ip(request.remote_addr())
-            .map(|ip| (CLIENT_IP_LABEL.to_string(), ip))
-            .into_iter()
-            .collect();
+        let labels = client::watch_labels(&peer_ip(request.remote_addr()));
         let files = watched_files(request.get_ref());
         // A watch may wait 30 s: keep only what it needs, not the request's metadata and body.
         drop(request);
@@ -243,27 +242,15 @@ impl PolarisConfigGrpc for ConfigService {
         let group = request.config_file_group.unwrap_or_default();
         let namespace = group.namespace.unwrap_or_default();
         let name = group.name.unwrap_or_default();
-        let reply = if namespace.is_empty() || name.is_empty() {
-            list_reply(Code::BadRequest)
-        } else {
-            match discover::file_list(&self.center.snapshot(), &namespace, &name) {
-                None => list_reply(Code::ExecuteSuccess),
-                Some(list) if request.revision.as_deref() == Some(list.revision.as_str()) => {
-                    list_reply(Code::DataNoChange)
-                }
-                Some(list) => v1::ConfigClientListResponse {
-                    revision: Some(list.revision),
-                    namespace,
-                    group: name,
-                    config_file_infos: list
-                        .releases
-                        .iter()
-                        .map(|r| convert::metadata_item(r))
-                        .collect(),
-                    ..list_reply(Code::ExecuteSuccess)
-                },
-            }
-        };
+        let revision = request.revision.unwrap_or_default();
+        let answer = client::file_list(&self.center.snapshot(), &namespace, &name, &revision);
+        let mut reply = list_reply(answer.code(), answer.info());
+        if let Listing::Changed { revision, items } = answer {
+            reply.revision = Some(revision);
+            reply.namespace = namespace;
+            reply.group = name;
+            reply.config_file_infos = items.into_iter().map(listed_file).collect();
+        }
         self.metrics.observe("GetConfigFileMetadataList", started);
         Ok(Response::new(reply))
     }

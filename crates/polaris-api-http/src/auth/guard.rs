@@ -1,137 +1,114 @@
-//! The enforcement layer: every request passes here once, before its handler. It looks the
-//! routed endpoint up in [`table`](super::table), establishes the caller from the
-//! `X-Polaris-Token` header (or the token fields of a client body), checks the resources the
-//! request names, hands the [`Operator`] to the handler as an extension, and trims list answers
-//! to what the caller may see.
+//! The enforcement layer: every request passes here once, before its handler. It names the
+//! routed [`Endpoint`] from [`table`](super::table), and unless `polaris-auth` says the endpoint
+//! is unchecked, establishes the caller from the `X-Polaris-Token` header (or the token fields
+//! of a client body), reads the resources the request names and lets [`Auth::allowed`] decide.
+//! The handler receives the [`Operator`] and the caller's [`Visible`] filter as extensions;
+//! list handlers pass the filter into their list queries, so pages and totals count only what
+//! the caller may read. The body is parsed once here and the parsed JSON handed on
+//! ([`Parsed`]), so handlers do not parse it again.
+
+use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use polaris_auth::{Access, Auth, Operator, Origin, ResourceRef};
-use polaris_types::{Code, PolarisError, ResourceKind};
+use polaris_auth::{Access, Endpoint, Operator, ResourceRef, Scope, Target};
+use polaris_types::{Code, PolarisError, Visible};
 use serde_json::Value;
 
-use super::table::{self, Endpoint, Names, Op, Scope};
+use super::table;
 use crate::AppState;
-use crate::body::{MAX_BODY_BYTES, Query};
+use crate::body::{MAX_BODY_BYTES, Parsed, Query};
 use crate::reply::{BatchReply, Reply, query_error};
+
+/// The caller's visible-resource filter as the enforcement layer left it, for list handlers
+/// to pass into their queries (everything when the request was not checked).
+pub struct Visibility(pub Visible);
+
+impl<S: Send + Sync> FromRequestParts<S> for Visibility {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let visible = parts.extensions.get::<Visible>().cloned();
+        Ok(Visibility(visible.unwrap_or_default()))
+    }
+}
 
 /// The header that carries the token, and its legacy spelling.
 pub const TOKEN_HEADER: &str = "x-polaris-token";
 const LEGACY_TOKEN_HEADER: &str = "polaris-token";
 
-/// Creates that add what they create to the creator's default strategy.
-const CREATES: [&str; 4] = [
-    "/naming/v1/namespaces",
-    "/core/v1/namespaces",
-    "/naming/v1/services",
-    "/config/v1/configfilegroups",
-];
-
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(matched) = request.extensions().get::<MatchedPath>() else {
         return next.run(request).await;
     };
-    let endpoint = table::lookup(request.method(), matched.as_str())
-        .cloned()
-        .unwrap_or(Endpoint {
-            method: request.method().clone(),
-            path: "",
-            scope: Scope::Console,
-            op: Op::Write,
-            names: Names::Nothing,
-        });
-    let origin = match endpoint.scope {
-        Scope::Open | Scope::Heartbeat => return next.run(request).await,
-        Scope::Console => Origin::Console,
-        Scope::Client => Origin::Client,
-        Scope::AuthModule => Origin::AuthModule,
-    };
+    let listed = table::lookup(request.method(), matched.as_str());
+    // An unlisted route keeps the batch envelope of console writes.
+    let path = listed.map_or(String::new(), |_| matched.as_str().to_string());
+    let endpoint = listed.unwrap_or(Endpoint::Unlisted);
     let auth = state.auth.clone();
-    let switched_on = match origin {
-        Origin::Console => auth.options().console_open,
-        Origin::Client => auth.options().client_open,
-        Origin::AuthModule => true,
-    };
-    if !switched_on {
+    if matches!(
+        endpoint.scope(),
+        Scope::Open | Scope::Heartbeat | Scope::Report
+    ) {
+        return next.run(request).await;
+    }
+    if !auth.checks(endpoint) {
         // Checks are off for this kind of request: nothing is read or buffered.
         let mut request = request;
         request.extensions_mut().insert(Operator::Unchecked);
+        request.extensions_mut().insert(Visible::everything());
         return next.run(request).await;
     }
     let header_token = token_header(&request);
-    let (parts, body) = request.into_parts();
-    let needs_body = endpoint.names != Names::Nothing && !is_multipart(&parts.headers);
-    let (body, bytes) = if needs_body {
+    let (mut parts, body) = request.into_parts();
+    let needs_body = endpoint.target() != Target::Nothing && !is_multipart(&parts.headers);
+    let (body, json) = if needs_body {
         match to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => (Body::from(bytes.clone()), bytes),
+            Ok(bytes) => {
+                let json = serde_json::from_slice::<Value>(&bytes).ok();
+                (Body::from(bytes), json)
+            }
             Err(_) => {
                 let err = PolarisError::new(
                     Code::ParseException,
                     format!("request body is unreadable or larger than {MAX_BODY_BYTES} bytes"),
                 );
-                return refuse(&endpoint, &err);
+                return refuse(endpoint, &parts.method, &path, &err);
             }
         }
     } else {
-        (body, Default::default())
+        (body, None)
     };
-    let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let json = json.unwrap_or(Value::Null);
     // A client body's own token (`service_token`, `service.token`) wins over the header, as
     // officially.
-    let from_body = (endpoint.scope == Scope::Client)
+    let from_body = (endpoint.scope() == Scope::Client)
         .then(|| body_token(&json))
         .flatten();
     let token = from_body.or(header_token);
-    let operator = match auth.authenticate(origin, token.as_deref()) {
+    let operator = match auth.caller(endpoint, token.as_deref()) {
         Ok(operator) => operator,
-        Err(err) => return refuse(&endpoint, &err),
+        Err(err) => return refuse(endpoint, &parts.method, &path, &err),
     };
     let query = Query::parse(parts.uri.query());
-    let resources = named_resources(endpoint.names, &query, &json);
-    let access = match endpoint.op {
-        Op::Read => Access::Read,
-        Op::Write => Access::Write,
-    };
-    let creates = endpoint.op == Op::Write
-        && parts.method == axum::http::Method::POST
-        && CREATES.contains(&endpoint.path);
-    let checked = !operator.is_owner() && endpoint.names != Names::Nothing;
-    if checked {
-        let must_name = endpoint.op == Op::Write && !creates;
-        if must_name && resources.is_empty() {
-            let err = PolarisError::new(
-                Code::NotAllowedAccess,
-                "the request names no resource this account may write",
-            );
-            return refuse(&endpoint, &err);
-        }
-        let to_check: Vec<ResourceRef> = if creates {
-            resources
-                .iter()
-                .filter(|r| r.kind != ResourceKind::Namespace)
-                .cloned()
-                .collect()
-        } else {
-            resources.clone()
-        };
-        if let Err(err) = auth.authorize(&operator, access, &to_check) {
-            return refuse(&endpoint, &err);
-        }
+    let resources = named_resources(endpoint.target(), &query, &json);
+    if let Err(err) = auth.allowed(&operator, endpoint, &resources) {
+        return refuse(endpoint, &parts.method, &path, &err);
     }
-    let mut request = Request::from_parts(parts, body);
-    request.extensions_mut().insert(operator.clone());
-    let response = next.run(request).await;
-    if checked && creates && response.status().is_success() {
-        for resource in resources {
-            if let Err(err) = auth.grant_creator(&operator, resource).await {
-                tracing::warn!(target: "polaris_api_http", %err, "could not grant the creator");
-            }
-        }
+    parts.extensions.insert(operator.clone());
+    parts.extensions.insert(auth.visible(&operator, endpoint));
+    if !json.is_null() {
+        parts.extensions.insert(Parsed(Arc::new(json)));
     }
-    if checked && endpoint.op == Op::Read && response.status().is_success() {
-        return trim_listing(&auth, &operator, response).await;
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if response.status().is_success() {
+        auth.created(&operator, endpoint, &resources).await;
     }
     response
 }
@@ -181,13 +158,10 @@ fn field(object: &serde_json::Map<String, Value>, keys: &[&str]) -> Option<Strin
 }
 
 /// The resources a request names in its query and JSON body (an object or an array of them).
-pub fn named_resources(names: Names, query: &Query, json: &Value) -> Vec<ResourceRef> {
-    let mut objects: Vec<serde_json::Map<String, Value>> = match json {
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|i| i.as_object().cloned())
-            .collect(),
-        Value::Object(o) => vec![o.clone()],
+pub fn named_resources(target: Target, query: &Query, json: &Value) -> Vec<ResourceRef> {
+    let mut objects: Vec<&serde_json::Map<String, Value>> = match json {
+        Value::Array(items) => items.iter().filter_map(Value::as_object).collect(),
+        Value::Object(o) => vec![o],
         _ => Vec::new(),
     };
     let mut from_query = serde_json::Map::new();
@@ -195,23 +169,23 @@ pub fn named_resources(names: Names, query: &Query, json: &Value) -> Vec<Resourc
         from_query.insert(key.clone(), Value::String(value.clone()));
     }
     if !from_query.is_empty() {
-        objects.push(from_query);
+        objects.push(&from_query);
     }
     let mut out = Vec::new();
     for object in objects {
         // A client Discover names its service as a nested object.
         let nested = object.get("service").and_then(Value::as_object);
-        let namespace = field(&object, &["namespace", "namespace_name"])
+        let namespace = field(object, &["namespace", "namespace_name"])
             .or_else(|| nested.and_then(|s| field(s, &["namespace"])));
-        let resource = match names {
-            Names::Nothing => None,
-            Names::Namespace => field(&object, &["name", "namespace"]).map(ResourceRef::namespace),
-            Names::Service | Names::Instance | Names::Rule => {
-                let service_keys: &[&str] = match names {
-                    Names::Service => &["name", "service"],
+        let resource = match target {
+            Target::Nothing => None,
+            Target::Namespace => field(object, &["name", "namespace"]).map(ResourceRef::namespace),
+            Target::Service | Target::Instance | Target::Rule => {
+                let service_keys: &[&str] = match target {
+                    Target::Service => &["name", "service"],
                     _ => &["service"],
                 };
-                let service = field(&object, service_keys)
+                let service = field(object, service_keys)
                     .or_else(|| nested.and_then(|s| field(s, &["name"])));
                 match (namespace, service) {
                     (Some(ns), Some(svc)) => Some(ResourceRef::service(ns, svc)),
@@ -219,12 +193,12 @@ pub fn named_resources(names: Names, query: &Query, json: &Value) -> Vec<Resourc
                     _ => None,
                 }
             }
-            Names::ConfigGroup | Names::ConfigFile => {
-                let group_keys: &[&str] = match names {
-                    Names::ConfigGroup => &["name", "group"],
+            Target::ConfigGroup | Target::ConfigFile => {
+                let group_keys: &[&str] = match target {
+                    Target::ConfigGroup => &["name", "group"],
                     _ => &["group", "groupName"],
                 };
-                match (namespace, field(&object, group_keys)) {
+                match (namespace, field(object, group_keys)) {
                     (Some(ns), Some(group)) => Some(ResourceRef::config_group(ns, group)),
                     (Some(ns), None) => Some(ResourceRef::namespace(ns)),
                     _ => None,
@@ -238,75 +212,16 @@ pub fn named_resources(names: Names, query: &Query, json: &Value) -> Vec<Resourc
     out
 }
 
-/// The refusal in the envelope the endpoint answers with.
-fn refuse(endpoint: &Endpoint, err: &PolarisError) -> Response {
-    let batch = endpoint.scope == Scope::Console
-        && endpoint.op == Op::Write
-        && endpoint.method != axum::http::Method::DELETE
-        && !endpoint.path.starts_with("/config/");
-    if endpoint.op == Op::Read && endpoint.scope == Scope::Console {
+/// The refusal in the envelope the endpoint answers with: console reads a query error,
+/// console batch writes (not the config center's, not DELETE) a batch reply, everything else a
+/// plain reply.
+fn refuse(endpoint: Endpoint, method: &Method, path: &str, err: &PolarisError) -> Response {
+    let console = endpoint.scope() == Scope::Console;
+    if console && endpoint.access() == Access::Read {
         query_error(err)
-    } else if batch {
+    } else if console && *method != Method::DELETE && !path.starts_with("/config/") {
         BatchReply::failed(err)
     } else {
         Reply::error(err).into_response()
     }
-}
-
-/// Keeps, in every list of a JSON answer, the items the operator may read.
-async fn trim_listing(auth: &Auth, operator: &Operator, response: Response) -> Response {
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = to_bytes(body, usize::MAX).await else {
-        return Reply::of(Code::ExecuteException).into_response();
-    };
-    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    let mut removed = 0usize;
-    for (key, value) in object.iter_mut() {
-        let Value::Array(items) = value else { continue };
-        let before = items.len();
-        items.retain(|item| visible(auth, operator, key, item));
-        removed += before - items.len();
-    }
-    if removed > 0 {
-        for key in ["amount", "total"] {
-            if let Some(n) = object.get(key).and_then(Value::as_u64) {
-                object.insert(key.to_string(), (n.saturating_sub(removed as u64)).into());
-            }
-        }
-        let size = object
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "responses"))
-            .filter_map(|(_, v)| v.as_array().map(Vec::len))
-            .max()
-            .unwrap_or(0);
-        if object.contains_key("size") {
-            object.insert("size".to_string(), size.into());
-        }
-    }
-    let bytes = serde_json::to_vec(&Value::Object(object)).unwrap_or_default();
-    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(bytes))
-}
-
-fn visible(auth: &Auth, operator: &Operator, list: &str, item: &Value) -> bool {
-    let Some(object) = item.as_object() else {
-        return true;
-    };
-    let namespace = field(object, &["namespace"]);
-    let resource = match (list, namespace) {
-        ("namespaces", _) => field(object, &["name"]).map(ResourceRef::namespace),
-        ("services", Some(ns)) => field(object, &["name"]).map(|n| ResourceRef::service(ns, n)),
-        ("instances", Some(ns)) => field(object, &["service"]).map(|n| ResourceRef::service(ns, n)),
-        ("configFileGroups", Some(ns)) => {
-            field(object, &["name"]).map(|n| ResourceRef::config_group(ns, n))
-        }
-        (_, Some(ns)) => Some(match field(object, &["group"]) {
-            Some(group) => ResourceRef::config_group(ns, group),
-            None => ResourceRef::namespace(ns),
-        }),
-        (_, None) => None,
-    };
-    resource.is_none_or(|r| auth.can_read(operator, &r))
 }

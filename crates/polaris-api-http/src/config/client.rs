@@ -10,15 +10,15 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use polaris_config::{DEFAULT_WATCH_TIMEOUT, WatchedFile};
+use polaris_config::DEFAULT_WATCH_TIMEOUT;
+use polaris_config::client::{self, ClientFile, FileAnswer, FileQuery, Listing, ReleaseNotice};
 use polaris_proto::v1;
 use polaris_proto::v1::config_discover_request::ConfigDiscoverRequestType as ReqType;
-use polaris_types::{Code, ConfigFileKey, ConfigRelease, PolarisError, Result};
+use polaris_types::{Code, ConfigRelease, PolarisError};
 use serde_json::{Value, json};
-use sha1::{Digest, Sha1};
 
-use super::convert::{client_info, group_json, tags_in, tags_out};
-use super::{PREFIX, some, text};
+use super::convert::tags_out;
+use super::{PREFIX, some};
 use crate::AppState;
 use crate::body::{Query, read_body};
 use crate::governance::json::{parse_message, to_json};
@@ -42,7 +42,7 @@ pub(super) fn routes() -> Router<AppState> {
 /// The caller's IP: the socket peer when the server records it, else a proxy header.
 fn peer_ip(request: &Request) -> String {
     if let Some(ConnectInfo(addr)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        return addr.ip().to_string();
+        return client::client_ip(addr.ip());
     }
     forwarded_ip(request.headers())
 }
@@ -61,88 +61,59 @@ fn forwarded_ip(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-fn ip_labels(ip: &str) -> Vec<(String, String)> {
-    vec![("CLIENT_IP".to_string(), ip.to_string())]
-}
-
-fn empty_key() -> PolarisError {
-    PolarisError::new(
-        Code::BadRequest,
-        "namespace & group & fileName can not be empty",
-    )
-}
-
-fn key_of(info: &v1::ClientConfigFileInfo) -> Result<ConfigFileKey> {
-    let key = ConfigFileKey::new(
-        text(&info.namespace),
-        text(&info.group),
-        text(&info.file_name),
-    );
-    if key.namespace.is_empty() || key.group.is_empty() || key.name.is_empty() {
-        return Err(empty_key());
-    }
-    Ok(key)
-}
-
-/// GetConfigFile's answer: (code, info, configFile). Unpublished and up-to-date clients get
-/// their own request back.
-fn answer_get(state: &AppState, request: v1::ClientConfigFileInfo) -> (u32, String, Value) {
-    let key = match key_of(&request) {
-        Ok(key) => key,
-        Err(err) => return (err.code.value(), err.info(), Value::Null),
+/// The domain's GetConfigFile answer as (code, info, configFile); the echoes of 200001 and
+/// 400202 carry the request with the tags it was matched with.
+fn answer_get(
+    state: &AppState,
+    mut request: v1::ClientConfigFileInfo,
+    peer: &str,
+) -> (u32, String, Value) {
+    let query = FileQuery {
+        namespace: raw(&request.namespace),
+        group: raw(&request.group),
+        file_name: raw(&request.file_name),
+        version: request.version.unwrap_or(0),
+        labels: client::client_labels(
+            request
+                .tags
+                .iter()
+                .map(|t| (raw(&t.key), raw(&t.value)))
+                .collect(),
+            peer,
+        ),
+        public_key: request.public_key.clone(),
     };
-    let labels = tags_in(&request.tags);
-    let version = request.version.unwrap_or(0);
-    let echo = |code: Code| {
-        let value = to_json(&request, "v1.ClientConfigFileInfo");
-        (code.value(), code.info().to_string(), value)
-    };
-    match state.config.client_release(&key, version, &labels) {
-        Ok(Some(release)) => {
-            let info = full_info(&key, &release);
-            let ok = Code::ExecuteSuccess;
-            (
-                ok.value(),
-                ok.info().into(),
-                to_json(&info, "v1.ClientConfigFileInfo"),
-            )
+    let answer = state.config.client_file(&query);
+    let file = match &answer {
+        FileAnswer::Release(file) => to_json(&client_file(file), "v1.ClientConfigFileInfo"),
+        FileAnswer::Echo(_) => {
+            if request.tags.is_empty() {
+                request.tags = tags_out(&query.labels);
+            }
+            to_json(&request, "v1.ClientConfigFileInfo")
         }
-        Ok(None) => echo(Code::DataNoChange),
-        Err(err) if err.code == Code::NotFoundResource => echo(Code::NotFoundResource),
-        Err(err) => (err.code.value(), err.info(), Value::Null),
-    }
+        FileAnswer::Refused(_) => Value::Null,
+    };
+    (answer.code().value(), answer.info(), file)
 }
 
-fn full_info(key: &ConfigFileKey, release: &ConfigRelease) -> v1::ClientConfigFileInfo {
+/// A wrapper string as sent (client names are not trimmed, as officially).
+fn raw(value: &Option<String>) -> String {
+    value.clone().unwrap_or_default()
+}
+
+fn client_file(file: &ClientFile) -> v1::ClientConfigFileInfo {
     v1::ClientConfigFileInfo {
-        namespace: some(&key.namespace),
-        group: some(&key.group),
-        file_name: some(&key.name),
-        content: some(&release.content),
-        version: Some(release.version),
-        md5: some(&release.md5),
-        encrypted: Some(!release.data_key.is_empty()),
-        tags: tags_out(&client_tags(release)),
+        namespace: some(&file.key.namespace),
+        group: some(&file.key.group),
+        file_name: some(&file.key.name),
+        content: some(&file.content),
+        version: Some(file.version),
+        md5: some(&file.md5),
+        encrypted: Some(file.encrypted),
+        tags: tags_out(&file.tags),
         ..Default::default()
     }
-}
-
-/// A release's tags for a client: user tags, then (for encrypted files) the internal flags and
-/// the base64 data key (no public key travels over HTTP, so the key is not RSA-wrapped).
-fn client_tags(release: &ConfigRelease) -> Vec<(String, String)> {
-    use polaris_config::crypto::{DATA_KEY_TAG, ENCRYPT_ALGO_TAG, ENCRYPTED_TAG};
-    let mut tags: Vec<(String, String)> = release
-        .tags
-        .iter()
-        .filter(|(k, _)| k != DATA_KEY_TAG)
-        .cloned()
-        .collect();
-    if !release.data_key.is_empty() {
-        tags.push((ENCRYPTED_TAG.into(), "true".into()));
-        tags.push((ENCRYPT_ALGO_TAG.into(), release.encrypt_algo.clone()));
-        tags.push((DATA_KEY_TAG.into(), release.data_key.clone()));
-    }
-    tags
 }
 
 /// `GET /v1/GetConfigFile?namespace&group&fileName&version&tags=k=v...`.
@@ -160,9 +131,6 @@ async fn get_file(State(state): State<AppState>, request: Request) -> Response {
             value: some(v.trim()),
         });
     }
-    if tags.is_empty() {
-        tags = tags_out(&ip_labels(&ip));
-    }
     let info = v1::ClientConfigFileInfo {
         namespace: some(&query.text("namespace")),
         group: some(&query.text("group")),
@@ -171,7 +139,7 @@ async fn get_file(State(state): State<AppState>, request: Request) -> Response {
         tags,
         ..Default::default()
     };
-    let (code, text, file) = answer_get(&state, info);
+    let (code, text, file) = answer_get(&state, info, &ip);
     json_reply(
         code,
         &text,
@@ -191,36 +159,26 @@ async fn watch(State(state): State<AppState>, request: Request) -> Response {
         Ok(request) => request,
         Err(err) => return Reply::from(err).into_response(),
     };
-    if request.watch_files.is_empty() {
-        return Reply::of(Code::InvalidWatchConfigFileFormat).into_response();
-    }
-    let files = match request
-        .watch_files
-        .iter()
-        .map(|f| {
-            key_of(f).map(|key| WatchedFile {
-                key,
-                version: f.version.unwrap_or(0),
-            })
-        })
-        .collect::<Result<Vec<_>>>()
-    {
+    let files = client::watched_files(request.watch_files.iter().map(|f| {
+        (
+            f.namespace.as_deref().unwrap_or_default(),
+            f.group.as_deref().unwrap_or_default(),
+            f.file_name.as_deref().unwrap_or_default(),
+            f.version.unwrap_or(0),
+        )
+    }));
+    let files = match files {
         Ok(files) => files,
         Err(err) => return Reply::from(err).into_response(),
     };
-    let client_ip = text(&request.client_ip);
-    let labels = ip_labels(if client_ip.is_empty() {
-        &ip
-    } else {
-        &client_ip
-    });
+    let labels = client::watch_labels(&ip);
     match state
         .config
         .watch(&files, &labels, DEFAULT_WATCH_TIMEOUT)
         .await
     {
         Ok(Some(release)) => {
-            let info = client_info(&release.key, &release);
+            let info = watch_info(&release);
             Reply::ok()
                 .with("configFile", to_json(&info, "v1.ClientConfigFileInfo"))
                 .into_response()
@@ -242,45 +200,73 @@ async fn watch(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
-/// The active releases of a group with its revision (`None`: no active release).
-fn group_files(state: &AppState, namespace: &str, group: &str) -> Option<(String, Vec<Value>)> {
-    let snapshot = state.config.snapshot();
-    let mut digest = Sha1::new();
-    let mut items = Vec::new();
-    for file in snapshot.files_of(namespace, group) {
-        for release in snapshot.releases_of(&file.key).filter(|r| r.active) {
-            digest.update(format!(
-                "{}|{}|{};",
-                file.key.name, release.name, release.version
-            ));
-            let mut info = client_info(&file.key, release);
-            info.md5 = None;
-            info.release_time = some(&polaris_types::time::format_or_empty(release.mtime));
-            info.tags = tags_out(&release.tags);
-            items.push(to_json(&info, "v1.ClientConfigFileInfo"));
-        }
+/// A release as a watch notice names it: no content, no tags, no time.
+fn watch_info(release: &ConfigRelease) -> v1::ClientConfigFileInfo {
+    let notice = ReleaseNotice::of(release);
+    v1::ClientConfigFileInfo {
+        md5: some(&notice.md5),
+        tags: Vec::new(),
+        release_time: None,
+        ..listed_info(notice)
     }
-    (!items.is_empty()).then(|| (hex::encode(digest.finalize()), items))
+}
+
+/// A release as the file list shows it (no md5, as officially).
+fn listed_info(notice: ReleaseNotice) -> v1::ClientConfigFileInfo {
+    v1::ClientConfigFileInfo {
+        namespace: Some(notice.key.namespace),
+        group: Some(notice.key.group),
+        file_name: Some(notice.key.name),
+        name: Some(notice.name),
+        version: Some(notice.version),
+        release_time: Some(notice.release_time),
+        tags: tags_out(&notice.tags),
+        ..Default::default()
+    }
+}
+
+/// A listing's `code`, `info` and `revision`; `Changed` adds its items under `field` and
+/// `extra` (the HTTP list answer also names an empty listing's fields).
+fn listing_json<T>(
+    answer: Listing<T>,
+    field: &str,
+    item: impl Fn(T) -> Value,
+    extra: impl FnOnce(&mut serde_json::Map<String, Value>, bool),
+) -> Value {
+    let mut object = serde_json::Map::new();
+    object.insert("code".into(), answer.code().value().into());
+    object.insert("info".into(), answer.info().into());
+    match answer {
+        Listing::Changed { revision, items } => {
+            object.insert("revision".into(), revision.into());
+            extra(&mut object, true);
+            let items: Vec<Value> = items.into_iter().map(item).collect();
+            object.insert(field.into(), items.into());
+        }
+        Listing::Empty => extra(&mut object, false),
+        Listing::Refused(_) | Listing::Unchanged => {}
+    }
+    Value::Object(object)
 }
 
 fn list_answer(state: &AppState, namespace: &str, group: &str, revision: &str) -> Value {
-    let ok = Code::ExecuteSuccess;
-    if namespace.is_empty() || group.is_empty() {
-        let err = Code::BadRequest;
-        return json!({ "code": err.value(), "info": err.info() });
-    }
-    match group_files(state, namespace, group) {
-        None => json!({ "code": ok.value(), "info": ok.info(), "revision": null,
-                        "namespace": "", "group": "", "config_file_infos": [] }),
-        Some((current, _)) if current == revision => {
-            let same = Code::DataNoChange;
-            json!({ "code": same.value(), "info": same.info() })
-        }
-        Some((current, items)) => json!({
-            "code": ok.value(), "info": ok.info(), "revision": current,
-            "namespace": namespace, "group": group, "config_file_infos": items,
-        }),
-    }
+    let answer = client::file_list(&state.config.snapshot(), namespace, group, revision);
+    listing_json(
+        answer,
+        "config_file_infos",
+        |notice| to_json(&listed_info(notice), "v1.ClientConfigFileInfo"),
+        |object, changed| {
+            if changed {
+                object.insert("namespace".into(), namespace.into());
+                object.insert("group".into(), group.into());
+            } else {
+                object.insert("revision".into(), Value::Null);
+                object.insert("namespace".into(), "".into());
+                object.insert("group".into(), "".into());
+                object.insert("config_file_infos".into(), json!([]));
+            }
+        },
+    )
 }
 
 fn reply_value(value: Value) -> Response {
@@ -302,16 +288,17 @@ async fn metadata_list(State(state): State<AppState>, body: Body) -> Response {
     let group = request.config_file_group.unwrap_or_default();
     reply_value(list_answer(
         &state,
-        &text(&group.namespace),
-        &text(&group.name),
-        &text(&request.revision),
+        &raw(&group.namespace),
+        &raw(&group.name),
+        &raw(&request.revision),
     ))
 }
 
 /// `POST /v1/ConfigDiscover`: one answer per request, typed as the request.
-async fn discover(State(state): State<AppState>, body: Body) -> Response {
+async fn discover(State(state): State<AppState>, request: Request) -> Response {
+    let ip = peer_ip(&request);
     let parsed = async {
-        let bytes = read_body(body).await?;
+        let bytes = read_body(request.into_body()).await?;
         parse_message::<v1::ConfigDiscoverRequest>("v1.ConfigDiscoverRequest", &bytes)
     }
     .await;
@@ -328,15 +315,18 @@ async fn discover(State(state): State<AppState>, body: Body) -> Response {
                 public_key: None,
                 ..file
             };
-            let (code, info, file) = answer_get(&state, asked);
-            let revision = file["version"].as_str().unwrap_or("0").to_string();
+            let version = asked.version.unwrap_or(0);
+            let (code, info, file) = answer_get(&state, asked, &ip);
+            let revision = file["version"]
+                .as_str()
+                .map_or_else(|| version.to_string(), str::to_string);
             json!({ "code": code, "info": info, "revision": revision, "config_file": file })
         }
         ReqType::ConfigFileNames => {
             let mut answer = list_answer(
                 &state,
-                &text(&file.namespace),
-                &text(&file.group),
+                &raw(&file.namespace),
+                &raw(&file.group),
                 &request.revision,
             );
             let items = answer
@@ -345,7 +335,7 @@ async fn discover(State(state): State<AppState>, body: Body) -> Response {
             json!({ "code": answer["code"], "info": answer["info"],
                     "revision": answer["revision"], "config_file_names": items })
         }
-        ReqType::ConfigFileGroups => groups_answer(&state, &text(&file.namespace), &request),
+        ReqType::ConfigFileGroups => groups_answer(&state, &raw(&file.namespace), &request),
         ReqType::Unknown => {
             let code = Code::InvalidDiscoverResource;
             json!({ "code": code.value(), "info": code.info() })
@@ -356,35 +346,15 @@ async fn discover(State(state): State<AppState>, body: Body) -> Response {
 }
 
 fn groups_answer(state: &AppState, namespace: &str, request: &v1::ConfigDiscoverRequest) -> Value {
-    let ok = Code::ExecuteSuccess;
-    if namespace.is_empty() {
-        return json!({ "code": Code::BadRequest.value(), "info": "invalid namespace" });
-    }
-    let snapshot = state.config.snapshot();
-    let mut digest = Sha1::new();
-    let mut groups = Vec::new();
-    for group in snapshot
-        .groups
-        .values()
-        .filter(|g| g.namespace == namespace)
-    {
-        digest.update(format!("{}|{}|{};", group.name, group.id, group.mtime));
-        let mut item = group_json(group, 0);
-        if let Some(object) = item.as_object_mut() {
-            object.retain(|k, _| k == "namespace" || k == "name");
-        }
-        groups.push(item);
-    }
-    if groups.is_empty() {
-        return json!({ "code": ok.value(), "info": ok.info() });
-    }
-    let revision = hex::encode(digest.finalize());
-    if revision == request.revision {
-        let same = Code::DataNoChange;
-        return json!({ "code": same.value(), "info": same.info() });
-    }
-    json!({
-        "code": ok.value(), "info": ok.info(), "revision": revision,
-        "config_file": { "namespace": namespace }, "config_file_groups": groups,
-    })
+    let answer = client::group_list(&state.config.snapshot(), namespace, &request.revision);
+    listing_json(
+        answer,
+        "config_file_groups",
+        |g| json!({ "namespace": g.namespace, "name": g.name }),
+        |object, changed| {
+            if changed {
+                object.insert("config_file".into(), json!({ "namespace": namespace }));
+            }
+        },
+    )
 }

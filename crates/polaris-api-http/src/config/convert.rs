@@ -2,11 +2,11 @@
 //! that go the other way (tags, gray labels).
 
 use polaris_config::ConfigSnapshot;
-use polaris_matcher::{MatchKind, MatchString, Matcher};
+use polaris_config::client::BetaLabel;
 use polaris_proto::v1;
 use polaris_proto::v1::match_string::MatchStringType;
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, GrayLabel, ReleaseHistory, ReleaseKind,
+    ConfigFile, ConfigGroup, ConfigRelease, GrayLabel, ReleaseHistory, ReleaseKind,
 };
 use serde_json::Value;
 
@@ -182,37 +182,12 @@ fn label_out(label: &GrayLabel) -> v1::ClientLabel {
     }
 }
 
-/// Beta labels as gray labels; each must name a key and compile (`None`: invalid).
-pub(crate) fn labels_in(labels: &[v1::ClientLabel]) -> Option<Vec<GrayLabel>> {
-    labels
-        .iter()
-        .map(|label| {
-            let value = label.value.clone().unwrap_or_default();
-            let kind = MatchStringType::try_from(value.r#type).ok()?;
-            let text = value.value.unwrap_or_default();
-            let parsed = MatchKind::parse(kind.as_str_name())?;
-            Matcher::compile(&MatchString::new(parsed, text.clone())).ok()?;
-            (!label.key.trim().is_empty()).then(|| GrayLabel {
-                key: label.key.trim().to_string(),
-                match_type: kind.as_str_name().to_string(),
-                value: text,
-            })
-        })
-        .collect()
-}
-
-/// What a client is told about a release (watch and metadata list: no content).
-pub(crate) fn client_info(
-    key: &ConfigFileKey,
-    release: &ConfigRelease,
-) -> v1::ClientConfigFileInfo {
-    v1::ClientConfigFileInfo {
-        namespace: some(&key.namespace),
-        group: some(&key.group),
-        file_name: some(&key.name),
-        version: Some(release.version),
-        md5: some(&release.md5),
-        name: some(&release.name),
-        ..Default::default()
+/// A `ClientLabel` as the domain's beta label (checked by `polaris_config::client`).
+pub(crate) fn beta_label(label: &v1::ClientLabel) -> BetaLabel {
+    let value = label.value.clone().unwrap_or_default();
+    BetaLabel {
+        key: label.key.clone(),
+        match_type: value.r#type,
+        value: value.value.unwrap_or_default(),
     }
 }

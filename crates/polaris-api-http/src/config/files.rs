@@ -12,6 +12,7 @@ use polaris_types::{Code, ConfigFileKey, PolarisError, Result};
 use super::convert::{file_json, tags_in};
 use super::{PREFIX, cut, page, query_error, query_reply, read_many, read_one, text, wildcard};
 use crate::AppState;
+use crate::auth::guard::Visibility;
 use crate::body::Query;
 use crate::governance::json::to_json;
 use crate::reply::Reply;
@@ -160,7 +161,11 @@ async fn batch_delete(State(state): State<AppState>, body: Body) -> Response {
 }
 
 /// `GET /configfiles/search` and `/configfiles/by-group`: wildcard filters, newest id first.
-async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn search(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     const FIELD: &str = "configFiles";
     let query = Query::parse(raw.as_deref());
     let paging = match page(&query) {
@@ -180,6 +185,7 @@ async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respo
             wildcard(&f.key.namespace, &namespace)
                 && wildcard(&f.key.group, &group)
                 && wildcard(&f.key.name, &name)
+                && visible.config_group(&f.key.namespace, &f.key.group)
         })
         .cloned()
         .collect();

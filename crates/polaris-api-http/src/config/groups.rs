@@ -13,6 +13,7 @@ use polaris_types::{Code, PolarisError, Result};
 use super::convert::group_json;
 use super::{PREFIX, cut, page, query_error, query_reply, read_one, text, wildcard};
 use crate::AppState;
+use crate::auth::guard::Visibility;
 use crate::body::Query;
 use crate::reply::Reply;
 
@@ -125,7 +126,11 @@ async fn delete(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respo
     .into_response()
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     const FIELD: &str = "configFileGroups";
     let query = Query::parse(raw.as_deref());
     let paging = match page(&query) {
@@ -147,6 +152,7 @@ async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respons
                 && wildcard(&g.name, &name)
                 && wildcard(&g.business, &query.text("business"))
                 && wildcard(&g.department, &query.text("department"))
+                && visible.config_group(&g.namespace, &g.name)
         })
         .cloned()
         .collect();

@@ -17,7 +17,7 @@ mod zipread;
 use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use polaris_types::{Code, PolarisError, Result};
+use polaris_types::{BatchRule, Code, PolarisError, Result};
 use serde_json::{Map, Value};
 
 use crate::AppState;
@@ -78,15 +78,11 @@ pub(crate) fn batch_failed(err: &PolarisError) -> Response {
     json_reply(err.code.value(), &err.info(), &body)
 }
 
-/// A `ConfigBatchWriteResponse`: the highest failing item code wins (ConfigCollect), items
-/// keep request order as bare `{code, info}`.
+/// A `ConfigBatchWriteResponse`: the highest failing item code wins (ConfigCollect,
+/// [`BatchRule::HighestFailure`]), items keep request order as bare `{code, info}`.
 pub(crate) fn batch_reply(items: Vec<Reply>) -> Response {
-    let code = items
-        .iter()
-        .map(|r| r.code)
-        .filter(|c| c / 1000 != 200)
-        .max()
-        .unwrap_or(Code::ExecuteSuccess.value());
+    let codes: Vec<u32> = items.iter().map(|r| r.code).collect();
+    let code = BatchRule::HighestFailure.code(&codes);
     let info = info_of(code);
     let responses: Vec<Value> = items
         .iter()

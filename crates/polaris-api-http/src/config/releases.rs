@@ -12,16 +12,18 @@ use polaris_types::validate::is_valid_name;
 use polaris_types::{Code, ConfigFileKey, PolarisError, ReleaseKind, Result};
 use serde_json::json;
 
-use super::convert::{history_json, labels_in, release_json, tags_in};
+use super::convert::{beta_label, history_json, release_json, tags_in};
 use super::groups::check_names;
 use super::{
     INVALID_MATCH_RULE, PREFIX, batch_reply, cut, page, query_error, query_reply, raw_reply,
     read_many, read_one, text, wildcard,
 };
 use crate::AppState;
+use crate::auth::guard::Visibility;
 use crate::body::Query;
 use crate::governance::json::to_json;
 use crate::reply::{Reply, json_reply};
+use polaris_config::client::{self, PublishRequest};
 
 pub(super) fn routes() -> Router<AppState> {
     let path = |p: &str| format!("{PREFIX}/configfiles/{p}");
@@ -74,25 +76,15 @@ async fn publish(State(state): State<AppState>, body: Body) -> Response {
             return Err(raw_reply(Code::InvalidConfigFileName.value(), ""));
         }
         check_names(&key.namespace, &key.group).map_err(Reply::from)?;
-        let gray = text(&request.release_type) == "gray";
-        let gray_labels = if gray {
-            match labels_in(&request.beta_labels) {
-                Some(labels) if !labels.is_empty() => Some(labels),
-                _ => return Err(raw_reply(INVALID_MATCH_RULE, "")),
-            }
-        } else {
-            None
-        };
-        let spec = PublishSpec {
+        let publish = PublishRequest {
             key: key.clone(),
             release_name: text(&request.name),
-            comment: request
-                .release_description
-                .clone()
-                .or(request.comment.clone())
-                .unwrap_or_default(),
-            gray_labels,
+            release_type: text(&request.release_type),
+            release_description: request.release_description.clone().unwrap_or_default(),
+            comment: request.comment.clone().unwrap_or_default(),
+            beta_labels: request.beta_labels.iter().map(beta_label).collect(),
         };
+        let spec = client::publish_spec(publish).map_err(|_| raw_reply(INVALID_MATCH_RULE, ""))?;
         state.config.publish(spec).await.map_err(Reply::from)
     }
     .await;
@@ -150,7 +142,11 @@ async fn get_release(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     Reply::ok().with("configFileRelease", value).into_response()
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     const FIELD: &str = "configFileReleases";
     let query = Query::parse(raw.as_deref());
     let paging = match page(&query) {
@@ -181,6 +177,7 @@ async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respons
                 && wildcard(&r.key.name, &key.name)
                 && wildcard(&r.name, &release_name)
                 && (!only_active || r.active)
+                && visible.config_group(&r.key.namespace, &r.key.group)
         })
         .cloned()
         .collect();
@@ -325,7 +322,11 @@ async fn create_and_publish(State(state): State<AppState>, body: Body) -> Respon
 }
 
 /// `GET /configfiles/releasehistory`: namespace exact, group and file substring, `endId`.
-async fn history(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn history(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     const FIELD: &str = "configFileReleaseHistories";
     let query = Query::parse(raw.as_deref());
     let paging = match page(&query) {
@@ -358,6 +359,7 @@ async fn history(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Resp
             (namespace.is_empty() || h.key.namespace == namespace)
                 && h.key.group.contains(&group)
                 && h.key.name.contains(&name)
+                && visible.config_group(&h.key.namespace, &h.key.group)
         })
         .cloned()
         .collect();

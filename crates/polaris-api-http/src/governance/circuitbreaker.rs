@@ -2,7 +2,6 @@
 //! `v1.CircuitBreakerRule`, replies `data` = Any (governance.md §4).
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -13,11 +12,11 @@ use polaris_types::Code;
 use serde_json::Value;
 
 use super::{
-    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, failure, list_query, listed,
-    page_reply,
+    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, list_query, listed, page_reply,
 };
 use crate::AppState;
-use crate::body::Query;
+use crate::auth::guard::Visibility;
+use crate::body::{Payload, Query};
 use crate::reply::{Reply, query_error};
 
 type C = CircuitBreakers;
@@ -43,7 +42,7 @@ fn id_only(id: &str) -> Value {
     })
 }
 
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         match super::create::<C>(&state.governance, &rule, None).await {
             Ok(created) => {
@@ -51,13 +50,13 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
                 out.id = created.id.clone();
                 Reply::ok().with("data", C::echo(&out))
             }
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let checked = checks_first(C::check_envelope(&rule), &rule.id, MISSING_ID);
         let result = match checked {
@@ -66,23 +65,23 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
         };
         match result {
             Ok(_) => Reply::ok().with("data", id_only(&rule.id)),
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await
 }
 
-async fn enable(State(state): State<AppState>, body: Body) -> Response {
+async fn enable(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         match super::enable::<C>(&state.governance, &rule.id, MISSING_ID, rule.enable).await {
             Ok(_) => Reply::ok().with("data", id_only(&rule.id)),
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let codes = (MISSING_ID, Code::NotFoundCircuitBreaker);
         delete_by_id(
@@ -151,12 +150,17 @@ fn matches(rule: &v1::CircuitBreakerRule, query: &Query) -> bool {
         && (levels.is_empty() || levels.contains(&rule.level))
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
         Ok(read) => read,
         Err(err) => return query_error(&err),
     };
     let filter = RuleFilter {
+        visible,
         id: query.text("id"),
         namespace: query.text("namespace"),
         enable: query.boolean("enable"),

@@ -2,7 +2,6 @@
 //! `v1.FaultDetectRule`, replies `data` = Any (governance.md §5).
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,11 +12,11 @@ use polaris_types::Code;
 use serde_json::Value;
 
 use super::{
-    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, failure, list_query, listed,
-    page_reply,
+    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, list_query, listed, page_reply,
 };
 use crate::AppState;
-use crate::body::Query;
+use crate::auth::guard::Visibility;
+use crate::body::{Payload, Query};
 use crate::reply::{Reply, query_error};
 
 type C = FaultDetectors;
@@ -41,7 +40,7 @@ fn id_only(id: &str) -> Value {
     })
 }
 
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         match super::create::<C>(&state.governance, &rule, None).await {
             Ok(created) => {
@@ -49,13 +48,13 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
                 out.id = created.id.clone();
                 Reply::ok().with("data", C::echo(&out))
             }
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let checked = checks_first(C::check_envelope(&rule), &rule.id, MISSING_ID);
         let result = match checked {
@@ -66,15 +65,15 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
             Ok(_) => Reply::ok().with("data", id_only(&rule.id)),
             // On update a duplicate name carries `data{id}`.
             Err(refusal) if refusal.err.code == Code::FaultDetectRuleExisted => {
-                failure(&refusal.err).with("data", id_only(&rule.id))
+                Reply::error(&refusal.err).with("data", id_only(&rule.id))
             }
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let codes = (MISSING_ID, Code::NotFoundResource);
         delete_by_id(
@@ -125,12 +124,17 @@ fn matches(rule: &v1::FaultDetectRule, query: &Query) -> bool {
         && contains(&method, &query.text("dstMethod"))
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
         Ok(read) => read,
         Err(err) => return query_error(&err),
     };
     let filter = RuleFilter {
+        visible,
         id: query.text("id"),
         namespace: query.text("namespace"),
         ..RuleFilter::default()

@@ -13,13 +13,12 @@
 //! jsonpb `EmitDefaults`; unset message and wrapper fields are left out rather than written as
 //! `null`), the same output prost-reflect gave (`polaris-proto/tests/json.rs` checks it).
 
-use axum::body::Body;
+use crate::body::Payload;
 use axum::response::Response;
 use polaris_proto::prost_reflect::{DeserializeOptions, DynamicMessage, Kind, MessageDescriptor};
 use polaris_types::{Code, PolarisError, Result};
 use serde_json::{Map, Value};
 
-use crate::body::{parse_array, read_body};
 use crate::reply::BatchReply;
 
 /// The prefix of every `Any` type URL.
@@ -46,7 +45,7 @@ fn parse_error(err: impl std::fmt::Display) -> PolarisError {
 /// official routing handlers do; `prepare` may adjust each item's JSON before it is parsed.
 /// Any failure is the batch-level reply.
 pub(crate) async fn read_items<T>(
-    body: Body,
+    body: Payload,
     message: &str,
     rewrite_v2: bool,
     prepare: fn(&mut Value),
@@ -55,11 +54,10 @@ where
     T: prost::Message + Default,
 {
     let parsed = async {
-        let mut bytes = read_body(body).await?;
+        let mut values = body.array::<Value>().await?;
         if rewrite_v2 {
-            bytes = rewrite_v2_types(&bytes);
+            values.iter_mut().for_each(rewrite_v2_value);
         }
-        let values = parse_array::<Value>(&bytes)?;
         let desc = descriptor(message)?;
         values
             .into_iter()
@@ -73,22 +71,25 @@ where
     parsed.map_err(|err| BatchReply::failed(&err))
 }
 
-/// Replaces `type.googleapis.com/v2.` with `type.googleapis.com/v1.` in a raw body.
-pub(crate) fn rewrite_v2_types(bytes: &[u8]) -> Vec<u8> {
-    const FROM: &[u8] = b"type.googleapis.com/v2.";
-    const TO: &[u8] = b"type.googleapis.com/v1.";
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        if rest.starts_with(FROM) {
-            out.extend_from_slice(TO);
-            rest = &rest[FROM.len()..];
-        } else {
-            out.push(rest[0]);
-            rest = &rest[1..];
+/// Replaces `type.googleapis.com/v2.` with `type.googleapis.com/v1.` in every string and key
+/// of a parsed body, as the official routing handlers do on the raw body.
+pub(crate) fn rewrite_v2_value(value: &mut Value) {
+    const FROM: &str = "type.googleapis.com/v2.";
+    const TO: &str = "type.googleapis.com/v1.";
+    match value {
+        Value::String(s) if s.contains(FROM) => *s = s.replace(FROM, TO),
+        Value::Array(items) => items.iter_mut().for_each(rewrite_v2_value),
+        Value::Object(object) => {
+            if object.keys().any(|k| k.contains(FROM)) {
+                let entries = std::mem::take(object);
+                for (key, value) in entries {
+                    object.insert(key.replace(FROM, TO), value);
+                }
+            }
+            object.values_mut().for_each(rewrite_v2_value);
         }
+        _ => {}
     }
-    out
 }
 
 /// Parses one JSON item as `desc` and transcodes it to the prost type `T`. Unknown fields are
@@ -100,6 +101,14 @@ where
     T: prost::Message + Default,
 {
     let value: Value = serde_json::from_slice(bytes).map_err(parse_error)?;
+    parse_json(message, value)
+}
+
+/// [`parse_message`] of JSON already parsed.
+pub(crate) fn parse_json<T>(message: &str, value: Value) -> Result<T>
+where
+    T: prost::Message + Default,
+{
     if !value.is_object() {
         return Err(PolarisError::new(
             Code::ParseException,
@@ -207,11 +216,12 @@ mod tests {
 
     #[test]
     fn v2_type_urls_become_v1() {
-        let raw = br#"{"@type":"type.googleapis.com/v2.RuleRoutingConfig","x":"v2."}"#;
-        let out = rewrite_v2_types(raw);
+        let mut value =
+            serde_json::json!([{"@type":"type.googleapis.com/v2.RuleRoutingConfig","x":"v2."}]);
+        rewrite_v2_value(&mut value);
         assert_eq!(
-            out,
-            br#"{"@type":"type.googleapis.com/v1.RuleRoutingConfig","x":"v2."}"#
+            value,
+            serde_json::json!([{"@type":"type.googleapis.com/v1.RuleRoutingConfig","x":"v2."}])
         );
     }
 

@@ -3,7 +3,6 @@
 //! keeps them all in `default`, so a group name is unique, as officially.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -11,9 +10,10 @@ use polaris_discovery::rules::{LaneGroups, RuleCodec};
 use polaris_governance::RuleFilter;
 use polaris_types::{Code, PolarisError, Rule};
 
-use super::{AS_IS, ConsoleKind, failure, listed, page_reply};
+use super::{AS_IS, ConsoleKind, listed, page_reply};
 use crate::AppState;
-use crate::body::Query;
+use crate::auth::guard::Visibility;
+use crate::body::{Payload, Query};
 use crate::reply::{Reply, query_error};
 
 type C = LaneGroups;
@@ -38,7 +38,7 @@ fn by_name(state: &AppState, name: &str) -> Option<std::sync::Arc<Rule>> {
         .find(|r| r.name == name)
 }
 
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, group| async move {
         let id = (!group.id.is_empty()).then(|| group.id.clone());
         match super::create::<C>(&state.governance, &group, id).await {
@@ -47,17 +47,17 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
                 out.id = created.id.clone();
                 Reply::ok().with("data", C::echo(&out))
             }
-            Err(refusal) => failure(&refusal.err),
+            Err(refusal) => Reply::error(&refusal.err),
         }
     })
     .await
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, group| async move {
         if group.id.is_empty() {
             let err = PolarisError::new(Code::InvalidParameter, "lane group id is required");
-            return failure(&err);
+            return Reply::error(&err);
         }
         // Officially an update is located by name.
         let result = match C::check(&group) {
@@ -78,13 +78,13 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
                 out.id = updated.id.clone();
                 Reply::ok().with("data", C::echo(&out))
             }
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, group| async move {
         // By id, else by name; a missing group is a success.
         let id = if group.id.is_empty() {
@@ -98,7 +98,7 @@ async fn delete(State(state): State<AppState>, body: Body) -> Response {
         };
         match result {
             Ok(()) => Reply::ok().with("data", C::echo(&group)),
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await
@@ -127,7 +127,11 @@ const LIST_KEYS: &[&str] = &[
     "order_type",
 ];
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let query = Query::parse(raw.as_deref());
     if let Err(err) = query.check_keys(LIST_KEYS, LIST_KEYS) {
         return query_error(&err);
@@ -138,6 +142,7 @@ async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respons
         Err(err) => return query_error(&PolarisError::new(Code::BadRequest, err.detail)),
     };
     let filter = RuleFilter {
+        visible,
         id: query.text("id"),
         ..RuleFilter::default()
     };

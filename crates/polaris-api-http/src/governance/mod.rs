@@ -21,16 +21,16 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use polaris_discovery::rules::checks::require_id;
 use polaris_discovery::rules::{Refusal, RuleCodec, Write};
 use polaris_governance::{Governance, RuleFilter};
 use polaris_naming::Page;
-use polaris_types::{Code, PolarisError, Result, Rule, RuleKind};
+use polaris_types::{Code, Result, Rule, RuleKind};
 use serde_json::Value;
 
 use crate::AppState;
+use crate::body::Payload;
 use crate::reply::{BatchReply, BatchRule, Reply, query_reply};
 
 /// Every governance route.
@@ -54,27 +54,6 @@ pub(crate) trait ConsoleKind: RuleCodec {
     }
 }
 
-/// Codes for which the official code table has no text, so `info` is `""`.
-fn has_no_info(code: Code) -> bool {
-    matches!(
-        code,
-        Code::InvalidRateLimitName
-            | Code::InvalidRoutingPriority
-            | Code::FaultDetectRuleExisted
-            | Code::CircuitBreakerRuleExisted
-    )
-}
-
-/// The reply of a failed item: the official code, and its text (with our detail) unless the
-/// official table has no text for it.
-pub(crate) fn failure(err: &PolarisError) -> Reply {
-    let mut reply = Reply::error(err);
-    if has_no_info(err.code) {
-        reply.info = String::new();
-    }
-    reply
-}
-
 /// How a batch's items are read: `rewrite_v2` and `prepare` as in [`json::read_items`].
 pub(crate) type Reading = (bool, fn(&mut Value));
 
@@ -86,7 +65,7 @@ pub(crate) const AS_IS: Reading = (false, |_| {});
 /// (naming-http §4).
 pub(crate) async fn run_batch<C, F, Fut>(
     state: AppState,
-    body: Body,
+    body: Payload,
     (rewrite_v2, prepare): Reading,
     each: F,
 ) -> Response
@@ -167,7 +146,7 @@ pub(crate) async fn delete_by_id(
     data: Value,
 ) -> Reply {
     if let Err(err) = require_id(id, missing_id) {
-        return failure(&err);
+        return Reply::error(&err);
     }
     if governance.get(kind, id).is_none() {
         let mut reply = Reply::ok();
@@ -176,7 +155,7 @@ pub(crate) async fn delete_by_id(
     }
     match governance.delete(kind, id).await {
         Ok(()) => Reply::ok().with("data", data),
-        Err(err) => failure(&err),
+        Err(err) => Reply::error(&err),
     }
 }
 
@@ -217,7 +196,7 @@ mod tests {
 
     #[test]
     fn codes_without_official_text_have_no_info() {
-        assert_eq!(failure(&Code::InvalidRoutingPriority.into()).info, "");
-        assert!(!failure(&Code::InvalidRoutingId.into()).info.is_empty());
+        assert_eq!(Reply::error(&Code::InvalidRoutingPriority.into()).info, "");
+        assert!(!Reply::error(&Code::InvalidRoutingId.into()).info.is_empty());
     }
 }

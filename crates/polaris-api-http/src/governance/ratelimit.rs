@@ -2,7 +2,6 @@
 //! under `rateLimit` / `rateLimits` (governance.md §3).
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -14,8 +13,10 @@ use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
 use super::json::to_json;
-use super::{AS_IS, ConsoleKind, failure, list_query, listed, page_reply};
+use super::{AS_IS, ConsoleKind, list_query, listed, page_reply};
 use crate::AppState;
+use crate::auth::guard::Visibility;
+use crate::body::Payload;
 use crate::reply::{Reply, query_error};
 
 type C = RateLimits;
@@ -43,12 +44,12 @@ fn text(value: &Option<String>) -> &str {
 fn answer(result: Result<(), PolarisError>, rule: &v1::Rule) -> Reply {
     let reply = match result {
         Ok(()) => Reply::ok(),
-        Err(err) => failure(&err),
+        Err(err) => Reply::error(&err),
     };
     reply.with("rateLimit", C::echo(rule))
 }
 
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         // A client id is ignored: the official server always assigns a new one.
         match super::create::<C>(&state.governance, &rule, None).await {
@@ -63,7 +64,7 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let id = text(&rule.id);
         let result = match require_id(id, MISSING_ID) {
@@ -78,7 +79,7 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn enable(State(state): State<AppState>, body: Body) -> Response {
+async fn enable(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let on = !rule.disable.unwrap_or(false);
         let result = super::enable::<C>(&state.governance, text(&rule.id), MISSING_ID, on).await;
@@ -87,7 +88,7 @@ async fn enable(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let id = text(&rule.id);
         let result = match require_id(id, MISSING_ID) {
@@ -112,7 +113,11 @@ const LIST_KEYS: &[&str] = &[
     "limit",
 ];
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
         Ok(read) => read,
         Err(err) => return query_error(&err),
@@ -122,6 +127,7 @@ async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respons
         .get("disable")
         .map(|_| !query.boolean("disable").unwrap_or(false));
     let filter = RuleFilter {
+        visible,
         id: query.text("id"),
         namespace: query.text("namespace"),
         enable,

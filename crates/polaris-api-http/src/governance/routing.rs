@@ -6,7 +6,6 @@
 //! has update semantics that can never succeed (governance.md §2.5) and clients moved to v2.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -18,9 +17,10 @@ use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
 use super::json::TYPE_PREFIX;
-use super::{ConsoleKind, Reading, failure, list_query, listed, page_reply};
+use super::{ConsoleKind, Reading, list_query, listed, page_reply};
 use crate::AppState;
-use crate::body::Query;
+use crate::auth::guard::Visibility;
+use crate::body::{Payload, Query};
 use crate::reply::{BatchReply, BatchRule, Reply, query_error};
 
 type C = RoutingRules;
@@ -71,7 +71,7 @@ fn fill_config_type(item: &mut Value) {
 
 /// A refused item, with the rule echoed in `data` where the official reply does.
 fn refused(refusal: Refusal, rule: &v1::RouteRule) -> Reply {
-    let reply = failure(&refusal.err);
+    let reply = Reply::error(&refusal.err);
     if refusal.echo {
         reply.with("data", C::echo(rule))
     } else {
@@ -79,7 +79,7 @@ fn refused(refusal: Refusal, rule: &v1::RouteRule) -> Reply {
     }
 }
 
-async fn create(State(state): State<AppState>, body: Body) -> Response {
+async fn create(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         let id = (!rule.id.is_empty()).then(|| rule.id.clone());
         match super::create::<C>(&state.governance, &rule, id).await {
@@ -94,10 +94,10 @@ async fn create(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn update(State(state): State<AppState>, body: Body) -> Response {
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         if let Err(err) = require_id(&rule.id, MISSING_ID) {
-            return failure(&err);
+            return Reply::error(&err);
         }
         match super::update::<C>(&state.governance, &rule, &rule.id).await {
             Ok(_) => Reply::ok(),
@@ -108,31 +108,31 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
     .await
 }
 
-async fn enable(State(state): State<AppState>, body: Body) -> Response {
+async fn enable(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         match super::enable::<C>(&state.governance, &rule.id, MISSING_ID, rule.enable).await {
             Ok(_) => Reply::ok(),
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await
 }
 
-async fn delete(State(state): State<AppState>, body: Body) -> Response {
+async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     super::run_batch::<C, _, _>(state, body, READING, |state, rule| async move {
         if let Err(err) = require_id(&rule.id, MISSING_ID) {
-            return failure(&err);
+            return Reply::error(&err);
         }
         match state.governance.delete(C::KIND, &rule.id).await {
             Ok(()) => Reply::ok().with("data", C::echo(&rule)),
-            Err(err) => failure(&err),
+            Err(err) => Reply::error(&err),
         }
     })
     .await
 }
 
 /// Legacy v1 writes: every item is refused, as on the official `main` branch.
-async fn deprecated(body: Body) -> Response {
+async fn deprecated(body: Payload) -> Response {
     let items = match crate::console_namespaces::decode_batch::<Value>(body).await {
         Ok(items) => items,
         Err(response) => return response,
@@ -224,13 +224,18 @@ fn services_match(cfg: &v1::RuleRoutingConfig, query: &Query) -> bool {
     })
 }
 
-async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    State(state): State<AppState>,
+    Visibility(visible): Visibility,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
         Ok(read) => read,
         Err(err) => return query_error(&err),
     };
     let name = query.text("name");
     let filter = RuleFilter {
+        visible,
         id: query.text("id"),
         enable: query.boolean("enable"),
         ..RuleFilter::default()

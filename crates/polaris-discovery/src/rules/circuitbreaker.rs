@@ -127,9 +127,8 @@ fn stamped(rule: &Rule) -> Option<v1::CircuitBreakerRule> {
 }
 
 pub(super) fn payload(found: Applicable, asked: &ServiceKey) -> RulePayload {
-    let revision = found.revision.clone();
     let asked = asked.clone();
-    let fill = move |response: &mut v1::DiscoverResponse| {
+    RulePayload::of(found, move |found, response| {
         if found.rules.is_empty() {
             return;
         }
@@ -140,9 +139,5 @@ pub(super) fn payload(found: Applicable, asked: &ServiceKey) -> RulePayload {
             rules: found.rules.iter().filter_map(|r| stamped(r)).collect(),
             ..Default::default()
         });
-    };
-    RulePayload {
-        revision,
-        fill: Box::new(fill),
-    }
+    })
 }

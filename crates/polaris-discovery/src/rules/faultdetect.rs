@@ -104,8 +104,7 @@ fn stamped(rule: &Rule) -> Option<v1::FaultDetectRule> {
 }
 
 pub(super) fn payload(found: Applicable) -> RulePayload {
-    let revision = found.revision.clone();
-    let fill = move |response: &mut v1::DiscoverResponse| {
+    RulePayload::of(found, move |found, response| {
         if found.rules.is_empty() {
             return;
         }
@@ -113,9 +112,5 @@ pub(super) fn payload(found: Applicable) -> RulePayload {
             rules: found.rules.iter().filter_map(|r| stamped(r)).collect(),
             revision: found.revision.clone(),
         });
-    };
-    RulePayload {
-        revision,
-        fill: Box::new(fill),
-    }
+    })
 }

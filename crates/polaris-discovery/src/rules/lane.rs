@@ -137,14 +137,9 @@ fn stamped(rule: &Rule) -> Option<v1::LaneGroup> {
 }
 
 pub(super) fn payload(found: Applicable) -> RulePayload {
-    let revision = found.revision.clone();
-    let fill = move |response: &mut v1::DiscoverResponse| {
+    RulePayload::of(found, move |found, response| {
         response.lanes = found.rules.iter().filter_map(|r| stamped(r)).collect();
-    };
-    RulePayload {
-        revision,
-        fill: Box::new(fill),
-    }
+    })
 }
 
 #[cfg(test)]

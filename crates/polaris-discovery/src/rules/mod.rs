@@ -17,7 +17,7 @@ mod routing_v1;
 
 use std::sync::Arc;
 
-use polaris_governance::{Governance, RuleSpec};
+use polaris_governance::{Applicable, Governance, RuleSpec};
 use polaris_proto::v1;
 use polaris_types::{PolarisError, Rule, RuleKind, ServiceKey, TargetRole};
 
@@ -100,6 +100,19 @@ pub struct RulePayload {
     /// Empty when no rule applies (and the kind sends no payload then).
     pub revision: String,
     pub fill: Box<dyn FnOnce(&mut v1::DiscoverResponse) + Send>,
+}
+
+impl RulePayload {
+    /// The payload of `found`, written into a reply by `fill(found, response)`.
+    pub(crate) fn of(
+        found: Applicable,
+        fill: impl FnOnce(Applicable, &mut v1::DiscoverResponse) + Send + 'static,
+    ) -> RulePayload {
+        RulePayload {
+            revision: found.revision.clone(),
+            fill: Box::new(move |response| fill(found, response)),
+        }
+    }
 }
 
 /// The rules of `kind` for `real` (the alias-resolved service), shaped for a reply that names

@@ -147,9 +147,8 @@ fn stamped(rule: &Rule) -> Option<v1::Rule> {
 }
 
 pub(super) fn payload(found: Applicable, asked: &ServiceKey) -> RulePayload {
-    let revision = found.revision.clone();
     let asked = asked.clone();
-    let fill = move |response: &mut v1::DiscoverResponse| {
+    RulePayload::of(found, move |found, response| {
         if found.rules.is_empty() {
             return;
         }
@@ -167,11 +166,7 @@ pub(super) fn payload(found: Applicable, asked: &ServiceKey) -> RulePayload {
             rules,
             revision: Some(found.revision.clone()),
         });
-    };
-    RulePayload {
-        revision,
-        fill: Box::new(fill),
-    }
+    })
 }
 
 #[cfg(test)]

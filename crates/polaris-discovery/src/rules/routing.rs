@@ -120,12 +120,14 @@ fn checked_config(rule: &v1::RouteRule) -> std::result::Result<v1::RuleRoutingCo
         let detail = "routing_config is required";
         return Err(refuse(Code::InvalidRoutingPolicy, detail, true));
     };
+    // The official server answers both cases below with 500000 (ExecuteException), a server
+    // fault for what is the client's bad input; we answer them as a missing config is answered.
     if any.type_url != format!("{TYPE_PREFIX}{RULE_CONFIG}") {
         let detail = format!("routing_config is {}, not {RULE_CONFIG}", any.type_url);
-        return Err(refuse(Code::ExecuteException, detail, false));
+        return Err(refuse(Code::InvalidRoutingPolicy, detail, true));
     }
     v1::RuleRoutingConfig::decode(any.value.as_slice())
-        .map_err(|e| refuse(Code::ExecuteException, e.to_string(), false))
+        .map_err(|e| refuse(Code::InvalidRoutingPolicy, e.to_string(), true))
 }
 
 impl RuleCodec for RoutingRules {

@@ -71,8 +71,10 @@ pub struct Criteria {
     pub caller: Option<ServiceKey>,
     /// Where the caller runs, for `nearbyBasedRouter`.
     pub caller_location: Option<Location>,
-    /// The request as routing and lane rules see it (method, path, headers, labels...).
-    pub request: RequestContext,
+    /// The request as routing and lane rules see it (method, path, headers, labels...);
+    /// shared, so an integration keeps one per method and a call copies nothing
+    /// (`Arc::make_mut` to change it).
+    pub request: Arc<RequestContext>,
     /// Only instances whose metadata holds all of these pairs (`dstMetaRouter`).
     pub metadata: BTreeMap<String, String>,
     /// The lane the request already belongs to, if propagated from upstream.
@@ -94,7 +96,7 @@ impl Criteria {
 
     /// Sets the calling service.
     pub fn caller(mut self, caller: ServiceKey) -> Criteria {
-        self.request.caller_service = Some(caller.name.to_string());
+        Arc::make_mut(&mut self.request).caller_service = Some(caller.name.to_string());
         self.caller = Some(caller);
         self
     }
@@ -111,25 +113,29 @@ impl Criteria {
 
     /// Adds a request header (`$header.<key>` in rules).
     pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Criteria {
-        self.request.headers.insert(key.into(), value.into());
+        Arc::make_mut(&mut self.request)
+            .headers
+            .insert(key.into(), value.into());
         self
     }
 
     /// Sets the method (`$method`).
     pub fn method(mut self, method: impl Into<String>) -> Criteria {
-        self.request.method = Some(method.into());
+        Arc::make_mut(&mut self.request).method = Some(method.into());
         self
     }
 
     /// Sets the path (`$path`).
     pub fn path(mut self, path: impl Into<String>) -> Criteria {
-        self.request.path = Some(path.into());
+        Arc::make_mut(&mut self.request).path = Some(path.into());
         self
     }
 
     /// Adds a custom label (a rule key with no `$` prefix).
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Criteria {
-        self.request.custom.insert(key.into(), value.into());
+        Arc::make_mut(&mut self.request)
+            .custom
+            .insert(key.into(), value.into());
         self
     }
 

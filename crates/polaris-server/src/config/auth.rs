@@ -6,7 +6,7 @@
 use polaris_auth::AuthOptions;
 use serde_json::Value;
 
-use super::typed::Invalid;
+use super::typed::{Invalid, invalid};
 
 pub(crate) fn options(section: Option<&Value>) -> Result<AuthOptions, Invalid> {
     let mut options = AuthOptions::default();
@@ -38,16 +38,16 @@ pub(crate) fn options(section: Option<&Value>) -> Result<AuthOptions, Invalid> {
             let flag = || {
                 value
                     .as_bool()
-                    .ok_or_else(|| invalid(&format!("{path}.{key}"), "must be true or false"))
+                    .ok_or_else(|| invalid(format!("{path}.{key}"), "must be true or false"))
             };
             match key.as_str() {
                 "salt" => {
                     let salt = value
                         .as_str()
-                        .ok_or_else(|| invalid(&format!("{path}.salt"), "must be a string"))?;
+                        .ok_or_else(|| invalid(format!("{path}.salt"), "must be a string"))?;
                     if !matches!(salt.len(), 16 | 24 | 32) {
                         return Err(invalid(
-                            &format!("{path}.salt"),
+                            format!("{path}.salt"),
                             "must be 16, 24 or 32 bytes",
                         ));
                     }
@@ -67,13 +67,6 @@ pub(crate) fn options(section: Option<&Value>) -> Result<AuthOptions, Invalid> {
         }
     }
     Ok(options)
-}
-
-fn invalid(path: &str, message: &str) -> Invalid {
-    Invalid {
-        key_path: path.to_string(),
-        message: message.to_string(),
-    }
 }
 
 #[cfg(test)]

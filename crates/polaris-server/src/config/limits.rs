@@ -22,7 +22,7 @@ use polaris_limits::{
 use serde_json::Value;
 
 use super::file::{FileApiServer, RawDoc};
-use super::typed::Invalid;
+use super::typed::{Invalid, invalid};
 
 /// Every limit of the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,16 +215,9 @@ fn addresses(path: &str, value: &Value) -> Result<Vec<IpAddr>, Invalid> {
         .map(|t| {
             t.parse::<IpAddr>()
                 .map(|ip| ip.to_canonical())
-                .map_err(|_| invalid(path, &format!("{t:?} is not an IP address")))
+                .map_err(|_| invalid(path, format!("{t:?} is not an IP address")))
         })
         .collect()
-}
-
-fn invalid(path: &str, message: &str) -> Invalid {
-    Invalid {
-        key_path: path.to_string(),
-        message: message.to_string(),
-    }
 }
 
 #[cfg(test)]

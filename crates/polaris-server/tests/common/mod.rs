@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -70,7 +70,8 @@ impl Resp {
     }
 }
 
-fn into_resp(mut response: ureq::http::Response<ureq::Body>) -> Resp {
+/// The [`Resp`] of a reply (bodies up to 64 MiB).
+pub fn into_resp(mut response: ureq::http::Response<ureq::Body>) -> Resp {
     let status = response.status().as_u16();
     let polaris_code = response
         .headers()
@@ -168,52 +169,28 @@ impl TestServer {
         Self::write_config(&self.config_path(), self.port, &self.data_dir());
         let stdout = File::create(self.stdout_path()).expect("stdout file");
         let stderr = File::create(self.stderr_path()).expect("stderr file");
-        let child = Command::new(binary())
-            .arg("start")
-            .arg("--config")
-            .arg(self.config_path())
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(stderr))
-            .spawn()
-            .expect("spawn polaris-server");
-        self.child = Some(child);
-        self.wait_ready();
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + START_DEADLINE;
+        let (config, dir) = (self.config_path(), self.dir.path());
+        let mut child =
+            polaris_testkit::server::spawn(Path::new(binary()), &config, dir, stdout, stderr);
         let url = format!("{}/", self.base_url());
         let probe: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(2)))
             .build()
             .into();
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "polaris-server exited during startup with {status}; stderr:\n{}\nstdout:\n{}",
-                    std::fs::read_to_string(self.stderr_path()).unwrap_or_default(),
-                    std::fs::read_to_string(self.stdout_path()).unwrap_or_default()
-                );
-            }
-            if let Ok(response) = probe.get(&url).call()
-                && response.status().as_u16() == 200
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "polaris-server did not answer GET / within {START_DEADLINE:?}; stderr:\n{}",
-                std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let answers = || {
+            probe
+                .get(&url)
+                .call()
+                .is_ok_and(|r| r.status().as_u16() == 200)
+        };
+        polaris_testkit::server::wait_ready(
+            &mut child,
+            START_DEADLINE,
+            &self.stderr_path(),
+            answers,
+        );
+        self.child = Some(child);
     }
 
     fn url(&self, path: &str) -> String {

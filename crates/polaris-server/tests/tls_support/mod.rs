@@ -11,53 +11,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity as GrpcIdentity};
 
 use crate::common::{START_DEADLINE, binary, free_port};
 
-/// A certificate authority that signs leaves.
-pub struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pub pem: String,
-}
-
-impl Ca {
-    pub fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let cert = params.self_signed(&key).unwrap();
-        Ca {
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf certificate for `names`, signed by this CA.
-    pub fn leaf(&self, names: &[&str]) -> Identity {
-        let key = KeyPair::generate().unwrap();
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
-        Identity {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-}
-
-/// A certificate (PEM) and its private key (PEM).
-#[derive(Clone)]
-pub struct Identity {
-    pub cert: String,
-    pub key: String,
-}
+pub use polaris_testkit::tls::{Ca, Identity};
 
 /// The certificates of one test: the server's (from `ca`), the CA of client certificates,
 /// and a stranger CA nobody trusts.
@@ -171,26 +131,7 @@ impl Pki {
         port: u16,
         identity: Option<&Identity>,
     ) -> std::io::Result<Vec<u8>> {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(self.ca.pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
-        let config = match identity {
-            None => builder.with_no_client_auth(),
-            Some(id) => builder
-                .with_client_auth_cert(
-                    CertificateDer::pem_slice_iter(id.cert.as_bytes())
-                        .collect::<Result<Vec<_>, _>>()
-                        .unwrap(),
-                    PrivateKeyDer::from_pem_slice(id.key.as_bytes()).unwrap(),
-                )
-                .unwrap(),
-        };
+        let config = polaris_testkit::tls::client_config(&self.ca, identity);
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let name = ServerName::try_from("localhost").unwrap();

@@ -1,150 +1,69 @@
-//! Echo providers served in the test process and registered through `PolarisServer`.
+//! polaris-tonic as the framework suite drives it: Echo providers served with tonic (the
+//! examples' `serve_echo`) in the test process and registered through `PolarisServer`, and Echo calls through
+//! `PolarisChannel`.
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+#[path = "../../examples/common/mod.rs"]
+mod common;
 
-use polaris_sdk::{Client, Settings};
-use polaris_tonic::echo::echo_server::{Echo, EchoServer};
-use polaris_tonic::echo::{EchoRequest, EchoResponse};
-use polaris_tonic::{ChannelBuilder, PolarisChannel, PolarisServer, ServeTonic};
-use tonic::{Request, Response, Status};
-
-use crate::support::TestServer;
-
-/// A client of the test server with a short breaker sleep window (2 s).
-pub async fn client(server: &TestServer) -> Client {
-    let mut settings = Settings::default();
-    settings.consumer.circuit_breaker.sleep_window = Duration::from_secs(2);
-    Client::builder()
-        .settings(settings)
-        .addresses([server.naming_addr()])
-        .config_addresses([server.config_addr()])
-        .persist_dir(None)
-        .config_persist_dir(None)
-        .timeout(Duration::from_secs(2))
-        .build()
-        .await
-        .expect("client")
-}
+use polaris_sdk::Client;
+use polaris_testkit::echo::EchoState;
+use polaris_testkit::suite::{CallOptions, Failure, Framework, Stop};
+use polaris_tonic::echo::EchoRequest;
+use polaris_tonic::echo::echo_client::EchoClient;
+use polaris_tonic::{ChannelBuilder, PolarisChannel, PolarisServer};
+use tokio::net::TcpListener;
+use tonic::Request;
 
 /// A channel builder for `service` in `default`.
 pub fn consumer_channel(client: &Client, service: &str) -> ChannelBuilder {
     PolarisChannel::builder(client.clone(), service)
 }
 
-/// The instance that served an answer.
-pub fn served_by(answer: &Response<EchoResponse>) -> &str {
-    &answer.get_ref().served_by
-}
+/// polaris-tonic for the suite.
+pub struct Tonic;
 
-/// Echo: answers with the request text and its own address; `slow` takes 300 ms; fails
-/// with `UNAVAILABLE` while failing.
-#[derive(Clone)]
-struct EchoImpl {
-    address: String,
-    failing: Arc<AtomicBool>,
-}
+impl Framework for Tonic {
+    type Caller = EchoClient<PolarisChannel>;
 
-#[tonic::async_trait]
-impl Echo for EchoImpl {
-    async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        if self.failing.load(Ordering::Relaxed) {
-            return Err(Status::unavailable("failing on purpose"));
+    fn serve(reg: PolarisServer, on: TcpListener, echo: EchoState, limited: bool, stop: Stop) {
+        common::serve_echo(reg, on, echo, limited, stop);
+    }
+
+    fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller {
+        let mut channel = consumer_channel(client, service);
+        if let Some((namespace, name)) = &options.caller {
+            channel = channel.caller(namespace, name);
         }
-        let value = request.into_inner().value;
-        if value == "slow" {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        if let Some(policy) = options.load_balancer {
+            channel = channel.load_balancer(policy);
         }
-        Ok(Response::new(EchoResponse {
-            value,
-            served_by: self.address.clone(),
-        }))
-    }
-}
-
-/// A registered Echo provider; stops (deregistering) when dropped.
-pub struct Provider {
-    address: String,
-    failing: Arc<AtomicBool>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Provider {
-    /// Serves and registers an instance of `service` with `metadata`.
-    pub async fn start(client: &Client, service: &str, metadata: &[(&str, &str)]) -> Provider {
-        Provider::spawn(client, service, metadata, false).await
+        if let Some(policies) = options.policies {
+            channel = channel.policies(policies);
+        }
+        EchoClient::new(channel.build())
     }
 
-    /// Serves an instance of `service` behind the Polaris rate-limit layer.
-    pub async fn start_limited(client: &Client, service: &str) -> Provider {
-        Provider::spawn(client, service, &[], true).await
-    }
-
-    async fn spawn(
-        client: &Client,
-        service: &str,
-        metadata: &[(&str, &str)],
-        limited: bool,
-    ) -> Provider {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let failing = Arc::new(AtomicBool::new(false));
-        let echo = EchoImpl {
-            address: address.clone(),
-            failing: failing.clone(),
-        };
-        let polaris = PolarisServer::builder(client.clone())
-            .service_name(service)
-            .metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-            .graceful(Duration::from_millis(200), Duration::from_secs(5));
-        let (registered_tx, registered_rx) = tokio::sync::oneshot::channel();
-        let polaris = polaris.on_registered(move |_, _| {
-            let _ = registered_tx.send(());
+    async fn call(
+        caller: &Self::Caller,
+        value: &str,
+        headers: &[(&'static str, &str)],
+    ) -> Result<(String, String), Failure> {
+        let mut request = Request::new(EchoRequest {
+            value: value.to_string(),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            let _ = stopped.await;
-        };
-        if limited {
-            let layer = polaris.rate_limit_layer();
-            let router = tonic::transport::Server::builder()
-                .layer(layer)
-                .add_service(EchoServer::new(echo));
-            tokio::spawn(polaris.serve_tonic(listener, signal, |incoming, shutdown| {
-                router.serve_with_incoming_shutdown(incoming, shutdown)
-            }));
-        } else {
-            let router = tonic::transport::Server::builder().add_service(EchoServer::new(echo));
-            tokio::spawn(polaris.serve_tonic(listener, signal, |incoming, shutdown| {
-                router.serve_with_incoming_shutdown(incoming, shutdown)
-            }));
+        for (key, value) in headers {
+            request
+                .metadata_mut()
+                .insert(*key, value.parse().expect("ASCII metadata"));
         }
-        registered_rx.await.expect("registered");
-        Provider {
-            address,
-            failing,
-            stop: Some(stop),
-        }
-    }
-
-    /// `host:port` of the instance.
-    pub fn address(&self) -> &str {
-        &self.address
-    }
-
-    /// Makes every call fail with `UNAVAILABLE` (or succeed again).
-    pub fn set_failing(&self, failing: bool) {
-        self.failing.store(failing, Ordering::Relaxed);
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        match caller.clone().echo(request).await {
+            Ok(answer) => {
+                let answer = answer.into_inner();
+                Ok((answer.value, answer.served_by))
+            }
+            Err(status) => Err(Failure::from_status(status.code() as i32, status.message())),
         }
     }
 }

@@ -29,7 +29,7 @@ fn is_prime(n: u32) -> bool {
     n >= 2
         && (2u32..)
             .take_while(|d| u64::from(*d) * u64::from(*d) <= u64::from(n))
-            .all(|d| n % d != 0)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 impl MaglevBalancer {
@@ -135,7 +135,7 @@ impl LoadBalancer for MaglevBalancer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balance::test_support::weighted;
+    use crate::balance::test_support::{weighted, without};
     use proptest::prelude::*;
 
     #[test]
@@ -165,12 +165,7 @@ mod tests {
         fn removing_one_instance_keeps_most_keys(n in 10usize..40, removed in any::<prop::sample::Index>()) {
             let full = weighted(&vec![100; n]);
             let removed = removed.index(n);
-            let rest: Arc<[Arc<Instance>]> = full
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != removed)
-                .map(|(_, instance)| Arc::clone(instance))
-                .collect();
+            let rest = without(&full, removed);
             let before_balancer = MaglevBalancer::new(0);
             let after_balancer = MaglevBalancer::new(0);
             let (mut kept, mut others) = (0usize, 0usize);

@@ -116,10 +116,10 @@ impl<T> SnapshotCache<T> {
         let address = set_address(set);
         {
             let entries = self.entries.read();
-            if let Some(derived) = entries.get(&address) {
-                if Arc::ptr_eq(&derived.source, set) {
-                    return use_it(&derived.value);
-                }
+            if let Some(derived) = entries.get(&address)
+                && Arc::ptr_eq(&derived.source, set)
+            {
+                return use_it(&derived.value);
             }
         }
         // Same instances under another slice (a router rebuilt an equal list): share the work.
@@ -154,6 +154,15 @@ pub(crate) mod test_support {
     use std::sync::Arc;
 
     use crate::Instance;
+
+    /// `set` without its instance at `index`.
+    pub(crate) fn without(set: &[Arc<Instance>], index: usize) -> Arc<[Arc<Instance>]> {
+        set.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, instance)| Arc::clone(instance))
+            .collect()
+    }
 
     /// Instances `10.0.0.<i>:8080` with the given weights, all healthy.
     pub(crate) fn weighted(weights: &[u32]) -> Arc<[Arc<Instance>]> {

@@ -137,7 +137,7 @@ impl LoadBalancer for RingHashBalancer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::balance::test_support::weighted;
+    use crate::balance::test_support::{weighted, without};
     use proptest::prelude::*;
 
     #[test]
@@ -211,12 +211,7 @@ mod tests {
         fn removing_one_instance_moves_only_its_keys(n in 2usize..30, removed in any::<prop::sample::Index>()) {
             let full = weighted(&vec![100; n]);
             let removed = removed.index(n);
-            let rest: Arc<[Arc<Instance>]> = full
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != removed)
-                .map(|(_, instance)| Arc::clone(instance))
-                .collect();
+            let rest = without(&full, removed);
             let balancer = RingHashBalancer::new(100);
             let after_balancer = RingHashBalancer::new(100);
             for key in 0..2000u32 {

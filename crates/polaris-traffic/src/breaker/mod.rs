@@ -66,9 +66,9 @@ pub enum Resource {
     /// A whole service.
     Service(ServiceKey),
     /// One method of a service.
-    Method(ServiceKey, String),
+    Method(ServiceKey, Arc<str>),
     /// One instance (host and port) of a service.
-    Instance(ServiceKey, String, u32),
+    Instance(ServiceKey, Arc<str>, u32),
 }
 
 impl Resource {
@@ -90,7 +90,7 @@ impl Resource {
 
     fn method(&self) -> Option<&str> {
         match self {
-            Resource::Method(_, method) => Some(method),
+            Resource::Method(_, method) => Some(&**method),
             _ => None,
         }
     }
@@ -132,7 +132,7 @@ impl fmt::Display for CallAborted {
 impl std::error::Error for CallAborted {}
 
 /// An instance whose breaker is not closed: host, port and the breaker.
-type UnclosedInstance = (String, u32, Arc<Mutex<Breaker>>);
+type UnclosedInstance = (Arc<str>, u32, Arc<Mutex<Breaker>>);
 
 /// All breakers of one client.
 #[derive(Debug)]
@@ -343,7 +343,7 @@ impl CircuitBreakers {
             return false;
         };
         list.iter()
-            .find(|(h, p, _)| h == host && *p == port)
+            .find(|(h, p, _)| &**h == host && *p == port)
             .is_some_and(|(_, _, breaker)| breaker.lock().blocks(Instant::now()))
     }
 }

@@ -386,12 +386,7 @@ mod properties {
             threshold in 1u32..6,
             outcomes in proptest::collection::vec(any::<bool>(), 0..40),
         ) {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
-                .build()
-                .unwrap();
-            runtime.block_on(async {
+            crate::paused_runtime().block_on(async {
                 let breakers = with_rules(vec![rule("n", 1, vec![trigger(2, threshold, 0, 0, 0)])]);
                 let service = Resource::Service(orders());
                 let mut run = 0u32;

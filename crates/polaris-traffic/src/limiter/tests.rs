@@ -332,12 +332,7 @@ mod properties {
             max in 0u32..5,
             gaps in proptest::collection::vec(0u64..700, 1..40),
         ) {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
-                .build()
-                .unwrap();
-            runtime.block_on(async {
+            crate::paused_runtime().block_on(async {
                 let limiter = limiter(vec![rule("fixed", vec![amount(max, 1)])]);
                 let any = request(&[]);
                 let (mut elapsed, mut window, mut used) = (0u64, 0u64, 0u32);

@@ -306,7 +306,9 @@ mod tests {
             ..Default::default()
         };
         if let Some(user) = user {
-            cx.request.headers.insert("x-user".into(), user.into());
+            Arc::make_mut(&mut cx.request)
+                .headers
+                .insert("x-user".into(), user.into());
         }
         cx
     }

@@ -39,8 +39,9 @@ pub struct RouteContext {
     /// The service being called.
     pub destination: ServiceKey,
     /// Request arguments (headers, query, method, path, caller IP, caller metadata, custom
-    /// labels) that routing and lane rules match against.
-    pub request: RequestContext,
+    /// labels) that routing and lane rules match against; shared, so a caller can keep
+    /// one per method instead of building it per call.
+    pub request: Arc<RequestContext>,
     /// Instance metadata the caller asks for (`dstMetaRouter`).
     pub destination_metadata: BTreeMap<String, String>,
     /// Where the caller runs (`nearbyBasedRouter`).
@@ -200,10 +201,10 @@ impl Memo {
         compute: impl FnOnce() -> InstanceList,
     ) -> InstanceList {
         let id = (crate::balance::set_address(set), key);
-        if let Some((input, out)) = self.entries.lock().get(&id) {
-            if Arc::ptr_eq(input, set) {
-                return Arc::clone(out);
-            }
+        if let Some((input, out)) = self.entries.lock().get(&id)
+            && Arc::ptr_eq(input, set)
+        {
+            return Arc::clone(out);
         }
         let out = compute();
         let mut entries = self.entries.lock();

@@ -62,7 +62,7 @@ fn cx(caller: &str, headers: &[(&str, &str)], callee: Arc<RoutingRules>) -> Rout
     RouteContext {
         caller: Some(ServiceKey::new("default", caller)),
         destination: ServiceKey::new("default", "orders"),
-        request,
+        request: request.into(),
         callee_routing: Some(callee),
         ..Default::default()
     }

@@ -1,40 +1,36 @@
-//! Shared bits of the examples: the Polaris client (the tonic examples' `client.rs`), the
-//! Echo service, a volo-grpc Echo client through Polaris, and the SDK examples' console HTTP
-//! helper for creating rules.
+//! Shared bits of the examples (and of the tests, which include this file): the Polaris
+//! client, logs and the console HTTP helper (from `polaris_testkit::example`, shared with the
+//! SDK and polaris-tonic examples), the Echo
+//! service over `polaris_testkit::echo::EchoState`, a volo-grpc Echo client through Polaris,
+//! and a registered provider.
 
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../../polaris-tonic/examples/common/client.rs"]
-mod client;
+use std::future::Future;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-pub use client::{client, http, init_logs};
-use polaris_volo::echo::{Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse};
-use polaris_volo::{CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance};
+pub use polaris_testkit::echo::EchoState;
+pub use polaris_testkit::example::{
+    framework_client as client, framework_client_with_sleep_window, http, init_logs,
+};
+use polaris_volo::echo::{
+    Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse, EchoServer,
+};
+use polaris_volo::{
+    CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance, PolarisServer, ServeVolo,
+};
+use volo_grpc::server::{Server, ServiceBuilder};
 use volo_grpc::{Request, Response, Status};
 
 /// Echo answering with the request's text and the address that served it; fails with
-/// `UNAVAILABLE` while `failing` is set.
-#[derive(Clone, Default)]
-pub struct EchoService {
-    pub served_by: String,
-    pub failing: Arc<AtomicBool>,
-}
+/// `UNAVAILABLE` while failing.
+pub struct EchoService(pub EchoState);
 
 impl Echo for EchoService {
     async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        if self.failing.load(Ordering::Relaxed) {
-            return Err(Status::unavailable(format!(
-                "{} is failing",
-                self.served_by
-            )));
-        }
-        Ok(Response::new(EchoResponse {
-            value: request.into_inner().value,
-            served_by: self.served_by.clone().into(),
-        }))
+        let value = self.0.answer(request.into_inner().value.to_string()).await;
+        let value = value.map_err(Status::unavailable)?.into();
+        let served_by = self.0.address.clone().into();
+        Ok(Response::new(EchoResponse { value, served_by }))
     }
 }
 
@@ -54,49 +50,49 @@ pub fn echo_client(
         .build()
 }
 
-/// Serves `echo` on a free port of `host` and registers it as an instance of `service`
-/// with `metadata` (behind the Polaris rate-limit layer when `limited`); returns once it is
-/// registered. Dropping the returned sender deregisters and stops it.
-pub async fn spawn_provider(
-    client: &polaris_sdk::Client,
-    service: &str,
-    metadata: &[(&str, &str)],
-    echo: EchoService,
+/// Spawns a volo-grpc server of `echo` on `listener`, registered through `polaris` (behind
+/// the Polaris rate-limit layer when `limited`), until `stop` resolves.
+pub fn serve_echo(
+    polaris: PolarisServer,
+    listener: tokio::net::TcpListener,
+    echo: EchoState,
     limited: bool,
-) -> Result<tokio::sync::oneshot::Sender<()>, polaris_volo::BoxError> {
-    use polaris_volo::echo::EchoServer;
-    use polaris_volo::{PolarisServer, ServeVolo};
-    use volo_grpc::server::{Server, ServiceBuilder};
-
-    let host = polaris_volo::local_host(client).await;
-    let listener = tokio::net::TcpListener::bind((host, 0)).await?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (up, is_up) = tokio::sync::oneshot::channel();
-    let polaris = PolarisServer::builder(client.clone())
-        .service_name(service)
-        .metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-        .graceful(
-            std::time::Duration::from_millis(200),
-            std::time::Duration::from_secs(5),
-        )
-        .on_registered(move |_, _| {
-            let _ = up.send(());
-        });
-    let signal = async move { drop(stopped.await) };
-    let service = ServiceBuilder::new(EchoServer::new(echo)).build();
+    stop: impl Future<Output = ()> + Send + 'static,
+) {
+    let service = ServiceBuilder::new(EchoServer::new(EchoService(echo))).build();
     if limited {
         let server = Server::new()
             .layer_front(polaris.rate_limit_layer())
             .add_service(service);
-        tokio::spawn(polaris.serve_volo(listener, signal, |incoming, shutdown| {
+        tokio::spawn(polaris.serve_volo(listener, stop, |incoming, shutdown| {
             server.run_with_shutdown(incoming, shutdown)
         }));
     } else {
         let server = Server::new().add_service(service);
-        tokio::spawn(polaris.serve_volo(listener, signal, |incoming, shutdown| {
+        tokio::spawn(polaris.serve_volo(listener, stop, |incoming, shutdown| {
             server.run_with_shutdown(incoming, shutdown)
         }));
     }
-    is_up.await?;
-    Ok(stop)
+}
+
+/// Serves an Echo answering as `served_by` on a free port and registers it as an instance
+/// of `service` with `metadata`; returns once it is registered, with its state (to make it
+/// fail) and the sender whose drop deregisters and stops it.
+pub async fn spawn_provider(
+    client: &polaris_sdk::Client,
+    service: &str,
+    metadata: &[(&str, &str)],
+    served_by: &str,
+    limited: bool,
+) -> Result<(EchoState, tokio::sync::oneshot::Sender<()>), polaris_volo::BoxError> {
+    let host = polaris_volo::local_host(client).await;
+    let listener = tokio::net::TcpListener::bind((host, 0)).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (polaris, registered) = polaris_testkit::echo::registration(client, service, metadata);
+    let echo = EchoState::new(served_by);
+    serve_echo(polaris, listener, echo.clone(), limited, async move {
+        drop(stopped.await)
+    });
+    registered.await?;
+    Ok((echo, stop))
 }

@@ -1,0 +1,107 @@
+//! The examples' set-up: where the server is, the Polaris client, logs, and a tiny HTTP
+//! helper for the console API.
+//!
+//! By default the examples talk to a server started with
+//! `cargo run --release -p polaris-server -- start` (HTTP 8090, naming gRPC 8091, config gRPC
+//! 8093 on 127.0.0.1). Override with `POLARIS_ADDR`, `POLARIS_CONFIG_ADDR`, `POLARIS_HTTP` and
+//! `POLARIS_TOKEN`.
+
+use std::time::Duration;
+
+use polaris_sdk::Client;
+
+/// The naming gRPC address.
+pub fn naming_addr() -> String {
+    std::env::var("POLARIS_ADDR").unwrap_or_else(|_| "127.0.0.1:8091".into())
+}
+
+/// The config gRPC address.
+pub fn config_addr() -> String {
+    std::env::var("POLARIS_CONFIG_ADDR").unwrap_or_else(|_| "127.0.0.1:8093".into())
+}
+
+/// The HTTP API base URL.
+pub fn http_base() -> String {
+    std::env::var("POLARIS_HTTP").unwrap_or_else(|_| "http://127.0.0.1:8090".into())
+}
+
+/// The console token: `POLARIS_TOKEN`, else the default admin's (console calls are checked by
+/// default, as officially).
+pub fn console_token() -> String {
+    std::env::var("POLARIS_TOKEN").unwrap_or_else(|_| crate::ADMIN_TOKEN.into())
+}
+
+/// The SDK examples' client, persisting under the system temp dir.
+pub async fn client() -> polaris_sdk::Result<Client> {
+    let backup = std::env::temp_dir().join("polaris-sdk-examples");
+    Client::builder()
+        .addresses([naming_addr()])
+        .config_addresses([config_addr()])
+        .persist_dir(Some(backup.join("naming")))
+        .config_persist_dir(Some(backup.join("config")))
+        .timeout(Duration::from_secs(3))
+        .build()
+        .await
+}
+
+/// The framework examples' client: `./polaris.yaml` when present (official keys), otherwise
+/// `POLARIS_ADDR` or the README server's default address, with no local persistence.
+pub async fn framework_client() -> polaris_sdk::Result<Client> {
+    let file = std::path::Path::new("polaris.yaml");
+    let builder = Client::builder();
+    if file.is_file() {
+        return builder.config_file(file).build().await;
+    }
+    builder
+        .addresses([naming_addr()])
+        .config_addresses([config_addr()])
+        .persist_dir(None)
+        .config_persist_dir(None)
+        .timeout(Duration::from_secs(3))
+        .build()
+        .await
+}
+
+/// [`framework_client`] with the breakers' sleep window (`consumer.circuitBreaker.sleepWindow`)
+/// set to `window`.
+pub async fn framework_client_with_sleep_window(window: Duration) -> polaris_sdk::Result<Client> {
+    let mut settings = framework_client().await?.settings().clone();
+    settings.consumer.circuit_breaker.sleep_window = window;
+    Client::builder().settings(settings).build().await
+}
+
+/// Sends a JSON body to the console HTTP API and returns the JSON answer.
+pub fn http(method: &str, path: &str, body: &serde_json::Value) -> serde_json::Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let url = format!("{}{path}", http_base());
+    let request = if method == "PUT" {
+        agent.put(&url)
+    } else {
+        agent.post(&url)
+    };
+    match request
+        .header("Content-Type", "application/json")
+        .header("X-Polaris-Token", console_token())
+        .send(body.to_string().as_bytes())
+    {
+        Ok(mut response) => {
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        }
+        Err(e) => serde_json::Value::String(format!("HTTP error: {e}")),
+    }
+}
+
+/// Logs to stderr (stdout carries the examples' output), `RUST_LOG` controlled (info).
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
