@@ -1,7 +1,10 @@
 //! `/naming/v1/instances` and its host-wide operations.
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::body::Bytes;
+use axum::extract::{Extension, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use polaris_naming::InstanceFilter;
@@ -14,12 +17,21 @@ use crate::body::{Payload, Query};
 use std::collections::HashSet;
 
 use crate::console_namespaces::{decode_batch, join_in_order, run_batch};
-use crate::reply::{BatchReply, BatchRule, Reply, query_error, query_reply};
+use crate::rendered::Rendered;
+use crate::reply::{
+    BatchReply, BatchRule, Reply, json_bytes_reply, query_body, query_error, query_reply,
+};
 use crate::wire::naming::{InstanceIn, instance_created, instance_out};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/naming/v1/instances", get(list).post(create).put(update))
+        .route(
+            "/naming/v1/instances",
+            get(list)
+                .layer(Extension(Arc::new(ListBodies::default())))
+                .post(create)
+                .put(update),
+        )
         .route("/naming/v1/instances/delete", post(delete))
         .route("/naming/v1/instances/delete/host", post(delete_by_host))
         .route("/naming/v1/instances/isolate/host", put(isolate_by_host))
@@ -181,8 +193,13 @@ fn instance_filter(query: &Query) -> Result<InstanceFilter, PolarisError> {
     })
 }
 
+/// Rendered lists of one whole service by raw query string, each with the service revision it
+/// shows: the list only changes when the service or one of its instances does.
+type ListBodies = Rendered<String, Arc<str>>;
+
 async fn list(
     State(state): State<AppState>,
+    Extension(bodies): Extension<Arc<ListBodies>>,
     Visibility(visible): Visibility,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -191,6 +208,18 @@ async fn list(
         Ok(parsed) => parsed,
         Err(err) => return query_error(&err),
     };
+    // Only a caller who sees everything gets a shared list; anyone else's is filtered for them.
+    let revision = visible
+        .is_everything()
+        .then(|| one_service(&filter))
+        .flatten()
+        .and_then(|key| Some(state.naming.snapshot().service(&key)?.revision.clone()));
+    let raw = raw.unwrap_or_default();
+    if let Some(revision) = &revision
+        && let Some(bytes) = bodies.get(&raw, |r| Arc::ptr_eq(r, revision) || r == revision)
+    {
+        return success(bytes);
+    }
     filter.visible = visible;
     let paged = state.naming.list_instances(&filter, page);
     let snapshot = state.naming.snapshot();
@@ -208,7 +237,31 @@ async fn list(
             value
         })
         .collect();
-    query_reply("instances", paged.total, items)
+    let bytes = query_body("instances", paged.total, items);
+    // Store the list only if the service did not change while it was built.
+    if let Some(revision) = revision
+        && snapshot_revision(&state, &filter).as_ref() == Some(&revision)
+    {
+        bodies.put(raw, revision, bytes.clone());
+    }
+    success(bytes)
+}
+
+/// The service a filter lists in full: named exactly, with no wildcard.
+fn one_service(filter: &InstanceFilter) -> Option<ServiceKey> {
+    let exact = |name: &str| !name.is_empty() && !name.contains('*');
+    (exact(&filter.namespace) && exact(&filter.service))
+        .then(|| ServiceKey::new(filter.namespace.clone(), filter.service.clone()))
+}
+
+fn snapshot_revision(state: &AppState, filter: &InstanceFilter) -> Option<Arc<str>> {
+    let key = one_service(filter)?;
+    Some(state.naming.snapshot().service(&key)?.revision.clone())
+}
+
+fn success(bytes: Bytes) -> Response {
+    let code = Code::ExecuteSuccess;
+    json_bytes_reply(code.value(), code.info(), bytes)
 }
 
 async fn count(State(state): State<AppState>) -> Response {

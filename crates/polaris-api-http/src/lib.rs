@@ -14,6 +14,7 @@ mod console_services;
 mod governance;
 pub mod limits;
 mod metrics;
+mod rendered;
 mod reply;
 mod wire;
 

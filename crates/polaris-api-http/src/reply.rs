@@ -147,17 +147,21 @@ impl IntoResponse for BatchReply {
 
 /// A `BatchQueryResponse`: `amount` matches in all, `size` in this page, under `field`.
 pub fn query_reply(field: &str, amount: usize, items: Vec<Value>) -> HttpResponse {
+    let code = Code::ExecuteSuccess;
+    json_bytes_reply(code.value(), code.info(), query_body(field, amount, items))
+}
+
+/// The rendered body of [`query_reply`].
+pub fn query_body(field: &str, amount: usize, items: Vec<Value>) -> axum::body::Bytes {
     let mut body = Map::new();
     body.insert("code".into(), Code::ExecuteSuccess.value().into());
     body.insert("info".into(), Code::ExecuteSuccess.info().into());
     body.insert("amount".into(), amount.into());
     body.insert("size".into(), items.len().into());
     body.insert(field.into(), Value::Array(items));
-    json_reply(
-        Code::ExecuteSuccess.value(),
-        Code::ExecuteSuccess.info(),
-        &Value::Object(body),
-    )
+    serde_json::to_vec(&Value::Object(body))
+        .unwrap_or_default()
+        .into()
 }
 
 /// A failed query, in the `BatchQueryResponse` shape.

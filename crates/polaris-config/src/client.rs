@@ -151,6 +151,19 @@ pub fn client_tags(release: &ConfigRelease, public_key: Option<&str>) -> Vec<(St
 }
 
 impl ConfigCenter {
+    /// The release a GetConfigFile of `query` is answered with (a 200000 answer), if any.
+    /// With no public key to wrap a data key for, the answer is a function of this release and
+    /// the names asked, so an adapter may render it once per release and share the bytes.
+    pub fn answer_release(&self, query: &FileQuery) -> Option<Arc<ConfigRelease>> {
+        if query.public_key.as_deref().is_some_and(|k| !k.is_empty()) {
+            return None;
+        }
+        let key = client_key(&query.namespace, &query.group, &query.file_name).ok()?;
+        self.client_release(&key, query.version, &query.labels)
+            .ok()
+            .flatten()
+    }
+
     /// GetConfigFile: the release the client should see (a matching gray release first).
     pub fn client_file(&self, query: &FileQuery) -> FileAnswer {
         let key = match client_key(&query.namespace, &query.group, &query.file_name) {

@@ -602,3 +602,34 @@ fn the_same_instance_twice_in_one_batch_is_refused_once() {
     let (_, listed) = server.get("/naming/v1/instances?service=dup&namespace=default");
     assert_eq!(listed["amount"], 1);
 }
+
+#[test]
+fn a_repeated_list_follows_every_change_of_its_service() {
+    let server = TestServer::start();
+    let one = json!([{ "service": "cached", "namespace": "default", "host": "10.0.0.1",
+                       "port": 80, "weight": 100 }]);
+    assert_code(&create(&server, &one), 200_000);
+    let query = "?namespace=default&service=cached";
+    let first = list(&server, query);
+    assert_eq!(first, list(&server, query), "the same state lists the same");
+    assert_eq!(first["amount"], 1);
+
+    // An instance change and a new instance each show in the next list.
+    let heavier = json!([{ "service": "cached", "namespace": "default", "host": "10.0.0.1",
+                           "port": 80, "weight": 7 }]);
+    assert_code(
+        &server.put_full("/naming/v1/instances", &heavier.to_string()),
+        200_000,
+    );
+    assert_eq!(list(&server, query)["instances"][0]["weight"], 7);
+    let two = json!([{ "service": "cached", "namespace": "default", "host": "10.0.0.2",
+                       "port": 80 }]);
+    assert_code(&create(&server, &two), 200_000);
+    let both = list(&server, query);
+    assert_eq!(both["amount"], 2);
+    assert_eq!(hosts_ports(&both), ["10.0.0.1:80", "10.0.0.2:80"]);
+    // Another query of the same service is its own answer.
+    let paged = list(&server, &format!("{query}&limit=1"));
+    assert_eq!(paged["amount"], 2);
+    assert_eq!(paged["size"], 1);
+}

@@ -3,10 +3,11 @@
 //! `/config/v1` for old clients (`docs/wire/config.md` §4).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Extension, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,13 +23,18 @@ use super::{PREFIX, some};
 use crate::AppState;
 use crate::body::{Query, read_body};
 use crate::governance::json::{parse_message, to_json};
-use crate::reply::{Reply, json_reply};
+use crate::rendered::Rendered;
+use crate::reply::{Reply, json_bytes_reply, json_reply};
 
 pub(super) fn routes() -> Router<AppState> {
     let mut router = Router::new();
+    let bodies = Arc::new(FileBodies::default());
     for prefix in ["/v1", PREFIX] {
         router = router
-            .route(&format!("{prefix}/GetConfigFile"), get(get_file))
+            .route(
+                &format!("{prefix}/GetConfigFile"),
+                get(get_file).layer(Extension(bodies.clone())),
+            )
             .route(&format!("{prefix}/WatchConfigFile"), post(watch))
             .route(
                 &format!("{prefix}/GetConfigFileMetadataList"),
@@ -61,14 +67,9 @@ fn forwarded_ip(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-/// The domain's GetConfigFile answer as (code, info, configFile); the echoes of 200001 and
-/// 400202 carry the request with the tags it was matched with.
-fn answer_get(
-    state: &AppState,
-    mut request: v1::ClientConfigFileInfo,
-    peer: &str,
-) -> (u32, String, Value) {
-    let query = FileQuery {
+/// The protocol-free GetConfigFile request of `request` from `peer`.
+fn file_query(request: &v1::ClientConfigFileInfo, peer: &str) -> FileQuery {
+    FileQuery {
         namespace: raw(&request.namespace),
         group: raw(&request.group),
         file_name: raw(&request.file_name),
@@ -82,7 +83,17 @@ fn answer_get(
             peer,
         ),
         public_key: request.public_key.clone(),
-    };
+    }
+}
+
+/// The domain's GetConfigFile answer as (code, info, configFile); the echoes of 200001 and
+/// 400202 carry the request with the tags it was matched with.
+fn answer_get(
+    state: &AppState,
+    mut request: v1::ClientConfigFileInfo,
+    peer: &str,
+) -> (u32, String, Value) {
+    let query = file_query(&request, peer);
     let answer = state.config.client_file(&query);
     let file = match &answer {
         FileAnswer::Release(file) => to_json(&client_file(file), "v1.ClientConfigFileInfo"),
@@ -117,7 +128,14 @@ fn client_file(file: &ClientFile) -> v1::ClientConfigFileInfo {
 }
 
 /// `GET /v1/GetConfigFile?namespace&group&fileName&version&tags=k=v...`.
-async fn get_file(State(state): State<AppState>, request: Request) -> Response {
+/// Rendered GetConfigFile bodies by file name as asked, each with the release it shows.
+type FileBodies = Rendered<String, Arc<ConfigRelease>>;
+
+async fn get_file(
+    State(state): State<AppState>,
+    Extension(bodies): Extension<Arc<FileBodies>>,
+    request: Request,
+) -> Response {
     let ip = peer_ip(&request);
     let query = Query::parse(request.uri().query());
     let mut tags = Vec::new();
@@ -139,12 +157,32 @@ async fn get_file(State(state): State<AppState>, request: Request) -> Response {
         tags,
         ..Default::default()
     };
+    // A release answer is the same for every client given that release (it echoes only the
+    // names): it is rendered once per release and file name and then shared.
+    let release = state.config.answer_release(&file_query(&info, &ip));
+    let shared_key = release.as_ref().map(|_| {
+        let mut key = String::with_capacity(64);
+        for part in [&info.namespace, &info.group, &info.file_name] {
+            key.push_str(part.as_deref().unwrap_or_default());
+            key.push('\0');
+        }
+        key
+    });
+    if let (Some(release), Some(key)) = (&release, &shared_key)
+        && let Some(bytes) = bodies.get(key, |r| Arc::ptr_eq(r, release))
+    {
+        let code = Code::ExecuteSuccess;
+        return json_bytes_reply(code.value(), code.info(), bytes);
+    }
     let (code, text, file) = answer_get(&state, info, &ip);
-    json_reply(
-        code,
-        &text,
-        &json!({ "code": code, "info": text, "configFile": file }),
-    )
+    let body = json!({ "code": code, "info": text, "configFile": file });
+    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    if code == Code::ExecuteSuccess.value()
+        && let (Some(release), Some(key)) = (release, shared_key)
+    {
+        bodies.put(key, release, bytes.clone());
+    }
+    json_bytes_reply(code, &text, bytes)
 }
 
 /// `POST /v1/WatchConfigFile`: a 30 s long poll through the domain's watcher index.
