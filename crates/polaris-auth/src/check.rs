@@ -148,7 +148,9 @@ impl Auth {
                 "no auth token given",
             ));
         };
-        let owner = token::read(self.options.salt.as_bytes(), token)
+        let owner = self
+            .read_tokens
+            .read(self.options.salt.as_bytes(), token)
             .map_err(|_| PolarisError::new(Code::NotAllowedAccess, "invalid token"))?;
         let state = self.state.load();
         let (current, enabled, operator) = match owner {

@@ -76,6 +76,8 @@ pub struct Auth {
     /// Serialises writers so that each change starts from the state the previous one left.
     writer: tokio::sync::Mutex<()>,
     logins: password::LoginGuard,
+    /// Tokens already decrypted, with their owner (decryption is deterministic).
+    read_tokens: token::ReadTokens,
 }
 
 impl Auth {
@@ -98,6 +100,7 @@ impl Auth {
             state: ArcSwap::from_pointee(state),
             writer: tokio::sync::Mutex::new(()),
             logins: password::LoginGuard::default(),
+            read_tokens: token::ReadTokens::default(),
         });
         if auth.state.load().users.is_empty() {
             auth.create_default_admin().await?;

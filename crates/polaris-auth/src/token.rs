@@ -62,6 +62,33 @@ pub fn read(salt: &[u8], token: &str) -> Result<TokenOwner, InvalidToken> {
     }
 }
 
+/// Tokens read before and their owners: a token decrypts to the same owner every time, so a
+/// request with a known token skips the base64 and AES work. Whether the owner and token are
+/// still current is checked by the caller on every request, as for a fresh read.
+#[derive(Default)]
+pub(crate) struct ReadTokens {
+    owners: parking_lot::RwLock<std::collections::HashMap<String, TokenOwner>>,
+}
+
+/// Distinct tokens remembered before the map starts over (tokens are caller-chosen).
+const MAX_READ_TOKENS: usize = 4_096;
+
+impl ReadTokens {
+    /// [`read`] through the map; only tokens that read successfully are remembered.
+    pub(crate) fn read(&self, salt: &[u8], token: &str) -> Result<TokenOwner, InvalidToken> {
+        if let Some(owner) = self.owners.read().get(token) {
+            return Ok(owner.clone());
+        }
+        let owner = read(salt, token)?;
+        let mut owners = self.owners.write();
+        if owners.len() >= MAX_READ_TOKENS {
+            owners.clear();
+        }
+        owners.insert(token.to_string(), owner.clone());
+        Ok(owner)
+    }
+}
+
 /// Whether `salt` can key AES (the official server refuses to start otherwise).
 pub fn valid_salt(salt: &[u8]) -> bool {
     matches!(salt.len(), 16 | 24 | 32)
@@ -109,6 +136,17 @@ mod tests {
                 "65e4789a6d5b49669adf1e9e8387549c".to_string()
             ))
         );
+    }
+
+    #[test]
+    fn remembered_tokens_read_as_fresh_ones_and_bad_ones_are_not_kept() {
+        let tokens = ReadTokens::default();
+        let owner = TokenOwner::User("u-1".to_string());
+        let token = issue(SALT, &owner);
+        assert_eq!(tokens.read(SALT, &token), Ok(owner.clone()));
+        assert_eq!(tokens.read(SALT, &token), Ok(owner));
+        assert_eq!(tokens.read(SALT, "not a token"), Err(InvalidToken));
+        assert_eq!(tokens.owners.read().len(), 1);
     }
 
     #[test]
