@@ -10,7 +10,7 @@ use polaris_types::{
     AuthAction, Code, PolarisError, ResourceKind, Result, Strategy, StrategyResource, UserRole,
 };
 
-use crate::token::{self, TokenOwner};
+use crate::token::TokenOwner;
 use crate::{Auth, AuthState};
 
 /// Which side of the server a request comes from: the checks and their switches differ.

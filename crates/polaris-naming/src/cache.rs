@@ -117,8 +117,10 @@ pub enum RegistryEvent {
     NamespacesChanged,
 }
 
-/// How many events a slow consumer may fall behind before it is told it lagged.
-const EVENT_CAPACITY: usize = 65_536;
+/// How many events a slow consumer may fall behind before it is told it lagged (it then
+/// rescans the snapshot). Every slot is allocated up front (~100 bytes each): 65,536 slots held
+/// 6.5 MiB of an idle server's 11 MiB heap.
+const EVENT_CAPACITY: usize = 16_384;
 
 /// The shared, atomically swapped registry view.
 pub struct NamingCache {

@@ -211,7 +211,7 @@ impl Writers {
         if let Some(w) = &self.stdout {
             return w.clone();
         }
-        let (w, guard) = tracing_appender::non_blocking(std::io::stdout());
+        let (w, guard) = non_blocking(std::io::stdout());
         self.guards.push(guard);
         self.stdout = Some(w.clone());
         w
@@ -227,11 +227,22 @@ impl Writers {
             return Ok(w.clone());
         }
         let roller = roller(path, scope, size)?;
-        let (w, guard) = tracing_appender::non_blocking(roller);
+        let (w, guard) = non_blocking(roller);
         self.guards.push(guard);
         self.files.insert(path.to_path_buf(), w.clone());
         Ok(w)
     }
+}
+
+/// Lines a writer thread may have queued before new ones are dropped. The library's default
+/// (128,000) preallocates 4 MB per writer; a burst that outruns the disk by this much is better
+/// dropped (and counted as lost by the library) than held.
+const BUFFERED_LINES: usize = 8_192;
+
+fn non_blocking<W: std::io::Write + Send + 'static>(writer: W) -> (NonBlocking, WorkerGuard) {
+    tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(BUFFERED_LINES)
+        .finish(writer)
 }
 
 fn roller(
