@@ -193,9 +193,11 @@ fn instance_filter(query: &Query) -> Result<InstanceFilter, PolarisError> {
     })
 }
 
-/// Rendered lists of one whole service by raw query string, each with the service revision it
-/// shows: the list only changes when the service or one of its instances does.
-type ListBodies = Rendered<String, Arc<str>>;
+/// Rendered lists of one whole service by raw query string, each with the service and the
+/// revision of it that it shows: the list only changes when the service or one of its
+/// instances does. Only queries that parsed and listed are stored, so a stored query string
+/// needs no parsing again.
+type ListBodies = Rendered<String, (ServiceKey, Arc<str>)>;
 
 async fn list(
     State(state): State<AppState>,
@@ -203,23 +205,26 @@ async fn list(
     Visibility(visible): Visibility,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let query = Query::parse(raw.as_deref());
+    let raw = raw.unwrap_or_default();
+    // Only a caller who sees everything gets a shared list; anyone else's is filtered for them.
+    let shared = visible.is_everything();
+    if shared {
+        let snapshot = state.naming.snapshot();
+        let current = |(key, revision): &(ServiceKey, Arc<str>)| {
+            snapshot
+                .service(key)
+                .is_some_and(|v| Arc::ptr_eq(&v.revision, revision) || v.revision == *revision)
+        };
+        if let Some(bytes) = bodies.get(&raw, current) {
+            return success(bytes);
+        }
+    }
+    let query = Query::parse(Some(&raw));
     let (mut filter, page) = match instance_filter(&query).and_then(|f| Ok((f, query.page()?))) {
         Ok(parsed) => parsed,
         Err(err) => return query_error(&err),
     };
-    // Only a caller who sees everything gets a shared list; anyone else's is filtered for them.
-    let revision = visible
-        .is_everything()
-        .then(|| one_service(&filter))
-        .flatten()
-        .and_then(|key| Some(state.naming.snapshot().service(&key)?.revision.clone()));
-    let raw = raw.unwrap_or_default();
-    if let Some(revision) = &revision
-        && let Some(bytes) = bodies.get(&raw, |r| Arc::ptr_eq(r, revision) || r == revision)
-    {
-        return success(bytes);
-    }
+    let before = shared.then(|| current_revision(&state, &filter)).flatten();
     filter.visible = visible;
     let paged = state.naming.list_instances(&filter, page);
     let snapshot = state.naming.snapshot();
@@ -239,10 +244,10 @@ async fn list(
         .collect();
     let bytes = query_body("instances", paged.total, items);
     // Store the list only if the service did not change while it was built.
-    if let Some(revision) = revision
-        && snapshot_revision(&state, &filter).as_ref() == Some(&revision)
+    if let Some(before) = before
+        && current_revision(&state, &filter).as_ref() == Some(&before)
     {
-        bodies.put(raw, revision, bytes.clone());
+        bodies.put(raw, before, bytes.clone());
     }
     success(bytes)
 }
@@ -254,9 +259,11 @@ fn one_service(filter: &InstanceFilter) -> Option<ServiceKey> {
         .then(|| ServiceKey::new(filter.namespace.clone(), filter.service.clone()))
 }
 
-fn snapshot_revision(state: &AppState, filter: &InstanceFilter) -> Option<Arc<str>> {
+/// The service a filter lists in full and its current revision.
+fn current_revision(state: &AppState, filter: &InstanceFilter) -> Option<(ServiceKey, Arc<str>)> {
     let key = one_service(filter)?;
-    Some(state.naming.snapshot().service(&key)?.revision.clone())
+    let revision = state.naming.snapshot().service(&key)?.revision.clone();
+    Some((key, revision))
 }
 
 fn success(bytes: Bytes) -> Response {
