@@ -6,7 +6,7 @@
 //! has update semantics that can never succeed (governance.md §2.5) and clients moved to v2.
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use polaris_discovery::rules::checks::require_id;
@@ -17,9 +17,8 @@ use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
 use super::json::TYPE_PREFIX;
-use super::{ConsoleKind, Reading, list_query, listed, page_reply};
+use super::{ConsoleKind, ListKind, Listed, Reading, list};
 use crate::AppState;
-use crate::auth::guard::Visibility;
 use crate::body::{Payload, Query};
 use crate::reply::{BatchReply, BatchRule, Reply, query_error};
 
@@ -32,7 +31,10 @@ impl ConsoleKind for RoutingRules {}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/naming/v2/routings", get(list).post(create).put(update))
+        .route(
+            "/naming/v2/routings",
+            get(list::<C>).post(create).put(update),
+        )
         .route("/naming/v2/routings/delete", post(delete))
         .route("/naming/v2/routings/enable", put(enable))
         .route(
@@ -224,35 +226,30 @@ fn services_match(cfg: &v1::RuleRoutingConfig, query: &Query) -> bool {
     })
 }
 
-async fn list(
-    State(state): State<AppState>,
-    Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
-        Ok(read) => read,
-        Err(err) => return query_error(&err),
-    };
-    let name = query.text("name");
-    let filter = RuleFilter {
-        visible,
-        id: query.text("id"),
-        enable: query.boolean("enable"),
-        ..RuleFilter::default()
-    };
-    let mut found: Vec<_> = listed::<C>(&state.governance, &filter)
-        .into_iter()
-        .filter(|(r, _)| match name.strip_suffix('*') {
+impl ListKind for RoutingRules {
+    const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
+
+    fn filter(query: &Query, base: RuleFilter) -> RuleFilter {
+        RuleFilter {
+            enable: query.boolean("enable"),
+            ..base
+        }
+    }
+
+    fn keep((r, _): &Listed<v1::RouteRule>, query: &Query) -> bool {
+        let name = query.text("name");
+        let by_name = match name.strip_suffix('*') {
             Some(part) => r.name.contains(part),
             None => name.is_empty() || r.name == name,
-        })
-        .filter(|(r, _)| services_match(&routing_config(r).unwrap_or_default(), &query))
-        .collect();
-    if query.get("order_field") == Some("priority") {
-        found.sort_by(|a, b| (a.0.priority, &a.0.id).cmp(&(b.0.priority, &b.0.id)));
+        };
+        by_name && services_match(&routing_config(r).unwrap_or_default(), query)
     }
-    let items = found.iter().map(|(_, out)| C::echo(out)).collect();
-    page_reply("data", items, page, false)
+
+    fn order(found: &mut [Listed<v1::RouteRule>], query: &Query) {
+        if query.get("order_field") == Some("priority") {
+            found.sort_by(|a, b| (a.0.priority, &a.0.id).cmp(&(b.0.priority, &b.0.id)));
+        }
+    }
 }
 
 #[cfg(test)]
