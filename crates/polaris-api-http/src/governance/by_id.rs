@@ -13,7 +13,10 @@ use crate::body::Payload;
 use crate::reply::Reply;
 
 /// A kind written by id with `{id}`-only replies.
-pub(crate) trait IdKind: ConsoleKind {
+pub(crate) trait IdKind: ConsoleKind<Message = <Self as IdKind>::Rule> {
+    /// The kind's message, as the console shows it.
+    type Rule: serde::Serialize + prost::Message + Default + Clone + Send + Sync + 'static;
+
     /// An empty id.
     const MISSING_ID: Code;
     /// The info an unknown id's (successful) delete keeps.
@@ -30,22 +33,14 @@ pub(crate) trait IdKind: ConsoleKind {
 }
 
 /// The `{id}`-only payload of update, enable and delete replies.
-fn id_only<C>(id: &str) -> Value
-where
-    C: IdKind,
-    C::Message: serde::Serialize,
-{
+fn id_only<C: IdKind>(id: &str) -> Value {
     let mut rule = C::Message::default();
     C::set_id(&mut rule, id.to_string());
     C::echo(&rule)
 }
 
 /// `POST`: creates each item (a client id is ignored) and echoes it with its new id.
-pub(crate) async fn create<C>(State(state): State<AppState>, body: Payload) -> Response
-where
-    C: IdKind,
-    C::Message: serde::Serialize,
-{
+pub(crate) async fn create<C: IdKind>(State(state): State<AppState>, body: Payload) -> Response {
     run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         match super::create::<C>(&state.governance, &rule, None).await {
             Ok(created) => {
@@ -60,11 +55,7 @@ where
 }
 
 /// `PUT`: the envelope checks first, then the id, then the update.
-pub(crate) async fn update<C>(State(state): State<AppState>, body: Payload) -> Response
-where
-    C: IdKind,
-    C::Message: serde::Serialize,
-{
+pub(crate) async fn update<C: IdKind>(State(state): State<AppState>, body: Payload) -> Response {
     run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let id = C::id(&rule);
         let result = match checks_first(C::check_envelope(&rule), id, C::MISSING_ID) {
@@ -83,11 +74,7 @@ where
 }
 
 /// `PUT .../enable`: turns each rule on or off.
-pub(crate) async fn enable<C>(State(state): State<AppState>, body: Payload) -> Response
-where
-    C: IdKind,
-    C::Message: serde::Serialize,
-{
+pub(crate) async fn enable<C: IdKind>(State(state): State<AppState>, body: Payload) -> Response {
     run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let (id, on) = (C::id(&rule), C::enabled(&rule));
         match super::enable::<C>(&state.governance, id, C::MISSING_ID, on).await {
@@ -99,11 +86,7 @@ where
 }
 
 /// `POST .../delete`: deletes each rule by id ([`delete_by_id`]).
-pub(crate) async fn delete<C>(State(state): State<AppState>, body: Payload) -> Response
-where
-    C: IdKind,
-    C::Message: serde::Serialize,
-{
+pub(crate) async fn delete<C: IdKind>(State(state): State<AppState>, body: Payload) -> Response {
     run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
         let id = C::id(&rule);
         let codes = (C::MISSING_ID, C::NOT_FOUND);

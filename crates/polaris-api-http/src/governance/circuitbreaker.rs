@@ -18,6 +18,7 @@ type C = CircuitBreakers;
 impl ConsoleKind for CircuitBreakers {}
 
 impl IdKind for CircuitBreakers {
+    type Rule = v1::CircuitBreakerRule;
     const MISSING_ID: Code = Code::InvalidCircuitBreakerId;
     const NOT_FOUND: Code = Code::NotFoundCircuitBreaker;
 

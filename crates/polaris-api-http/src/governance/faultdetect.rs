@@ -18,6 +18,7 @@ type C = FaultDetectors;
 impl ConsoleKind for FaultDetectors {}
 
 impl IdKind for FaultDetectors {
+    type Rule = v1::FaultDetectRule;
     // The official server refuses an empty fault-detector id with the circuit-breaker code.
     const MISSING_ID: Code = Code::InvalidCircuitBreakerId;
     const NOT_FOUND: Code = Code::NotFoundResource;

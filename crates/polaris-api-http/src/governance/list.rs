@@ -88,10 +88,7 @@ where
 }
 
 /// The stored rules of `C` that pass `filter`, in their console form.
-fn listed<C: RuleCodec>(
-    governance: &Governance,
-    filter: &RuleFilter,
-) -> Vec<Listed<C::Message>> {
+fn listed<C: RuleCodec>(governance: &Governance, filter: &RuleFilter) -> Vec<Listed<C::Message>> {
     governance
         .list(C::KIND, filter)
         .into_iter()
