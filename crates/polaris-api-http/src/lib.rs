@@ -13,6 +13,7 @@ mod console_namespaces;
 mod console_services;
 mod governance;
 pub mod limits;
+mod listing;
 mod metrics;
 mod reply;
 mod wire;

@@ -8,12 +8,10 @@ use polaris_types::Code;
 use serde_json::{Value, json};
 
 use super::json::{boolean, group_out, group_token_out, ids, required_text, text};
-use super::routes::{
-    Caller, check_keys, delete_each, each_item, name_matches, object, operator, page, reply,
-    with_id,
-};
+use super::routes::{Caller, delete_each, each_item, object, operator, reply, with_id};
 use crate::AppState;
 use crate::body::Query;
+use crate::listing::{page_of, prefix_or_exact};
 use crate::reply::{Reply, query_error};
 
 fn member_names(auth: &Auth, ids: &std::collections::BTreeSet<String>) -> Vec<Value> {
@@ -72,12 +70,10 @@ pub(super) async fn list_groups(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = Query::parse(raw.as_deref());
-    if let Err(err) = check_keys(
-        &query,
-        &[
-            "id", "name", "owner", "user_id", "source", "offset", "limit",
-        ],
-    ) {
+    let allowed = [
+        "id", "name", "owner", "user_id", "source", "offset", "limit",
+    ];
+    if let Err(err) = query.check_keys(&allowed, &allowed) {
         return query_error(&err);
     }
     let items = state
@@ -85,7 +81,7 @@ pub(super) async fn list_groups(
         .groups(&operator(caller))
         .into_iter()
         .filter(|g| query.get("id").is_none_or(|id| id.is_empty() || g.id == id))
-        .filter(|g| name_matches(query.get("name"), &g.name))
+        .filter(|g| prefix_or_exact(&g.name, query.get("name")))
         .filter(|g| {
             query
                 .get("user_id")
@@ -93,7 +89,7 @@ pub(super) async fn list_groups(
         })
         .map(|g| group_out(&g, None))
         .collect();
-    page(&query, items, "userGroups")
+    page_of(&query, items, "userGroups")
 }
 
 pub(super) async fn delete_groups(

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use super::json::{required_text, text};
 use super::{groups, strategies, users};
 use crate::AppState;
-use crate::body::{Query, read_body};
-use crate::reply::{BatchReply, BatchRule, Reply, query_error, query_reply};
+use crate::body::read_body;
+use crate::reply::{BatchReply, BatchRule, Reply};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -160,42 +160,6 @@ where
         }
     })
     .await
-}
-
-/// Applies `offset`/`limit` (at most 100) to a listing.
-pub(super) fn page(query: &Query, items: Vec<Value>, field: &str) -> Response {
-    let offset = match query.number("offset") {
-        Ok(n) => n.unwrap_or(0),
-        Err(err) => return query_error(&err),
-    };
-    let limit = match query.number("limit") {
-        Ok(n) => n.unwrap_or(100).min(100),
-        Err(err) => return query_error(&err),
-    };
-    let amount = items.len();
-    let items = items.into_iter().skip(offset).take(limit).collect();
-    query_reply(field, amount, items)
-}
-
-/// `name` filters accept a trailing `*` as a prefix match, as officially.
-pub(super) fn name_matches(filter: Option<&str>, name: &str) -> bool {
-    match filter {
-        None | Some("") => true,
-        Some(f) => match f.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => name == f,
-        },
-    }
-}
-
-pub(super) fn check_keys(query: &Query, allowed: &[&str]) -> Result<()> {
-    match query.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        Some((k, _)) => Err(PolarisError::new(
-            Code::InvalidParameter,
-            format!("{k} is not allowed"),
-        )),
-        None => Ok(()),
-    }
 }
 
 async fn status(State(state): State<AppState>) -> Response {

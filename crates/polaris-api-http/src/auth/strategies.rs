@@ -8,11 +8,10 @@ use polaris_types::{AuthAction, Code, PolarisError};
 use serde_json::{Value, json};
 
 use super::json::{action, ids, required_text, resources, resources_out, strategy_out, text};
-use super::routes::{
-    Caller, check_keys, delete_each, each_item, name_matches, object, operator, page, reply,
-};
+use super::routes::{Caller, delete_each, each_item, object, operator, reply};
 use crate::AppState;
 use crate::body::Query;
+use crate::listing::{page_of, prefix_or_exact};
 use crate::reply::{Reply, query_error};
 
 /// Fills in the namespace and name of service and config group entries the console names by
@@ -156,7 +155,7 @@ pub(super) async fn list_strategies(
         "offset",
         "limit",
     ];
-    if let Err(err) = check_keys(&query, &allowed) {
+    if let Err(err) = query.check_keys(&allowed, &allowed) {
         return query_error(&err);
     }
     let detail = query.boolean("show_detail").unwrap_or(false);
@@ -166,7 +165,7 @@ pub(super) async fn list_strategies(
         .strategies(&operator(caller))
         .into_iter()
         .filter(|s| query.get("id").is_none_or(|id| id.is_empty() || s.id == id))
-        .filter(|s| name_matches(query.get("name"), &s.name))
+        .filter(|s| prefix_or_exact(&s.name, query.get("name")))
         .filter(|s| {
             query
                 .get("principal_id")
@@ -191,7 +190,7 @@ pub(super) async fn list_strategies(
             out
         })
         .collect();
-    page(&query, items, "authStrategies")
+    page_of(&query, items, "authStrategies")
 }
 
 pub(super) async fn delete_strategies(

@@ -8,12 +8,10 @@ use polaris_types::{Code, PolarisError};
 use serde_json::json;
 
 use super::json::{boolean, required_text, text, user_out, user_token_out};
-use super::routes::{
-    Caller, check_keys, delete_each, each_item, name_matches, object, operator, page, reply,
-    with_id,
-};
+use super::routes::{Caller, delete_each, each_item, object, operator, reply, with_id};
 use crate::AppState;
 use crate::body::Query;
+use crate::listing::{page_of, prefix_or_exact};
 use crate::reply::{Reply, query_error};
 
 pub(super) async fn list_users(
@@ -32,7 +30,7 @@ pub(super) async fn list_users(
         "group_id",
         "hide_admin",
     ];
-    if let Err(err) = check_keys(&query, &allowed) {
+    if let Err(err) = query.check_keys(&allowed, &allowed) {
         return query_error(&err);
     }
     let op = operator(caller);
@@ -49,7 +47,7 @@ pub(super) async fn list_users(
         .users(&op)
         .into_iter()
         .filter(|u| query.get("id").is_none_or(|id| id.is_empty() || u.id == id))
-        .filter(|u| name_matches(query.get("name"), &u.name))
+        .filter(|u| prefix_or_exact(&u.name, query.get("name")))
         .filter(|u| {
             query
                 .get("owner")
@@ -63,7 +61,7 @@ pub(super) async fn list_users(
         .filter(|u| group.as_ref().is_none_or(|g| g.user_ids.contains(&u.id)))
         .map(|u| user_out(&u))
         .collect();
-    page(&query, items, "users")
+    page_of(&query, items, "users")
 }
 
 pub(super) async fn create_users(

@@ -14,6 +14,7 @@ use polaris_types::{Code, PolarisError, Rule};
 use super::{AS_IS, ConsoleKind, ListKind, Listed, list};
 use crate::AppState;
 use crate::body::{Payload, Query};
+use crate::listing::wild_match;
 use crate::reply::Reply;
 
 type C = LaneGroups;
@@ -107,19 +108,6 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     .await
 }
 
-/// The official `IsWildMatch`: `*x*` contains, `x*` prefix, `*x` suffix, else equality.
-fn wild_match(name: &str, pattern: &str) -> bool {
-    if pattern.is_empty() || pattern == "*" {
-        return true;
-    }
-    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
-        (Some(rest), Some(_)) => name.contains(rest.trim_end_matches('*')),
-        (None, Some(prefix)) => name.starts_with(prefix),
-        (Some(suffix), None) => name.ends_with(suffix),
-        (None, None) => name == pattern,
-    }
-}
-
 const LIST_KEYS: &[&str] = &[
     "id",
     "name",
@@ -140,20 +128,5 @@ impl ListKind for LaneGroups {
 
     fn keep((r, _): &Listed<v1::LaneGroup>, query: &Query) -> bool {
         wild_match(&r.name, &query.text("name"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wild_matches() {
-        assert!(wild_match("lane-a", "lane*"));
-        assert!(wild_match("lane-a", "*-a"));
-        assert!(wild_match("lane-a", "*ne-*"));
-        assert!(wild_match("lane-a", "lane-a"));
-        assert!(!wild_match("lane-a", "lane"));
-        assert!(wild_match("x", ""));
     }
 }

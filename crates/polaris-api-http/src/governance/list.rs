@@ -15,6 +15,7 @@ use super::ConsoleKind;
 use crate::AppState;
 use crate::auth::guard::Visibility;
 use crate::body::Query;
+use crate::listing::page_reply;
 use crate::reply::{query_error, query_reply};
 
 /// A stored rule with its console form.
@@ -79,12 +80,10 @@ where
         .collect();
     C::order(&mut found, &query);
     let items: Vec<Value> = found.iter().map(|(_, out)| C::echo(out)).collect();
-    let total = items.len();
-    if C::ALL_OUT_OF_RANGE && (page.limit == 0 || page.offset >= total) {
-        return query_reply(C::LIST_FIELD, total, items);
+    if C::ALL_OUT_OF_RANGE && (page.limit == 0 || page.offset >= items.len()) {
+        return query_reply(C::LIST_FIELD, items.len(), items);
     }
-    let paged = page.apply(items);
-    query_reply(C::LIST_FIELD, paged.total, paged.items)
+    page_reply(C::LIST_FIELD, items, page)
 }
 
 /// The stored rules of `C` that pass `filter`, in their console form.
@@ -94,9 +93,4 @@ fn listed<C: RuleCodec>(governance: &Governance, filter: &RuleFilter) -> Vec<Lis
         .into_iter()
         .filter_map(|r| C::console(&r).map(|out| (r, out)))
         .collect()
-}
-
-/// `value` contains `needle` (an empty needle matches everything).
-pub(crate) fn contains(value: &str, needle: &str) -> bool {
-    needle.is_empty() || value.contains(needle)
 }

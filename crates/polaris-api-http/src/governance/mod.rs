@@ -31,7 +31,8 @@ use polaris_governance::Governance;
 use polaris_types::{Code, Result, Rule, RuleKind};
 use serde_json::Value;
 
-pub(crate) use list::{ListKind, Listed, contains, list};
+pub(crate) use crate::listing::contains;
+pub(crate) use list::{ListKind, Listed, list};
 
 use crate::AppState;
 use crate::body::Payload;

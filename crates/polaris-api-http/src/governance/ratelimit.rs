@@ -16,6 +16,7 @@ use super::json::to_json;
 use super::{AS_IS, ConsoleKind, ListKind, Listed, list};
 use crate::AppState;
 use crate::body::{Payload, Query};
+use crate::listing::contains_star_stripped;
 use crate::reply::Reply;
 
 type C = RateLimits;
@@ -132,9 +133,8 @@ impl ListKind for RateLimits {
     }
 
     fn keep((r, out): &Listed<v1::Rule>, query: &Query) -> bool {
-        let name = query.text("name");
-        let name = name.strip_suffix('*').unwrap_or(&name);
         let service = query.text("service");
-        r.name.contains(name) && (service.is_empty() || text(&out.service) == service)
+        contains_star_stripped(&r.name, &query.text("name"))
+            && (service.is_empty() || text(&out.service) == service)
     }
 }

@@ -20,6 +20,7 @@ use super::json::TYPE_PREFIX;
 use super::{ConsoleKind, ListKind, Listed, Reading, list};
 use crate::AppState;
 use crate::body::{Payload, Query};
+use crate::listing::contains_or_exact;
 use crate::reply::{BatchReply, BatchRule, Reply, query_error};
 
 type C = RoutingRules;
@@ -173,13 +174,11 @@ const LIST_KEYS: &[&str] = &[
 /// One side of a service filter: a value ending in `*` is a substring match after the `*` is
 /// stripped (`wildcard`), otherwise exact; an empty value matches anything.
 fn side_matches(value: &str, filter: &str, wildcard: bool) -> bool {
-    match filter.strip_suffix('*') {
-        _ if filter.is_empty() => true,
-        // Official bug kept: for destinations a wildcard still needs equality after stripping.
-        Some(stripped) if wildcard => value.contains(stripped),
-        Some(stripped) => value == stripped,
-        None => value == filter,
+    if wildcard {
+        return contains_or_exact(value, filter);
     }
+    // Official bug kept: for destinations a wildcard still needs equality after stripping.
+    filter.is_empty() || value == filter.strip_suffix('*').unwrap_or(filter)
 }
 
 fn source_matches(s: &v1::SourceService, svc: &str, ns: &str) -> bool {
@@ -237,12 +236,8 @@ impl ListKind for RoutingRules {
     }
 
     fn keep((r, _): &Listed<v1::RouteRule>, query: &Query) -> bool {
-        let name = query.text("name");
-        let by_name = match name.strip_suffix('*') {
-            Some(part) => r.name.contains(part),
-            None => name.is_empty() || r.name == name,
-        };
-        by_name && services_match(&routing_config(r).unwrap_or_default(), query)
+        contains_or_exact(&r.name, &query.text("name"))
+            && services_match(&routing_config(r).unwrap_or_default(), query)
     }
 
     fn order(found: &mut [Listed<v1::RouteRule>], query: &Query) {
