@@ -88,9 +88,9 @@ impl Auth {
                 "auth salt must be 16, 24 or 32 bytes",
             ));
         }
-        let users = store.load_users().await.map_err(store_error)?;
-        let groups = store.load_user_groups().await.map_err(store_error)?;
-        let strategies = store.load_strategies().await.map_err(store_error)?;
+        let users = store.load_users().await?;
+        let groups = store.load_user_groups().await?;
+        let strategies = store.load_strategies().await?;
         let state = AuthState::build(users, groups, strategies);
         let auth = Arc::new(Auth {
             options,
@@ -153,7 +153,7 @@ impl Auth {
 
     /// Writes `batch` durably, then publishes it. Callers hold `self.writer`.
     async fn commit(&self, batch: Vec<Mutation>) -> Result<()> {
-        self.store.apply(batch.clone()).await.map_err(store_error)?;
+        self.store.apply(batch.clone()).await?;
         let mut next = AuthState::clone(&self.state.load());
         next.apply(batch);
         self.state.store(Arc::new(next));
@@ -163,10 +163,6 @@ impl Auth {
     fn issue_token(&self, owner: &token::TokenOwner) -> String {
         token::issue(self.options.salt.as_bytes(), owner)
     }
-}
-
-fn store_error(err: polaris_store::StoreError) -> PolarisError {
-    PolarisError::new(Code::StoreLayerException, err.to_string())
 }
 
 fn now_millis() -> Millis {
