@@ -13,7 +13,7 @@ use crate::auth::guard::Visibility;
 use crate::body::{Payload, Query};
 use std::collections::HashSet;
 
-use crate::console_namespaces::{decode_batch, join_in_order, run_batch};
+use crate::batch::{decode_batch, echoed, join_in_order, run_batch};
 use crate::reply::{BatchReply, BatchRule, Reply, query_error, query_reply};
 use crate::wire::naming::{InstanceIn, instance_created, instance_out};
 
@@ -62,10 +62,11 @@ async fn update(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
         let naming = state.naming.clone();
         async move {
-            match naming.update_instance(ins.spec()).await {
-                Ok(_) => Reply::ok().with("instance", ins.echo()),
-                Err(err) => Reply::from(err).with("instance", ins.echo()),
-            }
+            echoed(
+                naming.update_instance(ins.spec()).await,
+                "instance",
+                ins.echo(),
+            )
         }
     })
     .await
@@ -75,10 +76,11 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
         let naming = state.naming.clone();
         async move {
-            match naming.deregister_instance(&ins.spec()).await {
-                Ok(()) => Reply::ok().with("instance", ins.echo()),
-                Err(err) => Reply::from(err).with("instance", ins.echo()),
-            }
+            echoed(
+                naming.deregister_instance(&ins.spec()).await,
+                "instance",
+                ins.echo(),
+            )
         }
     })
     .await
@@ -97,10 +99,11 @@ async fn delete_by_host(State(state): State<AppState>, body: Payload) -> Respons
         let naming = state.naming.clone();
         async move {
             let (key, host) = host_target(&ins);
-            match naming.delete_instances_by_host(&key, &host).await {
-                Ok(_) => Reply::ok().with("instance", ins.echo()),
-                Err(err) => Reply::from(err).with("instance", ins.echo()),
-            }
+            echoed(
+                naming.delete_instances_by_host(&key, &host).await,
+                "instance",
+                ins.echo(),
+            )
         }
     })
     .await
@@ -111,10 +114,11 @@ async fn isolate_by_host(State(state): State<AppState>, body: Payload) -> Respon
         let naming = state.naming.clone();
         async move {
             let (key, host) = host_target(&ins);
-            match naming.isolate_host(&key, &host, ins.isolate).await {
-                Ok(_) => Reply::ok().with("instance", ins.echo()),
-                Err(err) => Reply::from(err).with("instance", ins.echo()),
-            }
+            echoed(
+                naming.isolate_host(&key, &host, ins.isolate).await,
+                "instance",
+                ins.echo(),
+            )
         }
     })
     .await

@@ -10,8 +10,9 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::guard::Visibility;
+use crate::batch::{echoed, run_batch};
 use crate::body::{Payload, Query};
-use crate::console_namespaces::{one, run_batch};
+use crate::console_namespaces::one;
 use crate::reply::{BatchRule, Reply, query_error, query_reply};
 use crate::wire::naming::{AliasIn, ServiceIn, alias_out, service_created, service_out};
 
@@ -52,10 +53,11 @@ async fn update(State(state): State<AppState>, body: Payload) -> Response {
     run_batch(body, BatchRule::Uniform, |svc: ServiceIn| {
         let naming = state.naming.clone();
         async move {
-            match naming.update_service(svc.spec()).await {
-                Ok(_) => Reply::ok().with("service", svc.echo()),
-                Err(err) => Reply::from(err).with("service", svc.echo()),
-            }
+            echoed(
+                naming.update_service(svc.spec()).await,
+                "service",
+                svc.echo(),
+            )
         }
     })
     .await
@@ -69,10 +71,7 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
                 svc.namespace.clone().unwrap_or_default(),
                 svc.name.clone().unwrap_or_default(),
             );
-            match naming.delete_service(&key).await {
-                Ok(()) => Reply::ok().with("service", svc.echo()),
-                Err(err) => Reply::from(err).with("service", svc.echo()),
-            }
+            echoed(naming.delete_service(&key).await, "service", svc.echo())
         }
     })
     .await
@@ -245,10 +244,7 @@ async fn delete_aliases(State(state): State<AppState>, body: Payload) -> Respons
         async move {
             let spec = alias.spec();
             let key = ServiceKey::new(spec.alias_namespace, spec.alias);
-            match naming.delete_alias(&key).await {
-                Ok(()) => Reply::ok().with("alias", alias.echo()),
-                Err(err) => Reply::from(err).with("alias", alias.echo()),
-            }
+            echoed(naming.delete_alias(&key).await, "alias", alias.echo())
         }
     })
     .await

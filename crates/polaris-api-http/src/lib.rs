@@ -5,6 +5,7 @@
 //! HTTP status here, in [`reply`], and nowhere else.
 
 pub mod auth;
+mod batch;
 mod body;
 mod client;
 mod config;

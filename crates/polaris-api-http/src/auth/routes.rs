@@ -18,6 +18,7 @@ use super::json::{required_text, text};
 use super::tokens::{self, Principal};
 use super::{groups, strategies, users};
 use crate::AppState;
+use crate::batch::answer_each;
 use crate::body::{Query, read_body};
 use crate::reply::{BatchReply, BatchRule, Reply, query_error};
 
@@ -148,11 +149,11 @@ where
         Ok(items) => items,
         Err(response) => return response,
     };
-    let mut batch = BatchReply::new(BatchRule::HighestFailure);
-    for item in items {
-        batch.push(each(item).await.unwrap_or_else(Reply::from));
-    }
-    batch.into_response()
+    answer_each(items, BatchRule::HighestFailure, |item| {
+        let reply = each(item);
+        async move { reply.await.unwrap_or_else(Reply::from) }
+    })
+    .await
 }
 
 /// A batch of `{id}` deletions; each reply echoes the id under `field`, and an item without an id

@@ -24,7 +24,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use polaris_discovery::rules::checks::require_id;
 use polaris_discovery::rules::{Refusal, RuleCodec, Write};
 use polaris_governance::Governance;
@@ -35,8 +35,9 @@ pub(crate) use crate::listing::contains;
 pub(crate) use list::{ListKind, Listed, list};
 
 use crate::AppState;
+use crate::batch::answer_each;
 use crate::body::Payload;
-use crate::reply::{BatchReply, BatchRule, Reply};
+use crate::reply::{BatchRule, Reply};
 
 /// Every governance route.
 pub fn routes() -> Router<AppState> {
@@ -84,11 +85,7 @@ where
         Ok(items) => items,
         Err(response) => return response,
     };
-    let mut reply = BatchReply::new(BatchRule::Uniform);
-    for item in items {
-        reply.push(each(state.clone(), item).await);
-    }
-    reply.into_response()
+    answer_each(items, BatchRule::Uniform, |item| each(state.clone(), item)).await
 }
 
 /// Checks a new rule with its codec and creates it (with `id` when the client's is kept).

@@ -7,7 +7,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use polaris_discovery::rules::checks::require_id;
 use polaris_discovery::rules::{RULE_CONFIG, Refusal, RoutingRules, RuleCodec, routing_config};
@@ -19,9 +19,10 @@ use serde_json::Value;
 use super::json::TYPE_PREFIX;
 use super::{ConsoleKind, ListKind, Listed, Reading, list};
 use crate::AppState;
+use crate::batch::run_batch;
 use crate::body::{Payload, Query};
 use crate::listing::contains_or_exact;
-use crate::reply::{BatchReply, BatchRule, Reply, query_error};
+use crate::reply::{BatchRule, Reply, query_error};
 
 type C = RoutingRules;
 const MISSING_ID: Code = Code::InvalidRoutingId;
@@ -136,15 +137,8 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
 
 /// Legacy v1 writes: every item is refused, as on the official `main` branch.
 async fn deprecated(body: Payload) -> Response {
-    let items = match crate::console_namespaces::decode_batch::<Value>(body).await {
-        Ok(items) => items,
-        Err(response) => return response,
-    };
-    let mut reply = BatchReply::new(BatchRule::Uniform);
-    for _ in items {
-        reply.push(Reply::from(deprecation()));
-    }
-    reply.into_response()
+    let refuse = |_: Value| async { Reply::from(deprecation()) };
+    run_batch(body, BatchRule::Uniform, refuse).await
 }
 
 async fn deprecated_list() -> Response {
