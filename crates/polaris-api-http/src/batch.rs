@@ -3,12 +3,15 @@
 //! governance handlers differ only in how they decode the items and in the rule.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
+use polaris_naming::Naming;
 use polaris_types::{Code, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::AppState;
 use crate::body::Payload;
 use crate::reply::{BatchReply, BatchRule, Reply};
 
@@ -37,6 +40,21 @@ where
         Ok(items) => answer_each(items, rule, each).await,
         Err(response) => response,
     }
+}
+
+/// [`run_batch`] of naming writes: `each` gets the naming domain with every item.
+pub(crate) async fn naming_batch<T, F, Fut>(
+    state: &AppState,
+    body: Payload,
+    rule: BatchRule,
+    each: F,
+) -> Response
+where
+    T: DeserializeOwned,
+    F: Fn(Arc<Naming>, T) -> Fut,
+    Fut: Future<Output = Reply>,
+{
+    run_batch(body, rule, |item| each(state.naming.clone(), item)).await
 }
 
 /// Decodes a console batch body, or answers with the batch-level error.

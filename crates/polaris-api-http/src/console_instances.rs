@@ -13,9 +13,12 @@ use crate::auth::guard::Visibility;
 use crate::body::{Payload, Query};
 use std::collections::HashSet;
 
-use crate::batch::{decode_batch, echoed, join_in_order, run_batch};
+use crate::batch::{decode_batch, echoed, join_in_order, naming_batch};
 use crate::reply::{BatchReply, BatchRule, Reply, query_error, query_reply};
 use crate::wire::naming::{InstanceIn, instance_created, instance_out};
+
+/// How this module's batches pick their code.
+const RULE: BatchRule = BatchRule::Uniform;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -59,29 +62,23 @@ async fn create(State(state): State<AppState>, body: Payload) -> Response {
 }
 
 async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
-        let naming = state.naming.clone();
-        async move {
-            echoed(
-                naming.update_instance(ins.spec()).await,
-                "instance",
-                ins.echo(),
-            )
-        }
+    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        echoed(
+            naming.update_instance(ins.spec()).await,
+            "instance",
+            ins.echo(),
+        )
     })
     .await
 }
 
 async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
-        let naming = state.naming.clone();
-        async move {
-            echoed(
-                naming.deregister_instance(&ins.spec()).await,
-                "instance",
-                ins.echo(),
-            )
-        }
+    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        echoed(
+            naming.deregister_instance(&ins.spec()).await,
+            "instance",
+            ins.echo(),
+        )
     })
     .await
 }
@@ -95,31 +92,25 @@ fn host_target(ins: &InstanceIn) -> (ServiceKey, String) {
 }
 
 async fn delete_by_host(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
-        let naming = state.naming.clone();
-        async move {
-            let (key, host) = host_target(&ins);
-            echoed(
-                naming.delete_instances_by_host(&key, &host).await,
-                "instance",
-                ins.echo(),
-            )
-        }
+    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        let (key, host) = host_target(&ins);
+        echoed(
+            naming.delete_instances_by_host(&key, &host).await,
+            "instance",
+            ins.echo(),
+        )
     })
     .await
 }
 
 async fn isolate_by_host(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
-        let naming = state.naming.clone();
-        async move {
-            let (key, host) = host_target(&ins);
-            echoed(
-                naming.isolate_host(&key, &host, ins.isolate).await,
-                "instance",
-                ins.echo(),
-            )
-        }
+    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        let (key, host) = host_target(&ins);
+        echoed(
+            naming.isolate_host(&key, &host, ins.isolate).await,
+            "instance",
+            ins.echo(),
+        )
     })
     .await
 }

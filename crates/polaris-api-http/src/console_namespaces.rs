@@ -11,10 +11,13 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::guard::Visibility;
-use crate::batch::{echoed, run_batch};
+use crate::batch::{echoed, naming_batch};
 use crate::body::{Payload, Query};
 use crate::reply::{BatchRule, Reply, json_reply, query_error};
 use crate::wire::naming::{NamespaceIn, namespace_created, namespace_out};
+
+/// How this module's batches pick their code.
+const RULE: BatchRule = BatchRule::HighestFailure;
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
@@ -37,46 +40,37 @@ pub(crate) async fn one<T: DeserializeOwned>(body: Payload) -> Result<T, Reply> 
 }
 
 async fn create(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::HighestFailure, |ns: NamespaceIn| {
-        let naming = state.naming.clone();
-        async move {
-            match naming.create_namespace(ns.spec()).await {
-                Ok(created) => Reply::ok().with("namespace", namespace_created(&created)),
-                Err(err) => Reply::from(err).with("namespace", ns.echo()),
-            }
+    naming_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
+        match naming.create_namespace(ns.spec()).await {
+            Ok(created) => Reply::ok().with("namespace", namespace_created(&created)),
+            Err(err) => Reply::from(err).with("namespace", ns.echo()),
         }
     })
     .await
 }
 
 async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::HighestFailure, |ns: NamespaceIn| {
-        let naming = state.naming.clone();
-        async move {
-            echoed(
-                naming.update_namespace(ns.spec()).await,
-                "namespace",
-                ns.echo(),
-            )
-        }
+    naming_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
+        echoed(
+            naming.update_namespace(ns.spec()).await,
+            "namespace",
+            ns.echo(),
+        )
     })
     .await
 }
 
 async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::HighestFailure, |ns: NamespaceIn| {
-        let naming = state.naming.clone();
-        async move {
-            let name = ns.name.clone().unwrap_or_default();
-            let result = if polaris_types::validate::is_valid_name(&name, usize::MAX) {
-                naming.delete_namespace(&name).await
-            } else {
-                Err(PolarisError::from(Code::InvalidNamespaceName))
-            };
-            match result {
-                Ok(()) => Reply::ok().with("namespace", ns.echo()),
-                Err(err) => Reply::from(err).with("namespace", ns.echo()),
-            }
+    naming_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
+        let name = ns.name.clone().unwrap_or_default();
+        let result = if polaris_types::validate::is_valid_name(&name, usize::MAX) {
+            naming.delete_namespace(&name).await
+        } else {
+            Err(PolarisError::from(Code::InvalidNamespaceName))
+        };
+        match result {
+            Ok(()) => Reply::ok().with("namespace", ns.echo()),
+            Err(err) => Reply::from(err).with("namespace", ns.echo()),
         }
     })
     .await
