@@ -106,11 +106,7 @@ async fn strict_port()
         crate::GrpcLimits::unlimited("service-grpc"),
         std::future::pending(),
     ));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = crate::tests::connect(addr).await;
     polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient::new(channel)
 }
 

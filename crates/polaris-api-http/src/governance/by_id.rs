@@ -32,6 +32,25 @@ pub(crate) trait IdKind: ConsoleKind<Message = <Self as IdKind>::Rule> {
     fn enabled(rule: &Self::Message) -> bool;
 }
 
+/// The message type, envelope check and `id` accessors of an [`IdKind`] whose message has a
+/// plain `id` string and whose codec has its own `check_envelope`.
+macro_rules! plain_id {
+    ($message:ty) => {
+        type Rule = $message;
+
+        fn check_envelope(rule: &$message) -> polaris_types::Result<()> {
+            Self::check_envelope(rule)
+        }
+        fn id(rule: &$message) -> &str {
+            &rule.id
+        }
+        fn set_id(rule: &mut $message, id: String) {
+            rule.id = id;
+        }
+    };
+}
+pub(crate) use plain_id;
+
 /// The `{id}`-only payload of update, enable and delete replies.
 fn id_only<C: IdKind>(id: &str) -> Value {
     let mut rule = C::Message::default();

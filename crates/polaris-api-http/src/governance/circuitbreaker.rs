@@ -8,7 +8,7 @@ use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
 
-use super::by_id::{self, IdKind};
+use super::by_id::{self, IdKind, plain_id};
 use super::{ConsoleKind, ListKind, Listed, contains, list};
 use crate::AppState;
 use crate::body::Query;
@@ -18,19 +18,11 @@ type C = CircuitBreakers;
 impl ConsoleKind for CircuitBreakers {}
 
 impl IdKind for CircuitBreakers {
-    type Rule = v1::CircuitBreakerRule;
+    plain_id!(v1::CircuitBreakerRule);
+
     const MISSING_ID: Code = Code::InvalidCircuitBreakerId;
     const NOT_FOUND: Code = Code::NotFoundCircuitBreaker;
 
-    fn check_envelope(rule: &v1::CircuitBreakerRule) -> polaris_types::Result<()> {
-        Self::check_envelope(rule)
-    }
-    fn id(rule: &v1::CircuitBreakerRule) -> &str {
-        &rule.id
-    }
-    fn set_id(rule: &mut v1::CircuitBreakerRule, id: String) {
-        rule.id = id;
-    }
     fn enabled(rule: &v1::CircuitBreakerRule) -> bool {
         rule.enable
     }

@@ -8,7 +8,7 @@ use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
 
-use super::by_id::{self, IdKind};
+use super::by_id::{self, IdKind, plain_id};
 use super::{ConsoleKind, ListKind, Listed, contains, list};
 use crate::AppState;
 use crate::body::Query;
@@ -18,22 +18,14 @@ type C = FaultDetectors;
 impl ConsoleKind for FaultDetectors {}
 
 impl IdKind for FaultDetectors {
-    type Rule = v1::FaultDetectRule;
+    plain_id!(v1::FaultDetectRule);
+
     // The official server refuses an empty fault-detector id with the circuit-breaker code.
     const MISSING_ID: Code = Code::InvalidCircuitBreakerId;
     const NOT_FOUND: Code = Code::NotFoundResource;
     // On update a duplicate name carries `data{id}`.
     const ECHO_REFUSED_UPDATE: Option<Code> = Some(Code::FaultDetectRuleExisted);
 
-    fn check_envelope(rule: &v1::FaultDetectRule) -> polaris_types::Result<()> {
-        Self::check_envelope(rule)
-    }
-    fn id(rule: &v1::FaultDetectRule) -> &str {
-        &rule.id
-    }
-    fn set_id(rule: &mut v1::FaultDetectRule, id: String) {
-        rule.id = id;
-    }
     /// There is no `/enable` for fault detectors.
     fn enabled(_rule: &v1::FaultDetectRule) -> bool {
         true
