@@ -23,7 +23,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use polaris_store::{Mutation, NamingStore};
-use polaris_types::{Code, Millis, PolarisError, Result};
+use polaris_types::{AuthAction, Code, Millis, PolarisError, Result};
+
+use crate::check::PrincipalKind;
 
 pub use check::{Access, Operator, Origin, ResourceRef};
 pub use endpoint::{Callers, Endpoint, Scope, Target};
@@ -152,6 +154,22 @@ impl Auth {
     }
 
     /// Writes `batch` durably, then publishes it. Callers hold `self.writer`.
+    /// Commits a new principal (`put`) together with its default read-write strategy.
+    async fn commit_principal(
+        &self,
+        put: Mutation,
+        kind: PrincipalKind,
+        (id, name): (&str, &str),
+        owner: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let action = AuthAction::ReadWrite;
+        let strategy =
+            strategies::default_strategy_for(new_id(), name, action, kind, id, owner, now);
+        self.commit(vec![put, Mutation::PutStrategy(strategy)])
+            .await
+    }
+
     async fn commit(&self, batch: Vec<Mutation>) -> Result<()> {
         self.store.apply(batch.clone()).await?;
         let mut next = AuthState::clone(&self.state.load());
@@ -162,6 +180,15 @@ impl Auth {
 
     fn issue_token(&self, owner: &token::TokenOwner) -> String {
         token::issue(self.options.salt.as_bytes(), owner)
+    }
+}
+
+/// A principal's source, `Polaris` unless given.
+fn source_or_polaris(source: String) -> String {
+    if source.is_empty() {
+        "Polaris".to_string()
+    } else {
+        source
     }
 }
 
