@@ -9,7 +9,7 @@ use prost::Message;
 use super::checks::{
     add_target, callee_target, check_count, check_envelope, check_match, namespace_or_default,
 };
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, etime, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, decoded, etime, rule_spec, time};
 
 /// The circuit-breaker codec.
 pub struct CircuitBreakers;
@@ -89,17 +89,19 @@ impl RuleCodec for CircuitBreakers {
         );
         let mut stored = rule.clone();
         stored.namespace = namespace.clone();
-        Ok(RuleSpec {
-            kind: Self::KIND,
+        let envelope = (
+            rule.name.as_str(),
+            rule.enable,
+            rule.priority,
+            rule.description.as_str(),
+        );
+        Ok(rule_spec::<Self>(
             id,
-            name: rule.name.clone(),
             namespace,
-            enable: rule.enable,
-            priority: rule.priority,
-            description: rule.description.clone(),
+            envelope,
             targets,
-            body: stored.encode_to_vec(),
-        })
+            stored.encode_to_vec(),
+        ))
     }
 
     fn console(rule: &Rule) -> Option<Self::Message> {

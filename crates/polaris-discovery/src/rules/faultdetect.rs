@@ -9,7 +9,7 @@ use prost::Message;
 use super::checks::{
     callee_target, check_count, check_envelope, check_match, namespace_or_default,
 };
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, decoded, rule_spec, time};
 
 /// The fault-detector codec.
 pub struct FaultDetectors;
@@ -68,17 +68,19 @@ impl RuleCodec for FaultDetectors {
         callee_target(&mut targets, &target.namespace, &target.service);
         let mut stored = rule.clone();
         stored.namespace = namespace.clone();
-        Ok(RuleSpec {
-            kind: Self::KIND,
+        let envelope = (
+            rule.name.as_str(),
+            true,
+            rule.priority,
+            rule.description.as_str(),
+        );
+        Ok(rule_spec::<Self>(
             id,
-            name: rule.name.clone(),
             namespace,
-            enable: true,
-            priority: rule.priority,
-            description: rule.description.clone(),
+            envelope,
             targets,
-            body: stored.encode_to_vec(),
-        })
+            stored.encode_to_vec(),
+        ))
     }
 
     fn console(rule: &Rule) -> Option<Self::Message> {

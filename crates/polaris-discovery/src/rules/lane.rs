@@ -8,7 +8,7 @@ use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, TargetRole};
 use prost::Message;
 
 use super::checks::{add_target, check_count, check_match};
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, decoded, rule_spec, time};
 
 const NAMESPACE: &str = "default";
 const MAX_LANE_RULES: usize = 100;
@@ -104,17 +104,14 @@ impl RuleCodec for LaneGroups {
         for s in lane_selectors(group) {
             add_target(&mut targets, &s.namespace, &s.service, TargetRole::Caller);
         }
-        Ok(RuleSpec {
-            kind: Self::KIND,
+        let envelope = (group.name.as_str(), true, 0, group.description.as_str());
+        Ok(rule_spec::<Self>(
             id,
-            name: group.name.clone(),
-            namespace: NAMESPACE.to_string(),
-            enable: true,
-            priority: 0,
-            description: group.description.clone(),
+            NAMESPACE.to_string(),
+            envelope,
             targets,
-            body: group.encode_to_vec(),
-        })
+            group.encode_to_vec(),
+        ))
     }
 
     fn console(rule: &Rule) -> Option<v1::LaneGroup> {

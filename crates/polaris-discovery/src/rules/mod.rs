@@ -74,6 +74,29 @@ pub trait RuleCodec: Send + Sync + 'static {
     fn console(rule: &Rule) -> Option<Self::Message>;
 }
 
+/// The domain's spec of a rule of `C`: its id on updates, its namespace, the envelope its
+/// message carries (`name`, `enable`, `priority`, `description`), the services it names and its
+/// stored body.
+pub(crate) fn rule_spec<C: RuleCodec>(
+    id: Option<String>,
+    namespace: String,
+    (name, enable, priority, description): (&str, bool, u32, &str),
+    targets: Vec<polaris_types::RuleTarget>,
+    body: Vec<u8>,
+) -> RuleSpec {
+    RuleSpec {
+        kind: C::KIND,
+        id,
+        name: name.to_string(),
+        namespace,
+        enable,
+        priority,
+        description: description.to_string(),
+        targets,
+        body,
+    }
+}
+
 /// The stored body of `rule` as `C` decodes it, at most once per revision. `None` (and an error
 /// in the log) when it does not decode.
 pub fn decoded<C: RuleCodec>(rule: &Rule) -> Option<Arc<C::Stored>> {

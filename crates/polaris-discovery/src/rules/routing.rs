@@ -9,7 +9,7 @@ use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, RuleTarget, Targ
 use prost::Message;
 
 use super::checks::{add_target, check_count, check_match, runes};
-use super::{Refusal, RuleCodec, Write, decoded, etime, time};
+use super::{Refusal, RuleCodec, Write, decoded, etime, rule_spec, time};
 
 /// The message a RulePolicy rule's `routing_config` holds.
 pub const RULE_CONFIG: &str = "v1.RuleRoutingConfig";
@@ -169,17 +169,19 @@ impl RuleCodec for RoutingRules {
         } else {
             "default".to_string()
         };
-        Ok(RuleSpec {
-            kind: Self::KIND,
+        let envelope = (
+            rule.name.as_str(),
+            rule.enable,
+            rule.priority,
+            rule.description.as_str(),
+        );
+        Ok(rule_spec::<Self>(
             id,
-            name: rule.name.clone(),
             namespace,
-            enable: rule.enable,
-            priority: rule.priority,
-            description: rule.description.clone(),
+            envelope,
             targets,
-            body: stored.encode_to_vec(),
-        })
+            stored.encode_to_vec(),
+        ))
     }
 
     fn console(rule: &Rule) -> Option<v1::RouteRule> {
