@@ -95,13 +95,7 @@ impl RuleCodec for CircuitBreakers {
             rule.priority,
             rule.description.as_str(),
         );
-        Ok(rule_spec::<Self>(
-            id,
-            namespace,
-            envelope,
-            targets,
-            stored.encode_to_vec(),
-        ))
+        Ok(rule_spec::<Self>(id, namespace, envelope, targets, &stored))
     }
 
     fn console(rule: &Rule) -> Option<Self::Message> {

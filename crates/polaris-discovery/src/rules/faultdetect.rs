@@ -74,13 +74,7 @@ impl RuleCodec for FaultDetectors {
             rule.priority,
             rule.description.as_str(),
         );
-        Ok(rule_spec::<Self>(
-            id,
-            namespace,
-            envelope,
-            targets,
-            stored.encode_to_vec(),
-        ))
+        Ok(rule_spec::<Self>(id, namespace, envelope, targets, &stored))
     }
 
     fn console(rule: &Rule) -> Option<Self::Message> {

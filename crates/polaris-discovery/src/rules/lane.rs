@@ -110,7 +110,7 @@ impl RuleCodec for LaneGroups {
             NAMESPACE.to_string(),
             envelope,
             targets,
-            group.encode_to_vec(),
+            group,
         ))
     }
 

@@ -82,7 +82,7 @@ pub(crate) fn rule_spec<C: RuleCodec>(
     namespace: String,
     (name, enable, priority, description): (&str, bool, u32, &str),
     targets: Vec<polaris_types::RuleTarget>,
-    body: Vec<u8>,
+    body: &impl prost::Message,
 ) -> RuleSpec {
     RuleSpec {
         kind: C::KIND,
@@ -93,7 +93,7 @@ pub(crate) fn rule_spec<C: RuleCodec>(
         priority,
         description: description.to_string(),
         targets,
-        body,
+        body: body.encode_to_vec(),
     }
 }
 

@@ -109,7 +109,7 @@ impl RuleCodec for RateLimits {
             namespace.to_string(),
             envelope,
             targets,
-            stored.encode_to_vec(),
+            &stored,
         ))
     }
 

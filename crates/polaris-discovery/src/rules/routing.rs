@@ -175,13 +175,7 @@ impl RuleCodec for RoutingRules {
             rule.priority,
             rule.description.as_str(),
         );
-        Ok(rule_spec::<Self>(
-            id,
-            namespace,
-            envelope,
-            targets,
-            stored.encode_to_vec(),
-        ))
+        Ok(rule_spec::<Self>(id, namespace, envelope, targets, &stored))
     }
 
     fn console(rule: &Rule) -> Option<v1::RouteRule> {
