@@ -63,14 +63,7 @@ fn check_matches(rule: &v1::CircuitBreakerRule) -> polaris_types::Result<()> {
 }
 
 impl RuleCodec for CircuitBreakers {
-    type Message = v1::CircuitBreakerRule;
-    const KIND: RuleKind = RuleKind::CircuitBreaker;
-    const MESSAGE: &'static str = "v1.CircuitBreakerRule";
-    type Stored = v1::CircuitBreakerRule;
-
-    fn decode(body: &[u8]) -> Option<v1::CircuitBreakerRule> {
-        v1::CircuitBreakerRule::decode(body).ok()
-    }
+    stored_as_message!(CircuitBreakerRule, RuleKind::CircuitBreaker);
 
     fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
         Self::check_envelope(rule)?;

@@ -50,14 +50,7 @@ fn check_matches(rule: &v1::FaultDetectRule) -> polaris_types::Result<()> {
 }
 
 impl RuleCodec for FaultDetectors {
-    type Message = v1::FaultDetectRule;
-    const KIND: RuleKind = RuleKind::FaultDetector;
-    const MESSAGE: &'static str = "v1.FaultDetectRule";
-    type Stored = v1::FaultDetectRule;
-
-    fn decode(body: &[u8]) -> Option<v1::FaultDetectRule> {
-        v1::FaultDetectRule::decode(body).ok()
-    }
+    stored_as_message!(FaultDetectRule, RuleKind::FaultDetector);
 
     fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
         Self::check_envelope(rule)?;

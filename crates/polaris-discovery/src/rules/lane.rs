@@ -86,14 +86,7 @@ impl LaneGroups {
 }
 
 impl RuleCodec for LaneGroups {
-    type Message = v1::LaneGroup;
-    const KIND: RuleKind = RuleKind::Lane;
-    const MESSAGE: &'static str = "v1.LaneGroup";
-    type Stored = v1::LaneGroup;
-
-    fn decode(body: &[u8]) -> Option<v1::LaneGroup> {
-        v1::LaneGroup::decode(body).ok()
-    }
+    stored_as_message!(LaneGroup, RuleKind::Lane);
 
     fn spec(group: &v1::LaneGroup, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
         Self::check(group)?;

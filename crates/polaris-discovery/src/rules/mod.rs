@@ -7,6 +7,22 @@
 //! Discover delivers ROUTING (v2 rules in the v1 inbound/outbound shape the SDKs read),
 //! RATE_LIMIT, CIRCUIT_BREAKER, FAULT_DETECTOR and LANE ([`payload`]).
 
+/// The associated items of a codec whose stored body is its message `v1::$message`: the message,
+/// the kind, the package-qualified name (made from the type's name, so the two cannot differ)
+/// and the decoder.
+macro_rules! stored_as_message {
+    ($message:ident, $kind:expr) => {
+        type Message = v1::$message;
+        const KIND: RuleKind = $kind;
+        const MESSAGE: &'static str = concat!("v1.", stringify!($message));
+        type Stored = v1::$message;
+
+        fn decode(body: &[u8]) -> Option<v1::$message> {
+            v1::$message::decode(body).ok()
+        }
+    };
+}
+
 pub mod checks;
 mod circuitbreaker;
 mod faultdetect;

@@ -68,14 +68,7 @@ fn check_matches(rule: &v1::Rule) -> Result<()> {
 }
 
 impl RuleCodec for RateLimits {
-    type Message = v1::Rule;
-    const KIND: RuleKind = RuleKind::RateLimit;
-    const MESSAGE: &'static str = "v1.Rule";
-    type Stored = v1::Rule;
-
-    fn decode(body: &[u8]) -> Option<v1::Rule> {
-        v1::Rule::decode(body).ok()
-    }
+    stored_as_message!(Rule, RuleKind::RateLimit);
 
     /// A create also checks namespace and service against the name pattern.
     fn spec(rule: &v1::Rule, id: Option<String>, write: Write) -> Result<RuleSpec, Refusal> {
