@@ -54,11 +54,7 @@ async fn fixture() -> Fixture {
         limits,
         std::future::pending(),
     ));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = connect(addr).await;
     Fixture {
         naming,
         governance,
@@ -292,18 +288,13 @@ async fn registration_and_heartbeat_codes_travel_in_the_body() {
     );
 }
 
-fn rule_spec(kind: RuleKind, name: &str, targets: Vec<RuleTarget>, body: Vec<u8>) -> RuleSpec {
-    RuleSpec {
-        kind,
-        id: None,
-        name: name.into(),
-        namespace: "default".into(),
-        enable: true,
-        priority: 0,
-        description: String::new(),
-        targets,
-        body,
-    }
+/// A channel to the test server at `addr`.
+pub(crate) async fn connect(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 fn callee(service: &str) -> RuleTarget {
@@ -337,7 +328,7 @@ async fn rate_limits_are_discovered_with_revisions_and_pushed_on_change() {
     .encode_to_vec();
     let created = f
         .governance
-        .create(rule_spec(
+        .create(RuleSpec::new(
             RuleKind::RateLimit,
             "rl",
             vec![callee("svc")],
@@ -432,7 +423,7 @@ async fn v2_routing_rules_arrive_as_v1_inbounds_and_outbounds() {
         callee("callee"),
     ];
     f.governance
-        .create(rule_spec(
+        .create(RuleSpec::new(
             RuleKind::Routing,
             "r",
             targets,

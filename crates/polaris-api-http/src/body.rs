@@ -128,6 +128,18 @@ fn object_of<T: DeserializeOwned>(value: Value) -> Result<T> {
 #[derive(Clone, Debug, Default)]
 pub struct Query(pub Vec<(String, String)>);
 
+/// The request's query string, as a handler argument.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Infallible> {
+        Ok(Query::parse(parts.uri.query()))
+    }
+}
+
 impl Query {
     pub fn parse(raw: Option<&str>) -> Query {
         let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())

@@ -16,12 +16,15 @@ use crate::auth::guard::Visibility;
 use crate::body::{Payload, Query};
 use std::collections::HashSet;
 
-use crate::console_namespaces::{decode_batch, join_in_order, run_batch};
+use crate::batch::{decode_batch, echoed, join_in_order, naming_batch};
 use crate::rendered::Rendered;
 use crate::reply::{
     BatchReply, BatchRule, Reply, json_bytes_reply, query_body, query_error, query_reply,
 };
 use crate::wire::naming::{InstanceIn, instance_created, instance_out};
+
+/// How this module's batches pick their code.
+const RULE: BatchRule = BatchRule::Uniform;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -71,27 +74,23 @@ async fn create(State(state): State<AppState>, body: Payload) -> Response {
 }
 
 async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
-        let naming = state.naming.clone();
-        async move {
-            match naming.update_instance(ins.spec()).await {
-                Ok(_) => Reply::ok().with("instance", ins.echo()),
-                Err(err) => Reply::from(err).with("instance", ins.echo()),
-            }
-        }
+    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        echoed(
+            naming.update_instance(ins.spec()).await,
+            "instance",
+            ins.echo(),
+        )
     })
     .await
 }
 
 async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
-        let naming = state.naming.clone();
-        async move {
-            match naming.deregister_instance(&ins.spec()).await {
-                Ok(()) => Reply::ok().with("instance", ins.echo()),
-                Err(err) => Reply::from(err).with("instance", ins.echo()),
-            }
-        }
+    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        echoed(
+            naming.deregister_instance(&ins.spec()).await,
+            "instance",
+            ins.echo(),
+        )
     })
     .await
 }
@@ -105,29 +104,25 @@ fn host_target(ins: &InstanceIn) -> (ServiceKey, String) {
 }
 
 async fn delete_by_host(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
-        let naming = state.naming.clone();
-        async move {
-            let (key, host) = host_target(&ins);
-            match naming.delete_instances_by_host(&key, &host).await {
-                Ok(_) => Reply::ok().with("instance", ins.echo()),
-                Err(err) => Reply::from(err).with("instance", ins.echo()),
-            }
-        }
+    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        let (key, host) = host_target(&ins);
+        echoed(
+            naming.delete_instances_by_host(&key, &host).await,
+            "instance",
+            ins.echo(),
+        )
     })
     .await
 }
 
 async fn isolate_by_host(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |ins: InstanceIn| {
-        let naming = state.naming.clone();
-        async move {
-            let (key, host) = host_target(&ins);
-            match naming.isolate_host(&key, &host, ins.isolate).await {
-                Ok(_) => Reply::ok().with("instance", ins.echo()),
-                Err(err) => Reply::from(err).with("instance", ins.echo()),
-            }
-        }
+    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        let (key, host) = host_target(&ins);
+        echoed(
+            naming.isolate_host(&key, &host, ins.isolate).await,
+            "instance",
+            ins.echo(),
+        )
     })
     .await
 }

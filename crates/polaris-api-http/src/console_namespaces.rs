@@ -1,7 +1,5 @@
 //! `/naming/v1/namespaces` and `/core/v1/namespaces`.
 
-use std::future::Future;
-
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -13,9 +11,13 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::guard::Visibility;
+use crate::batch::{echoed, naming_batch};
 use crate::body::{Payload, Query};
-use crate::reply::{BatchReply, BatchRule, Reply, json_reply, query_error};
+use crate::reply::{BatchRule, Reply, json_reply, query_error};
 use crate::wire::naming::{NamespaceIn, namespace_created, namespace_out};
+
+/// How this module's batches pick their code.
+const RULE: BatchRule = BatchRule::HighestFailure;
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
@@ -32,100 +34,43 @@ pub fn routes() -> Router<AppState> {
         .route("/core/v1/namespaces/token", get(get_token))
 }
 
-/// Runs a console batch: decode an array, run each item in order, collect the replies.
-pub(crate) async fn run_batch<T, F, Fut>(body: Payload, rule: BatchRule, mut each: F) -> Response
-where
-    T: DeserializeOwned,
-    F: FnMut(T) -> Fut,
-    Fut: Future<Output = Reply>,
-{
-    let items = match decode_batch::<T>(body).await {
-        Ok(items) => items,
-        Err(response) => return response,
-    };
-    let mut reply = BatchReply::new(rule);
-    for item in items {
-        reply.push(each(item).await);
-    }
-    reply.into_response()
-}
-
-/// Decodes a console batch body, or answers with the batch-level error.
-pub(crate) async fn decode_batch<T: DeserializeOwned>(body: Payload) -> Result<Vec<T>, Response> {
-    body.array::<T>()
-        .await
-        .map_err(|err| BatchReply::failed(&err))
-}
-
-/// Runs the items' futures concurrently (so their store writes share commits) and returns the
-/// replies in request order.
-pub(crate) async fn join_in_order<Fut>(futures: Vec<Fut>) -> Vec<Reply>
-where
-    Fut: Future<Output = Reply> + Send + 'static,
-{
-    let mut tasks = tokio::task::JoinSet::new();
-    let count = futures.len();
-    for (index, future) in futures.into_iter().enumerate() {
-        tasks.spawn(async move { (index, future.await) });
-    }
-    let mut replies: Vec<Option<Reply>> = (0..count).map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, reply)) => replies[index] = Some(reply),
-            Err(err) => tracing::error!(target: "polaris_api_http", %err, "batch item task failed"),
-        }
-    }
-    replies
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Reply::of(Code::ExecuteException)))
-        .collect()
-}
-
 /// Decodes one JSON object body, or answers with a parse error reply.
 pub(crate) async fn one<T: DeserializeOwned>(body: Payload) -> Result<T, Reply> {
     body.object().await.map_err(Reply::from)
 }
 
 async fn create(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::HighestFailure, |ns: NamespaceIn| {
-        let naming = state.naming.clone();
-        async move {
-            match naming.create_namespace(ns.spec()).await {
-                Ok(created) => Reply::ok().with("namespace", namespace_created(&created)),
-                Err(err) => Reply::from(err).with("namespace", ns.echo()),
-            }
+    naming_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
+        match naming.create_namespace(ns.spec()).await {
+            Ok(created) => Reply::ok().with("namespace", namespace_created(&created)),
+            Err(err) => Reply::from(err).with("namespace", ns.echo()),
         }
     })
     .await
 }
 
 async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::HighestFailure, |ns: NamespaceIn| {
-        let naming = state.naming.clone();
-        async move {
-            match naming.update_namespace(ns.spec()).await {
-                Ok(_) => Reply::ok().with("namespace", ns.echo()),
-                Err(err) => Reply::from(err).with("namespace", ns.echo()),
-            }
-        }
+    naming_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
+        echoed(
+            naming.update_namespace(ns.spec()).await,
+            "namespace",
+            ns.echo(),
+        )
     })
     .await
 }
 
 async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::HighestFailure, |ns: NamespaceIn| {
-        let naming = state.naming.clone();
-        async move {
-            let name = ns.name.clone().unwrap_or_default();
-            let result = if polaris_types::validate::is_valid_name(&name, usize::MAX) {
-                naming.delete_namespace(&name).await
-            } else {
-                Err(PolarisError::from(Code::InvalidNamespaceName))
-            };
-            match result {
-                Ok(()) => Reply::ok().with("namespace", ns.echo()),
-                Err(err) => Reply::from(err).with("namespace", ns.echo()),
-            }
+    naming_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
+        let name = ns.name.clone().unwrap_or_default();
+        let result = if polaris_types::validate::is_valid_name(&name, usize::MAX) {
+            naming.delete_namespace(&name).await
+        } else {
+            Err(PolarisError::from(Code::InvalidNamespaceName))
+        };
+        match result {
+            Ok(()) => Reply::ok().with("namespace", ns.echo()),
+            Err(err) => Reply::from(err).with("namespace", ns.echo()),
         }
     })
     .await

@@ -10,10 +10,14 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::guard::Visibility;
+use crate::batch::{echoed, naming_batch};
 use crate::body::{Payload, Query};
-use crate::console_namespaces::{one, run_batch};
+use crate::console_namespaces::one;
 use crate::reply::{BatchRule, Reply, query_error, query_reply};
 use crate::wire::naming::{AliasIn, ServiceIn, alias_out, service_created, service_out};
+
+/// How this module's batches pick their code.
+const RULE: BatchRule = BatchRule::Uniform;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,49 +35,38 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn create(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |svc: ServiceIn| {
-        let naming = state.naming.clone();
-        async move {
-            match naming.create_service(svc.spec()).await {
-                Ok(created) => Reply::ok().with("service", service_created(&created)),
-                Err(err) if err.code == Code::ExistedResource => {
-                    let mut echo = svc.echo();
-                    echo["id"] = err.detail.clone().into();
-                    Reply::of(Code::ExistedResource).with("service", echo)
-                }
-                Err(err) => Reply::from(err).with("service", svc.echo()),
+    naming_batch(&state, body, RULE, |naming, svc: ServiceIn| async move {
+        match naming.create_service(svc.spec()).await {
+            Ok(created) => Reply::ok().with("service", service_created(&created)),
+            Err(err) if err.code == Code::ExistedResource => {
+                let mut echo = svc.echo();
+                echo["id"] = err.detail.clone().into();
+                Reply::of(Code::ExistedResource).with("service", echo)
             }
+            Err(err) => Reply::from(err).with("service", svc.echo()),
         }
     })
     .await
 }
 
 async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |svc: ServiceIn| {
-        let naming = state.naming.clone();
-        async move {
-            match naming.update_service(svc.spec()).await {
-                Ok(_) => Reply::ok().with("service", svc.echo()),
-                Err(err) => Reply::from(err).with("service", svc.echo()),
-            }
-        }
+    naming_batch(&state, body, RULE, |naming, svc: ServiceIn| async move {
+        echoed(
+            naming.update_service(svc.spec()).await,
+            "service",
+            svc.echo(),
+        )
     })
     .await
 }
 
 async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |svc: ServiceIn| {
-        let naming = state.naming.clone();
-        async move {
-            let key = ServiceKey::new(
-                svc.namespace.clone().unwrap_or_default(),
-                svc.name.clone().unwrap_or_default(),
-            );
-            match naming.delete_service(&key).await {
-                Ok(()) => Reply::ok().with("service", svc.echo()),
-                Err(err) => Reply::from(err).with("service", svc.echo()),
-            }
-        }
+    naming_batch(&state, body, RULE, |naming, svc: ServiceIn| async move {
+        let key = ServiceKey::new(
+            svc.namespace.clone().unwrap_or_default(),
+            svc.name.clone().unwrap_or_default(),
+        );
+        echoed(naming.delete_service(&key).await, "service", svc.echo())
     })
     .await
 }
@@ -240,16 +233,10 @@ async fn update_alias(State(state): State<AppState>, body: Payload) -> Response 
 }
 
 async fn delete_aliases(State(state): State<AppState>, body: Payload) -> Response {
-    run_batch(body, BatchRule::Uniform, |alias: AliasIn| {
-        let naming = state.naming.clone();
-        async move {
-            let spec = alias.spec();
-            let key = ServiceKey::new(spec.alias_namespace, spec.alias);
-            match naming.delete_alias(&key).await {
-                Ok(()) => Reply::ok().with("alias", alias.echo()),
-                Err(err) => Reply::from(err).with("alias", alias.echo()),
-            }
-        }
+    naming_batch(&state, body, RULE, |naming, alias: AliasIn| async move {
+        let spec = alias.spec();
+        let key = ServiceKey::new(spec.alias_namespace, spec.alias);
+        echoed(naming.delete_alias(&key).await, "alias", alias.echo())
     })
     .await
 }

@@ -5,6 +5,7 @@
 //! HTTP status here, in [`reply`], and nowhere else.
 
 pub mod auth;
+mod batch;
 mod body;
 mod client;
 mod config;
@@ -13,6 +14,7 @@ mod console_namespaces;
 mod console_services;
 mod governance;
 pub mod limits;
+mod listing;
 mod metrics;
 mod rendered;
 mod reply;

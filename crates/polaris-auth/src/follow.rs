@@ -10,7 +10,7 @@ use polaris_store::Mutation;
 use polaris_store::feed::{ChangeFeed, FeedDomain};
 use polaris_types::Result;
 
-use crate::{Auth, AuthState, store_error};
+use crate::{Auth, AuthState};
 
 fn unchanged(state: &AuthState, mutation: &Mutation) -> bool {
     match mutation {
@@ -33,10 +33,7 @@ impl Auth {
         after: Option<i64>,
     ) -> Result<(i64, usize)> {
         let _guard = self.writer.lock().await;
-        let batch = feed
-            .changes_since(FeedDomain::Auth, after)
-            .await
-            .map_err(store_error)?;
+        let batch = feed.changes_since(FeedDomain::Auth, after).await?;
         let current = self.state.load_full();
         if batch.full {
             let (mut users, mut groups, mut strategies) = (Vec::new(), Vec::new(), Vec::new());

@@ -3,12 +3,12 @@
 use std::collections::BTreeSet;
 
 use polaris_store::Mutation;
-use polaris_types::{AuthAction, Code, PolarisError, Result, UserGroup, UserRole};
+use polaris_types::{Code, PolarisError, Result, UserGroup, UserRole};
 
 use crate::check::{PrincipalKind, main_account};
 use crate::token::TokenOwner;
 use crate::users::check_name;
-use crate::{Auth, Operator, new_id, now_millis, strategies};
+use crate::{Auth, Operator, new_id, now_millis, source_or_polaris, strategies};
 
 /// A group to create.
 #[derive(Clone, Debug, Default)]
@@ -64,31 +64,17 @@ impl Auth {
             id,
             name: spec.name,
             owner: owner.clone(),
-            source: if spec.source.is_empty() {
-                "Polaris".to_string()
-            } else {
-                spec.source
-            },
+            source: source_or_polaris(spec.source),
             token_enable: true,
             comment: spec.comment,
             user_ids: spec.user_ids,
             ctime: now,
             mtime: now,
         };
-        let strategy = strategies::default_strategy_for(
-            new_id(),
-            &group.name,
-            AuthAction::ReadWrite,
-            PrincipalKind::Group,
-            &group.id,
-            &owner,
-            now,
-        );
-        self.commit(vec![
-            Mutation::PutUserGroup(group.clone()),
-            Mutation::PutStrategy(strategy),
-        ])
-        .await?;
+        let put = Mutation::PutUserGroup(group.clone());
+        let principal = (group.id.as_str(), group.name.as_str());
+        self.commit_principal(put, PrincipalKind::Group, principal, &owner, now)
+            .await?;
         Ok(group)
     }
 

@@ -23,7 +23,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use polaris_store::{Mutation, NamingStore};
-use polaris_types::{Code, Millis, PolarisError, Result};
+use polaris_types::{AuthAction, Code, Millis, PolarisError, Result};
+
+use crate::check::PrincipalKind;
 
 pub use check::{Access, Operator, Origin, ResourceRef};
 pub use endpoint::{Callers, Endpoint, Scope, Target};
@@ -90,9 +92,9 @@ impl Auth {
                 "auth salt must be 16, 24 or 32 bytes",
             ));
         }
-        let users = store.load_users().await.map_err(store_error)?;
-        let groups = store.load_user_groups().await.map_err(store_error)?;
-        let strategies = store.load_strategies().await.map_err(store_error)?;
+        let users = store.load_users().await?;
+        let groups = store.load_user_groups().await?;
+        let strategies = store.load_strategies().await?;
         let state = AuthState::build(users, groups, strategies);
         let auth = Arc::new(Auth {
             options,
@@ -155,8 +157,24 @@ impl Auth {
     }
 
     /// Writes `batch` durably, then publishes it. Callers hold `self.writer`.
+    /// Commits a new principal (`put`) together with its default read-write strategy.
+    async fn commit_principal(
+        &self,
+        put: Mutation,
+        kind: PrincipalKind,
+        (id, name): (&str, &str),
+        owner: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let action = AuthAction::ReadWrite;
+        let strategy =
+            strategies::default_strategy_for(new_id(), name, action, kind, id, owner, now);
+        self.commit(vec![put, Mutation::PutStrategy(strategy)])
+            .await
+    }
+
     async fn commit(&self, batch: Vec<Mutation>) -> Result<()> {
-        self.store.apply(batch.clone()).await.map_err(store_error)?;
+        self.store.apply(batch.clone()).await?;
         let mut next = AuthState::clone(&self.state.load());
         next.apply(batch);
         self.state.store(Arc::new(next));
@@ -168,8 +186,13 @@ impl Auth {
     }
 }
 
-fn store_error(err: polaris_store::StoreError) -> PolarisError {
-    PolarisError::new(Code::StoreLayerException, err.to_string())
+/// A principal's source, `Polaris` unless given.
+fn source_or_polaris(source: String) -> String {
+    if source.is_empty() {
+        "Polaris".to_string()
+    } else {
+        source
+    }
 }
 
 fn now_millis() -> Millis {

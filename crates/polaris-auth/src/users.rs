@@ -2,11 +2,11 @@
 //! default strategy, passwords are bcrypt hashes.
 
 use polaris_store::Mutation;
-use polaris_types::{AuthAction, Code, PolarisError, Result, User, UserRole};
+use polaris_types::{Code, PolarisError, Result, User, UserRole};
 
 use crate::check::PrincipalKind;
 use crate::token::TokenOwner;
-use crate::{Auth, Operator, new_id, now_millis, password, strategies};
+use crate::{Auth, Operator, new_id, now_millis, password, source_or_polaris, strategies};
 
 /// Longest user, group or strategy name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -182,11 +182,7 @@ impl Auth {
             name: spec.name,
             password_hash: hash,
             owner: owner_id.clone(),
-            source: if spec.source.is_empty() {
-                "Polaris".to_string()
-            } else {
-                spec.source
-            },
+            source: source_or_polaris(spec.source),
             token_enable: true,
             comment: spec.comment,
             mobile: spec.mobile,
@@ -200,20 +196,10 @@ impl Auth {
         } else {
             owner_id
         };
-        let strategy = strategies::default_strategy_for(
-            new_id(),
-            &user.name,
-            AuthAction::ReadWrite,
-            PrincipalKind::User,
-            &user.id,
-            &strategy_owner,
-            now,
-        );
-        self.commit(vec![
-            Mutation::PutUser(user.clone()),
-            Mutation::PutStrategy(strategy),
-        ])
-        .await?;
+        let put = Mutation::PutUser(user.clone());
+        let principal = (user.id.as_str(), user.name.as_str());
+        self.commit_principal(put, PrincipalKind::User, principal, &strategy_owner, now)
+            .await?;
         Ok(user)
     }
 

@@ -164,17 +164,12 @@ async fn writes_on_one_node_reach_the_other(dialect: Dialect) {
     let rule = a
         .domains
         .governance
-        .create(RuleSpec {
-            kind: RuleKind::RateLimit,
-            id: None,
-            name: "limit-orders".into(),
-            namespace: "default".into(),
-            enable: true,
-            priority: 0,
-            description: String::new(),
-            targets: vec![],
-            body: vec![1, 2, 3],
-        })
+        .create(RuleSpec::new(
+            RuleKind::RateLimit,
+            "limit-orders",
+            vec![],
+            vec![1, 2, 3],
+        ))
         .await
         .unwrap();
     eventually("rule on b", || {

@@ -366,6 +366,18 @@ pub struct BetaLabel {
     pub value: String,
 }
 
+impl BetaLabel {
+    /// A label from a `ClientLabel`'s parts as both protocols carry them: the key, and the
+    /// type and text of its `MatchString` (absent parts are the defaults).
+    pub fn new(key: &str, match_type: Option<i32>, value: Option<&str>) -> BetaLabel {
+        BetaLabel {
+            key: key.to_string(),
+            match_type: match_type.unwrap_or_default(),
+            value: value.unwrap_or_default().to_string(),
+        }
+    }
+}
+
 /// A publish request (PublishConfigFile over gRPC, the console's publish over HTTP).
 #[derive(Clone, Debug, Default)]
 pub struct PublishRequest {

@@ -63,40 +63,28 @@ impl ConfigCenter {
             &file.encrypt_algo,
             current.as_deref(),
         )?;
-        let stored = match current {
-            Some(current) => Arc::new(ConfigFile {
-                content: sealed.content,
-                format: if file.format.is_empty() {
-                    current.format.clone()
-                } else {
-                    file.format
-                },
-                comment: file.comment,
-                tags: file.tags,
-                encrypted: sealed.encrypted,
-                encrypt_algo: sealed.encrypt_algo,
-                data_key: sealed.data_key,
-                mtime: now,
-                ..ConfigFile::clone(&current)
-            }),
-            None => Arc::new(ConfigFile {
-                id: self.next_id(),
-                key: file.key.clone(),
-                content: sealed.content,
-                format: if file.format.is_empty() {
-                    "text".into()
-                } else {
-                    file.format
-                },
-                comment: file.comment,
-                tags: file.tags,
-                encrypted: sealed.encrypted,
-                encrypt_algo: sealed.encrypt_algo,
-                data_key: sealed.data_key,
-                ctime: now,
-                mtime: now,
-            }),
+        // An existing file keeps its id, creation time and (when none is given) format.
+        let (id, ctime, format) = match &current {
+            Some(current) => (current.id, current.ctime, current.format.clone()),
+            None => (self.next_id(), now, "text".to_string()),
         };
+        let stored = Arc::new(ConfigFile {
+            id,
+            key: file.key.clone(),
+            content: sealed.content,
+            format: if file.format.is_empty() {
+                format
+            } else {
+                file.format
+            },
+            comment: file.comment,
+            tags: file.tags,
+            encrypted: sealed.encrypted,
+            encrypt_algo: sealed.encrypt_algo,
+            data_key: sealed.data_key,
+            ctime,
+            mtime: now,
+        });
         let mut mutations = Vec::new();
         let group_id = (file.key.namespace.clone(), file.key.group.clone());
         if !next.groups.contains_key(&group_id) {

@@ -43,6 +43,24 @@ pub struct RuleSpec {
     pub body: Vec<u8>,
 }
 
+impl RuleSpec {
+    /// A new rule of `kind` named `name`: enabled, in namespace `default`, priority 0, no
+    /// description.
+    pub fn new(kind: RuleKind, name: &str, targets: Vec<RuleTarget>, body: Vec<u8>) -> RuleSpec {
+        RuleSpec {
+            kind,
+            id: None,
+            name: name.to_string(),
+            namespace: "default".to_string(),
+            enable: true,
+            priority: 0,
+            description: String::new(),
+            targets,
+            body,
+        }
+    }
+}
+
 /// List filters. Empty strings match everything; `name` accepts a trailing `*`.
 #[derive(Clone, Debug, Default)]
 pub struct RuleFilter {

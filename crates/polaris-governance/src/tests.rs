@@ -18,15 +18,8 @@ fn target(ns: &str, svc: &str, role: TargetRole) -> RuleTarget {
 
 fn spec(kind: RuleKind, name: &str, priority: u32, targets: Vec<RuleTarget>) -> RuleSpec {
     RuleSpec {
-        kind,
-        id: None,
-        name: name.into(),
-        namespace: "default".into(),
-        enable: true,
         priority,
-        description: String::new(),
-        targets,
-        body: name.as_bytes().to_vec(),
+        ..RuleSpec::new(kind, name, targets, name.as_bytes().to_vec())
     }
 }
 

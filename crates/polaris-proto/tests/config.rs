@@ -3,10 +3,10 @@
 //! `config_manage` files, releases 1.5.0 to 1.8.0, not from our `.proto` files) and proto3
 //! JSON through prost-reflect with the official JSON names.
 
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+mod common;
+use common::*;
 
+use polaris_proto::v1;
 use polaris_proto::v1::config_discover_request::ConfigDiscoverRequestType;
 use polaris_proto::v1::config_discover_response::ConfigDiscoverResponseType;
 use polaris_proto::v1::match_string::MatchStringType;
@@ -18,38 +18,12 @@ use polaris_proto::v1::{
     ConfigFileRelease, ConfigFileSupportedClient, ConfigFileTag, ConfigResponse,
     polaris_config_grpc_server,
 };
-use polaris_proto::{FILE_DESCRIPTOR_SET, v1};
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
-use tonic::body::Body;
-use tonic::codegen::{http, tokio_stream};
+use tonic::codegen::tokio_stream;
 
 // ---------------------------------------------------------------------------------------------
 // gRPC paths
-
-/// A transport that records the path of every request and answers a bare HTTP 200 (which the
-/// client reports as an error). Only the path matters here.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl tonic::codegen::Service<http::Request<Body>> for Recorder {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        self.0
-            .lock()
-            .expect("recorder lock")
-            .push(req.uri().path().to_owned());
-        std::future::ready(Ok(http::Response::new(Body::empty())))
-    }
-}
-
 #[tokio::test]
 async fn config_client_paths() {
     let rec = Recorder::default();
@@ -71,7 +45,7 @@ async fn config_client_paths() {
         .discover(tokio_stream::iter(vec![ConfigDiscoverRequest::default()]))
         .await;
     assert_eq!(
-        *rec.0.lock().expect("recorder lock"),
+        rec.paths(),
         [
             "/v1.PolarisConfigGRPC/GetConfigFile",
             "/v1.PolarisConfigGRPC/CreateConfigFile",
@@ -165,56 +139,6 @@ fn config_service_descriptor() {
 
 // ---------------------------------------------------------------------------------------------
 // Wire bytes
-
-const VARINT: u8 = 0;
-const LEN: u8 = 2;
-
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn key(field: u32, wire_type: u8, out: &mut Vec<u8>) {
-    varint(u64::from(field) << 3 | u64::from(wire_type), out);
-}
-
-/// Field `field` as a varint (integers, bools, enums).
-fn int(field: u32, v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    key(field, VARINT, &mut out);
-    varint(v, &mut out);
-    out
-}
-
-/// Field `field` as length-delimited bytes (string, bytes or embedded message).
-fn bytes(field: u32, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    key(field, LEN, &mut out);
-    varint(body.len() as u64, &mut out);
-    out.extend_from_slice(body);
-    out
-}
-
-fn string(field: u32, s: &str) -> Vec<u8> {
-    bytes(field, s.as_bytes())
-}
-
-/// A `google.protobuf.StringValue` at `field`: an embedded message with the string at 1.
-fn string_value(field: u32, s: &str) -> Vec<u8> {
-    bytes(field, &string(1, s))
-}
-
-/// A `UInt64Value` / `UInt32Value` / `BoolValue` at `field`: embedded message, varint at 1.
-fn int_value(field: u32, v: u64) -> Vec<u8> {
-    bytes(field, &int(1, v))
-}
-
-fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
-    parts.concat()
-}
 
 /// Decodes `wire` as `T`, checks it against `expected`, and checks that prost encodes it back
 /// to the same bytes (the parts are in field order and carry no defaults).
@@ -569,18 +493,6 @@ fn config_response_fields() {
 
 // ---------------------------------------------------------------------------------------------
 // Proto3 JSON
-
-fn pool() -> DescriptorPool {
-    DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect("descriptor set decodes")
-}
-
-fn from_json<T: Message + Default>(pool: &DescriptorPool, name: &str, json: &str) -> T {
-    let desc = pool.get_message_by_name(name).expect(name);
-    let mut de = serde_json::Deserializer::from_str(json);
-    let dynamic = DynamicMessage::deserialize(desc, &mut de).expect("proto3 JSON");
-    de.end().expect("trailing input");
-    T::decode(dynamic.encode_to_vec().as_slice()).expect("decode into prost type")
-}
 
 fn to_json<T: Message>(pool: &DescriptorPool, name: &str, value: &T) -> serde_json::Value {
     let desc = pool.get_message_by_name(name).expect(name);

@@ -3,69 +3,17 @@
 //! numbers and wire types are tested independently of our `.proto` files. Every number here
 //! was checked against the official specification's releases 1.5.0 to 1.8.0.
 
+mod common;
+use common::*;
+
 use polaris_proto::v1::{
     self, BatchQueryResponse, DiscoverResponse, Response, RouteRule, RuleRoutingConfig,
 };
 use prost::Message;
 
-const VARINT: u8 = 0;
-const LEN: u8 = 2;
-
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn key(field: u32, wire_type: u8, out: &mut Vec<u8>) {
-    varint(u64::from(field) << 3 | u64::from(wire_type), out);
-}
-
-/// Field `field` as a varint (integers, bools, enums).
-fn int(field: u32, v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    key(field, VARINT, &mut out);
-    varint(v, &mut out);
-    out
-}
-
-/// Field `field` as length-delimited bytes (string, bytes or embedded message).
-fn bytes(field: u32, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    key(field, LEN, &mut out);
-    varint(body.len() as u64, &mut out);
-    out.extend_from_slice(body);
-    out
-}
-
-fn text(field: u32, s: &str) -> Vec<u8> {
-    bytes(field, s.as_bytes())
-}
-
-/// A `google.protobuf.StringValue` at `field`.
-fn string_value(field: u32, s: &str) -> Vec<u8> {
-    bytes(field, &text(1, s))
-}
-
-/// A `google.protobuf.UInt32Value` / `BoolValue` at `field`.
-fn int_value(field: u32, v: u64) -> Vec<u8> {
-    bytes(field, &int(1, v))
-}
-
-/// One entry of a map field: an embedded message with key = 1 and value = 2.
-fn entry(field: u32, k: &str, value: &[u8]) -> Vec<u8> {
-    bytes(field, &cat(&[text(1, k), bytes(2, value)]))
-}
-
 /// A `MatchString` body: type = 1 (enum), value = 2 (StringValue).
 fn match_string(kind: u64, value: &str) -> Vec<u8> {
     cat(&[int(1, kind), string_value(2, value)])
-}
-
-fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
-    parts.concat()
 }
 
 /// v1 `Routing` as Discover ROUTING carries it: inbounds = 3 of `Route`.
@@ -94,7 +42,7 @@ fn routing_bytes() -> Vec<u8> {
         string_value(5, "2024-01-01 00:00:00"),
         string_value(7, "rev-r"),
         string_value(8, "tok"),
-        bytes(21, &text(1, "rule-1")),
+        bytes(21, &string(1, "rule-1")),
     ])
 }
 
@@ -129,7 +77,7 @@ fn rate_limit_rule_bytes() -> Vec<u8> {
     ]);
     let argument = cat(&[
         int(1, 2),
-        text(2, "x-user"),
+        string(2, "x-user"),
         bytes(3, &match_string(0, "a")),
     ]);
     cat(&[
@@ -150,7 +98,7 @@ fn rate_limit_rule_bytes() -> Vec<u8> {
         string_value(24, "rule-name"),
         int_value(26, 30),
         bytes(27, &int(1, 7)),
-        bytes(28, &text(3, "slow down")),
+        bytes(28, &string(3, "slow down")),
         entry(29, "team", b"a"),
     ])
 }
@@ -195,17 +143,17 @@ fn check_rate_limit_rule(r: &v1::Rule) {
 
 fn circuit_breaker_rule_bytes() -> Vec<u8> {
     let matcher = cat(&[
-        bytes(1, &cat(&[text(1, "*"), text(2, "*")])),
+        bytes(1, &cat(&[string(1, "*"), string(2, "*")])),
         bytes(
             2,
-            &cat(&[text(1, "echo"), bytes(3, &match_string(0, "/m"))]),
+            &cat(&[string(1, "echo"), bytes(3, &match_string(0, "/m"))]),
         ),
     ]);
     let error_condition = cat(&[int(1, 1), bytes(2, &match_string(3, "500,502"))]);
     let trigger = cat(&[int(1, 2), int(2, 5), int(4, 60), int(5, 10)]);
     let block = cat(&[
-        text(1, "block-a"),
-        bytes(2, &cat(&[text(1, "HTTP"), text(2, "GET")])),
+        string(1, "block-a"),
+        bytes(2, &cat(&[string(1, "HTTP"), string(2, "GET")])),
         bytes(3, &error_condition),
         bytes(4, &trigger),
         bytes(5, &cat(&[int(1, 30), int(2, 3)])),
@@ -216,18 +164,18 @@ fn circuit_breaker_rule_bytes() -> Vec<u8> {
             2,
             &cat(&[
                 int(1, 503),
-                bytes(2, &cat(&[text(1, "h"), text(2, "v")])),
-                text(3, "busy"),
+                bytes(2, &cat(&[string(1, "h"), string(2, "v")])),
+                string(3, "busy"),
             ]),
         ),
     ]);
     cat(&[
-        text(1, "cb-1"),
-        text(2, "cb-name"),
-        text(3, "default"),
+        string(1, "cb-1"),
+        string(2, "cb-name"),
+        string(3, "default"),
         int(4, 1),
-        text(5, "rev-cb"),
-        text(9, "desc"),
+        string(5, "rev-cb"),
+        string(9, "desc"),
         int(21, 2),
         bytes(22, &matcher),
         bytes(23, &error_condition),
@@ -304,8 +252,8 @@ fn discover_response_governance_fields() {
         string_value(16, "rev-cb"),
     ]);
     let fault_detect_rule = cat(&[
-        text(1, "fd-1"),
-        bytes(21, &cat(&[text(1, "echo"), text(2, "default")])),
+        string(1, "fd-1"),
+        bytes(21, &cat(&[string(1, "echo"), string(2, "default")])),
         int(22, 10),
         int(23, 1000),
         int(24, 8080),
@@ -313,81 +261,84 @@ fn discover_response_governance_fields() {
         bytes(
             26,
             &cat(&[
-                text(1, "GET"),
-                text(2, "/health"),
-                bytes(3, &cat(&[text(1, "h"), text(2, "v")])),
+                string(1, "GET"),
+                string(2, "/health"),
+                bytes(3, &cat(&[string(1, "h"), string(2, "v")])),
             ]),
         ),
-        bytes(27, &cat(&[text(1, "ping"), text(2, "pong")])),
+        bytes(27, &cat(&[string(1, "ping"), string(2, "pong")])),
         int(29, 3),
         entry(30, "m", b"1"),
         entry(31, "e", b"2"),
     ]);
-    let fault_detector = cat(&[bytes(1, &fault_detect_rule), text(2, "rev-fd")]);
+    let fault_detector = cat(&[bytes(1, &fault_detect_rule), string(2, "rev-fd")]);
     let lane_rule = cat(&[
-        text(1, "lr-1"),
-        text(3, "group-1"),
+        string(1, "lr-1"),
+        string(3, "group-1"),
         bytes(
             4,
-            &cat(&[bytes(4, &cat(&[int(1, 2), text(2, "x-lane")])), int(14, 1)]),
+            &cat(&[
+                bytes(4, &cat(&[int(1, 2), string(2, "x-lane")])),
+                int(14, 1),
+            ]),
         ),
-        text(5, "gray"),
+        string(5, "gray"),
         int(6, 1),
         int(7, 1),
         int(12, 9),
     ]);
     let lane = cat(&[
-        text(1, "lg-1"),
-        text(2, "group-1"),
+        string(1, "lg-1"),
+        string(2, "group-1"),
         bytes(
             3,
             &cat(&[
-                text(1, "polarismesh.cn/service"),
+                string(1, "polarismesh.cn/service"),
                 // selector = 2: google.protobuf.Any { type_url = 1, value = 2 }
                 bytes(
                     2,
                     &cat(&[
-                        text(1, "type.googleapis.com/v1.ServiceSelector"),
-                        bytes(2, &cat(&[text(1, "default"), text(2, "gw")])),
+                        string(1, "type.googleapis.com/v1.ServiceSelector"),
+                        bytes(2, &cat(&[string(1, "default"), string(2, "gw")])),
                     ]),
                 ),
             ]),
         ),
-        bytes(4, &cat(&[text(1, "echo"), text(8, "gray")])),
-        text(7, "rev-lane"),
+        bytes(4, &cat(&[string(1, "echo"), string(8, "gray")])),
+        string(7, "rev-lane"),
         bytes(11, &lane_rule),
         entry(12, "m", b"1"),
         int(21, 1),
     ]);
-    let nearby = cat(&[text(1, "echo"), int(3, 2), int(4, 3), int(5, 1)]);
+    let nearby = cat(&[string(1, "echo"), int(3, 2), int(4, 3), int(5, 1)]);
     let nearby_rule = cat(&[
-        text(1, "nb-1"),
+        string(1, "nb-1"),
         int(5, 2),
         bytes(
             6,
             &cat(&[
-                text(1, "type.googleapis.com/v1.NearbyRoutingConfig"),
+                string(1, "type.googleapis.com/v1.NearbyRoutingConfig"),
                 bytes(2, &nearby),
             ]),
         ),
     ]);
     let block_allow = cat(&[
-        text(1, "ba-1"),
-        text(5, "echo"),
+        string(1, "ba-1"),
+        string(5, "echo"),
         int(8, 1),
         bytes(
             12,
             &cat(&[
-                bytes(1, &text(2, "POST")),
-                bytes(2, &cat(&[int(1, 6), text(2, "k")])),
+                bytes(1, &string(2, "POST")),
+                bytes(2, &cat(&[int(1, 6), string(2, "k")])),
                 int(3, 1),
             ]),
         ),
-        text(13, "rev-ba"),
+        string(13, "rev-ba"),
     ]);
     let lossless = cat(&[
-        text(1, "ll-1"),
-        text(2, "echo"),
+        string(1, "ll-1"),
+        string(2, "echo"),
         bytes(
             7,
             &cat(&[
@@ -406,7 +357,7 @@ fn discover_response_governance_fields() {
         bytes(8, &circuit_breaker),
         bytes(11, &fault_detector),
         bytes(22, &lane),
-        bytes(23, &text(2, "custom")),
+        bytes(23, &string(2, "custom")),
         bytes(24, &nearby_rule),
         bytes(26, &block_allow),
         bytes(100, &lossless),
@@ -534,51 +485,55 @@ fn routing_encodes_at_field_6() {
 
 #[test]
 fn rule_routing_config_in_route_rule() {
-    let source_match = cat(&[int(1, 7), text(2, "app"), bytes(3, &match_string(0, "web"))]);
+    let source_match = cat(&[
+        int(1, 7),
+        string(2, "app"),
+        bytes(3, &match_string(0, "web")),
+    ]);
     let sub = cat(&[
-        text(1, "sub-1"),
+        string(1, "sub-1"),
         bytes(
             2,
             &cat(&[
-                text(1, "caller"),
-                text(2, "default"),
+                string(1, "caller"),
+                string(2, "default"),
                 bytes(3, &source_match),
             ]),
         ),
         bytes(
             3,
             &cat(&[
-                text(1, "echo"),
-                text(2, "default"),
+                string(1, "echo"),
+                string(2, "default"),
                 entry(3, "env", &match_string(2, "prod")),
                 int(4, 1),
                 int(5, 50),
-                text(6, "t"),
+                string(6, "t"),
                 int(7, 1),
-                text(8, "group-a"),
+                string(8, "group-a"),
             ]),
         ),
     ]);
     let config = bytes(3, &sub);
     let wire = cat(&[
-        text(1, "rr-1"),
-        text(2, "name"),
-        text(3, "default"),
+        string(1, "rr-1"),
+        string(2, "name"),
+        string(3, "default"),
         int(4, 1),
         int(5, 0),
         bytes(
             6,
             &cat(&[
-                text(1, "type.googleapis.com/v1.RuleRoutingConfig"),
+                string(1, "type.googleapis.com/v1.RuleRoutingConfig"),
                 bytes(2, &config),
             ]),
         ),
-        text(7, "rev"),
-        text(8, "c"),
-        text(9, "m"),
-        text(10, "e"),
+        string(7, "rev"),
+        string(8, "c"),
+        string(9, "m"),
+        string(10, "e"),
         int(11, 3),
-        text(12, "desc"),
+        string(12, "desc"),
         entry(20, "x", b"y"),
         entry(21, "m", b"1"),
         int(30, 1),
@@ -728,29 +683,29 @@ fn governance_enum_numbers() {
 #[test]
 fn drifted_governance_fields_are_skipped() {
     // RouteRule 50 (metadata in 1.5.2 only; metadata is 21 from 1.5.3 on).
-    let wire = cat(&[text(1, "rr"), entry(50, "k", b"v")]);
+    let wire = cat(&[string(1, "rr"), entry(50, "k", b"v")]);
     let r = RouteRule::decode(wire.as_slice()).expect("route rule");
     assert!(r.metadata.is_empty());
-    assert_eq!(r.encode_to_vec(), text(1, "rr"));
+    assert_eq!(r.encode_to_vec(), string(1, "rr"));
     // CircuitBreakerRule 31 (metadata in 1.5.3 to 1.6; metadata is 50 otherwise).
-    let wire = cat(&[text(1, "cb"), entry(31, "k", b"v")]);
+    let wire = cat(&[string(1, "cb"), entry(31, "k", b"v")]);
     let r = v1::CircuitBreakerRule::decode(wire.as_slice()).expect("cb rule");
     assert!(r.metadata.is_empty());
-    assert_eq!(r.encode_to_vec(), text(1, "cb"));
+    assert_eq!(r.encode_to_vec(), string(1, "cb"));
     // LaneRule 14 (repeated label_values in 1.5.3, label_key later) and 15 (label_key string
     // in 1.5.3, TrafficGray message from 1.7).
     let wire = cat(&[
-        text(1, "lr"),
-        text(14, "a"),
-        text(14, "b"),
+        string(1, "lr"),
+        string(14, "a"),
+        string(14, "b"),
         bytes(15, &int(1, 1)),
     ]);
     let r = v1::LaneRule::decode(wire.as_slice()).expect("lane rule");
-    assert_eq!(r.encode_to_vec(), text(1, "lr"));
+    assert_eq!(r.encode_to_vec(), string(1, "lr"));
     // LaneGroup 13 (1.5.3 enum) and 20 (metadata map in 1.5.2, bool editable in 1.5.3-1.7).
     for field20 in [int(20, 1), entry(20, "k", b"v")] {
-        let wire = cat(&[text(1, "lg"), int(13, 1), field20]);
+        let wire = cat(&[string(1, "lg"), int(13, 1), field20]);
         let g = v1::LaneGroup::decode(wire.as_slice()).expect("lane group");
-        assert_eq!(g.encode_to_vec(), text(1, "lg"));
+        assert_eq!(g.encode_to_vec(), string(1, "lg"));
     }
 }

@@ -1,9 +1,8 @@
 //! The gRPC paths the generated clients call and the servers answer must be exactly the
 //! official ones (`/v1.<Service>/<Method>`), since SDKs dial them by name.
 
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+mod common;
+use common::*;
 
 use polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient;
 use polaris_proto::v1::polaris_heartbeat_grpc_client::PolarisHeartbeatGrpcClient;
@@ -13,37 +12,7 @@ use polaris_proto::v1::{
     Instance, ServiceContract, polaris_grpc_server, polaris_heartbeat_grpc_server,
     polaris_service_contract_grpc_server,
 };
-use tonic::body::Body;
-use tonic::codegen::{http, tokio_stream};
-
-/// A transport that records the path of every request and answers a bare HTTP 200, which
-/// the client then reports as a (missing grpc-status) error. Only the path matters here.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl tonic::codegen::Service<http::Request<Body>> for Recorder {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        self.0
-            .lock()
-            .expect("recorder lock")
-            .push(req.uri().path().to_owned());
-        std::future::ready(Ok(http::Response::new(Body::empty())))
-    }
-}
-
-impl Recorder {
-    fn paths(&self) -> Vec<String> {
-        self.0.lock().expect("recorder lock").clone()
-    }
-}
+use tonic::codegen::tokio_stream;
 
 #[tokio::test]
 async fn naming_client_paths() {

@@ -2,22 +2,12 @@
 //! JSON names and original field names alike) through `DynamicMessage` to protobuf bytes that
 //! the generated prost types decode, and back.
 
-use polaris_proto::{FILE_DESCRIPTOR_SET, v1};
+mod common;
+use common::*;
+
+use polaris_proto::v1;
 use prost::Message;
 use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, SerializeOptions};
-
-fn pool() -> DescriptorPool {
-    DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect("descriptor set decodes")
-}
-
-/// Proto3 JSON text into `name`, through `DynamicMessage`, encoded, decoded as `T`.
-fn from_json<T: Message + Default>(pool: &DescriptorPool, name: &str, json: &str) -> T {
-    let desc = pool.get_message_by_name(name).expect(name);
-    let mut de = serde_json::Deserializer::from_str(json);
-    let dynamic = DynamicMessage::deserialize(desc, &mut de).expect("proto3 JSON");
-    de.end().expect("trailing input");
-    T::decode(dynamic.encode_to_vec().as_slice()).expect("decode into prost type")
-}
 
 /// A prost value as proto3 JSON with the official JSON names, defaults included (as the
 /// official server's `EmitDefaults`).

@@ -1,6 +1,9 @@
 //! Wire checks built from hand-written bytes, so that field numbers and wire types are tested
 //! independently of our `.proto` files. The numbers come from the official specification.
 
+mod common;
+use common::*;
+
 use polaris_proto::v1::discover_request::DiscoverRequestType;
 use polaris_proto::v1::discover_response::DiscoverResponseType;
 use polaris_proto::v1::health_check::HealthCheckType;
@@ -9,52 +12,6 @@ use polaris_proto::v1::{
     Response, Service,
 };
 use prost::Message;
-
-const VARINT: u8 = 0;
-const LEN: u8 = 2;
-
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn key(field: u32, wire_type: u8, out: &mut Vec<u8>) {
-    varint(u64::from(field) << 3 | u64::from(wire_type), out);
-}
-
-/// Field `field` as a varint.
-fn int(field: u32, v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    key(field, VARINT, &mut out);
-    varint(v, &mut out);
-    out
-}
-
-/// Field `field` as length-delimited bytes (string, bytes or embedded message).
-fn bytes(field: u32, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    key(field, LEN, &mut out);
-    varint(body.len() as u64, &mut out);
-    out.extend_from_slice(body);
-    out
-}
-
-/// A `google.protobuf.StringValue` at `field`: an embedded message with the string at 1.
-fn string_value(field: u32, s: &str) -> Vec<u8> {
-    bytes(field, &bytes(1, s.as_bytes()))
-}
-
-/// A `google.protobuf.UInt32Value` / `BoolValue` at `field`: embedded message, varint at 1.
-fn int_value(field: u32, v: u64) -> Vec<u8> {
-    bytes(field, &int(1, v))
-}
-
-fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
-    parts.concat()
-}
 
 #[test]
 fn instance_fields() {

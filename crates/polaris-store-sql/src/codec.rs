@@ -2,8 +2,6 @@
 //! `flag`, the two times and `seq`. Encoders yield the key and data values; the writer appends
 //! the tail. Nested collections are JSON arrays of tuples (the domain types carry no serde).
 
-use std::collections::BTreeSet;
-
 use polaris_store::{Change, StoreError, StoreResult};
 use polaris_types::{
     AuthAction, ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate,
@@ -18,6 +16,35 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::schema::{Table, Ty};
+
+/// Declares a plain record's columns once, in schema order (each a field and how it is stored:
+/// `text`, `u64`, `bool` or `json`), and derives its encoder and its decoder from that one list,
+/// so the two cannot disagree. The times follow the columns as for every record.
+macro_rules! plain_record {
+    ($encode:ident, $decode:ident, $ty:ident { $($field:ident: $kind:ident),+ $(,)? }) => {
+        pub(crate) fn $encode(r: &$ty) -> Encoded {
+            Encoded {
+                values: vec![$(plain_record!(@put $kind, &r.$field)),+],
+                ctime: r.ctime,
+                mtime: r.mtime,
+            }
+        }
+
+        pub(crate) fn $decode(c: &mut Cursor) -> StoreResult<$ty> {
+            $(let $field = plain_record!(@get $kind, c);)+
+            let (ctime, mtime) = c.times()?;
+            Ok($ty { $($field,)+ ctime, mtime })
+        }
+    };
+    (@put text, $v:expr) => { s($v) };
+    (@put u64, $v:expr) => { u(*$v) };
+    (@put bool, $v:expr) => { b(*$v) };
+    (@put json, $v:expr) => { json($v) };
+    (@get text, $c:ident) => { $c.text()? };
+    (@get u64, $c:ident) => { $c.u64()? };
+    (@get bool, $c:ident) => { $c.bool()? };
+    (@get json, $c:ident) => { $c.json()? };
+}
 
 mod auth;
 mod config;

@@ -8,19 +8,7 @@ const END: &str = "<!-- end of grpc permission table -->";
 /// The documented gRPC table is the code's (`UPDATE_DOCS=1` rewrites it).
 #[test]
 fn the_documented_grpc_table_is_the_enforced_one() {
-    let doc = std::fs::read_to_string(DOC).expect("docs/wire/auth.md");
-    let start = doc.find(BEGIN).expect("table start marker") + BEGIN.len();
-    let end = doc.find(END).expect("table end marker");
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        let updated = format!("{}{}{}", &doc[..start], markdown(), &doc[end..]);
-        std::fs::write(DOC, updated).expect("write docs");
-        return;
-    }
-    assert_eq!(
-        &doc[start..end],
-        markdown(),
-        "run with UPDATE_DOCS=1 to regenerate"
-    );
+    polaris_testkit::docs::check_generated_section(DOC, BEGIN, END, &markdown());
 }
 
 #[test]
@@ -118,11 +106,7 @@ async fn strict_port()
         crate::GrpcLimits::unlimited("service-grpc"),
         std::future::pending(),
     ));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = crate::tests::connect(addr).await;
     polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient::new(channel)
 }
 

@@ -42,11 +42,7 @@ async fn fixture_with(watch_timeout: Duration) -> Fixture {
         auth,
         std::future::pending(),
     ));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = crate::tests::connect(addr).await;
     Fixture {
         center,
         client: PolarisConfigGrpcClient::new(channel),

@@ -1,20 +1,16 @@
-//! `/core/v1/usergroup(s)`: user groups, their members and tokens.
+//! `/core/v1/usergroup(s)`: user groups and their members (tokens are in `tokens.rs`).
 
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use polaris_auth::{Auth, GroupSpec, GroupUpdate};
 use polaris_types::Code;
 use serde_json::{Value, json};
 
-use super::json::{boolean, group_out, group_token_out, ids, required_text, text};
-use super::routes::{
-    Caller, check_keys, delete_each, each_item, name_matches, object, operator, page, reply,
-    with_id,
-};
-use crate::AppState;
+use super::json::{group_out, ids, required_text, text};
+use super::routes::{Console, delete_each, each_item, id_matches, object, refuse_keys, reply};
 use crate::body::Query;
-use crate::reply::{Reply, query_error};
+use crate::listing::{page_of, prefix_or_exact};
+use crate::reply::Reply;
 
 fn member_names(auth: &Auth, ids: &std::collections::BTreeSet<String>) -> Vec<Value> {
     let users = auth.state();
@@ -23,35 +19,24 @@ fn member_names(auth: &Auth, ids: &std::collections::BTreeSet<String>) -> Vec<Va
         .collect()
 }
 
-pub(super) async fn create_group(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    reply(
-        async {
-            let req = object(body).await?;
-            let spec = GroupSpec {
-                name: required_text(&req, "name")?,
-                comment: required_text(&req, "comment")?,
-                user_ids: ids(req.get("relation"), "users")?,
-                source: required_text(&req, "source")?,
-            };
-            let group = state.auth.create_group(&operator(caller), spec).await?;
-            Ok(Reply::ok().with("userGroup", group_out(&group, None)))
-        }
-        .await,
-    )
+pub(super) async fn create_group(c: Console, body: Body) -> Response {
+    let result = async {
+        let req = object(body).await?;
+        let spec = GroupSpec {
+            name: required_text(&req, "name")?,
+            comment: required_text(&req, "comment")?,
+            user_ids: ids(req.get("relation"), "users")?,
+            source: required_text(&req, "source")?,
+        };
+        let group = c.auth().create_group(&c.op, spec).await?;
+        Ok(Reply::ok().with("userGroup", group_out(&group, None)))
+    };
+    reply(result.await)
 }
 
-pub(super) async fn update_groups(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    let op = operator(caller);
+pub(super) async fn update_groups(c: Console, body: Body) -> Response {
     each_item(body, |item| {
-        let (auth, op) = (state.auth.clone(), op.clone());
+        let c = c.clone();
         async move {
             let update = GroupUpdate {
                 id: required_text(&item, "id")?,
@@ -59,115 +44,46 @@ pub(super) async fn update_groups(
                 add_users: ids(item.get("add_relations"), "users")?,
                 remove_users: ids(item.get("remove_relations"), "users")?,
             };
-            let group = auth.update_group(&op, update).await?;
+            let group = c.auth().update_group(&c.op, update).await?;
             Ok(Reply::ok().with("userGroup", json!({ "id": group.id })))
         }
     })
     .await
 }
 
-pub(super) async fn list_groups(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = Query::parse(raw.as_deref());
-    if let Err(err) = check_keys(
-        &query,
-        &[
-            "id", "name", "owner", "user_id", "source", "offset", "limit",
-        ],
-    ) {
-        return query_error(&err);
+const LIST_KEYS: &[&str] = &[
+    "id", "name", "owner", "user_id", "source", "offset", "limit",
+];
+
+pub(super) async fn list_groups(c: Console, query: Query) -> Response {
+    if let Some(refused) = refuse_keys(&query, LIST_KEYS) {
+        return refused;
     }
-    let items = state
-        .auth
-        .groups(&operator(caller))
+    let user = query.get("user_id");
+    let items = c
+        .auth()
+        .groups(&c.op)
         .into_iter()
-        .filter(|g| query.get("id").is_none_or(|id| id.is_empty() || g.id == id))
-        .filter(|g| name_matches(query.get("name"), &g.name))
-        .filter(|g| {
-            query
-                .get("user_id")
-                .is_none_or(|u| u.is_empty() || g.user_ids.contains(u))
-        })
+        .filter(|g| id_matches(query.get("id"), &g.id))
+        .filter(|g| prefix_or_exact(&g.name, query.get("name")))
+        .filter(|g| user.is_none_or(|u| u.is_empty() || g.user_ids.contains(u)))
         .map(|g| group_out(&g, None))
         .collect();
-    page(&query, items, "userGroups")
+    page_of(&query, items, "userGroups")
 }
 
-pub(super) async fn delete_groups(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    let op = operator(caller);
+pub(super) async fn delete_groups(c: Console, body: Body) -> Response {
     delete_each(body, "userGroup", Code::InvalidUserGroupId, |id| {
-        let (auth, op) = (state.auth.clone(), op.clone());
-        async move { auth.delete_group(&op, &id).await }
+        let c = c.clone();
+        async move { c.auth().delete_group(&c.op, &id).await }
     })
     .await
 }
 
-pub(super) async fn group_detail(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = Query::parse(raw.as_deref());
+pub(super) async fn group_detail(c: Console, query: Query) -> Response {
     reply((|| {
-        let group = state
-            .auth
-            .group(&operator(caller), query.get("id").unwrap_or_default())?;
-        let users = member_names(&state.auth, &group.user_ids);
+        let group = c.auth().group(&c.op, query.get("id").unwrap_or_default())?;
+        let users = member_names(c.auth(), &group.user_ids);
         Ok(Reply::ok().with("userGroup", group_out(&group, Some(users))))
     })())
-}
-
-pub(super) async fn group_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = Query::parse(raw.as_deref());
-    reply((|| {
-        let group = state
-            .auth
-            .group(&operator(caller), query.get("id").unwrap_or_default())?;
-        Ok(Reply::ok().with("userGroup", group_token_out(&group)))
-    })())
-}
-
-pub(super) async fn group_token_status(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    with_id(body, |id, req| async move {
-        let enable = boolean(&req, "token_enable").unwrap_or(false);
-        let group = state
-            .auth
-            .set_group_token_enabled(&operator(caller), &id, enable)
-            .await?;
-        Ok(Reply::ok().with(
-            "userGroup",
-            json!({ "id": group.id, "token_enable": group.token_enable }),
-        ))
-    })
-    .await
-}
-
-pub(super) async fn group_token_refresh(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    with_id(body, |id, _| async move {
-        let group = state
-            .auth
-            .refresh_group_token(&operator(caller), &id)
-            .await?;
-        Ok(Reply::ok().with("userGroup", group_token_out(&group)))
-    })
-    .await
 }

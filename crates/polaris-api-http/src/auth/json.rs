@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 
 use polaris_auth::ResourceSet;
-use polaris_types::time::format_millis;
 use polaris_types::{
     AuthAction, Code, PolarisError, ResourceKind, Result, Strategy, StrategyResource, User,
     UserGroup,
 };
 use serde_json::{Map, Value, json};
+
+use crate::wire::json::time;
 
 /// A string field of an object, plain or wrapped; absent, null and non-strings are `None`.
 pub fn text(object: &Value, key: &str) -> Option<String> {
@@ -66,10 +67,6 @@ pub fn ids(object: Option<&Value>, key: &str) -> Result<BTreeSet<String>> {
             format!("{key} must be an array"),
         )),
     }
-}
-
-fn time(ms: i64) -> Value {
-    format_millis(ms).map_or(Value::Null, Value::String)
 }
 
 /// A user as listed (no password, no token).

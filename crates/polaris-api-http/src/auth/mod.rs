@@ -7,6 +7,7 @@ mod json;
 mod routes;
 mod strategies;
 pub mod table;
+mod tokens;
 mod users;
 
 pub use routes::routes;

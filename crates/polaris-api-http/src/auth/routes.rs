@@ -4,23 +4,26 @@
 
 use std::future::Future;
 
+use axum::Router;
 use axum::body::Body;
+use axum::extract::FromRequestParts;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Extension, Router};
-use polaris_auth::Operator;
+use polaris_auth::{Auth, Operator};
 use polaris_types::{Code, PolarisError, Result};
 use serde_json::{Value, json};
 
 use super::json::{required_text, text};
+use super::tokens::{self, Principal};
 use super::{groups, strategies, users};
 use crate::AppState;
+use crate::batch::answer_each;
 use crate::body::{Query, read_body};
-use crate::reply::{BatchReply, BatchRule, Reply, query_error, query_reply};
+use crate::reply::{BatchReply, BatchRule, Reply, query_error};
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let router = Router::new()
         .route("/core/v1/auth/status", get(status))
         .route("/core/v1/user/login", post(login))
         .route(
@@ -30,12 +33,6 @@ pub fn routes() -> Router<AppState> {
         .route("/core/v1/users/delete", post(users::delete_users))
         .route("/core/v1/user", put(users::update_user))
         .route("/core/v1/user/password", put(users::update_password))
-        .route("/core/v1/user/token", get(users::user_token))
-        .route("/core/v1/user/token/status", put(users::user_token_status))
-        .route(
-            "/core/v1/user/token/refresh",
-            put(users::user_token_refresh),
-        )
         .route("/core/v1/usergroup", post(groups::create_group))
         .route(
             "/core/v1/usergroups",
@@ -43,15 +40,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/core/v1/usergroups/delete", post(groups::delete_groups))
         .route("/core/v1/usergroup/detail", get(groups::group_detail))
-        .route("/core/v1/usergroup/token", get(groups::group_token))
-        .route(
-            "/core/v1/usergroup/token/status",
-            put(groups::group_token_status),
-        )
-        .route(
-            "/core/v1/usergroup/token/refresh",
-            put(groups::group_token_refresh),
-        )
         .route("/core/v1/auth/strategy", post(strategies::create_strategy))
         .route(
             "/core/v1/auth/strategy/detail",
@@ -68,13 +56,49 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/core/v1/auth/principal/resources",
             get(strategies::principal_resources),
-        )
+        );
+    let router = tokens::routes(router, "/core/v1/user", Principal::User);
+    tokens::routes(router, "/core/v1/usergroup", Principal::Group)
 }
 
-pub(super) type Caller = Option<Extension<Operator>>;
+/// What an auth handler works with: the server state and the caller the enforcement layer
+/// established (anonymous when the request was not checked).
+#[derive(Clone)]
+pub(super) struct Console {
+    pub state: AppState,
+    pub op: Operator,
+}
 
-pub(super) fn operator(caller: Caller) -> Operator {
-    caller.map_or(Operator::Anonymous, |Extension(op)| op)
+impl Console {
+    pub fn auth(&self) -> &Auth {
+        &self.state.auth
+    }
+}
+
+impl FromRequestParts<AppState> for Console {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let op = parts.extensions.get::<Operator>().cloned();
+        Ok(Console {
+            state: state.clone(),
+            op: op.unwrap_or(Operator::Anonymous),
+        })
+    }
+}
+
+/// The refusal of a list query with keys outside `allowed`, if any.
+pub(super) fn refuse_keys(query: &Query, allowed: &[&str]) -> Option<Response> {
+    let checked = query.check_keys(allowed, allowed);
+    checked.err().map(|err| query_error(&err))
+}
+
+/// `id` filters: no or an empty value matches.
+pub(super) fn id_matches(filter: Option<&str>, id: &str) -> bool {
+    filter.is_none_or(|f| f.is_empty() || f == id)
 }
 
 pub(super) async fn object(body: Body) -> Result<Value> {
@@ -125,11 +149,11 @@ where
         Ok(items) => items,
         Err(response) => return response,
     };
-    let mut batch = BatchReply::new(BatchRule::HighestFailure);
-    for item in items {
-        batch.push(each(item).await.unwrap_or_else(Reply::from));
-    }
-    batch.into_response()
+    answer_each(items, BatchRule::HighestFailure, |item| {
+        let reply = each(item);
+        async move { reply.await.unwrap_or_else(Reply::from) }
+    })
+    .await
 }
 
 /// A batch of `{id}` deletions; each reply echoes the id under `field`, and an item without an id
@@ -160,42 +184,6 @@ where
         }
     })
     .await
-}
-
-/// Applies `offset`/`limit` (at most 100) to a listing.
-pub(super) fn page(query: &Query, items: Vec<Value>, field: &str) -> Response {
-    let offset = match query.number("offset") {
-        Ok(n) => n.unwrap_or(0),
-        Err(err) => return query_error(&err),
-    };
-    let limit = match query.number("limit") {
-        Ok(n) => n.unwrap_or(100).min(100),
-        Err(err) => return query_error(&err),
-    };
-    let amount = items.len();
-    let items = items.into_iter().skip(offset).take(limit).collect();
-    query_reply(field, amount, items)
-}
-
-/// `name` filters accept a trailing `*` as a prefix match, as officially.
-pub(super) fn name_matches(filter: Option<&str>, name: &str) -> bool {
-    match filter {
-        None | Some("") => true,
-        Some(f) => match f.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => name == f,
-        },
-    }
-}
-
-pub(super) fn check_keys(query: &Query, allowed: &[&str]) -> Result<()> {
-    match query.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        Some((k, _)) => Err(PolarisError::new(
-            Code::InvalidParameter,
-            format!("{k} is not allowed"),
-        )),
-        None => Ok(()),
-    }
 }
 
 async fn status(State(state): State<AppState>) -> Response {

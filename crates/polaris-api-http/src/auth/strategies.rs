@@ -1,19 +1,17 @@
 //! `/core/v1/auth/strateg(y|ies)` and `/core/v1/auth/principal/resources`.
 
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use polaris_auth::{Auth, StrategySpec, StrategyUpdate};
 use polaris_types::{AuthAction, Code, PolarisError};
 use serde_json::{Value, json};
 
 use super::json::{action, ids, required_text, resources, resources_out, strategy_out, text};
-use super::routes::{
-    Caller, check_keys, delete_each, each_item, name_matches, object, operator, page, reply,
-};
+use super::routes::{Console, delete_each, each_item, id_matches, object, refuse_keys, reply};
 use crate::AppState;
 use crate::body::Query;
-use crate::reply::{Reply, query_error};
+use crate::listing::{page_of, prefix_or_exact};
+use crate::reply::Reply;
 
 /// Fills in the namespace and name of service and config group entries the console names by
 /// their id only, so that strategies match requests, which name resources by namespace and name.
@@ -66,119 +64,91 @@ fn principal_name(auth: &Auth) -> impl Fn(&str) -> String {
     }
 }
 
-pub(super) async fn create_strategy(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    reply(
-        async {
-            let req = object(body).await?;
-            let principals = req.get("principals");
-            let spec = StrategySpec {
-                name: required_text(&req, "name")?,
-                comment: required_text(&req, "comment")?,
-                action: action(&req)?.unwrap_or(AuthAction::ReadWrite),
-                users: ids(principals, "users")?,
-                groups: ids(principals, "groups")?,
-                resources: resolve_ids(&state, resources(req.get("resources"))?),
-            };
-            let strategy = state.auth.create_strategy(&operator(caller), spec).await?;
-            Ok(Reply::ok().with(
-                "authStrategy",
-                strategy_out(&strategy, principal_name(&state.auth)),
-            ))
-        }
-        .await,
-    )
+pub(super) async fn create_strategy(c: Console, body: Body) -> Response {
+    let result = async {
+        let req = object(body).await?;
+        let principals = req.get("principals");
+        let spec = StrategySpec {
+            name: required_text(&req, "name")?,
+            comment: required_text(&req, "comment")?,
+            action: action(&req)?.unwrap_or(AuthAction::ReadWrite),
+            users: ids(principals, "users")?,
+            groups: ids(principals, "groups")?,
+            resources: resolve_ids(&c.state, resources(req.get("resources"))?),
+        };
+        let strategy = c.auth().create_strategy(&c.op, spec).await?;
+        let out = strategy_out(&strategy, principal_name(c.auth()));
+        Ok(Reply::ok().with("authStrategy", out))
+    };
+    reply(result.await)
 }
 
-pub(super) async fn strategy_detail(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = Query::parse(raw.as_deref());
+pub(super) async fn strategy_detail(c: Console, query: Query) -> Response {
     reply((|| {
-        let strategy = state
-            .auth
-            .strategy(&operator(caller), query.get("id").unwrap_or_default())?;
-        Ok(Reply::ok().with(
-            "authStrategy",
-            strategy_out(&strategy, principal_name(&state.auth)),
-        ))
+        let id = query.get("id").unwrap_or_default();
+        let strategy = c.auth().strategy(&c.op, id)?;
+        let out = strategy_out(&strategy, principal_name(c.auth()));
+        Ok(Reply::ok().with("authStrategy", out))
     })())
 }
 
-pub(super) async fn update_strategies(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    let op = operator(caller);
+pub(super) async fn update_strategies(c: Console, body: Body) -> Response {
     each_item(body, |item| {
-        let (state, op) = (state.clone(), op.clone());
+        let c = c.clone();
         async move {
+            let (add, remove) = (item.get("add_principals"), item.get("remove_principals"));
             let update = StrategyUpdate {
                 id: required_text(&item, "id")?,
                 comment: text(&item, "comment"),
                 action: action(&item)?,
-                add_users: ids(item.get("add_principals"), "users")?,
-                add_groups: ids(item.get("add_principals"), "groups")?,
-                remove_users: ids(item.get("remove_principals"), "users")?,
-                remove_groups: ids(item.get("remove_principals"), "groups")?,
-                add_resources: resolve_ids(&state, resources(item.get("add_resources"))?),
-                remove_resources: resolve_ids(&state, resources(item.get("remove_resources"))?),
+                add_users: ids(add, "users")?,
+                add_groups: ids(add, "groups")?,
+                remove_users: ids(remove, "users")?,
+                remove_groups: ids(remove, "groups")?,
+                add_resources: resolve_ids(&c.state, resources(item.get("add_resources"))?),
+                remove_resources: resolve_ids(&c.state, resources(item.get("remove_resources"))?),
             };
-            let strategy = state.auth.update_strategy(&op, update).await?;
+            let strategy = c.auth().update_strategy(&c.op, update).await?;
             Ok(Reply::ok().with("authStrategy", json!({ "id": strategy.id })))
         }
     })
     .await
 }
 
-pub(super) async fn list_strategies(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = Query::parse(raw.as_deref());
-    let allowed = [
-        "id",
-        "name",
-        "owner",
-        "principal_id",
-        "principal_type",
-        "res_id",
-        "res_type",
-        "default",
-        "show_detail",
-        "offset",
-        "limit",
-    ];
-    if let Err(err) = check_keys(&query, &allowed) {
-        return query_error(&err);
+const LIST_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "owner",
+    "principal_id",
+    "principal_type",
+    "res_id",
+    "res_type",
+    "default",
+    "show_detail",
+    "offset",
+    "limit",
+];
+
+pub(super) async fn list_strategies(c: Console, query: Query) -> Response {
+    if let Some(refused) = refuse_keys(&query, LIST_KEYS) {
+        return refused;
     }
     let detail = query.boolean("show_detail").unwrap_or(false);
-    let names = principal_name(&state.auth);
-    let items = state
-        .auth
-        .strategies(&operator(caller))
+    let names = principal_name(c.auth());
+    let (principal, default) = (query.get("principal_id"), query.boolean("default"));
+    let resource = query.get("res_id");
+    let items = c
+        .auth()
+        .strategies(&c.op)
         .into_iter()
-        .filter(|s| query.get("id").is_none_or(|id| id.is_empty() || s.id == id))
-        .filter(|s| name_matches(query.get("name"), &s.name))
+        .filter(|s| id_matches(query.get("id"), &s.id))
+        .filter(|s| prefix_or_exact(&s.name, query.get("name")))
         .filter(|s| {
-            query
-                .get("principal_id")
-                .is_none_or(|p| p.is_empty() || s.users.contains(p) || s.groups.contains(p))
+            principal.is_none_or(|p| p.is_empty() || s.users.contains(p) || s.groups.contains(p))
         })
+        .filter(|s| default.is_none_or(|d| s.default_strategy == d))
         .filter(|s| {
-            query
-                .boolean("default")
-                .is_none_or(|d| s.default_strategy == d)
-        })
-        .filter(|s| {
-            query.get("res_id").is_none_or(|r| {
+            resource.is_none_or(|r| {
                 r.is_empty() || s.resources.iter().any(|e| e.id == r || e.name == r)
             })
         })
@@ -191,28 +161,18 @@ pub(super) async fn list_strategies(
             out
         })
         .collect();
-    page(&query, items, "authStrategies")
+    page_of(&query, items, "authStrategies")
 }
 
-pub(super) async fn delete_strategies(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    let op = operator(caller);
+pub(super) async fn delete_strategies(c: Console, body: Body) -> Response {
     delete_each(body, "authStrategy", Code::InvalidAuthStrategyId, |id| {
-        let (auth, op) = (state.auth.clone(), op.clone());
-        async move { auth.delete_strategy(&op, &id).await }
+        let c = c.clone();
+        async move { c.auth().delete_strategy(&c.op, &id).await }
     })
     .await
 }
 
-pub(super) async fn principal_resources(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = Query::parse(raw.as_deref());
+pub(super) async fn principal_resources(c: Console, query: Query) -> Response {
     reply((|| {
         let id = query.get("principal_id").unwrap_or_default();
         let group = match query.get("principal_type").unwrap_or("user") {
@@ -225,9 +185,7 @@ pub(super) async fn principal_resources(
                 ));
             }
         };
-        let set = state
-            .auth
-            .principal_resources(&operator(caller), id, group)?;
+        let set = c.auth().principal_resources(&c.op, id, group)?;
         Ok(Reply::ok().with("resources", resources_out("", &set)))
     })())
 }

@@ -241,19 +241,7 @@ mod tests {
     /// The documented table is the code's table (`UPDATE_DOCS=1` rewrites it).
     #[test]
     fn the_documented_table_is_the_enforced_one() {
-        let doc = std::fs::read_to_string(DOC).expect("docs/wire/auth.md");
-        let start = doc.find(BEGIN).expect("table start marker") + BEGIN.len();
-        let end = doc.find(END).expect("table end marker");
-        if std::env::var_os("UPDATE_DOCS").is_some() {
-            let updated = format!("{}{}{}", &doc[..start], markdown(), &doc[end..]);
-            std::fs::write(DOC, updated).expect("write docs");
-            return;
-        }
-        assert_eq!(
-            &doc[start..end],
-            markdown(),
-            "run with UPDATE_DOCS=1 to regenerate"
-        );
+        polaris_testkit::docs::check_generated_section(DOC, BEGIN, END, &markdown());
     }
 
     #[test]

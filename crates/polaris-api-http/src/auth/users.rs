@@ -1,79 +1,55 @@
-//! `/core/v1/users`, `/core/v1/user`: accounts, passwords and user tokens.
+//! `/core/v1/users`, `/core/v1/user`: accounts and passwords (tokens are in `tokens.rs`).
 
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use polaris_auth::{UserSpec, UserUpdate};
-use polaris_types::{Code, PolarisError};
+use polaris_types::Code;
 use serde_json::json;
 
-use super::json::{boolean, required_text, text, user_out, user_token_out};
-use super::routes::{
-    Caller, check_keys, delete_each, each_item, name_matches, object, operator, page, reply,
-    with_id,
-};
-use crate::AppState;
+use super::json::{required_text, text, user_out};
+use super::routes::{Console, delete_each, each_item, id_matches, object, refuse_keys, reply};
 use crate::body::Query;
+use crate::listing::{page_of, prefix_or_exact};
 use crate::reply::{Reply, query_error};
 
-pub(super) async fn list_users(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = Query::parse(raw.as_deref());
-    let allowed = [
-        "id",
-        "name",
-        "owner",
-        "source",
-        "offset",
-        "limit",
-        "group_id",
-        "hide_admin",
-    ];
-    if let Err(err) = check_keys(&query, &allowed) {
-        return query_error(&err);
+const LIST_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "owner",
+    "source",
+    "offset",
+    "limit",
+    "group_id",
+    "hide_admin",
+];
+
+pub(super) async fn list_users(c: Console, query: Query) -> Response {
+    if let Some(refused) = refuse_keys(&query, LIST_KEYS) {
+        return refused;
     }
-    let op = operator(caller);
-    let auth = &state.auth;
-    let group = query
-        .get("group_id")
-        .filter(|g| !g.is_empty())
-        .map(|g| auth.group(&op, g));
-    let group = match group.transpose() {
+    let group = query.get("group_id").filter(|g| !g.is_empty());
+    let group = match group.map(|g| c.auth().group(&c.op, g)).transpose() {
         Ok(group) => group,
         Err(err) => return query_error(&err),
     };
-    let items = auth
-        .users(&op)
+    let (owner, source) = (query.get("owner"), query.get("source"));
+    let items = c
+        .auth()
+        .users(&c.op)
         .into_iter()
-        .filter(|u| query.get("id").is_none_or(|id| id.is_empty() || u.id == id))
-        .filter(|u| name_matches(query.get("name"), &u.name))
-        .filter(|u| {
-            query
-                .get("owner")
-                .is_none_or(|o| o.is_empty() || u.owner == o || u.id == o)
-        })
-        .filter(|u| {
-            query
-                .get("source")
-                .is_none_or(|s| s.is_empty() || u.source == s)
-        })
+        .filter(|u| id_matches(query.get("id"), &u.id))
+        .filter(|u| prefix_or_exact(&u.name, query.get("name")))
+        .filter(|u| owner.is_none_or(|o| o.is_empty() || u.owner == o || u.id == o))
+        .filter(|u| id_matches(source, &u.source))
         .filter(|u| group.as_ref().is_none_or(|g| g.user_ids.contains(&u.id)))
         .map(|u| user_out(&u))
         .collect();
-    page(&query, items, "users")
+    page_of(&query, items, "users")
 }
 
-pub(super) async fn create_users(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    let op = operator(caller);
+pub(super) async fn create_users(c: Console, body: Body) -> Response {
     each_item(body, |item| {
-        let (auth, op) = (state.auth.clone(), op.clone());
+        let c = c.clone();
         async move {
             let spec = UserSpec {
                 name: required_text(&item, "name")?,
@@ -83,7 +59,7 @@ pub(super) async fn create_users(
                 email: required_text(&item, "email")?,
                 source: required_text(&item, "source")?,
             };
-            let user = auth.create_user(&op, spec).await?;
+            let user = c.auth().create_user(&c.op, spec).await?;
             let created = json!({ "id": user.id, "name": user.name, "owner": "" });
             Ok(Reply::ok().with("user", created))
         }
@@ -91,115 +67,39 @@ pub(super) async fn create_users(
     .await
 }
 
-pub(super) async fn delete_users(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    let op = operator(caller);
+pub(super) async fn delete_users(c: Console, body: Body) -> Response {
     delete_each(body, "user", Code::InvalidUserId, |id| {
-        let (auth, op) = (state.auth.clone(), op.clone());
-        async move { auth.delete_user(&op, &id).await }
+        let c = c.clone();
+        async move { c.auth().delete_user(&c.op, &id).await }
     })
     .await
 }
 
-pub(super) async fn update_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    reply(
-        async {
-            let req = object(body).await?;
-            let update = UserUpdate {
-                id: required_text(&req, "id")?,
-                comment: text(&req, "comment"),
-                mobile: text(&req, "mobile"),
-                email: text(&req, "email"),
-            };
-            let user = state.auth.update_user(&operator(caller), update).await?;
-            Ok(Reply::ok().with("user", user_out(&user)))
-        }
-        .await,
-    )
-}
-
-pub(super) async fn update_password(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    reply(
-        async {
-            let req = object(body).await?;
-            let id = required_text(&req, "id")?;
-            let old = text(&req, "old_password");
-            let new = required_text(&req, "new_password")?;
-            state
-                .auth
-                .update_password(&operator(caller), &id, old.as_deref(), &new)
-                .await?;
-            Ok(Reply::ok())
-        }
-        .await,
-    )
-}
-
-pub(super) async fn user_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = Query::parse(raw.as_deref());
-    let op = operator(caller);
-    reply((|| {
-        let user = match (query.get("id"), query.get("name")) {
-            (Some(id), _) if !id.is_empty() => state.auth.user(&op, id)?,
-            (_, Some(name)) if !name.is_empty() => {
-                state.auth.user_by_name(&op, query.get("owner"), name)?
-            }
-            _ => {
-                return Err(PolarisError::new(
-                    Code::InvalidParameter,
-                    "id or name is required",
-                ));
-            }
+pub(super) async fn update_user(c: Console, body: Body) -> Response {
+    let result = async {
+        let req = object(body).await?;
+        let update = UserUpdate {
+            id: required_text(&req, "id")?,
+            comment: text(&req, "comment"),
+            mobile: text(&req, "mobile"),
+            email: text(&req, "email"),
         };
-        Ok(Reply::ok().with("user", user_token_out(&user)))
-    })())
+        let user = c.auth().update_user(&c.op, update).await?;
+        Ok(Reply::ok().with("user", user_out(&user)))
+    };
+    reply(result.await)
 }
 
-pub(super) async fn user_token_status(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    with_id(body, |id, req| async move {
-        let enable = boolean(&req, "token_enable").unwrap_or(false);
-        let user = state
-            .auth
-            .set_user_token_enabled(&operator(caller), &id, enable)
+pub(super) async fn update_password(c: Console, body: Body) -> Response {
+    let result = async {
+        let req = object(body).await?;
+        let id = required_text(&req, "id")?;
+        let old = text(&req, "old_password");
+        let new = required_text(&req, "new_password")?;
+        let auth = c.auth();
+        auth.update_password(&c.op, &id, old.as_deref(), &new)
             .await?;
-        Ok(Reply::ok().with(
-            "user",
-            json!({ "id": user.id, "token_enable": user.token_enable }),
-        ))
-    })
-    .await
-}
-
-pub(super) async fn user_token_refresh(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Body,
-) -> Response {
-    with_id(body, |id, _| async move {
-        let user = state
-            .auth
-            .refresh_user_token(&operator(caller), &id)
-            .await?;
-        Ok(Reply::ok().with("user", user_token_out(&user)))
-    })
-    .await
+        Ok(Reply::ok())
+    };
+    reply(result.await)
 }

@@ -184,10 +184,7 @@ fn label_out(label: &GrayLabel) -> v1::ClientLabel {
 
 /// A `ClientLabel` as the domain's beta label (checked by `polaris_config::client`).
 pub(crate) fn beta_label(label: &v1::ClientLabel) -> BetaLabel {
-    let value = label.value.clone().unwrap_or_default();
-    BetaLabel {
-        key: label.key.clone(),
-        match_type: value.r#type,
-        value: value.value.unwrap_or_default(),
-    }
+    let value = label.value.as_ref();
+    let text = value.and_then(|v| v.value.as_deref());
+    BetaLabel::new(&label.key, value.map(|v| v.r#type), text)
 }

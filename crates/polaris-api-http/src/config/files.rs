@@ -10,7 +10,7 @@ use polaris_proto::v1;
 use polaris_types::{Code, ConfigFileKey, PolarisError, Result};
 
 use super::convert::{file_json, tags_in};
-use super::{PREFIX, cut, page, query_error, query_reply, read_many, read_one, text, wildcard};
+use super::{PREFIX, page, query_error, query_reply, read_many, read_one, text, wildcard};
 use crate::AppState;
 use crate::auth::guard::Visibility;
 use crate::body::Query;
@@ -191,7 +191,9 @@ async fn search(
         .collect();
     files.sort_by_key(|f| std::cmp::Reverse(f.id));
     let total = files.len();
-    let items = cut(files, paging)
+    let items = paging
+        .apply(files)
+        .items
         .iter()
         .map(|f| file_json(f, &snapshot))
         .collect();

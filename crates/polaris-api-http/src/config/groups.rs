@@ -11,7 +11,7 @@ use polaris_types::validate::is_valid_name;
 use polaris_types::{Code, PolarisError, Result};
 
 use super::convert::group_json;
-use super::{PREFIX, cut, page, query_error, query_reply, read_one, text, wildcard};
+use super::{PREFIX, page, query_error, query_reply, read_one, text, wildcard};
 use crate::AppState;
 use crate::auth::guard::Visibility;
 use crate::body::Query;
@@ -165,7 +165,9 @@ async fn list(
         groups.reverse();
     }
     let total = groups.len();
-    let items = cut(groups, paging)
+    let items = paging
+        .apply(groups)
+        .items
         .iter()
         .map(|g| group_json(g, snapshot.files_of(&g.namespace, &g.name).count()))
         .collect();

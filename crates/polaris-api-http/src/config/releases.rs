@@ -15,8 +15,8 @@ use serde_json::json;
 use super::convert::{beta_label, history_json, release_json, tags_in};
 use super::groups::check_names;
 use super::{
-    INVALID_MATCH_RULE, PREFIX, batch_reply, cut, page, query_error, query_reply, raw_reply,
-    read_many, read_one, text, wildcard,
+    INVALID_MATCH_RULE, PREFIX, batch_reply, page, query_error, query_reply, raw_reply, read_many,
+    read_one, text, wildcard,
 };
 use crate::AppState;
 use crate::auth::guard::Visibility;
@@ -190,7 +190,9 @@ async fn list(
         releases.reverse();
     }
     let total = releases.len();
-    let items = cut(releases, paging)
+    let items = paging
+        .apply(releases)
+        .items
         .iter()
         .map(|r| release_json(r, false))
         .collect();
@@ -364,7 +366,9 @@ async fn history(
         .cloned()
         .collect();
     let total = entries.len();
-    let items = cut(entries, paging)
+    let items = paging
+        .apply(entries)
+        .items
         .iter()
         .map(|h| history_json(h))
         .collect();

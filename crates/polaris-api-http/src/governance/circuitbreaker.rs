@@ -2,98 +2,65 @@
 //! `v1.CircuitBreakerRule`, replies `data` = Any (governance.md §4).
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::response::Response;
 use axum::routing::{get, post, put};
-use polaris_discovery::rules::{CircuitBreakers, RuleCodec};
+use polaris_discovery::rules::CircuitBreakers;
 use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
-use serde_json::Value;
 
-use super::{
-    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, list_query, listed, page_reply,
-};
+use super::by_id::{self, IdKind, plain_id};
+use super::{ConsoleKind, ListKind, Listed, contains, list};
 use crate::AppState;
-use crate::auth::guard::Visibility;
-use crate::body::{Payload, Query};
-use crate::reply::{Reply, query_error};
+use crate::body::Query;
 
 type C = CircuitBreakers;
-const MISSING_ID: Code = Code::InvalidCircuitBreakerId;
 
 impl ConsoleKind for CircuitBreakers {}
+
+impl IdKind for CircuitBreakers {
+    plain_id!(v1::CircuitBreakerRule);
+
+    const MISSING_ID: Code = Code::InvalidCircuitBreakerId;
+    const NOT_FOUND: Code = Code::NotFoundCircuitBreaker;
+
+    fn enabled(rule: &v1::CircuitBreakerRule) -> bool {
+        rule.enable
+    }
+}
+
+impl ListKind for CircuitBreakers {
+    const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
+    const ALL_OUT_OF_RANGE: bool = true;
+
+    fn filter(query: &Query, base: RuleFilter) -> RuleFilter {
+        RuleFilter {
+            namespace: query.text("namespace"),
+            enable: query.boolean("enable"),
+            ..base
+        }
+    }
+
+    fn keep((_, rule): &Listed<v1::CircuitBreakerRule>, query: &Query) -> bool {
+        matches(rule, query)
+    }
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/naming/v1/circuitbreaker/rules",
-            get(list).post(create).put(update),
+            get(list::<C>)
+                .post(by_id::create::<C>)
+                .put(by_id::update::<C>),
         )
-        .route("/naming/v1/circuitbreaker/rules/delete", post(delete))
-        .route("/naming/v1/circuitbreaker/rules/enable", put(enable))
-}
-
-/// The `{id}`-only payload of update, enable and delete replies.
-fn id_only(id: &str) -> Value {
-    C::echo(&v1::CircuitBreakerRule {
-        id: id.to_string(),
-        ..Default::default()
-    })
-}
-
-async fn create(State(state): State<AppState>, body: Payload) -> Response {
-    super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
-        match super::create::<C>(&state.governance, &rule, None).await {
-            Ok(created) => {
-                let mut out = rule;
-                out.id = created.id.clone();
-                Reply::ok().with("data", C::echo(&out))
-            }
-            Err(refusal) => Reply::error(&refusal.err),
-        }
-    })
-    .await
-}
-
-async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
-        let checked = checks_first(C::check_envelope(&rule), &rule.id, MISSING_ID);
-        let result = match checked {
-            Ok(()) => super::update::<C>(&state.governance, &rule, &rule.id).await,
-            Err(err) => Err(err.into()),
-        };
-        match result {
-            Ok(_) => Reply::ok().with("data", id_only(&rule.id)),
-            Err(refusal) => Reply::error(&refusal.err),
-        }
-    })
-    .await
-}
-
-async fn enable(State(state): State<AppState>, body: Payload) -> Response {
-    super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
-        match super::enable::<C>(&state.governance, &rule.id, MISSING_ID, rule.enable).await {
-            Ok(_) => Reply::ok().with("data", id_only(&rule.id)),
-            Err(err) => Reply::error(&err),
-        }
-    })
-    .await
-}
-
-async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
-        let codes = (MISSING_ID, Code::NotFoundCircuitBreaker);
-        delete_by_id(
-            &state.governance,
-            C::KIND,
-            &rule.id,
-            codes,
-            id_only(&rule.id),
+        .route(
+            "/naming/v1/circuitbreaker/rules/delete",
+            post(by_id::delete::<C>),
         )
-        .await
-    })
-    .await
+        .route(
+            "/naming/v1/circuitbreaker/rules/enable",
+            put(by_id::enable::<C>),
+        )
 }
 
 const LIST_KEYS: &[&str] = &[
@@ -148,28 +115,4 @@ fn matches(rule: &v1::CircuitBreakerRule, query: &Query) -> bool {
         && exact(&dst.namespace, &query.text("dstNamespace"))
         && contains(&method, &query.text("dstMethod"))
         && (levels.is_empty() || levels.contains(&rule.level))
-}
-
-async fn list(
-    State(state): State<AppState>,
-    Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
-        Ok(read) => read,
-        Err(err) => return query_error(&err),
-    };
-    let filter = RuleFilter {
-        visible,
-        id: query.text("id"),
-        namespace: query.text("namespace"),
-        enable: query.boolean("enable"),
-        ..RuleFilter::default()
-    };
-    let items = listed::<C>(&state.governance, &filter)
-        .into_iter()
-        .filter(|(_, out)| matches(out, &query))
-        .map(|(_, out)| C::echo(&out))
-        .collect();
-    page_reply("data", items, page, true)
 }

@@ -2,90 +2,61 @@
 //! `v1.FaultDetectRule`, replies `data` = Any (governance.md §5).
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::response::Response;
 use axum::routing::{get, post};
-use polaris_discovery::rules::{FaultDetectors, RuleCodec};
+use polaris_discovery::rules::FaultDetectors;
 use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
-use serde_json::Value;
 
-use super::{
-    AS_IS, ConsoleKind, checks_first, contains, delete_by_id, list_query, listed, page_reply,
-};
+use super::by_id::{self, IdKind, plain_id};
+use super::{ConsoleKind, ListKind, Listed, contains, list};
 use crate::AppState;
-use crate::auth::guard::Visibility;
-use crate::body::{Payload, Query};
-use crate::reply::{Reply, query_error};
+use crate::body::Query;
 
 type C = FaultDetectors;
-const MISSING_ID: Code = Code::InvalidCircuitBreakerId;
 
 impl ConsoleKind for FaultDetectors {}
+
+impl IdKind for FaultDetectors {
+    plain_id!(v1::FaultDetectRule);
+
+    // The official server refuses an empty fault-detector id with the circuit-breaker code.
+    const MISSING_ID: Code = Code::InvalidCircuitBreakerId;
+    const NOT_FOUND: Code = Code::NotFoundResource;
+    // On update a duplicate name carries `data{id}`.
+    const ECHO_REFUSED_UPDATE: Option<Code> = Some(Code::FaultDetectRuleExisted);
+
+    /// There is no `/enable` for fault detectors.
+    fn enabled(_rule: &v1::FaultDetectRule) -> bool {
+        true
+    }
+}
+
+impl ListKind for FaultDetectors {
+    const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
+    const ALL_OUT_OF_RANGE: bool = true;
+
+    fn filter(query: &Query, base: RuleFilter) -> RuleFilter {
+        RuleFilter {
+            namespace: query.text("namespace"),
+            ..base
+        }
+    }
+
+    fn keep((_, rule): &Listed<v1::FaultDetectRule>, query: &Query) -> bool {
+        matches(rule, query)
+    }
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/naming/v1/faultdetectors",
-            get(list).post(create).put(update),
+            get(list::<C>)
+                .post(by_id::create::<C>)
+                .put(by_id::update::<C>),
         )
-        .route("/naming/v1/faultdetectors/delete", post(delete))
-}
-
-fn id_only(id: &str) -> Value {
-    C::echo(&v1::FaultDetectRule {
-        id: id.to_string(),
-        ..Default::default()
-    })
-}
-
-async fn create(State(state): State<AppState>, body: Payload) -> Response {
-    super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
-        match super::create::<C>(&state.governance, &rule, None).await {
-            Ok(created) => {
-                let mut out = rule;
-                out.id = created.id.clone();
-                Reply::ok().with("data", C::echo(&out))
-            }
-            Err(refusal) => Reply::error(&refusal.err),
-        }
-    })
-    .await
-}
-
-async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
-        let checked = checks_first(C::check_envelope(&rule), &rule.id, MISSING_ID);
-        let result = match checked {
-            Ok(()) => super::update::<C>(&state.governance, &rule, &rule.id).await,
-            Err(err) => Err(err.into()),
-        };
-        match result {
-            Ok(_) => Reply::ok().with("data", id_only(&rule.id)),
-            // On update a duplicate name carries `data{id}`.
-            Err(refusal) if refusal.err.code == Code::FaultDetectRuleExisted => {
-                Reply::error(&refusal.err).with("data", id_only(&rule.id))
-            }
-            Err(refusal) => Reply::error(&refusal.err),
-        }
-    })
-    .await
-}
-
-async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    super::run_batch::<C, _, _>(state, body, AS_IS, |state, rule| async move {
-        let codes = (MISSING_ID, Code::NotFoundResource);
-        delete_by_id(
-            &state.governance,
-            C::KIND,
-            &rule.id,
-            codes,
-            id_only(&rule.id),
-        )
-        .await
-    })
-    .await
+        .route("/naming/v1/faultdetectors/delete", post(by_id::delete::<C>))
 }
 
 const LIST_KEYS: &[&str] = &[
@@ -122,27 +93,4 @@ fn matches(rule: &v1::FaultDetectRule, query: &Query) -> bool {
         && contains(&target.service, &query.text("dstService"))
         && contains(&target.namespace, &query.text("dstNamespace"))
         && contains(&method, &query.text("dstMethod"))
-}
-
-async fn list(
-    State(state): State<AppState>,
-    Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
-        Ok(read) => read,
-        Err(err) => return query_error(&err),
-    };
-    let filter = RuleFilter {
-        visible,
-        id: query.text("id"),
-        namespace: query.text("namespace"),
-        ..RuleFilter::default()
-    };
-    let items = listed::<C>(&state.governance, &filter)
-        .into_iter()
-        .filter(|(_, out)| matches(out, &query))
-        .map(|(_, out)| C::echo(&out))
-        .collect();
-    page_reply("data", items, page, true)
 }

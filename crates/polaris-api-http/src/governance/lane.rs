@@ -3,18 +3,19 @@
 //! keeps them all in `default`, so a group name is unique, as officially.
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use polaris_discovery::rules::{LaneGroups, RuleCodec};
 use polaris_governance::RuleFilter;
+use polaris_proto::v1;
 use polaris_types::{Code, PolarisError, Rule};
 
-use super::{AS_IS, ConsoleKind, listed, page_reply};
+use super::{AS_IS, ConsoleKind, ListKind, Listed, list};
 use crate::AppState;
-use crate::auth::guard::Visibility;
 use crate::body::{Payload, Query};
-use crate::reply::{Reply, query_error};
+use crate::listing::wild_match;
+use crate::reply::Reply;
 
 type C = LaneGroups;
 
@@ -22,7 +23,10 @@ impl ConsoleKind for LaneGroups {}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/naming/v1/lane/groups", get(list).post(create).put(update))
+        .route(
+            "/naming/v1/lane/groups",
+            get(list::<C>).post(create).put(update),
+        )
         .route("/naming/v1/lane/groups/delete", post(delete))
 }
 
@@ -104,19 +108,6 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     .await
 }
 
-/// The official `IsWildMatch`: `*x*` contains, `x*` prefix, `*x` suffix, else equality.
-fn wild_match(name: &str, pattern: &str) -> bool {
-    if pattern.is_empty() || pattern == "*" {
-        return true;
-    }
-    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
-        (Some(rest), Some(_)) => name.contains(rest.trim_end_matches('*')),
-        (None, Some(prefix)) => name.starts_with(prefix),
-        (Some(suffix), None) => name.ends_with(suffix),
-        (None, None) => name == pattern,
-    }
-}
-
 const LIST_KEYS: &[&str] = &[
     "id",
     "name",
@@ -127,45 +118,15 @@ const LIST_KEYS: &[&str] = &[
     "order_type",
 ];
 
-async fn list(
-    State(state): State<AppState>,
-    Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let query = Query::parse(raw.as_deref());
-    if let Err(err) = query.check_keys(LIST_KEYS, LIST_KEYS) {
-        return query_error(&err);
+impl ListKind for LaneGroups {
+    const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
+
+    /// A bad offset or limit is a plain bad request here.
+    fn bad_page(err: PolarisError) -> PolarisError {
+        PolarisError::new(Code::BadRequest, err.detail)
     }
-    let page = match query.page() {
-        Ok(page) => page,
-        // A bad offset or limit is a plain bad request here.
-        Err(err) => return query_error(&PolarisError::new(Code::BadRequest, err.detail)),
-    };
-    let filter = RuleFilter {
-        visible,
-        id: query.text("id"),
-        ..RuleFilter::default()
-    };
-    let name = query.text("name");
-    let items = listed::<C>(&state.governance, &filter)
-        .into_iter()
-        .filter(|(r, _)| wild_match(&r.name, &name))
-        .map(|(_, out)| C::echo(&out))
-        .collect();
-    page_reply("data", items, page, false)
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wild_matches() {
-        assert!(wild_match("lane-a", "lane*"));
-        assert!(wild_match("lane-a", "*-a"));
-        assert!(wild_match("lane-a", "*ne-*"));
-        assert!(wild_match("lane-a", "lane-a"));
-        assert!(!wild_match("lane-a", "lane"));
-        assert!(wild_match("x", ""));
+    fn keep((r, _): &Listed<v1::LaneGroup>, query: &Query) -> bool {
+        wild_match(&r.name, &query.text("name"))
     }
 }

@@ -7,13 +7,16 @@
 //! `polaris_discovery::rules` checks each item with the official codes and turns it into a
 //! [`polaris_governance::RuleSpec`] for [`polaris_governance::Governance`], and the same codec
 //! stamps stored rules for lists (and for Discover). This module holds what the five kinds'
-//! handlers share: the batch runner, codec-driven create, update and enable, delete by id,
-//! listing and paging.
+//! handlers share: the batch runner, codec-driven create, update and enable, and delete by id;
+//! [`by_id`] holds the write handlers of the kinds written by id, [`list`] the one list
+//! handler and its paging.
 
+mod by_id;
 mod circuitbreaker;
 mod faultdetect;
 pub(crate) mod json;
 mod lane;
+mod list;
 mod ratelimit;
 mod routing;
 
@@ -21,17 +24,20 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use polaris_discovery::rules::checks::require_id;
 use polaris_discovery::rules::{Refusal, RuleCodec, Write};
-use polaris_governance::{Governance, RuleFilter};
-use polaris_naming::Page;
+use polaris_governance::Governance;
 use polaris_types::{Code, Result, Rule, RuleKind};
 use serde_json::Value;
 
+pub(crate) use crate::listing::contains;
+pub(crate) use list::{ListKind, Listed, list};
+
 use crate::AppState;
+use crate::batch::answer_each;
 use crate::body::Payload;
-use crate::reply::{BatchReply, BatchRule, Reply, query_reply};
+use crate::reply::{BatchRule, Reply};
 
 /// Every governance route.
 pub fn routes() -> Router<AppState> {
@@ -79,11 +85,7 @@ where
         Ok(items) => items,
         Err(response) => return response,
     };
-    let mut reply = BatchReply::new(BatchRule::Uniform);
-    for item in items {
-        reply.push(each(state.clone(), item).await);
-    }
-    reply.into_response()
+    answer_each(items, BatchRule::Uniform, |item| each(state.clone(), item)).await
 }
 
 /// Checks a new rule with its codec and creates it (with `id` when the client's is kept).
@@ -123,18 +125,6 @@ pub(crate) fn checks_first(envelope: Result<()>, id: &str, missing_id: Code) -> 
     envelope.and_then(|()| require_id(id, missing_id))
 }
 
-/// The stored rules of `C` that pass `filter`, in their console form.
-pub(crate) fn listed<C: RuleCodec>(
-    governance: &Governance,
-    filter: &RuleFilter,
-) -> Vec<(Arc<Rule>, C::Message)> {
-    governance
-        .list(C::KIND, filter)
-        .into_iter()
-        .filter_map(|r| C::console(&r).map(|out| (r, out)))
-        .collect()
-}
-
 /// Deletes a rule by id the way the official server does for circuit breakers and fault
 /// detectors: an empty id is `missing_id`; an unknown id is a success that keeps the `not_found`
 /// text and carries no data; otherwise the reply carries `data` (the `{id}`-only Any echo).
@@ -157,37 +147,6 @@ pub(crate) async fn delete_by_id(
         Ok(()) => Reply::ok().with("data", data),
         Err(err) => Reply::error(&err),
     }
-}
-
-/// `value` contains `needle` (an empty needle matches everything).
-pub(crate) fn contains(value: &str, needle: &str) -> bool {
-    needle.is_empty() || value.contains(needle)
-}
-
-/// Reads a list query, refusing keys outside `keys` and a bad offset or limit with the official
-/// codes.
-pub(crate) fn list_query(raw: Option<&str>, keys: &[&str]) -> Result<(crate::body::Query, Page)> {
-    let query = crate::body::Query::parse(raw);
-    query.check_keys(keys, keys)?;
-    let page = query.page()?;
-    Ok((query, page))
-}
-
-/// Cuts a page out of the matching items and answers a `BatchQueryResponse` under `field`.
-/// With `all_out_of_range` (the boltdb store's quirk for circuit breakers and fault detectors)
-/// `limit=0` or an offset past the end returns every match instead of an empty page.
-pub(crate) fn page_reply(
-    field: &str,
-    items: Vec<Value>,
-    page: Page,
-    all_out_of_range: bool,
-) -> Response {
-    let total = items.len();
-    if all_out_of_range && (page.limit == 0 || page.offset >= total) {
-        return query_reply(field, total, items);
-    }
-    let paged = page.apply(items);
-    query_reply(field, paged.total, paged.items)
 }
 
 #[cfg(test)]

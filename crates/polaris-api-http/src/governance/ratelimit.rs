@@ -2,7 +2,7 @@
 //! under `rateLimit` / `rateLimits` (governance.md §3).
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use polaris_discovery::rules::checks::require_id;
@@ -13,11 +13,11 @@ use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
 use super::json::to_json;
-use super::{AS_IS, ConsoleKind, list_query, listed, page_reply};
+use super::{AS_IS, ConsoleKind, ListKind, Listed, list};
 use crate::AppState;
-use crate::auth::guard::Visibility;
-use crate::body::Payload;
-use crate::reply::{Reply, query_error};
+use crate::body::{Payload, Query};
+use crate::listing::contains_star_stripped;
+use crate::reply::Reply;
 
 type C = RateLimits;
 const MISSING_ID: Code = Code::InvalidRateLimitId;
@@ -31,7 +31,10 @@ impl ConsoleKind for RateLimits {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/naming/v1/ratelimits", get(list).post(create).put(update))
+        .route(
+            "/naming/v1/ratelimits",
+            get(list::<C>).post(create).put(update),
+        )
         .route("/naming/v1/ratelimits/delete", post(delete))
         .route("/naming/v1/ratelimits/enable", put(enable))
 }
@@ -113,35 +116,25 @@ const LIST_KEYS: &[&str] = &[
     "limit",
 ];
 
-async fn list(
-    State(state): State<AppState>,
-    Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
-        Ok(read) => read,
-        Err(err) => return query_error(&err),
-    };
-    // `disable` is read with ParseBool; an unparsable value counts as false.
-    let enable = query
-        .get("disable")
-        .map(|_| !query.boolean("disable").unwrap_or(false));
-    let filter = RuleFilter {
-        visible,
-        id: query.text("id"),
-        namespace: query.text("namespace"),
-        enable,
-        ..RuleFilter::default()
-    };
-    let name = query.text("name");
-    let name = name.strip_suffix('*').unwrap_or(&name);
-    let service = query.text("service");
-    let items = listed::<C>(&state.governance, &filter)
-        .into_iter()
-        .filter(|(r, out)| {
-            r.name.contains(name) && (service.is_empty() || text(&out.service) == service)
-        })
-        .map(|(_, out)| C::echo(&out))
-        .collect();
-    page_reply("rateLimits", items, page, false)
+impl ListKind for RateLimits {
+    const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
+    const LIST_FIELD: &'static str = "rateLimits";
+
+    fn filter(query: &Query, base: RuleFilter) -> RuleFilter {
+        // `disable` is read with ParseBool; an unparsable value counts as false.
+        let enable = query
+            .get("disable")
+            .map(|_| !query.boolean("disable").unwrap_or(false));
+        RuleFilter {
+            namespace: query.text("namespace"),
+            enable,
+            ..base
+        }
+    }
+
+    fn keep((r, out): &Listed<v1::Rule>, query: &Query) -> bool {
+        let service = query.text("service");
+        contains_star_stripped(&r.name, &query.text("name"))
+            && (service.is_empty() || text(&out.service) == service)
+    }
 }

@@ -6,8 +6,8 @@
 //! has update semantics that can never succeed (governance.md §2.5) and clients moved to v2.
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use polaris_discovery::rules::checks::require_id;
 use polaris_discovery::rules::{RULE_CONFIG, Refusal, RoutingRules, RuleCodec, routing_config};
@@ -17,11 +17,12 @@ use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
 use super::json::TYPE_PREFIX;
-use super::{ConsoleKind, Reading, list_query, listed, page_reply};
+use super::{ConsoleKind, ListKind, Listed, Reading, list};
 use crate::AppState;
-use crate::auth::guard::Visibility;
+use crate::batch::run_batch;
 use crate::body::{Payload, Query};
-use crate::reply::{BatchReply, BatchRule, Reply, query_error};
+use crate::listing::contains_or_exact;
+use crate::reply::{BatchRule, Reply, query_error};
 
 type C = RoutingRules;
 const MISSING_ID: Code = Code::InvalidRoutingId;
@@ -32,7 +33,10 @@ impl ConsoleKind for RoutingRules {}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/naming/v2/routings", get(list).post(create).put(update))
+        .route(
+            "/naming/v2/routings",
+            get(list::<C>).post(create).put(update),
+        )
         .route("/naming/v2/routings/delete", post(delete))
         .route("/naming/v2/routings/enable", put(enable))
         .route(
@@ -133,15 +137,8 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
 
 /// Legacy v1 writes: every item is refused, as on the official `main` branch.
 async fn deprecated(body: Payload) -> Response {
-    let items = match crate::console_namespaces::decode_batch::<Value>(body).await {
-        Ok(items) => items,
-        Err(response) => return response,
-    };
-    let mut reply = BatchReply::new(BatchRule::Uniform);
-    for _ in items {
-        reply.push(Reply::from(deprecation()));
-    }
-    reply.into_response()
+    let refuse = |_: Value| async { Reply::from(deprecation()) };
+    run_batch(body, BatchRule::Uniform, refuse).await
 }
 
 async fn deprecated_list() -> Response {
@@ -171,13 +168,11 @@ const LIST_KEYS: &[&str] = &[
 /// One side of a service filter: a value ending in `*` is a substring match after the `*` is
 /// stripped (`wildcard`), otherwise exact; an empty value matches anything.
 fn side_matches(value: &str, filter: &str, wildcard: bool) -> bool {
-    match filter.strip_suffix('*') {
-        _ if filter.is_empty() => true,
-        // Official bug kept: for destinations a wildcard still needs equality after stripping.
-        Some(stripped) if wildcard => value.contains(stripped),
-        Some(stripped) => value == stripped,
-        None => value == filter,
+    if wildcard {
+        return contains_or_exact(value, filter);
     }
+    // Official bug kept: for destinations a wildcard still needs equality after stripping.
+    filter.is_empty() || value == filter.strip_suffix('*').unwrap_or(filter)
 }
 
 fn source_matches(s: &v1::SourceService, svc: &str, ns: &str) -> bool {
@@ -224,35 +219,26 @@ fn services_match(cfg: &v1::RuleRoutingConfig, query: &Query) -> bool {
     })
 }
 
-async fn list(
-    State(state): State<AppState>,
-    Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let (query, page) = match list_query(raw.as_deref(), LIST_KEYS) {
-        Ok(read) => read,
-        Err(err) => return query_error(&err),
-    };
-    let name = query.text("name");
-    let filter = RuleFilter {
-        visible,
-        id: query.text("id"),
-        enable: query.boolean("enable"),
-        ..RuleFilter::default()
-    };
-    let mut found: Vec<_> = listed::<C>(&state.governance, &filter)
-        .into_iter()
-        .filter(|(r, _)| match name.strip_suffix('*') {
-            Some(part) => r.name.contains(part),
-            None => name.is_empty() || r.name == name,
-        })
-        .filter(|(r, _)| services_match(&routing_config(r).unwrap_or_default(), &query))
-        .collect();
-    if query.get("order_field") == Some("priority") {
-        found.sort_by(|a, b| (a.0.priority, &a.0.id).cmp(&(b.0.priority, &b.0.id)));
+impl ListKind for RoutingRules {
+    const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
+
+    fn filter(query: &Query, base: RuleFilter) -> RuleFilter {
+        RuleFilter {
+            enable: query.boolean("enable"),
+            ..base
+        }
     }
-    let items = found.iter().map(|(_, out)| C::echo(out)).collect();
-    page_reply("data", items, page, false)
+
+    fn keep((r, _): &Listed<v1::RouteRule>, query: &Query) -> bool {
+        contains_or_exact(&r.name, &query.text("name"))
+            && services_match(&routing_config(r).unwrap_or_default(), query)
+    }
+
+    fn order(found: &mut [Listed<v1::RouteRule>], query: &Query) {
+        if query.get("order_field") == Some("priority") {
+            found.sort_by(|a, b| (a.0.priority, &a.0.id).cmp(&(b.0.priority, &b.0.id)));
+        }
+    }
 }
 
 #[cfg(test)]

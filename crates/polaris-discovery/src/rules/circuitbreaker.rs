@@ -9,7 +9,7 @@ use prost::Message;
 use super::checks::{
     add_target, callee_target, check_count, check_envelope, check_match, namespace_or_default,
 };
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, etime, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, decoded, etime, rule_spec, time};
 
 /// The circuit-breaker codec.
 pub struct CircuitBreakers;
@@ -63,14 +63,7 @@ fn check_matches(rule: &v1::CircuitBreakerRule) -> polaris_types::Result<()> {
 }
 
 impl RuleCodec for CircuitBreakers {
-    type Message = v1::CircuitBreakerRule;
-    const KIND: RuleKind = RuleKind::CircuitBreaker;
-    const MESSAGE: &'static str = "v1.CircuitBreakerRule";
-    type Stored = v1::CircuitBreakerRule;
-
-    fn decode(body: &[u8]) -> Option<v1::CircuitBreakerRule> {
-        v1::CircuitBreakerRule::decode(body).ok()
-    }
+    stored_as_message!(CircuitBreakerRule, RuleKind::CircuitBreaker);
 
     fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
         Self::check_envelope(rule)?;
@@ -89,17 +82,13 @@ impl RuleCodec for CircuitBreakers {
         );
         let mut stored = rule.clone();
         stored.namespace = namespace.clone();
-        Ok(RuleSpec {
-            kind: Self::KIND,
-            id,
-            name: rule.name.clone(),
-            namespace,
-            enable: rule.enable,
-            priority: rule.priority,
-            description: rule.description.clone(),
-            targets,
-            body: stored.encode_to_vec(),
-        })
+        let envelope = (
+            rule.name.as_str(),
+            rule.enable,
+            rule.priority,
+            rule.description.as_str(),
+        );
+        Ok(rule_spec::<Self>(id, namespace, envelope, targets, &stored))
     }
 
     fn console(rule: &Rule) -> Option<Self::Message> {

@@ -9,7 +9,7 @@ use prost::Message;
 use super::checks::{
     callee_target, check_count, check_envelope, check_match, namespace_or_default,
 };
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, decoded, rule_spec, time};
 
 /// The fault-detector codec.
 pub struct FaultDetectors;
@@ -50,14 +50,7 @@ fn check_matches(rule: &v1::FaultDetectRule) -> polaris_types::Result<()> {
 }
 
 impl RuleCodec for FaultDetectors {
-    type Message = v1::FaultDetectRule;
-    const KIND: RuleKind = RuleKind::FaultDetector;
-    const MESSAGE: &'static str = "v1.FaultDetectRule";
-    type Stored = v1::FaultDetectRule;
-
-    fn decode(body: &[u8]) -> Option<v1::FaultDetectRule> {
-        v1::FaultDetectRule::decode(body).ok()
-    }
+    stored_as_message!(FaultDetectRule, RuleKind::FaultDetector);
 
     fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
         Self::check_envelope(rule)?;
@@ -68,17 +61,13 @@ impl RuleCodec for FaultDetectors {
         callee_target(&mut targets, &target.namespace, &target.service);
         let mut stored = rule.clone();
         stored.namespace = namespace.clone();
-        Ok(RuleSpec {
-            kind: Self::KIND,
-            id,
-            name: rule.name.clone(),
-            namespace,
-            enable: true,
-            priority: rule.priority,
-            description: rule.description.clone(),
-            targets,
-            body: stored.encode_to_vec(),
-        })
+        let envelope = (
+            rule.name.as_str(),
+            true,
+            rule.priority,
+            rule.description.as_str(),
+        );
+        Ok(rule_spec::<Self>(id, namespace, envelope, targets, &stored))
     }
 
     fn console(rule: &Rule) -> Option<Self::Message> {

@@ -8,7 +8,7 @@ use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, TargetRole};
 use prost::Message;
 
 use super::checks::{add_target, check_count, check_match};
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, decoded, rule_spec, time};
 
 const NAMESPACE: &str = "default";
 const MAX_LANE_RULES: usize = 100;
@@ -86,14 +86,7 @@ impl LaneGroups {
 }
 
 impl RuleCodec for LaneGroups {
-    type Message = v1::LaneGroup;
-    const KIND: RuleKind = RuleKind::Lane;
-    const MESSAGE: &'static str = "v1.LaneGroup";
-    type Stored = v1::LaneGroup;
-
-    fn decode(body: &[u8]) -> Option<v1::LaneGroup> {
-        v1::LaneGroup::decode(body).ok()
-    }
+    stored_as_message!(LaneGroup, RuleKind::Lane);
 
     fn spec(group: &v1::LaneGroup, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
         Self::check(group)?;
@@ -104,17 +97,14 @@ impl RuleCodec for LaneGroups {
         for s in lane_selectors(group) {
             add_target(&mut targets, &s.namespace, &s.service, TargetRole::Caller);
         }
-        Ok(RuleSpec {
-            kind: Self::KIND,
+        let envelope = (group.name.as_str(), true, 0, group.description.as_str());
+        Ok(rule_spec::<Self>(
             id,
-            name: group.name.clone(),
-            namespace: NAMESPACE.to_string(),
-            enable: true,
-            priority: 0,
-            description: group.description.clone(),
+            NAMESPACE.to_string(),
+            envelope,
             targets,
-            body: group.encode_to_vec(),
-        })
+            group,
+        ))
     }
 
     fn console(rule: &Rule) -> Option<v1::LaneGroup> {

@@ -7,6 +7,22 @@
 //! Discover delivers ROUTING (v2 rules in the v1 inbound/outbound shape the SDKs read),
 //! RATE_LIMIT, CIRCUIT_BREAKER, FAULT_DETECTOR and LANE ([`payload`]).
 
+/// The associated items of a codec whose stored body is its message `v1::$message`: the message,
+/// the kind, the package-qualified name (made from the type's name, so the two cannot differ)
+/// and the decoder.
+macro_rules! stored_as_message {
+    ($message:ident, $kind:expr) => {
+        type Message = v1::$message;
+        const KIND: RuleKind = $kind;
+        const MESSAGE: &'static str = concat!("v1.", stringify!($message));
+        type Stored = v1::$message;
+
+        fn decode(body: &[u8]) -> Option<v1::$message> {
+            v1::$message::decode(body).ok()
+        }
+    };
+}
+
 pub mod checks;
 mod circuitbreaker;
 mod faultdetect;
@@ -72,6 +88,29 @@ pub trait RuleCodec: Send + Sync + 'static {
 
     /// The stored rule as the console lists it: its body with the envelope stamped in.
     fn console(rule: &Rule) -> Option<Self::Message>;
+}
+
+/// The domain's spec of a rule of `C`: its id on updates, its namespace, the envelope its
+/// message carries (`name`, `enable`, `priority`, `description`), the services it names and its
+/// stored body.
+pub(crate) fn rule_spec<C: RuleCodec>(
+    id: Option<String>,
+    namespace: String,
+    (name, enable, priority, description): (&str, bool, u32, &str),
+    targets: Vec<polaris_types::RuleTarget>,
+    body: &impl prost::Message,
+) -> RuleSpec {
+    RuleSpec {
+        kind: C::KIND,
+        id,
+        name: name.to_string(),
+        namespace,
+        enable,
+        priority,
+        description: description.to_string(),
+        targets,
+        body: body.encode_to_vec(),
+    }
 }
 
 /// The stored body of `rule` as `C` decodes it, at most once per revision. `None` (and an error

@@ -9,7 +9,7 @@ use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, ServiceKey, Targ
 use prost::Message;
 
 use super::checks::{add_target, check_count, check_match, runes};
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, etime, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, decoded, etime, rule_spec, time};
 
 /// The largest `google.protobuf.Duration`, in seconds (10,000 years).
 const MAX_DURATION_SECS: i64 = 315_576_000_000;
@@ -68,14 +68,7 @@ fn check_matches(rule: &v1::Rule) -> Result<()> {
 }
 
 impl RuleCodec for RateLimits {
-    type Message = v1::Rule;
-    const KIND: RuleKind = RuleKind::RateLimit;
-    const MESSAGE: &'static str = "v1.Rule";
-    type Stored = v1::Rule;
-
-    fn decode(body: &[u8]) -> Option<v1::Rule> {
-        v1::Rule::decode(body).ok()
-    }
+    stored_as_message!(Rule, RuleKind::RateLimit);
 
     /// A create also checks namespace and service against the name pattern.
     fn spec(rule: &v1::Rule, id: Option<String>, write: Write) -> Result<RuleSpec, Refusal> {
@@ -98,17 +91,19 @@ impl RuleCodec for RateLimits {
         stored.id = None;
         // The token only authorises the write; it is never stored or listed.
         stored.service_token = None;
-        Ok(RuleSpec {
-            kind: Self::KIND,
+        let envelope = (
+            text(&rule.name),
+            !rule.disable.unwrap_or(false),
+            rule.priority.unwrap_or(0),
+            "",
+        );
+        Ok(rule_spec::<Self>(
             id,
-            name: text(&rule.name).to_string(),
-            namespace: namespace.to_string(),
-            enable: !rule.disable.unwrap_or(false),
-            priority: rule.priority.unwrap_or(0),
-            description: String::new(),
+            namespace.to_string(),
+            envelope,
             targets,
-            body: stored.encode_to_vec(),
-        })
+            &stored,
+        ))
     }
 
     /// The console form: `REJECT` when no action is set, labels listed as custom arguments.

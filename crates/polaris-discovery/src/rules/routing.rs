@@ -9,7 +9,7 @@ use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, RuleTarget, Targ
 use prost::Message;
 
 use super::checks::{add_target, check_count, check_match, runes};
-use super::{Refusal, RuleCodec, Write, decoded, etime, time};
+use super::{Refusal, RuleCodec, Write, decoded, etime, rule_spec, time};
 
 /// The message a RulePolicy rule's `routing_config` holds.
 pub const RULE_CONFIG: &str = "v1.RuleRoutingConfig";
@@ -169,17 +169,13 @@ impl RuleCodec for RoutingRules {
         } else {
             "default".to_string()
         };
-        Ok(RuleSpec {
-            kind: Self::KIND,
-            id,
-            name: rule.name.clone(),
-            namespace,
-            enable: rule.enable,
-            priority: rule.priority,
-            description: rule.description.clone(),
-            targets,
-            body: stored.encode_to_vec(),
-        })
+        let envelope = (
+            rule.name.as_str(),
+            rule.enable,
+            rule.priority,
+            rule.description.as_str(),
+        );
+        Ok(rule_spec::<Self>(id, namespace, envelope, targets, &stored))
     }
 
     fn console(rule: &Rule) -> Option<v1::RouteRule> {

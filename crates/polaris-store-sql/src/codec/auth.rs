@@ -52,41 +52,20 @@ pub(crate) fn decode_user(c: &mut Cursor) -> StoreResult<User> {
     })
 }
 
-pub(crate) fn user_group(g: &UserGroup) -> Encoded {
-    Encoded {
-        values: vec![
-            s(&g.id),
-            s(&g.name),
-            s(&g.owner),
-            s(&g.source),
-            s(&g.token),
-            b(g.token_enable),
-            s(&g.comment),
-            json(&g.user_ids),
-        ],
-        ctime: g.ctime,
-        mtime: g.mtime,
+plain_record!(
+    user_group,
+    decode_user_group,
+    UserGroup {
+        id: text,
+        name: text,
+        owner: text,
+        source: text,
+        token: text,
+        token_enable: bool,
+        comment: text,
+        user_ids: json,
     }
-}
-
-pub(crate) fn decode_user_group(c: &mut Cursor) -> StoreResult<UserGroup> {
-    let (id, name, owner, source, token) = (c.text()?, c.text()?, c.text()?, c.text()?, c.text()?);
-    let (token_enable, comment) = (c.bool()?, c.text()?);
-    let user_ids: BTreeSet<String> = c.json()?;
-    let (ctime, mtime) = c.times()?;
-    Ok(UserGroup {
-        id,
-        name,
-        owner,
-        source,
-        token,
-        token_enable,
-        comment,
-        user_ids,
-        ctime,
-        mtime,
-    })
-}
+);
 
 fn resource_kind_name(kind: ResourceKind) -> &'static str {
     match kind {

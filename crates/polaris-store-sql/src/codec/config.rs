@@ -2,41 +2,20 @@
 
 use super::*;
 
-pub(crate) fn config_group(g: &ConfigGroup) -> Encoded {
-    Encoded {
-        values: vec![
-            s(&g.namespace),
-            s(&g.name),
-            u(g.id),
-            s(&g.comment),
-            s(&g.owners),
-            s(&g.business),
-            s(&g.department),
-            json(&g.metadata),
-        ],
-        ctime: g.ctime,
-        mtime: g.mtime,
+plain_record!(
+    config_group,
+    decode_config_group,
+    ConfigGroup {
+        namespace: text,
+        name: text,
+        id: u64,
+        comment: text,
+        owners: text,
+        business: text,
+        department: text,
+        metadata: json,
     }
-}
-
-pub(crate) fn decode_config_group(c: &mut Cursor) -> StoreResult<ConfigGroup> {
-    let (namespace, name, id) = (c.text()?, c.text()?, c.u64()?);
-    let (comment, owners, business, department) = (c.text()?, c.text()?, c.text()?, c.text()?);
-    let metadata = c.json()?;
-    let (ctime, mtime) = c.times()?;
-    Ok(ConfigGroup {
-        id,
-        namespace,
-        name,
-        comment,
-        owners,
-        business,
-        department,
-        metadata,
-        ctime,
-        mtime,
-    })
-}
+);
 
 pub(crate) fn decode_file_key(c: &mut Cursor) -> StoreResult<ConfigFileKey> {
     Ok(ConfigFileKey::new(c.text()?, c.text()?, c.text()?))
@@ -247,34 +226,17 @@ pub(crate) fn decode_release_history(c: &mut Cursor) -> StoreResult<ReleaseHisto
     })
 }
 
-pub(crate) fn config_template(t: &ConfigTemplate) -> Encoded {
-    Encoded {
-        values: vec![
-            s(&t.name),
-            u(t.id),
-            s(&t.content),
-            s(&t.format),
-            s(&t.comment),
-        ],
-        ctime: t.ctime,
-        mtime: t.mtime,
+plain_record!(
+    config_template,
+    decode_config_template,
+    ConfigTemplate {
+        name: text,
+        id: u64,
+        content: text,
+        format: text,
+        comment: text,
     }
-}
-
-pub(crate) fn decode_config_template(c: &mut Cursor) -> StoreResult<ConfigTemplate> {
-    let (name, id, content, format, comment) =
-        (c.text()?, c.u64()?, c.text()?, c.text()?, c.text()?);
-    let (ctime, mtime) = c.times()?;
-    Ok(ConfigTemplate {
-        id,
-        name,
-        content,
-        format,
-        comment,
-        ctime,
-        mtime,
-    })
-}
+);
 
 pub(crate) fn service_contract(sc: &ServiceContract) -> Encoded {
     let (namespace, service, name, version, protocol) = sc.key();
