@@ -108,3 +108,12 @@ pub fn calls_from_env(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// `BENCH_ROUNDS` from the environment, else `default`.
+pub fn rounds_from_env(default: usize) -> usize {
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}

@@ -19,6 +19,8 @@ pub(crate) enum Prepared {
     Replayable(Bytes),
     /// The body is still being produced (client or bidirectional streaming): one attempt.
     Streaming(Option<Prefixed>),
+    /// The body as the caller made it, when no second attempt is possible (not looked at).
+    Once(Option<Body>),
 }
 
 impl Prepared {
@@ -26,11 +28,15 @@ impl Prepared {
     /// would wait is replayable; one that would wait (a stream the caller is still feeding)
     /// is passed on unchanged after the frames already taken.
     pub(crate) async fn from_body(mut body: Body) -> Result<Prepared, Status> {
+        std::future::poll_fn(|cx| Poll::Ready(Prepared::take(&mut body, cx))).await
+    }
+
+    /// [`from_body`](Self::from_body) within a poll: `body` is left empty once taken.
+    pub(crate) fn take(body: &mut Body, cx: &mut Context<'_>) -> Result<Prepared, Status> {
         let mut first: Option<Bytes> = None;
         let mut more: Option<BytesMut> = None;
         loop {
-            let polled = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx)));
-            match polled.await {
+            match Pin::new(&mut *body).poll_frame(cx) {
                 Poll::Ready(None) => {
                     let bytes = match (first, more) {
                         (_, Some(joined)) => joined.freeze(),
@@ -65,7 +71,7 @@ impl Prepared {
                     return Ok(Prepared::Streaming(Some(Prefixed {
                         prefix,
                         trailers: None,
-                        rest: Some(body),
+                        rest: Some(std::mem::take(body)),
                     })));
                 }
             }
@@ -80,15 +86,37 @@ impl Prepared {
     /// The body of the next attempt; `None` once a streaming body was sent.
     pub(crate) fn attempt(&mut self) -> Option<Body> {
         match self {
-            Prepared::Replayable(bytes) => Some(Body::new(
-                http_body_util::Full::new(bytes.clone()).map_err(|e| match e {}),
-            )),
+            Prepared::Replayable(bytes) => Some(Body::new(Replay(Some(bytes.clone())))),
             Prepared::Streaming(body) => body.take().map(Body::new),
+            Prepared::Once(body) => body.take(),
         }
     }
 }
 
-use http_body_util::BodyExt as _;
+/// A replayed request body: its bytes in one frame. Its size is not announced (like the
+/// encoding body tonic makes), so hyper adds no `content-length` header to the request.
+struct Replay(Option<Bytes>);
+
+impl HttpBody for Replay {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        Poll::Ready(
+            self.0
+                .take()
+                .filter(|b| !b.is_empty())
+                .map(|b| Ok(Frame::data(b))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.as_ref().is_none_or(Bytes::is_empty)
+    }
+}
 
 /// Frames already taken from a body, then the rest of it.
 pub(crate) struct Prefixed {
@@ -190,6 +218,8 @@ impl HttpBody for ReportingBody {
 
 #[cfg(test)]
 mod tests {
+    use http_body_util::BodyExt as _;
+
     use super::*;
 
     #[tokio::test]
@@ -201,6 +231,7 @@ mod tests {
         assert!(prepared.replayable());
         for _ in 0..2 {
             let body = prepared.attempt().unwrap();
+            assert_eq!(body.size_hint().exact(), None, "no content-length is added");
             let bytes = body.collect().await.unwrap().to_bytes();
             assert_eq!(&bytes[..], b"abc");
         }

@@ -2,8 +2,6 @@
 //! Polaris service instance picked per request.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -18,13 +16,11 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use tower::Service;
 
-use crate::body::{Prepared, ReportingBody, grpc_status};
+use crate::body::ReportingBody;
 
-/// Why an attempt produced no response.
-enum Failure {
-    Transport(tonic::transport::Error),
-    Timeout,
-}
+mod call;
+
+pub use call::ResponseFuture;
 
 /// The gRPC codes that count as failures for the circuit breaker: the callee or the network
 /// failed (`UNKNOWN`, `DEADLINE_EXCEEDED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`);
@@ -140,6 +136,7 @@ impl ChannelBuilder {
             metadata: self.metadata.into_iter().collect(),
             methods: RwLock::new(HashMap::new()),
             connections: RwLock::new(HashMap::new()),
+            header_maps: parking_lot::Mutex::new(Vec::new()),
             pruner: std::sync::Once::new(),
         });
         PolarisChannel { shared }
@@ -195,6 +192,8 @@ struct Shared {
     /// What a call of each path shares (interned, so a call copies no text).
     methods: RwLock<HashMap<Arc<str>, Arc<MethodInfo>>>,
     connections: RwLock<HashMap<ConnKey, Arc<Conn>>>,
+    /// Header maps of finished calls, for the copy the next calls keep for failover.
+    header_maps: parking_lot::Mutex<Vec<http::HeaderMap>>,
     pruner: std::sync::Once,
 }
 
@@ -202,6 +201,11 @@ struct Shared {
 /// balancer over the SDK's cache (kept current by push), checks the circuit breakers, calls
 /// the picked instance over its own connection, fails over to another instance on connection
 /// errors, and reports the gRPC status and latency to the breakers.
+///
+/// A call allocates no more than one through a plain tonic `Channel`, but for the copy of
+/// the request body kept for a resend (tonic boxes every request body): none with
+/// `failover(0)` and no retries. Request metadata used as labels, a [`HashKey`], destination
+/// metadata and a per-method timeout cost their copies when present.
 ///
 /// Cheap to clone; pass it to any generated client: `EchoClient::new(channel)`.
 #[derive(Clone)]
@@ -241,15 +245,14 @@ impl PolarisChannel {
 impl Service<http::Request<Body>> for PolarisChannel {
     type Response = http::Response<ReportingBody>;
     type Error = Status;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Status>> + Send>>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let shared = self.shared.clone();
-        Box::pin(async move { shared.call(request).await })
+        ResponseFuture::new(self.shared.clone(), request)
     }
 }
 
@@ -453,109 +456,6 @@ impl Shared {
             report.report(code as i32, start.elapsed());
         }
     }
-
-    async fn call(
-        self: Arc<Self>,
-        request: http::Request<Body>,
-    ) -> Result<http::Response<ReportingBody>, Status> {
-        let started = Instant::now();
-        let (mut parts, body) = request.into_parts();
-        let path = parts.uri.path();
-        let (timeout, retry) = {
-            let policy = self.policies.load();
-            (policy.timeout(path), policy.retry(path))
-        };
-        if self.policies.degrade_now() {
-            return Err(Status::unavailable("refused by the degradation policy"));
-        }
-        let method = self.method(path);
-        if self.breaker {
-            self.consumer
-                .check(&self.service, Some(method.path.clone()))
-                .map_err(no_instance)?;
-        }
-        let criteria = self.criteria(&method, &parts);
-        // The first attempt carries the request's extensions; the transport reads none, so
-        // a later attempt goes without rather than copying them.
-        let mut extensions = Some(std::mem::take(&mut parts.extensions));
-        let mut body = Prepared::from_body(body).await?;
-        let attempts = 1 + self.failover.max(retry.max_retries);
-        let deadline = timeout.map(|t| started + t);
-        let mut failed: Option<Arc<Instance>> = None;
-        let mut last = Status::unavailable("no attempt made");
-        for attempt in 0..attempts {
-            let avoid = failed.as_ref().filter(|_| !retry.same_node);
-            let instance = self.pick(&criteria, avoid).await?;
-            let conn = self.connection(&instance)?;
-            let Some(attempt_body) = body.attempt() else {
-                break;
-            };
-            let head = clone_head(&parts, extensions.take().unwrap_or_default());
-            let mut request = http::Request::from_parts(head, attempt_body);
-            *request.version_mut() = http::Version::HTTP_2;
-            let attempt_start = Instant::now();
-            let mut channel = conn.handle();
-            let call = async {
-                use tower::ServiceExt as _;
-                channel.ready().await?.call(request).await
-            };
-            let outcome = match deadline {
-                Some(deadline) => match tokio::time::timeout_at(deadline.into(), call).await {
-                    Ok(outcome) => outcome.map_err(Failure::Transport),
-                    Err(_) => Err(Failure::Timeout),
-                },
-                None => call.await.map_err(Failure::Transport),
-            };
-            if outcome.is_ok() {
-                // Completed (not dropped mid-way): the handle is clean for the next call.
-                conn.give_back(channel);
-            }
-            let more = attempt + 1 < attempts && body.replayable();
-            match outcome {
-                Err(Failure::Timeout) => {
-                    self.report_now(&method, &instance, Code::DeadlineExceeded, attempt_start);
-                    return Err(Status::deadline_exceeded(format!(
-                        "no answer from {} within {:?}",
-                        self.service,
-                        timeout.unwrap_or_default()
-                    )));
-                }
-                Err(Failure::Transport(error)) => {
-                    *conn.down_until.lock() = Some(Instant::now() + DOWN_FOR);
-                    self.report_now(&method, &instance, Code::Unavailable, attempt_start);
-                    last = Status::unavailable(format!(
-                        "{}:{}: {error}",
-                        instance.host, instance.port
-                    ));
-                    tracing::debug!(service = %self.service, host = %instance.host, port = instance.port, %error, "connection failed: failing over");
-                    failed = Some(instance);
-                    if !more {
-                        break;
-                    }
-                }
-                Ok(response) => {
-                    let trailers_only = grpc_status(response.headers());
-                    let retryable = trailers_only == Some(Code::Unavailable as i32)
-                        && attempt < retry.max_retries;
-                    if retryable && more {
-                        self.report_now(&method, &instance, Code::Unavailable, attempt_start);
-                        failed = Some(instance);
-                        continue;
-                    }
-                    let reporter = self
-                        .breaker
-                        .then(|| (self.breaker_report(&method, &instance), attempt_start));
-                    let (head, inner) = response.into_parts();
-                    let mut body = ReportingBody::new(inner, reporter);
-                    if let Some(code) = trailers_only {
-                        body.finish(code);
-                    }
-                    return Ok(http::Response::from_parts(head, body));
-                }
-            }
-        }
-        Err(last)
-    }
 }
 
 /// Headers of the gRPC protocol itself, not application metadata.
@@ -563,14 +463,4 @@ fn is_protocol_header(name: &str) -> bool {
     matches!(name, "te" | "content-type" | "user-agent")
         || name.starts_with("grpc-")
         || name.starts_with(':')
-}
-
-/// The head of one attempt: the request's method, URI and headers, with `extensions`.
-fn clone_head(parts: &http::request::Parts, extensions: http::Extensions) -> http::request::Parts {
-    let mut request = http::Request::new(());
-    *request.method_mut() = parts.method.clone();
-    *request.uri_mut() = parts.uri.clone();
-    *request.headers_mut() = parts.headers.clone();
-    *request.extensions_mut() = extensions;
-    request.into_parts().0
 }

@@ -31,7 +31,9 @@ mod ratelimit;
 mod server;
 
 pub use body::ReportingBody;
-pub use channel::{CallLbPolicy, ChannelBuilder, HashKey, PolarisChannel, is_breaker_failure};
+pub use channel::{
+    CallLbPolicy, ChannelBuilder, HashKey, PolarisChannel, ResponseFuture, is_breaker_failure,
+};
 pub use polaris_sdk::lifecycle::{BoxError, ShutdownSignal};
 pub use polaris_sdk::local_host;
 pub use ratelimit::{RateLimit, RateLimitLayer};

@@ -5,10 +5,12 @@
 mod echo;
 
 use echo::{Tonic, consumer_channel};
+use polaris_sdk::{RetryPolicy, RpcPolicies, RpcPolicy};
 use polaris_testkit::TestServer;
 use polaris_testkit::echo::client;
-use polaris_testkit::suite::{dead_instance, provider};
+use polaris_testkit::suite::{dead_instance, provider, wait_instances};
 use polaris_tonic::echo::{EchoRequest, echo_client::EchoClient};
+use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_fail_over_from_a_dead_instance() {
@@ -27,6 +29,59 @@ async fn calls_fail_over_from_a_dead_instance() {
             .unwrap_or_else(|e| panic!("call {i} lost: {e}"));
         assert_eq!(answer.get_ref().value, format!("call {i}"));
         assert_eq!(answer.get_ref().served_by, live.address());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unavailable_answers_are_retried_on_another_instance() {
+    let server = TestServer::start();
+    let c = client(&server).await;
+    let good = provider::<Tonic>(&c, "retry-echo", &[], false).await;
+    let bad = provider::<Tonic>(&c, "retry-echo", &[], false).await;
+    bad.set_failing(true);
+    wait_instances(&c, "retry-echo", 2).await;
+    let call = |i: usize| {
+        let mut request = tonic::Request::new(EchoRequest {
+            value: format!("call {i}"),
+        });
+        request
+            .metadata_mut()
+            .insert("x-user", format!("user-{i}").parse().unwrap());
+        request
+    };
+    // Without retries, some calls land on the failing instance (each with odds 1/2).
+    let mut plain = EchoClient::new(
+        consumer_channel(&c, "retry-echo")
+            .circuit_breaker(false)
+            .build(),
+    );
+    let mut unavailable = 0;
+    for i in 0..40 {
+        if let Err(status) = plain.echo(call(i)).await {
+            assert_eq!(status.code(), Code::Unavailable, "{status}");
+            unavailable += 1;
+        }
+    }
+    assert!(unavailable > 0, "the failing instance was never picked");
+    // With one retry, every call is answered by the good instance.
+    let retry = RetryPolicy {
+        max_retries: 1,
+        same_node: false,
+    };
+    let policies = RpcPolicies::fixed(RpcPolicy::default().with_retry("Echo", retry));
+    let channel = consumer_channel(&c, "retry-echo")
+        .circuit_breaker(false)
+        .failover(0)
+        .policies(policies)
+        .build();
+    let mut echo = EchoClient::new(channel);
+    for i in 0..40 {
+        let answer = echo
+            .echo(call(i))
+            .await
+            .unwrap_or_else(|e| panic!("call {i} not retried: {e}"));
+        assert_eq!(answer.get_ref().value, format!("call {i}"));
+        assert_eq!(answer.get_ref().served_by, good.address());
     }
 }
 

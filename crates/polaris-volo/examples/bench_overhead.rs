@@ -6,7 +6,7 @@
 //! for each, and the difference.
 //!
 //! Run: `cargo run --release -p polaris-volo --example bench_overhead` (`POLARIS_ADDR` to
-//! point elsewhere; `BENCH_CALLS` per round, 20,000).
+//! point elsewhere; `BENCH_CALLS` per round, 20,000; `BENCH_ROUNDS`, 5).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -14,15 +14,13 @@ mod common;
 use std::alloc::System;
 use std::time::Duration;
 
-use polaris_testkit::bench::{Meter, Sample, calls_from_env, print_overhead};
+use polaris_testkit::bench::{Meter, Sample, calls_from_env, print_overhead, rounds_from_env};
 use polaris_volo::PolarisLoadBalance;
 use polaris_volo::echo::{EchoClient, EchoClientBuilder, EchoRequest};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-const ROUNDS: usize = 5;
 
 async fn run(echo: &EchoClient, calls: u32) -> Sample {
     let (region, meter) = (Region::new(GLOBAL), Meter::start());
@@ -35,7 +33,7 @@ async fn run(echo: &EchoClient, calls: u32) -> Sample {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), polaris_volo::BoxError> {
-    let calls = calls_from_env(20_000);
+    let (calls, rounds) = (calls_from_env(20_000), rounds_from_env(5));
     let client = common::client().await?;
     let service = format!("BenchEchoVolo-{}", std::process::id());
     let (_, stop) = common::spawn_provider(&client, &service, &[], "bench", false).await?;
@@ -57,13 +55,13 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     run(&polaris, 1_000).await;
 
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         a.push(run(&plain, calls).await);
         b.push(run(&polaris, calls).await);
     }
     print_overhead(
         "client",
-        ROUNDS,
+        rounds,
         calls,
         ("plain volo-grpc client (fixed address)", &a),
         ("volo-grpc client through Polaris", &b),

@@ -61,7 +61,7 @@ impl LbPolicy {
 }
 
 /// Per-call inputs of routing and balancing.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Criteria {
     /// Hash key for `ringHash` / `maglev` (user id, session id...).
     pub hash_key: Option<Vec<u8>>,
@@ -79,6 +79,23 @@ pub struct Criteria {
     pub metadata: BTreeMap<String, String>,
     /// The lane the request already belongs to, if propagated from upstream.
     pub lane: Option<String>,
+}
+
+impl Default for Criteria {
+    /// No inputs; the empty request is shared (a default allocates nothing, so
+    /// `Criteria { request, ..Criteria::default() }` costs a call nothing).
+    fn default() -> Criteria {
+        static EMPTY: OnceLock<Arc<RequestContext>> = OnceLock::new();
+        Criteria {
+            hash_key: None,
+            lb: None,
+            caller: None,
+            caller_location: None,
+            request: EMPTY.get_or_init(Arc::default).clone(),
+            metadata: BTreeMap::new(),
+            lane: None,
+        }
+    }
 }
 
 impl Criteria {
@@ -392,5 +409,23 @@ impl Selector {
                     .unwrap_or_else(|| Arc::new(balance::WeightedRandomBalancer::new()))
             })
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_criteria_share_the_empty_request_until_changed() {
+        let (a, b) = (Criteria::default(), Criteria::default());
+        assert!(Arc::ptr_eq(&a.request, &b.request));
+        let changed = Criteria::default().path("/Echo");
+        assert!(!Arc::ptr_eq(&changed.request, &a.request));
+        assert_eq!(changed.request.path.as_deref(), Some("/Echo"));
+        assert_eq!(
+            a.request.path, None,
+            "the shared empty request is unchanged"
+        );
     }
 }
