@@ -13,15 +13,27 @@ use parking_lot::RwLock;
 /// Entries kept before the map is cleared (a crude bound: keys are client-chosen).
 const MAX_ENTRIES: usize = 16_384;
 
+/// Bytes of bodies kept before the map is cleared, so that many distinct queries of large
+/// services cannot make the cache hold more than this.
+const MAX_BYTES: usize = 32 << 20;
+
 /// Rendered bodies by key, each with the revision `R` it was rendered from.
 pub struct Rendered<K, R> {
-    entries: RwLock<HashMap<K, (R, Bytes)>>,
+    entries: RwLock<Entries<K, R>>,
+}
+
+struct Entries<K, R> {
+    map: HashMap<K, (R, Bytes)>,
+    bytes: usize,
 }
 
 impl<K, R> Default for Rendered<K, R> {
     fn default() -> Self {
         Rendered {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(Entries {
+                map: HashMap::new(),
+                bytes: 0,
+            }),
         }
     }
 }
@@ -34,23 +46,29 @@ impl<K: Eq + Hash, R> Rendered<K, R> {
         Q: Eq + Hash + ?Sized,
     {
         let entries = self.entries.read();
-        let (revision, bytes) = entries.get(key)?;
+        let (revision, bytes) = entries.map.get(key)?;
         same(revision).then(|| bytes.clone())
     }
 
     /// Stores `bytes` as the body of `key` at `revision`.
     pub fn put(&self, key: K, revision: R, bytes: Bytes) {
         let mut entries = self.entries.write();
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
-            entries.clear();
+        let replaced = entries.map.get(&key).map(|(_, old)| old.len());
+        let full = entries.map.len() >= MAX_ENTRIES && replaced.is_none();
+        if full || entries.bytes - replaced.unwrap_or(0) + bytes.len() > MAX_BYTES {
+            entries.map.clear();
+            entries.bytes = 0;
         }
-        entries.insert(key, (revision, bytes));
+        entries.bytes += bytes.len();
+        if let Some((_, old)) = entries.map.insert(key, (revision, bytes)) {
+            entries.bytes -= old.len();
+        }
     }
 
     /// Number of stored bodies.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.entries.read().len()
+        self.entries.read().map.len()
     }
 }
 
@@ -78,5 +96,20 @@ mod tests {
         }
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&MAX_ENTRIES, |_| true).is_some());
+    }
+
+    #[test]
+    fn the_map_is_cleared_before_it_holds_too_many_bytes() {
+        let cache: Rendered<usize, ()> = Rendered::default();
+        let body = Bytes::from(vec![b'x'; MAX_BYTES / 4]);
+        for key in 0..4 {
+            cache.put(key, (), body.clone());
+        }
+        assert_eq!(cache.len(), 4);
+        cache.put(0, (), body.clone());
+        assert_eq!(cache.len(), 4, "replacing an entry does not count it twice");
+        cache.put(4, (), body);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&4, |_| true).is_some());
     }
 }
