@@ -3,7 +3,7 @@
 # and the Rust SDK against it.
 #
 # Builds polaris-server and polaris-bench in release, starts the server on free loopback ports
-# with a temporary data directory, runs every scenario with fixed parameters (about 1.5 minutes on
+# with a temporary data directory, runs every scenario with fixed parameters (about 3 minutes on
 # 2 cores), stops the server, and prints the result table as Markdown (also kept in
 # $BENCH_OUT, default $CARGO_TARGET_DIR/bench-results.md). The load generator shares the machine with the
 # server, so numbers are a floor for what the server alone could do.
@@ -122,6 +122,9 @@ bench rss --label "idle RSS (fresh server)"
 bench register --count 20000 --concurrency 256 --connections 4
 bench discover --mode unchanged --duration 15s --concurrency 64 --instances 100
 bench discover --mode changed --duration 10s --concurrency 64 --instances 100
+# The same with a client that skips the instances instead of decoding them: the server, not the
+# bench, is then the bottleneck (server CPU per full 100-instance reply).
+bench discover --mode changed --lean --duration 10s --concurrency 64 --instances 100
 bench push --streams 1000 --rounds 5
 bench push --streams 10000 --rounds 3
 # Last, so that its instances expiring later do not write during the other scenarios.
@@ -164,6 +167,19 @@ sleep 1
 bench sdk-pick --instances 1000 --calls 1000000
 bench sdk-watch --rounds 200 --instances 1
 bench sdk-watch --rounds 100 --instances 1000
+stop_server
+
+# Server 6: memory given back after bursts of streams. Four sessions of 10,000 push streams
+# opened, pushed to once and closed on one fresh server; RSS 3 s after each (goal: every later
+# session within 20% of the first).
+start_server 6
+sleep 1
+bench rss --label "idle RSS (fresh server)"
+for session in 1 2 3 4; do
+  bench push --streams 10000 --rounds 1
+  sleep 3
+  bench rss --label "RSS 3 s after push session $session of 10,000 streams"
+done
 stop_server
 
 echo "" >>"$OUT"

@@ -2,7 +2,9 @@
 //! subscribed resource changes. Full instance answers are encoded once per revision and the
 //! same bytes are written to every stream ([`DiscoverReply::Encoded`]).
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use polaris_discovery::EncodedAnswer;
@@ -10,20 +12,13 @@ use polaris_proto::shared::DiscoverReply;
 use polaris_proto::v1;
 use polaris_types::Code;
 use prost::Message;
-use tokio::sync::mpsc;
 use tokio_stream::Stream;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use crate::metrics::GrpcMetrics;
 use crate::oversize;
 use crate::push::{PushHub, StreamPush, SubKey};
 use polaris_discovery::Discovery;
-
-/// Replies buffered towards one client before its writer waits (and coalesces pushes).
-const OUTBOUND_CAPACITY: usize = 16;
-/// Requests answered but not yet written before the reader stops reading.
-const PENDING_REPLIES: usize = 64;
 
 /// A reply and, when push is on, the subscription it starts or ends.
 pub(crate) struct Answer {
@@ -86,44 +81,92 @@ fn answer_with_push(
     }
 }
 
-/// Runs one Discover stream: a reader task answers requests in order, a writer task sends the
-/// answers and, with push on, the changes of subscribed resources.
-pub(crate) fn run_stream(
+/// One Discover stream, as the reply stream hyper polls: each poll reads the next request
+/// and answers it, else sends the next push. No task or channel of its own: a change costs
+/// the hub a mark and a wake-up of the connection's stream task, which then writes the
+/// shared bytes. While the client does not read, hyper stops polling, so requests wait in
+/// HTTP/2 flow control and changes coalesce in the dirty marks.
+pub(crate) struct DiscoverStream {
     backends: Arc<Discovery>,
     hub: Arc<PushHub>,
     metrics: Arc<GrpcMetrics>,
-    mut inbound: Streaming<v1::DiscoverRequest>,
-    push: bool,
-    max_subscriptions: usize,
-) -> impl Stream<Item = Result<DiscoverReply, Status>> {
-    let (out_tx, out_rx) = mpsc::channel(OUTBOUND_CAPACITY);
-    // Channel slots are allocated in blocks; boxing keeps a stream's idle cost to a few hundred
-    // bytes instead of blocks of multi-kilobyte replies.
-    let (answers_tx, answers_rx) = mpsc::channel::<Result<Box<Answer>, Status>>(PENDING_REPLIES);
-    let reader_backends = backends.clone();
-    let reader_metrics = metrics.clone();
-    let reader_hub = hub.clone();
-    tokio::spawn(async move {
-        loop {
-            let request = match inbound.message().await {
-                Ok(Some(request)) => request,
-                Ok(None) => break,
-                Err(status) => {
-                    tracing::debug!(target: "polaris_api_grpc", %status, "discover stream failed");
-                    // The stream ends with the reason, as grpc-go ends it, not with OK.
-                    let _ = answers_tx.send(Err(oversize::renamed(status))).await;
-                    break;
-                }
-            };
-            let started = Instant::now();
-            let answer = answer_with_push(&reader_backends, &reader_hub, request, push);
-            reader_metrics.observe("Discover", started);
-            if answers_tx.send(Ok(Box::new(answer))).await.is_err() {
-                break;
-            }
+    inbound: Streaming<v1::DiscoverRequest>,
+    /// `None` when the client did not ask for push.
+    push: Option<StreamPush>,
+    ended: bool,
+}
+
+impl DiscoverStream {
+    pub(crate) fn new(
+        backends: Arc<Discovery>,
+        hub: Arc<PushHub>,
+        metrics: Arc<GrpcMetrics>,
+        inbound: Streaming<v1::DiscoverRequest>,
+        push: bool,
+        max_subscriptions: usize,
+    ) -> DiscoverStream {
+        metrics.discover_streams.inc();
+        let push = push.then(|| {
+            StreamPush::new(
+                hub.clone(),
+                backends.clone(),
+                metrics.clone(),
+                max_subscriptions,
+            )
+        });
+        DiscoverStream {
+            backends,
+            hub,
+            metrics,
+            inbound,
+            push,
+            ended: false,
         }
-    });
-    let stream_push = StreamPush::new(hub, backends, metrics, max_subscriptions);
-    tokio::spawn(stream_push.write(answers_rx, out_tx));
-    ReceiverStream::new(out_rx)
+    }
+}
+
+impl Stream for DiscoverStream {
+    type Item = Result<DiscoverReply, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        // Answers first, in request order; then pushes.
+        match Pin::new(&mut this.inbound).poll_next(cx) {
+            Poll::Ready(Some(Ok(request))) => {
+                let started = Instant::now();
+                let answer =
+                    answer_with_push(&this.backends, &this.hub, request, this.push.is_some());
+                let reply = match &mut this.push {
+                    Some(push) => push.accept(answer),
+                    None => answer.reply,
+                };
+                this.metrics.observe("Discover", started);
+                return Poll::Ready(Some(Ok(reply)));
+            }
+            Poll::Ready(Some(Err(status))) => {
+                tracing::debug!(target: "polaris_api_grpc", %status, "discover stream failed");
+                // The stream ends with the reason, as grpc-go ends it, not with OK.
+                this.ended = true;
+                return Poll::Ready(Some(Err(oversize::renamed(status))));
+            }
+            Poll::Ready(None) => {
+                this.ended = true;
+                return Poll::Ready(None);
+            }
+            Poll::Pending => {}
+        }
+        match &mut this.push {
+            Some(push) => push.poll_push(cx).map(|reply| Some(Ok(reply))),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for DiscoverStream {
+    fn drop(&mut self) {
+        self.metrics.discover_streams.dec();
+    }
 }

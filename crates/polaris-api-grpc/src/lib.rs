@@ -92,11 +92,20 @@ fn config_routes(
     service: config::ConfigService,
     auth: Arc<polaris_auth::Auth>,
 ) -> tonic::service::Routes {
-    tonic::service::Routes::new(
-        PolarisConfigGrpcServer::new(auth::Guarded::new(service, auth))
+    let guarded = Arc::new(auth::Guarded::new(service, auth));
+    let generated = tonic::service::Routes::new(
+        PolarisConfigGrpcServer::from_arc(guarded.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
-    )
+    );
+    // Parked long polls take the lean route; every other method goes to tonic's server.
+    generated
+        .into_axum_router()
+        .route_service(
+            config::watch_route::PATH,
+            config::watch_route::WatchRoute::new(guarded),
+        )
+        .into()
 }
 
 /// Serves `routes` on `listener` behind the layers of every gRPC port (oversize replies,

@@ -145,7 +145,7 @@ impl PolarisGrpc for PolarisService {
     ) -> Result<Response<Self::DiscoverStream>, Status> {
         let push = crate::push::wants_push(request.metadata());
         let inbound = request.into_inner();
-        let outbound = crate::discover::run_stream(
+        let outbound = crate::discover::DiscoverStream::new(
             self.backends.clone(),
             self.hub.clone(),
             self.metrics.clone(),

@@ -8,24 +8,26 @@
 //! success); closing the stream cancels them all. Clients that do not opt in see exactly the
 //! official request/response behaviour.
 //!
-//! Cost per stream is bounded: one reader and one writer task whatever the number of
-//! subscriptions. One hub task turns registry events into "dirty" marks on the subscribed
-//! streams; a stream's writer recomputes each dirty subscription once, so a slow client gets only
-//! the newest revision of each resource (changes coalesce while it is not reading) and never
-//! holds up other streams. The answer a push carries is built and encoded once per change and
-//! resource ([`PushFrame`]); each stream writes the same bytes.
+//! Cost per stream is bounded and needs no task of its own: the reply stream that hyper polls
+//! reads the requests and writes the pushes itself (see `discover.rs`). One hub task turns
+//! registry events into "dirty" marks on the subscribed streams (a reference count pushed on a
+//! short list and a wake-up of the stream); the stream, when polled, sends each dirty
+//! subscription once, so a slow client gets only the newest revision of each resource (changes
+//! coalesce while it is not reading) and never holds up other streams. The answer a push
+//! carries is built and encoded once per change and resource ([`PushFrame`]); each stream
+//! writes the same bytes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
 
 use parking_lot::{Mutex, RwLock};
 use polaris_naming::RegistryEvent;
 use polaris_proto::v1;
 use polaris_proto::v1::discover_request::DiscoverRequestType;
 use polaris_types::{Code, RuleKind, ServiceKey};
-use tokio::sync::{Notify, broadcast, mpsc};
-use tonic::Status;
+use tokio::sync::broadcast;
 use tonic::metadata::MetadataMap;
 
 use polaris_discovery::{Discovery, SharedAnswers};
@@ -93,13 +95,23 @@ impl SubKey {
 
 /// Which streams watch which resources.
 pub struct PushHub {
-    watchers: RwLock<HashMap<SubKey, HashMap<u64, Weak<StreamState>>>>,
-    /// The full answer of each watched resource, built and encoded once per change and
-    /// shared by every stream that pushes it.
-    answers: Mutex<HashMap<SubKey, SharedAnswer>>,
+    watchers: RwLock<HashMap<SubKey, Watched>>,
     /// Encoded full instance answers per revision, for requests on every stream.
     encoded: SharedAnswers,
     next_id: AtomicU64,
+}
+
+/// The streams that watch one resource.
+struct Watched {
+    resource: Arc<Resource>,
+    streams: HashMap<u64, Weak<StreamState>>,
+}
+
+/// A watched resource: its key and its full answer, built and encoded once per change and
+/// shared by every stream that pushes it. Dirty marks are references to it.
+pub(crate) struct Resource {
+    key: SubKey,
+    answer: Mutex<SharedAnswer>,
 }
 
 /// A memoised answer and the change generation it was built in.
@@ -127,13 +139,21 @@ impl PushFrame {
     }
 }
 
+impl Resource {
+    /// Forgets the memoised answer: the resource changed.
+    fn invalidate(&self) {
+        let mut answer = self.answer.lock();
+        answer.generation += 1;
+        answer.frame = None;
+    }
+}
+
 impl PushHub {
     /// Creates the hub and its task, which follows registry and rule events for the server's
     /// lifetime.
     pub(crate) fn start(backends: &Discovery) -> Arc<PushHub> {
         let hub = Arc::new(PushHub {
             watchers: RwLock::new(HashMap::new()),
-            answers: Mutex::new(HashMap::new()),
             encoded: SharedAnswers::new(),
             next_id: AtomicU64::new(1),
         });
@@ -148,19 +168,10 @@ impl PushHub {
         &self.encoded
     }
 
-    /// Forgets the memoised answer of `key`: the resource changed.
-    fn invalidate(&self, key: &SubKey) {
-        if let Some(shared) = self.answers.lock().get_mut(key) {
-            shared.generation += 1;
-            shared.frame = None;
-        }
-    }
-
     /// The full answer for a resource, built by the first stream that needs it after a change
     /// and shared with the others. Answers that echo request details are not shared.
     fn shared_answer(
-        &self,
-        key: &SubKey,
+        resource: &Resource,
         backends: &Discovery,
         request: &v1::DiscoverRequest,
     ) -> Arc<PushFrame> {
@@ -171,25 +182,21 @@ impl PushHub {
             }
             full
         };
-        if matches!(key, SubKey::Services(_)) {
+        if matches!(resource.key, SubKey::Services(_)) {
             return Arc::new(PushFrame::of(&backends.answer(&full_request())));
         }
         let generation = {
-            let answers = self.answers.lock();
-            match answers.get(key) {
-                Some(SharedAnswer {
-                    frame: Some(frame), ..
-                }) => return frame.clone(),
-                Some(shared) => shared.generation,
-                None => 0,
+            let answer = resource.answer.lock();
+            if let Some(frame) = &answer.frame {
+                return frame.clone();
             }
+            answer.generation
         };
         let frame = Arc::new(PushFrame::of(&backends.answer(&full_request())));
-        let mut answers = self.answers.lock();
-        let shared = answers.entry(key.clone()).or_default();
+        let mut answer = resource.answer.lock();
         // A change that happened while building makes this answer stale: do not keep it.
-        if shared.generation == generation {
-            shared.frame = Some(frame.clone());
+        if answer.generation == generation {
+            answer.frame = Some(frame.clone());
         }
         frame
     }
@@ -197,21 +204,14 @@ impl PushHub {
     /// Marks every subscription whose key satisfies `pick`.
     fn mark_where(&self, pick: impl Fn(&SubKey) -> bool) {
         let watchers = self.watchers.read();
-        for (key, streams) in watchers.iter().filter(|(key, _)| pick(key)) {
-            self.invalidate(key);
-            for stream in streams.values().filter_map(Weak::upgrade) {
-                stream.mark(key.clone());
-            }
+        for (_, watched) in watchers.iter().filter(|(key, _)| pick(key)) {
+            watched.mark();
         }
     }
 
     fn mark(&self, key: &SubKey) {
-        let watchers = self.watchers.read();
-        if let Some(streams) = watchers.get(key) {
-            self.invalidate(key);
-            for stream in streams.values().filter_map(Weak::upgrade) {
-                stream.mark(key.clone());
-            }
+        if let Some(watched) = self.watchers.read().get(key) {
+            watched.mark();
         }
     }
 
@@ -219,28 +219,42 @@ impl PushHub {
         self.mark_where(|_| true);
     }
 
-    fn watch(&self, key: SubKey, id: u64, stream: &Arc<StreamState>) {
-        self.watchers
-            .write()
-            .entry(key)
-            .or_default()
-            .insert(id, Arc::downgrade(stream));
+    /// Subscribes a stream to `key`; the resource is what its dirty marks will name.
+    fn watch(&self, key: SubKey, id: u64, stream: &Arc<StreamState>) -> Arc<Resource> {
+        let mut watchers = self.watchers.write();
+        let watched = watchers.entry(key).or_insert_with_key(|key| Watched {
+            resource: Arc::new(Resource {
+                key: key.clone(),
+                answer: Mutex::default(),
+            }),
+            streams: HashMap::new(),
+        });
+        watched.streams.insert(id, Arc::downgrade(stream));
+        watched.resource.clone()
     }
 
     fn unwatch(&self, key: &SubKey, id: u64) {
         let mut watchers = self.watchers.write();
-        if let Some(streams) = watchers.get_mut(key) {
-            streams.remove(&id);
-            if streams.is_empty() {
+        if let Some(watched) = watchers.get_mut(key) {
+            watched.streams.remove(&id);
+            if watched.streams.is_empty() {
                 watchers.remove(key);
-                self.answers.lock().remove(key);
             }
         }
     }
 
     /// Number of (resource, stream) subscriptions.
     pub fn subscriptions(&self) -> usize {
-        self.watchers.read().values().map(HashMap::len).sum()
+        self.watchers.read().values().map(|w| w.streams.len()).sum()
+    }
+}
+
+impl Watched {
+    fn mark(&self) {
+        self.resource.invalidate();
+        for stream in self.streams.values().filter_map(Weak::upgrade) {
+            stream.mark(&self.resource);
+        }
     }
 }
 
@@ -278,35 +292,64 @@ async fn follow(
     }
 }
 
-/// What the hub can touch of one stream.
+/// What the hub can touch of one stream: the resources that changed since the stream last
+/// looked, and the waker of the task that polls the stream.
 pub(crate) struct StreamState {
-    dirty: Mutex<HashSet<SubKey>>,
-    notify: Notify,
+    dirty: Mutex<Dirty>,
+}
+
+#[derive(Default)]
+struct Dirty {
+    resources: Vec<Arc<Resource>>,
+    waker: Option<Waker>,
 }
 
 impl StreamState {
-    fn mark(&self, key: SubKey) {
-        self.dirty.lock().insert(key);
-        self.notify.notify_one();
+    fn mark(&self, resource: &Arc<Resource>) {
+        let waker = {
+            let mut dirty = self.dirty.lock();
+            // At most one mark per resource: the list stays as short as the subscriptions.
+            if !dirty.resources.iter().any(|r| Arc::ptr_eq(r, resource)) {
+                dirty.resources.push(resource.clone());
+            }
+            dirty.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Swaps the dirty resources into `into` (which must be empty), or keeps the waker and
+    /// returns `Pending` when there are none.
+    fn poll_dirty(&self, cx: &mut Context<'_>, into: &mut Vec<Arc<Resource>>) -> Poll<()> {
+        let mut dirty = self.dirty.lock();
+        if dirty.resources.is_empty() {
+            match &dirty.waker {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                _ => dirty.waker = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        std::mem::swap(&mut dirty.resources, into);
+        Poll::Ready(())
     }
 }
 
-/// The writer side of one stream.
+/// The push side of one stream: its subscriptions and what changed.
 pub(crate) struct StreamPush {
     hub: Arc<PushHub>,
     backends: Arc<Discovery>,
     metrics: Arc<GrpcMetrics>,
     id: u64,
     state: Arc<StreamState>,
-    /// Each subscription with the request to replay, carrying the revision last sent.
-    subs: HashMap<SubKey, v1::DiscoverRequest>,
+    /// Each subscription with the request to replay, carrying the revision last sent, and
+    /// the resource its marks name.
+    subs: HashMap<SubKey, (v1::DiscoverRequest, Arc<Resource>)>,
     /// Most subscriptions the stream may hold; a request for one more is refused.
     max_subs: usize,
+    /// Dirty resources taken from the state and not yet looked at (kept for its capacity).
+    dirty: Vec<Arc<Resource>>,
 }
-
-/// Replies towards one client. Pushes are the hub's frames, encoded once for every stream, so
-/// a client that does not read holds shared bytes, not copies.
-pub(crate) type Outbound = mpsc::Sender<Result<DiscoverReply, Status>>;
 
 impl StreamPush {
     pub(crate) fn new(
@@ -317,8 +360,7 @@ impl StreamPush {
     ) -> StreamPush {
         let id = hub.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(StreamState {
-            dirty: Mutex::new(HashSet::new()),
-            notify: Notify::new(),
+            dirty: Mutex::default(),
         });
         StreamPush {
             hub,
@@ -328,6 +370,7 @@ impl StreamPush {
             state,
             subs: HashMap::new(),
             max_subs,
+            dirty: Vec::new(),
         }
     }
 
@@ -357,83 +400,70 @@ impl StreamPush {
         }
     }
 
-    /// Sends answers in order and pushes changes until the client or the reader goes away; a
-    /// failure of the request stream, after the answers before it, ends the stream with it.
-    pub(crate) async fn write(
-        mut self,
-        mut answers: mpsc::Receiver<Result<Box<Answer>, Status>>,
-        out: Outbound,
-    ) {
-        self.metrics.discover_streams.inc();
+    /// Takes an answer to a request: starts or ends the subscription it carries and returns
+    /// the reply to send.
+    pub(crate) fn accept(&mut self, answer: Answer) -> DiscoverReply {
+        let Answer {
+            reply,
+            subscription,
+        } = answer;
+        let (reply, subscription) = self.within_limit(reply, subscription);
+        match subscription {
+            Some((key, Subscription::Watch(request))) => {
+                let resource = self.hub.watch(key.clone(), self.id, &self.state);
+                self.subs.insert(key, (*request, resource.clone()));
+                // A change between answering and subscribing must not be missed.
+                self.state.mark(&resource);
+            }
+            Some((key, Subscription::Cancel)) => {
+                self.hub.unwatch(&key, self.id);
+                self.subs.remove(&key);
+            }
+            None => {}
+        }
+        reply
+    }
+
+    /// The next push: the newest answer of a dirty subscription whose revision moved.
+    pub(crate) fn poll_push(&mut self, cx: &mut Context<'_>) -> Poll<DiscoverReply> {
         loop {
-            tokio::select! {
-                biased;
-                answer = answers.recv() => {
-                    let answer = match answer {
-                        Some(Ok(answer)) => answer,
-                        Some(Err(failure)) => {
-                            let _ = out.send(Err(failure)).await;
-                            break;
-                        }
-                        None => break,
-                    };
-                    let Answer { reply, subscription } = *answer;
-                    let (reply, subscription) = self.within_limit(reply, subscription);
-                    if out.send(Ok(reply)).await.is_err() {
-                        break;
-                    }
-                    match subscription {
-                        Some((key, Subscription::Watch(request))) => {
-                            self.hub.watch(key.clone(), self.id, &self.state);
-                            self.subs.insert(key.clone(), *request);
-                            // A change between answering and subscribing must not be missed.
-                            self.state.mark(key);
-                        }
-                        Some((key, Subscription::Cancel)) => {
-                            self.hub.unwatch(&key, self.id);
-                            self.subs.remove(&key);
-                        }
-                        None => {}
-                    }
-                }
-                () = self.state.notify.notified() => {
-                    if !self.push_dirty(&out).await {
-                        break;
-                    }
+            while let Some(resource) = self.dirty.pop() {
+                if let Some(reply) = self.frame_for(&resource) {
+                    return Poll::Ready(reply);
                 }
             }
+            std::task::ready!(self.state.poll_dirty(cx, &mut self.dirty));
         }
+    }
+
+    fn frame_for(&mut self, resource: &Resource) -> Option<DiscoverReply> {
+        let (request, subscribed) = self.subs.get_mut(&resource.key)?;
+        // A mark left from an earlier subscription to the same key names a resource the hub
+        // no longer keeps up to date.
+        if !std::ptr::eq(Arc::as_ptr(subscribed), resource) {
+            return None;
+        }
+        let frame = PushHub::shared_answer(resource, &self.backends, request);
+        if frame.code != Some(Code::ExecuteSuccess.value()) {
+            return None;
+        }
+        let service = request.service.get_or_insert_with(Default::default);
+        // Only a revision the client has not seen is worth a message.
+        if service.revision.as_deref().unwrap_or_default()
+            == frame.revision.as_deref().unwrap_or_default()
+        {
+            return None;
+        }
+        service.revision.clone_from(&frame.revision);
+        self.metrics.pushes.inc();
+        Some(frame.reply.clone())
+    }
+}
+
+impl Drop for StreamPush {
+    fn drop(&mut self) {
         for key in self.subs.keys() {
             self.hub.unwatch(key, self.id);
         }
-        self.metrics.discover_streams.dec();
-    }
-
-    /// Sends the newest state of every dirty subscription whose revision moved; false when the
-    /// client is gone.
-    async fn push_dirty(&mut self, out: &Outbound) -> bool {
-        let dirty: Vec<SubKey> = self.state.dirty.lock().drain().collect();
-        for key in dirty {
-            let Some(request) = self.subs.get_mut(&key) else {
-                continue;
-            };
-            let frame = self.hub.shared_answer(&key, &self.backends, request);
-            if frame.code != Some(Code::ExecuteSuccess.value()) {
-                continue;
-            }
-            let service = request.service.get_or_insert_with(Default::default);
-            // Only a revision the client has not seen is worth a message.
-            if service.revision.as_deref().unwrap_or_default()
-                == frame.revision.as_deref().unwrap_or_default()
-            {
-                continue;
-            }
-            service.revision.clone_from(&frame.revision);
-            if out.send(Ok(frame.reply.clone())).await.is_err() {
-                return false;
-            }
-            self.metrics.pushes.inc();
-        }
-        true
     }
 }

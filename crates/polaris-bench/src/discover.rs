@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use crate::net::{Limit, NAMESPACE, Pacer, client};
+use crate::net::{Limit, NAMESPACE, Pacer};
 use crate::proc::CpuMark;
 use crate::report::{Recorder, Report};
 use crate::unary::register_all;
@@ -31,13 +31,56 @@ pub fn instance_request(service: &str, revision: Option<String>) -> v1::Discover
     }
 }
 
-/// One open Discover stream: requests go in through `tx`, replies come out of `rx`.
-pub struct DiscoverStream {
-    tx: mpsc::Sender<v1::DiscoverRequest>,
-    rx: tonic::Streaming<v1::DiscoverResponse>,
+/// What the bench reads of a Discover reply.
+pub trait Reply: prost::Message + Default + Send + 'static {
+    fn code(&self) -> u32;
+    fn revision(&self) -> Option<String>;
 }
 
-impl DiscoverStream {
+impl Reply for v1::DiscoverResponse {
+    fn code(&self) -> u32 {
+        self.code.unwrap_or(0)
+    }
+
+    fn revision(&self) -> Option<String> {
+        self.service.as_ref().and_then(|s| s.revision.clone())
+    }
+}
+
+/// A `DiscoverResponse` read for its code (field 1) and service revision (field 4, then 15)
+/// only: prost skips the instances without decoding them, so the bench's own decoding does not
+/// limit how hard it can drive the server (`--lean`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LeanReply {
+    #[prost(message, optional, tag = "1")]
+    code: Option<u32>,
+    #[prost(message, optional, tag = "4")]
+    service: Option<LeanService>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LeanService {
+    #[prost(message, optional, tag = "15")]
+    revision: Option<String>,
+}
+
+impl Reply for LeanReply {
+    fn code(&self) -> u32 {
+        self.code.unwrap_or(0)
+    }
+
+    fn revision(&self) -> Option<String> {
+        self.service.as_ref().and_then(|s| s.revision.clone())
+    }
+}
+
+/// One open Discover stream: requests go in through `tx`, replies come out of `rx`.
+pub struct DiscoverStream<R = v1::DiscoverResponse> {
+    tx: mpsc::Sender<v1::DiscoverRequest>,
+    rx: tonic::Streaming<R>,
+}
+
+impl<R: Reply> DiscoverStream<R> {
     /// Opens a stream and sends `first` on it; with `push`, asks the server for pushes.
     pub async fn open(channel: Channel, first: v1::DiscoverRequest, push: bool) -> Result<Self> {
         let (tx, requests) = mpsc::channel(4);
@@ -48,8 +91,11 @@ impl DiscoverStream {
                 .metadata_mut()
                 .insert("x-polaris-push", "true".parse().expect("ascii value"));
         }
-        let mut client = client(&[channel], 0);
-        let rx = client.discover(request).await?.into_inner();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.context("channel not ready")?;
+        let codec = tonic_prost::ProstCodec::<v1::DiscoverRequest, R>::default();
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static("/v1.PolarisGRPC/Discover");
+        let rx = grpc.streaming(request, path, codec).await?.into_inner();
         Ok(DiscoverStream { tx, rx })
     }
 
@@ -58,25 +104,22 @@ impl DiscoverStream {
     }
 
     /// The next reply; an error when the stream ends.
-    pub async fn next(&mut self) -> Result<v1::DiscoverResponse> {
+    pub async fn next(&mut self) -> Result<R> {
         self.rx.message().await?.context("stream ended")
     }
 }
 
-fn revision_of(reply: &v1::DiscoverResponse) -> Option<String> {
-    reply.service.as_ref().and_then(|s| s.revision.clone())
-}
-
 /// Sends and times requests on one stream until the pacer says stop.
-async fn worker(
+async fn worker<R: Reply>(
     channel: Channel,
     service: String,
     mode: Mode,
     pacer: Arc<Pacer>,
 ) -> Result<(Recorder, u64)> {
-    let mut stream = DiscoverStream::open(channel, instance_request(&service, None), false).await?;
+    let mut stream =
+        DiscoverStream::<R>::open(channel, instance_request(&service, None), false).await?;
     let first = stream.next().await?;
-    let mut revision = revision_of(&first);
+    let mut revision = first.revision();
     let mut rec = Recorder::default();
     let mut ops = 0u64;
     while pacer.next().is_some() {
@@ -88,9 +131,9 @@ async fn worker(
         stream.send(instance_request(&service, asked)).await?;
         let outcome = match stream.next().await {
             Ok(reply) => {
-                let code = reply.code.unwrap_or(0);
+                let code = reply.code();
                 if code == 200_000 {
-                    revision = revision_of(&reply).or(revision);
+                    revision = reply.revision().or(revision);
                 }
                 Ok(code)
             }
@@ -124,12 +167,23 @@ pub async fn discover(common: &Common, args: &DiscoverArgs) -> Result<Report> {
     let start = Instant::now();
     let mut workers = JoinSet::new();
     for w in 0..common.concurrency.max(1) {
-        workers.spawn(worker(
-            channels[w % channels.len()].clone(),
-            services[w % services.len()].clone(),
-            args.mode,
-            pacer.clone(),
-        ));
+        let channel = channels[w % channels.len()].clone();
+        let service = services[w % services.len()].clone();
+        if args.lean {
+            workers.spawn(worker::<LeanReply>(
+                channel,
+                service,
+                args.mode,
+                pacer.clone(),
+            ));
+        } else {
+            workers.spawn(worker::<v1::DiscoverResponse>(
+                channel,
+                service,
+                args.mode,
+                pacer.clone(),
+            ));
+        }
     }
     let mut rec = Recorder::default();
     let mut ops = 0;
@@ -148,7 +202,10 @@ pub async fn discover(common: &Common, args: &DiscoverArgs) -> Result<Report> {
         Mode::Unchanged => "unchanged",
     };
     Ok(Report {
-        scenario: format!("discover {mode}"),
+        scenario: format!(
+            "discover {mode}{}",
+            if args.lean { " (lean client)" } else { "" }
+        ),
         ops,
         elapsed,
         rec,

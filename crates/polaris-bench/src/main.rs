@@ -232,6 +232,10 @@ pub struct DiscoverArgs {
     /// Instances registered in each service before the run.
     #[arg(long, default_value_t = 100)]
     pub instances: u64,
+    /// Read only each reply's code and revision (the instances are skipped, not decoded), so
+    /// that the bench's decoding does not bound the load.
+    #[arg(long)]
+    pub lean: bool,
 }
 
 #[derive(Args, Clone)]

@@ -13,6 +13,7 @@ use crate::net::{client, code_of, connect, instance};
 use crate::proc::CpuMark;
 use crate::report::{Recorder, Report, is_success, per_op};
 use crate::{Common, PushArgs};
+use polaris_proto::v1;
 
 /// Streams opened at the same time while setting up.
 const OPENING: usize = 256;
@@ -68,8 +69,12 @@ async fn subscriber(
 ) {
     let permit = opening.acquire_owned().await;
     let opened = async {
-        let mut stream =
-            DiscoverStream::open(channel, instance_request(&service, None), true).await?;
+        let mut stream = DiscoverStream::<v1::DiscoverResponse>::open(
+            channel,
+            instance_request(&service, None),
+            true,
+        )
+        .await?;
         let first = stream.next().await?;
         anyhow::Ok((stream, first.code.unwrap_or(0)))
     }

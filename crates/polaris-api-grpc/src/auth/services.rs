@@ -43,6 +43,21 @@ macro_rules! checked {
 
 type Reply<T> = Result<Response<T>, Status>;
 
+impl Guarded<ConfigService> {
+    /// WatchConfigFiles for the lean route (`config/watch_route.rs`): the check of tonic's
+    /// method, on the request's metadata. Admitted, the watch needs only the peer's address
+    /// and the service; refused, the reply is the refusal.
+    pub(crate) fn admit_watch(
+        &self,
+        head: Request<()>,
+    ) -> Result<(String, &ConfigService), Box<v1::ConfigClientResponse>> {
+        if let Err(err) = self.guard.read(Endpoint::WatchConfigFiles, &head) {
+            return Err(Box::new(v1::ConfigClientResponse::refused(&err)));
+        }
+        Ok((crate::config::peer_ip(head.remote_addr()), &self.inner))
+    }
+}
+
 #[tonic::async_trait]
 impl PolarisGrpc for Guarded<PolarisService> {
     async fn report_client(&self, request: Request<v1::Client>) -> Reply<v1::Response> {

@@ -4,6 +4,7 @@
 
 mod convert;
 mod discover;
+pub(crate) mod watch_route;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,9 +19,10 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::metrics::GrpcMetrics;
+pub(crate) use convert::peer_ip;
 use convert::{
     client_error, client_file, client_reply, file_query, file_spec, invalid_beta_labels,
-    listed_file, peer_ip, publish_request, upsert_specs, watch_file, watched_files, wire_tags,
+    listed_file, publish_request, upsert_specs, watch_file, watched_files, wire_tags,
 };
 use polaris_config::client::{self, FileAnswer, Listing};
 
@@ -53,6 +55,53 @@ pub(crate) struct ConfigService {
 }
 
 impl ConfigService {
+    /// WatchConfigFiles: a long poll, answered at once when a watched file is behind, else at
+    /// its publish, at the watch timeout or at shutdown (both `200001`). Shared by tonic's
+    /// method and the lean route in front of it (`watch_route.rs`).
+    pub(crate) async fn watch(
+        &self,
+        peer: &str,
+        request: v1::ClientWatchConfigFileRequest,
+    ) -> v1::ConfigClientResponse {
+        let started = Instant::now();
+        let labels = client::watch_labels(peer);
+        let files = watched_files(&request);
+        // A watch may wait 30 s: keep only what it needs, not the request.
+        drop(request);
+        let reply = match files {
+            Err(err) => client_error(&err, None),
+            Ok(files) => {
+                let mut stopping = self.stopping.clone();
+                let result = tokio::select! {
+                    result = self.center.watch(&files, &labels, self.options.watch_timeout) => result,
+                    _ = stopping.wait_for(|stop| *stop) => Ok(None),
+                };
+                match result {
+                    Ok(Some(release)) => {
+                        client_reply(Code::ExecuteSuccess, Some(watch_file(&release)))
+                    }
+                    // Officially the timeout reply carries neither `info` nor a file.
+                    Ok(None) => v1::ConfigClientResponse {
+                        code: Some(Code::DataNoChange.value()),
+                        info: None,
+                        config_file: None,
+                    },
+                    Err(err) => {
+                        if err.code == Code::BatchSizeOverLimit {
+                            polaris_limits::metrics().refused(
+                                polaris_limits::Limit::WatchFiles,
+                                self.options.limits.listener(),
+                            );
+                        }
+                        client_error(&err, None)
+                    }
+                }
+            }
+        };
+        self.metrics.observe("WatchConfigFiles", started);
+        reply
+    }
+
     pub(crate) fn new(
         center: Arc<ConfigCenter>,
         metrics: Arc<GrpcMetrics>,
@@ -194,43 +243,8 @@ impl PolarisConfigGrpc for ConfigService {
         &self,
         request: Request<v1::ClientWatchConfigFileRequest>,
     ) -> Result<Response<v1::ConfigClientResponse>, Status> {
-        let started = Instant::now();
-        let labels = client::watch_labels(&peer_ip(request.remote_addr()));
-        let files = watched_files(request.get_ref());
-        // A watch may wait 30 s: keep only what it needs, not the request's metadata and body.
-        drop(request);
-        let reply = match files {
-            Err(err) => client_error(&err, None),
-            Ok(files) => {
-                let mut stopping = self.stopping.clone();
-                let result = tokio::select! {
-                    result = self.center.watch(&files, &labels, self.options.watch_timeout) => result,
-                    _ = stopping.wait_for(|stop| *stop) => Ok(None),
-                };
-                match result {
-                    Ok(Some(release)) => {
-                        client_reply(Code::ExecuteSuccess, Some(watch_file(&release)))
-                    }
-                    // Officially the timeout reply carries neither `info` nor a file.
-                    Ok(None) => v1::ConfigClientResponse {
-                        code: Some(Code::DataNoChange.value()),
-                        info: None,
-                        config_file: None,
-                    },
-                    Err(err) => {
-                        if err.code == Code::BatchSizeOverLimit {
-                            polaris_limits::metrics().refused(
-                                polaris_limits::Limit::WatchFiles,
-                                self.options.limits.listener(),
-                            );
-                        }
-                        client_error(&err, None)
-                    }
-                }
-            }
-        };
-        self.metrics.observe("WatchConfigFiles", started);
-        Ok(Response::new(reply))
+        let peer = peer_ip(request.remote_addr());
+        Ok(Response::new(self.watch(&peer, request.into_inner()).await))
     }
 
     async fn get_config_file_metadata_list(
