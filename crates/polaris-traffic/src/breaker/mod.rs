@@ -30,7 +30,6 @@ mod probe;
 mod rule;
 mod state;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,7 +51,7 @@ pub use rule::{
 pub use state::BreakerStatus;
 
 use crate::router::InstanceGate;
-use crate::{Instance, ServiceKey, Skipped};
+use crate::{FastMap, Instance, ServiceKey, Skipped};
 use rule::{BreakerRule, compile_rules};
 use state::Breaker;
 
@@ -137,12 +136,12 @@ type UnclosedInstance = (Arc<str>, u32, Arc<Mutex<Breaker>>);
 /// All breakers of one client.
 #[derive(Debug)]
 pub struct CircuitBreakers {
-    rules: RwLock<HashMap<ServiceKey, Arc<[Arc<BreakerRule>]>>>,
-    breakers: Mutex<HashMap<Resource, Arc<Mutex<Breaker>>>>,
+    rules: RwLock<FastMap<ServiceKey, Arc<[Arc<BreakerRule>]>>>,
+    breakers: Mutex<FastMap<Resource, Arc<Mutex<Breaker>>>>,
     /// Instance breakers opened and not closed again, per service, so the router gate
     /// answers without building a resource key; a superset at worst (each entry's breaker is
     /// asked for its real state).
-    unclosed: RwLock<HashMap<ServiceKey, Vec<UnclosedInstance>>>,
+    unclosed: RwLock<FastMap<ServiceKey, Vec<UnclosedInstance>>>,
     /// Total entries in `unclosed`; 0 lets the gate skip even the map lookup.
     unclosed_total: AtomicUsize,
     /// `None` when `defaultRuleEnable` is off: instances without a rule never break.
