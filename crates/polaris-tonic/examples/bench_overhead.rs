@@ -127,6 +127,10 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
         once = once.connect_with(move |e| e.connect_with_connector_lazy(connector.clone()));
         endpoint.connect_with_connector(pipes).await?
     };
+    // The A/A control (`BENCH_CONTROL=1`): a second plain client (a handle of the same channel) in
+    // the Polaris client's place; what it shows as "added" is the method's own bias.
+    let control = std::env::var("BENCH_CONTROL").is_ok_and(|c| c == "1");
+    let mut second = EchoClient::new(plain.clone());
     let mut plain = EchoClient::new(plain);
     let mut polaris = EchoClient::new(polaris.build());
     let mut once = EchoClient::new(once.build());
@@ -153,7 +157,11 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
     let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         a.push(run(&mut plain, calls).await);
-        b.push(run(&mut polaris, calls).await);
+        if control {
+            b.push(run(&mut second, calls).await);
+        } else {
+            b.push(run(&mut polaris, calls).await);
+        }
         c.push(run(&mut once, calls).await);
     }
     let plain = ("plain tonic Channel (fixed address)", &a[..]);

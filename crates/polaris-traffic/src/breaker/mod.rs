@@ -268,11 +268,16 @@ impl CircuitBreakers {
     /// Admits a call to `resource` or refuses it. A resource with no breaker yet is admitted.
     /// A half-open breaker admits a limited number of trial calls.
     pub fn check(&self, resource: &Resource) -> Result<(), CallAborted> {
+        self.check_at(Instant::now(), resource)
+    }
+
+    /// [`check`](Self::check) at `now` (one clock read for the several checks of a call).
+    pub fn check_at(&self, now: Instant, resource: &Resource) -> Result<(), CallAborted> {
         let Some(breaker) = self.breaker(resource) else {
             return Ok(());
         };
         let mut breaker = breaker.lock();
-        if breaker.admit(Instant::now()) {
+        if breaker.admit(now) {
             Ok(())
         } else {
             Err(CallAborted {
@@ -285,7 +290,17 @@ impl CircuitBreakers {
 
     /// Records the outcome of a call from `caller` to `resource`.
     pub fn report(&self, caller: Option<&ServiceKey>, resource: &Resource, outcome: &Outcome<'_>) {
-        let now = Instant::now();
+        self.report_at(Instant::now(), caller, resource, outcome);
+    }
+
+    /// [`report`](Self::report) at `now` (one clock read for the several reports of a call).
+    pub fn report_at(
+        &self,
+        now: Instant,
+        caller: Option<&ServiceKey>,
+        resource: &Resource,
+        outcome: &Outcome<'_>,
+    ) {
         let breaker = match self.breaker(resource) {
             Some(breaker) => breaker,
             None => {
