@@ -12,6 +12,9 @@
 //! is the Polaris layer alone. `BENCH_TRANSPORT=tcp` calls the server's loopback TCP
 //! listener instead (the listener is registered in Polaris either way).
 //!
+//! `BENCH_BREAKER=off` turns the circuit breaker off in both Polaris channels (to split the
+//! added time); `BENCH_CONTROL=1` puts a second plain client in the Polaris client's place
+//! (the A/A control: what it shows as added is the method's own bias).
 //! `BENCH_ONLY=plain|polaris|once` makes only that client's calls after the warm-up (to
 //! count instructions per call under `valgrind --tool=callgrind`, one run per client).
 //!
@@ -109,6 +112,12 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
         PolarisChannel::builder(client.clone(), &service),
         PolarisChannel::builder(client.clone(), &service).failover(0),
     );
+    if std::env::var("BENCH_BREAKER").is_ok_and(|b| b == "off") {
+        // To split the added time: both Polaris channels without the circuit breaker.
+        println!("circuit breaker: off");
+        polaris = polaris.circuit_breaker(false);
+        once = once.circuit_breaker(false);
+    }
     let plain = if std::env::var("BENCH_TRANSPORT").is_ok_and(|t| t == "tcp") {
         println!("transport: loopback TCP");
         endpoint.connect().await?
