@@ -1,6 +1,6 @@
 //! The [`Client`] and its builder.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +40,7 @@ pub(crate) struct Inner {
     pub(crate) persist: Option<Persist>,
     pub(crate) selector: Selector,
     pub(crate) breakers: Arc<CircuitBreakers>,
-    pub(crate) breaker_services: Mutex<HashSet<ServiceKey>>,
+    pub(crate) breaker_services: Mutex<polaris_traffic::FastSet<ServiceKey>>,
     pub(crate) limiters: CompiledCache<RateLimiter>,
     pub(crate) config: Arc<ConfigState>,
     pub(crate) registrations: Mutex<HashMap<u64, LiveRegistration>>,
@@ -379,7 +379,7 @@ impl ClientBuilder {
                 persist,
                 selector,
                 breakers,
-                breaker_services: Mutex::new(HashSet::new()),
+                breaker_services: Mutex::default(),
                 limiters: CompiledCache::default(),
                 config,
                 registrations: Mutex::new(HashMap::new()),

@@ -101,8 +101,12 @@ pub fn code_text(code: i64) -> Cow<'static, str> {
 impl Inner {
     /// Follows the breaker and fault-detect rules of `service` from now on (once per service).
     pub(crate) fn ensure_breaker_rules(&self, service: &ServiceKey) {
-        if !self.breaker_services.lock().insert(service.clone()) {
-            return;
+        {
+            // Called twice per call (check, report): look up before copying the key.
+            let mut services = self.breaker_services.lock();
+            if services.contains(service) || !services.insert(service.clone()) {
+                return;
+            }
         }
         let rules = self.entry(ResourceKind::CircuitBreaker, service);
         let mut installer = RuleInstaller {
@@ -180,14 +184,16 @@ impl Consumer {
             success: result.success,
         };
         let breakers = &self.inner.breakers;
-        breakers.report(caller.as_ref(), &Resource::Service(key.clone()), &outcome);
+        let now = tokio::time::Instant::now();
+        let service = Resource::Service(key.clone());
+        breakers.report_at(now, caller.as_ref(), &service, &outcome);
         if let Some(method) = &result.method {
             let resource = Resource::Method(key.clone(), method.clone());
-            breakers.report(caller.as_ref(), &resource, &outcome);
+            breakers.report_at(now, caller.as_ref(), &resource, &outcome);
         }
         if let Some(instance) = &result.instance {
             let resource = Resource::Instance(key, instance.host.clone(), instance.port);
-            breakers.report(caller.as_ref(), &resource, &outcome);
+            breakers.report_at(now, caller.as_ref(), &resource, &outcome);
         }
     }
 
@@ -199,12 +205,13 @@ impl Consumer {
         let key = traffic_key(service);
         let breakers = &self.inner.breakers;
         let refuse = |e: polaris_traffic::breaker::CallAborted| Error::CircuitOpen(e.to_string());
+        let now = tokio::time::Instant::now();
         breakers
-            .check(&Resource::Service(key.clone()))
+            .check_at(now, &Resource::Service(key.clone()))
             .map_err(refuse)?;
         if let Some(method) = method {
             breakers
-                .check(&Resource::Method(key, method.into()))
+                .check_at(now, &Resource::Method(key, method.into()))
                 .map_err(refuse)?;
         }
         Ok(())

@@ -3,9 +3,29 @@
 
 use std::time::{Duration, Instant};
 
-/// User + system CPU time of this process so far, from `/proc/self/stat` (Linux; clock ticks
-/// of 10 ms; zero elsewhere).
+/// CPU time of this process so far: the sum of its threads' run times from
+/// `/proc/self/task/*/schedstat` (Linux, nanoseconds; threads that already ended are not
+/// counted), else user + system time from `/proc/self/stat` (clock ticks of 10 ms; zero
+/// off Linux).
 pub fn cpu_time() -> Duration {
+    thread_run_time().unwrap_or_else(stat_cpu_time)
+}
+
+/// The sum of the run times of this process's live threads (nanoseconds, from schedstat).
+fn thread_run_time() -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue; // the thread ended meanwhile
+        };
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
+/// User + system CPU time from `/proc/self/stat` (clock ticks of 10 ms).
+fn stat_cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
@@ -99,6 +119,25 @@ pub fn print_overhead(
         b[1] - a[1],
         b[2] - a[2]
     );
+    let paired = paired_differences(plain.1, polaris.1);
+    println!(
+        "| added, median of the rounds' differences | {:+.0} | {:+.0} | {:+.1} |",
+        paired[0], paired[1], paired[2]
+    );
+}
+
+/// The medians of the per-call differences between round `i` of `polaris` and round `i` of
+/// `plain` (rounds that ran next to each other, so slow drifts of the machine cancel out).
+pub fn paired_differences(plain: &[Sample], polaris: &[Sample]) -> [f64; 3] {
+    std::array::from_fn(|i| {
+        let mut values: Vec<f64> = plain
+            .iter()
+            .zip(polaris)
+            .map(|(a, b)| b.per_call()[i] - a.per_call()[i])
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(0.0)
+    })
 }
 
 /// `BENCH_CALLS` from the environment, else `default`.

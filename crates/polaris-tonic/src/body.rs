@@ -154,8 +154,10 @@ impl HttpBody for Prefixed {
 
 /// The gRPC status code of a header map, if it has one.
 pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
+    // A typed name: looking up by `&str` parses and validates the name on every call.
+    const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
     headers
-        .get("grpc-status")
+        .get(&GRPC_STATUS)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
 }

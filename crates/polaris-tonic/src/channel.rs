@@ -1,7 +1,6 @@
 //! The client side: a `tower::Service` that generated tonic clients accept, calling a
 //! Polaris service instance picked per request.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -54,11 +53,15 @@ pub struct ChannelBuilder {
     lb: Option<LbPolicy>,
     policies: RpcPolicies,
     endpoint: Arc<dyn Fn(Endpoint) -> Endpoint + Send + Sync>,
+    connect: Arc<ConnectFn>,
     failover: u32,
     breaker: bool,
     route_headers: bool,
     metadata: Vec<(String, String)>,
 }
+
+/// Makes the channel of one instance from its endpoint.
+type ConnectFn = dyn Fn(&Endpoint) -> Channel + Send + Sync;
 
 impl ChannelBuilder {
     /// The namespace of the service (default `default`).
@@ -102,6 +105,20 @@ impl ChannelBuilder {
         self
     }
 
+    /// How the channel of each instance is made from its endpoint (after
+    /// [`endpoint`](Self::endpoint)); the default is [`Endpoint::connect_lazy`], over TCP.
+    /// For another transport pass a lazy connect with a connector (a
+    /// `tower::Service<http::Uri>` answering a hyper IO: a Unix socket, a proxy, an
+    /// in-process server), e.g. `|e| e.connect_with_connector_lazy(connector.clone())`.
+    /// Called once per instance, when its first call is made; it must not block.
+    pub fn connect_with(
+        mut self,
+        f: impl Fn(&Endpoint) -> Channel + Send + Sync + 'static,
+    ) -> Self {
+        self.connect = Arc::new(f);
+        self
+    }
+
     /// How many other instances a call may try after connection errors (default 2).
     pub fn failover(mut self, attempts: u32) -> Self {
         self.failover = attempts;
@@ -130,12 +147,13 @@ impl ChannelBuilder {
             lb: self.lb,
             policies: self.policies,
             endpoint: self.endpoint,
+            connect: self.connect,
             failover: self.failover,
             breaker: self.breaker,
             route_headers: self.route_headers,
             metadata: self.metadata.into_iter().collect(),
-            methods: RwLock::new(HashMap::new()),
-            connections: RwLock::new(HashMap::new()),
+            methods: RwLock::default(),
+            connections: RwLock::default(),
             header_maps: parking_lot::Mutex::new(Vec::new()),
             pruner: std::sync::Once::new(),
         });
@@ -144,6 +162,9 @@ impl ChannelBuilder {
 }
 
 type ConnKey = (Arc<str>, u32);
+
+/// The maps looked up on every call, with a fast (seeded) hasher rather than SipHash.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One instance's connection and when it last failed to connect.
 struct Conn {
@@ -185,13 +206,14 @@ struct Shared {
     lb: Option<LbPolicy>,
     policies: RpcPolicies,
     endpoint: Arc<dyn Fn(Endpoint) -> Endpoint + Send + Sync>,
+    connect: Arc<ConnectFn>,
     failover: u32,
     breaker: bool,
     route_headers: bool,
     metadata: std::collections::BTreeMap<String, String>,
     /// What a call of each path shares (interned, so a call copies no text).
-    methods: RwLock<HashMap<Arc<str>, Arc<MethodInfo>>>,
-    connections: RwLock<HashMap<ConnKey, Arc<Conn>>>,
+    methods: RwLock<FastMap<Arc<str>, Arc<MethodInfo>>>,
+    connections: RwLock<FastMap<ConnKey, Arc<Conn>>>,
     /// Header maps of finished calls, for the copy the next calls keep for failover.
     header_maps: parking_lot::Mutex<Vec<http::HeaderMap>>,
     pruner: std::sync::Once,
@@ -224,6 +246,7 @@ impl PolarisChannel {
             lb: None,
             policies: RpcPolicies::default(),
             endpoint: Arc::new(|e| e),
+            connect: Arc::new(Endpoint::connect_lazy),
             failover: 2,
             breaker: true,
             route_headers: true,
@@ -400,7 +423,7 @@ impl Shared {
         let uri = format!("http://{}:{}", instance.host, instance.port);
         let endpoint = Endpoint::from_shared(uri)
             .map_err(|e| Status::invalid_argument(format!("instance address: {e}")))?;
-        let channel = (self.endpoint)(endpoint).connect_lazy();
+        let channel = (self.connect)(&(self.endpoint)(endpoint));
         let conn = Arc::new(Conn {
             channel,
             spares: parking_lot::Mutex::new(Vec::new()),

@@ -86,3 +86,40 @@ async fn unavailable_answers_are_retried_on_another_instance() {
 }
 
 polaris_testkit::framework_suite!(echo::Tonic);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_connector_dials_each_instance() {
+    let server = TestServer::start();
+    let c = client(&server).await;
+    let live = provider::<Tonic>(&c, "connector-echo", &[], false).await;
+    // A connector that dials the instance's own address over TCP and counts its connections.
+    let dialed = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = dialed.clone();
+    let connector = tower::service_fn(move |uri: http::Uri| {
+        let seen = seen.clone();
+        async move {
+            let address = uri.authority().expect("an instance address").to_string();
+            seen.lock().unwrap().push(address.clone());
+            let stream = tokio::net::TcpStream::connect(address).await?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+        }
+    });
+    let channel = consumer_channel(&c, "connector-echo")
+        .connect_with(move |endpoint| endpoint.connect_with_connector_lazy(connector.clone()))
+        .build();
+    let mut echo = EchoClient::new(channel);
+    for i in 0..5 {
+        let answer = echo
+            .echo(EchoRequest {
+                value: format!("call {i}"),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("call {i} failed: {e}"));
+        assert_eq!(answer.get_ref().served_by, live.address());
+    }
+    assert_eq!(
+        *dialed.lock().unwrap(),
+        vec![live.address()],
+        "one connection, through the connector, to the instance"
+    );
+}

@@ -5,6 +5,10 @@
 //! same server, same moment). Prints wall time, process CPU and heap allocations per call
 //! for each, and the difference.
 //!
+//! `BENCH_ONLY=plain|polaris` makes only that client's calls after the warm-up (to count
+//! instructions per call under `valgrind --tool=callgrind`: user-space instructions, so the
+//! kernel's TCP path, the noise of the timed runs, is left out).
+//!
 //! Run: `cargo run --release -p polaris-volo --example bench_overhead` (`POLARIS_ADDR` to
 //! point elsewhere; `BENCH_CALLS` per round, 20,000; `BENCH_ROUNDS`, 5).
 
@@ -54,6 +58,18 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     run(&plain, 1_000).await;
     run(&polaris, 1_000).await;
 
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        // One client alone (for instruction counts: `valgrind --tool=callgrind`).
+        let echo = if only == "plain" { &plain } else { &polaris };
+        let sample = run(echo, calls * rounds as u32).await;
+        println!(
+            "{only}: {:?} per call (wall ns, CPU ns, allocations)",
+            sample.per_call()
+        );
+        drop(stop);
+        client.shutdown().await;
+        return Ok(());
+    }
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         a.push(run(&plain, calls).await);

@@ -2,7 +2,6 @@
 //! service and method breakers before a call and reporting each call's gRPC status and
 //! latency to the service, method and instance breakers.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,7 +41,7 @@ pub fn is_breaker_failure(code: i32) -> bool {
 pub struct CircuitBreakerLayer {
     pub(crate) discover: PolarisDiscover,
     caller: Option<ServiceKey>,
-    methods: Arc<RwLock<HashSet<Arc<str>>>>,
+    methods: Arc<RwLock<crate::FastSet<Arc<str>>>>,
 }
 
 /// How many distinct methods (gRPC paths, HTTP paths) a layer keeps interned; further ones

@@ -40,11 +40,11 @@ pub(crate) struct DiscoverShared {
     changes: Sender<Change<ServiceKey>>,
     /// Keeps the change channel open while no receiver listens.
     _open: InactiveReceiver<Change<ServiceKey>>,
-    watched: Mutex<HashSet<ServiceKey>>,
+    watched: Mutex<crate::FastSet<ServiceKey>>,
     /// The keys of the service names seen (so a call allocates none).
-    keys: RwLock<HashMap<Arc<str>, ServiceKey>>,
+    keys: RwLock<crate::FastMap<Arc<str>, ServiceKey>>,
     /// Instances that refused a connection lately, until when they are avoided.
-    down: Mutex<HashMap<SocketAddr, Instant>>,
+    down: Mutex<crate::FastMap<SocketAddr, Instant>>,
 }
 
 impl PolarisDiscover {
@@ -63,9 +63,9 @@ impl PolarisDiscover {
                 namespace: Arc::from(namespace),
                 changes,
                 _open: open.deactivate(),
-                watched: Mutex::new(HashSet::new()),
-                keys: RwLock::new(HashMap::new()),
-                down: Mutex::new(HashMap::new()),
+                watched: Mutex::default(),
+                keys: RwLock::default(),
+                down: Mutex::default(),
             }),
         }
     }
@@ -92,8 +92,11 @@ impl PolarisDiscover {
 
     /// Starts following `key`'s pushed changes (once per service).
     fn follow(&self, key: &ServiceKey) {
-        if !self.shared.watched.lock().insert(key.clone()) {
-            return;
+        {
+            let mut watched = self.shared.watched.lock();
+            if watched.contains(key) || !watched.insert(key.clone()) {
+                return;
+            }
         }
         let weak = Arc::downgrade(&self.shared);
         let key = key.clone();

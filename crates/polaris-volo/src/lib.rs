@@ -43,6 +43,11 @@
 //! transparent failover or retry: an instance that refuses connections is avoided for 2 s
 //! after each refusal, and ejected by its breaker after the rule's consecutive errors.
 
+/// The maps looked up on every call, with a fast (seeded) hasher rather than SipHash.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// A set with the hasher of [`FastMap`].
+type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 mod balance;
 mod breaker;
 mod discover;

@@ -2,7 +2,6 @@
 //! [`PolarisLoadBalance`](crate::PolarisLoadBalance) (Volo's balancer sees only the callee
 //! endpoint, never the request).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use motore::layer::Layer;
@@ -36,12 +35,12 @@ pub(crate) async fn with_labels<F: Future>(labels: RouteLabels, call: F) -> F::O
 const MAX_REQUESTS: usize = 1024;
 
 /// The routing requests of one HTTP method, by path.
-type ByPath = HashMap<Arc<str>, Arc<RequestContext>>;
+type ByPath = crate::FastMap<Arc<str>, Arc<RequestContext>>;
 
 /// The routing request of each method and path seen (shared, so a call copies no text).
 #[derive(Default)]
 pub(crate) struct Requests {
-    map: RwLock<HashMap<http::Method, ByPath>>,
+    map: RwLock<crate::FastMap<http::Method, ByPath>>,
 }
 
 impl Requests {
@@ -57,7 +56,7 @@ impl Requests {
         }
         let request = Arc::new(make());
         let mut map = self.map.write();
-        if map.values().map(HashMap::len).sum::<usize>() < MAX_REQUESTS {
+        if map.values().map(ByPath::len).sum::<usize>() < MAX_REQUESTS {
             map.entry(method.clone())
                 .or_default()
                 .insert(Arc::from(path), request.clone());

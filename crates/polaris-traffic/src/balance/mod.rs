@@ -13,7 +13,6 @@ mod random;
 mod ring_hash;
 mod round_robin;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -84,7 +83,7 @@ struct Derived<T> {
 /// balancer serves many services, so it keeps one entry per live set.
 #[derive(Debug)]
 pub(crate) struct SnapshotCache<T> {
-    entries: RwLock<HashMap<usize, Derived<T>>>,
+    entries: RwLock<crate::FastMap<usize, Derived<T>>>,
 }
 
 impl<T> Default for SnapshotCache<T> {

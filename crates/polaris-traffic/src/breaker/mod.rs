@@ -30,7 +30,6 @@ mod probe;
 mod rule;
 mod state;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,7 +51,7 @@ pub use rule::{
 pub use state::BreakerStatus;
 
 use crate::router::InstanceGate;
-use crate::{Instance, ServiceKey, Skipped};
+use crate::{FastMap, Instance, ServiceKey, Skipped};
 use rule::{BreakerRule, compile_rules};
 use state::Breaker;
 
@@ -137,12 +136,12 @@ type UnclosedInstance = (Arc<str>, u32, Arc<Mutex<Breaker>>);
 /// All breakers of one client.
 #[derive(Debug)]
 pub struct CircuitBreakers {
-    rules: RwLock<HashMap<ServiceKey, Arc<[Arc<BreakerRule>]>>>,
-    breakers: Mutex<HashMap<Resource, Arc<Mutex<Breaker>>>>,
+    rules: RwLock<FastMap<ServiceKey, Arc<[Arc<BreakerRule>]>>>,
+    breakers: Mutex<FastMap<Resource, Arc<Mutex<Breaker>>>>,
     /// Instance breakers opened and not closed again, per service, so the router gate
     /// answers without building a resource key; a superset at worst (each entry's breaker is
     /// asked for its real state).
-    unclosed: RwLock<HashMap<ServiceKey, Vec<UnclosedInstance>>>,
+    unclosed: RwLock<FastMap<ServiceKey, Vec<UnclosedInstance>>>,
     /// Total entries in `unclosed`; 0 lets the gate skip even the map lookup.
     unclosed_total: AtomicUsize,
     /// `None` when `defaultRuleEnable` is off: instances without a rule never break.
@@ -269,11 +268,16 @@ impl CircuitBreakers {
     /// Admits a call to `resource` or refuses it. A resource with no breaker yet is admitted.
     /// A half-open breaker admits a limited number of trial calls.
     pub fn check(&self, resource: &Resource) -> Result<(), CallAborted> {
+        self.check_at(Instant::now(), resource)
+    }
+
+    /// [`check`](Self::check) at `now` (one clock read for the several checks of a call).
+    pub fn check_at(&self, now: Instant, resource: &Resource) -> Result<(), CallAborted> {
         let Some(breaker) = self.breaker(resource) else {
             return Ok(());
         };
         let mut breaker = breaker.lock();
-        if breaker.admit(Instant::now()) {
+        if breaker.admit(now) {
             Ok(())
         } else {
             Err(CallAborted {
@@ -286,7 +290,17 @@ impl CircuitBreakers {
 
     /// Records the outcome of a call from `caller` to `resource`.
     pub fn report(&self, caller: Option<&ServiceKey>, resource: &Resource, outcome: &Outcome<'_>) {
-        let now = Instant::now();
+        self.report_at(Instant::now(), caller, resource, outcome);
+    }
+
+    /// [`report`](Self::report) at `now` (one clock read for the several reports of a call).
+    pub fn report_at(
+        &self,
+        now: Instant,
+        caller: Option<&ServiceKey>,
+        resource: &Resource,
+        outcome: &Outcome<'_>,
+    ) {
         let breaker = match self.breaker(resource) {
             Some(breaker) => breaker,
             None => {

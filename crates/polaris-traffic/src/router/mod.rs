@@ -13,7 +13,7 @@ mod metadata;
 mod nearby;
 mod rule;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -181,7 +181,7 @@ const MEMO_CAPACITY: usize = 256;
 /// while the memo holds the input) and the decision.
 #[derive(Default)]
 pub(crate) struct Memo {
-    entries: Mutex<HashMap<(usize, u64), (InstanceList, InstanceList)>>,
+    entries: Mutex<crate::FastMap<(usize, u64), (InstanceList, InstanceList)>>,
 }
 
 impl fmt::Debug for Memo {
