@@ -29,7 +29,7 @@ pub fn naming_port(
 ) -> GrpcPort {
     let subscriptions = polaris_limits::DEFAULT_MAX_SUBSCRIPTIONS_PER_STREAM;
     let routes = crate::naming_routes(naming, governance, health, metrics, auth, subscriptions);
-    port(routes)
+    port((routes, config::watch_route::WatchFirstLayer::default()))
 }
 
 /// The config port (`PolarisConfigGRPC`), as [`crate::serve_config_with`] builds it.
@@ -46,12 +46,16 @@ pub fn config_port(
     port(crate::config_routes(service, auth))
 }
 
-/// `routes` behind the layer of [`crate::serve_routes`] that sees requests (oversize replies;
-/// no write-rate limit, so that every input reaches the handlers; auth guards are inside).
-fn port(routes: tonic::service::Routes) -> GrpcPort {
+/// `routes` behind the layers of [`crate::serve_routes`] that see requests (oversize replies,
+/// the config port's watch route; no write-rate limit, so that every input reaches the
+/// handlers; auth guards are inside).
+fn port(
+    (routes, first): (tonic::service::Routes, config::watch_route::WatchFirstLayer),
+) -> GrpcPort {
     BoxCloneSyncService::new(
         ServiceBuilder::new()
             .layer(oversize::layer())
-            .service(routes),
+            .layer(first)
+            .service(BoxCloneSyncService::new(routes)),
     )
 }

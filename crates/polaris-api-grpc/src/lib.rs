@@ -18,6 +18,7 @@ mod metrics;
 mod naming;
 mod oversize;
 pub mod push;
+mod unary;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub async fn serve_with(
 ) -> Result<(), tonic::transport::Error> {
     let subscriptions = limits.max_subscriptions_per_stream;
     let routes = naming_routes(naming, governance, health, metrics, auth, subscriptions);
+    let routes = (routes, config::watch_route::WatchFirstLayer::default());
     serve_routes(listener.into(), limits, routes, shutdown).await
 }
 
@@ -91,21 +93,15 @@ fn naming_routes(
 fn config_routes(
     service: config::ConfigService,
     auth: Arc<polaris_auth::Auth>,
-) -> tonic::service::Routes {
+) -> (tonic::service::Routes, config::watch_route::WatchFirstLayer) {
     let guarded = Arc::new(auth::Guarded::new(service, auth));
-    let generated = tonic::service::Routes::new(
+    let routes = tonic::service::Routes::new(
         PolarisConfigGrpcServer::from_arc(guarded.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
     );
-    // Parked long polls take the lean route; every other method goes to tonic's server.
-    generated
-        .into_axum_router()
-        .route_service(
-            config::watch_route::PATH,
-            config::watch_route::WatchRoute::new(guarded),
-        )
-        .into()
+    // Parked long polls are answered in front of the router (`config/watch_route.rs`).
+    (routes, config::watch_route::WatchFirstLayer::new(guarded))
 }
 
 /// Serves `routes` on `listener` behind the layers of every gRPC port (oversize replies,
@@ -113,12 +109,13 @@ fn config_routes(
 async fn serve_routes(
     listener: polaris_tls::Listener,
     limits: GrpcLimits,
-    routes: tonic::service::Routes,
+    (routes, first): (tonic::service::Routes, config::watch_route::WatchFirstLayer),
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
         .layer(oversize::layer())
+        .layer(first)
         .layer(limits.write_layer())
         .add_routes(routes)
         .serve_with_incoming_shutdown(limits.incoming(listener), shutdown)

@@ -19,15 +19,8 @@ use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};
 use tonic::transport::server::TcpConnectInfo;
 
-use std::convert::Infallible;
-
-use bytes::{BufMut, Bytes, BytesMut};
-use http_body::Frame;
-use http_body_util::StreamBody;
 use polaris_auth::{Access, Endpoint, Scope};
 use polaris_proto::v1;
-use prost::Message;
-use tonic::codegen::http::{HeaderMap, HeaderValue};
 
 use crate::auth::{Refused, endpoint_of};
 
@@ -164,29 +157,13 @@ where
 /// A complete gRPC reply to a write refused before it was read: one message carrying the code
 /// (the method's reply type), then an OK status.
 fn refusal(endpoint: Endpoint, err: &PolarisError) -> Response<Body> {
-    let message = match endpoint {
+    match endpoint {
         Endpoint::ClientCreateConfigFile
         | Endpoint::ClientUpdateConfigFile
         | Endpoint::ClientPublishConfigFile
         | Endpoint::ClientUpsertAndPublishConfigFile => {
-            v1::ConfigClientResponse::refused(err).encode_to_vec()
+            crate::unary::reply(&v1::ConfigClientResponse::refused(err))
         }
-        _ => v1::Response::refused(err).encode_to_vec(),
-    };
-    let mut frame = BytesMut::with_capacity(5 + message.len());
-    frame.put_u8(0);
-    frame.put_u32(message.len() as u32);
-    frame.put_slice(&message);
-    let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static("0"));
-    let frames = [
-        Ok::<_, Infallible>(Frame::data(Bytes::from(frame))),
-        Ok(Frame::trailers(trailers)),
-    ];
-    let body = StreamBody::new(tokio_stream::iter(frames));
-    let mut response = Response::new(Body::new(body));
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/grpc"));
-    response
+        _ => crate::unary::reply(&v1::Response::refused(err)),
+    }
 }

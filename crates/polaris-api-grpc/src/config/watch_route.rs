@@ -1,76 +1,126 @@
-//! `WatchConfigFiles` answered in a route in front of tonic's generated server.
+//! `WatchConfigFiles` answered in front of tonic's router.
 //!
 //! A long poll may be parked for 30 s, and tens of thousands of them at once. Through tonic, a
-//! parked call holds the generated unary future (about 1.8 KB, most of it copies of the
-//! request's head), the per-method service future and two async-trait boxes. This route reads
-//! the one request message itself, makes the same auth check and calls the same
+//! parked call holds the router's future, the generated unary future (about 1.8 KB, most of it
+//! copies of the request's head), the per-method service future and two async-trait boxes. The
+//! outermost layer of the config port ([`WatchFirstLayer`]) takes this one method: it reads
+//! the request message itself, makes the same auth check and calls the same
 //! [`ConfigService::watch`](super::ConfigService::watch), then writes the reply as one gRPC
-//! frame and `grpc-status: 0`: what is parked is the watch's registration, its timer and the
-//! peer's address. Failures a gRPC server answers with a status (a body that is not one
-//! uncompressed message of at most the port's limit, or not a valid request) get the status
-//! tonic would give.
+//! frame and `grpc-status: 0`, so what stays parked is the watch's registration, its timer
+//! and the peer's address. Failures a gRPC server answers with a status (a body that is not
+//! one uncompressed message of at most the port's limit, or not a valid request) get the
+//! status tonic would give. Every other request passes through untouched.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::body::Body;
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, Request, Response};
-use http_body::Frame;
-use http_body_util::{BodyExt, Limited, StreamBody};
+use bytes::Buf;
+use http_body_util::{BodyExt, Limited};
 use polaris_proto::v1;
 use prost::Message;
 use tonic::Status;
+use tonic::body::Body;
+use tonic::codegen::http::{Request, Response};
 
 use super::ConfigService;
 use crate::MAX_MESSAGE_BYTES;
 use crate::auth::Guarded;
 
-/// The method's path, as tonic's router would match it.
+/// The method's path.
 pub(crate) const PATH: &str = "/v1.PolarisConfigGRPC/WatchConfigFiles";
 
-/// The route's service (cheap to clone: one `Arc`).
-#[derive(Clone)]
-pub(crate) struct WatchRoute {
-    service: Arc<Guarded<ConfigService>>,
+/// The layer for `Server::builder().layer(..)`; `None` (the naming port) passes everything.
+#[derive(Clone, Default)]
+pub(crate) struct WatchFirstLayer {
+    service: Option<Arc<Guarded<ConfigService>>>,
 }
 
-impl WatchRoute {
+impl WatchFirstLayer {
     pub(crate) fn new(service: Arc<Guarded<ConfigService>>) -> Self {
-        WatchRoute { service }
+        WatchFirstLayer {
+            service: Some(service),
+        }
     }
 }
 
-impl tower::Service<Request<Body>> for WatchRoute {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+impl<S> tower::Layer<S> for WatchFirstLayer {
+    type Service = WatchFirst<S>;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+    fn layer(&self, inner: S) -> WatchFirst<S> {
+        WatchFirst {
+            inner,
+            service: self.service.clone(),
+        }
+    }
+}
+
+/// The service [`WatchFirstLayer`] wraps around the rest of the port.
+#[derive(Clone)]
+pub(crate) struct WatchFirst<S> {
+    inner: S,
+    service: Option<Arc<Guarded<ConfigService>>>,
+}
+
+type Parked = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
+impl<S> tower::Service<Request<Body>> for WatchFirst<S>
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>>,
+    S::Future: Unpin,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = WatchFirstFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let service = self.service.clone();
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let message = match read_message(body).await {
-                Ok(message) => message,
-                Err(status) => return Ok(status.into_http()),
-            };
-            let head = tonic::Request::from_http(Request::from_parts(parts, ()));
-            // Only the peer's address and the watch itself stay for the wait.
-            let reply = match service.admit_watch(head) {
-                Ok((peer, watches)) => watches.watch(&peer, message).await,
-                Err(refusal) => *refusal,
-            };
-            Ok(grpc_reply(&reply))
-        })
+        match &self.service {
+            Some(service) if request.uri().path() == PATH => {
+                WatchFirstFuture::Parked(Box::pin(watch(service.clone(), request)))
+            }
+            _ => WatchFirstFuture::Inner(self.inner.call(request)),
+        }
     }
+}
+
+/// A parked watch, or the future of the rest of the port (unboxed: its future already is).
+pub(crate) enum WatchFirstFuture<F> {
+    Parked(Parked),
+    Inner(F),
+}
+
+impl<F, E> Future for WatchFirstFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>> + Unpin,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            WatchFirstFuture::Parked(parked) => parked.as_mut().poll(cx).map(Ok),
+            WatchFirstFuture::Inner(inner) => Pin::new(inner).poll(cx),
+        }
+    }
+}
+
+async fn watch(service: Arc<Guarded<ConfigService>>, request: Request<Body>) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let message = match read_message(body).await {
+        Ok(message) => message,
+        Err(status) => return status.into_http(),
+    };
+    let head = tonic::Request::from_http(Request::from_parts(parts, ()));
+    // Only the peer's address and the watch itself stay for the wait.
+    let reply = match service.admit_watch(head) {
+        Ok((peer, watches)) => watches.watch(&peer, message).await,
+        Err(refusal) => *refusal,
+    };
+    crate::unary::reply(&reply)
 }
 
 /// The body's one message, as tonic's unary decoding accepts it.
@@ -109,22 +159,72 @@ async fn read_message(body: Body) -> Result<v1::ClientWatchConfigFileRequest, St
         .map_err(|err| Status::internal(format!("failed to decode Protobuf message: {err}")))
 }
 
-/// A unary gRPC reply: one uncompressed frame, then `grpc-status: 0` in the trailers.
-fn grpc_reply(reply: &v1::ConfigClientResponse) -> Response<Body> {
-    let len = reply.encoded_len();
-    let mut frame = BytesMut::with_capacity(5 + len);
-    frame.put_u8(0);
-    frame.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
-    reply.encode_raw(&mut frame);
-    let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static("0"));
-    let frames = [
-        Ok::<_, Infallible>(Frame::data(Bytes::from(frame))),
-        Ok(Frame::trailers(trailers)),
-    ];
-    let mut response = Response::new(Body::new(StreamBody::new(tokio_stream::iter(frames))));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    response
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(flag: u8, message: &[u8]) -> Body {
+        let mut body = vec![flag];
+        body.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+        body.extend_from_slice(message);
+        bytes_body(body)
+    }
+
+    fn bytes_body(bytes: Vec<u8>) -> Body {
+        Body::new(http_body_util::Full::new(bytes::Bytes::from(bytes)))
+    }
+
+    fn watch_request() -> v1::ClientWatchConfigFileRequest {
+        v1::ClientWatchConfigFileRequest {
+            watch_files: vec![v1::ClientConfigFileInfo {
+                namespace: Some("default".into()),
+                group: Some("app".into()),
+                file_name: Some("a.yaml".into()),
+                version: Some(3),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_uncompressed_message_is_read() {
+        let request = watch_request();
+        let read = read_message(framed(0, &request.encode_to_vec())).await;
+        assert_eq!(read.unwrap(), request);
+    }
+
+    #[tokio::test]
+    async fn bodies_that_are_not_one_message_get_tonics_statuses() {
+        let cases = [
+            (Body::empty(), tonic::Code::Internal),
+            (bytes_body(vec![0u8, 0, 0]), tonic::Code::Internal),
+            (framed(1, b"\x0a\x00"), tonic::Code::Unimplemented),
+            // The header announces more bytes than the body holds.
+            (bytes_body(vec![0u8, 0, 0, 0, 9, 1]), tonic::Code::Internal),
+            // Field 1 as a length-delimited field running past the end.
+            (framed(0, b"\x0a\x05ab"), tonic::Code::Internal),
+        ];
+        for (body, code) in cases {
+            let status = read_message(body).await.unwrap_err();
+            assert_eq!(status.code(), code, "{status:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_reply_is_one_frame_then_grpc_status_0() {
+        let reply = v1::ConfigClientResponse {
+            code: Some(200_001),
+            ..Default::default()
+        };
+        let response = crate::unary::reply(&reply);
+        assert_eq!(response.headers()["content-type"], "application/grpc");
+        let collected = response.into_body().collect().await.unwrap();
+        let trailers = collected.trailers().cloned().unwrap();
+        assert_eq!(trailers["grpc-status"], "0");
+        let mut bytes = collected.to_bytes();
+        assert_eq!(bytes.get_u8(), 0);
+        assert_eq!(bytes.get_u32() as usize, bytes.len());
+        assert_eq!(v1::ConfigClientResponse::decode(bytes).unwrap(), reply);
+    }
 }
