@@ -9,7 +9,9 @@
 //! frame and `grpc-status: 0`, so what stays parked is the watch's registration, its timer
 //! and the peer's address. Failures a gRPC server answers with a status (a body that is not
 //! one uncompressed message of at most the port's limit, or not a valid request) get the
-//! status tonic would give. Every other request passes through untouched.
+//! status tonic would give. Every other request passes through untouched. Whatever the port
+//! adds inside tonic's router later (request compression, interceptors) must be added here
+//! too (ADR 016).
 
 use std::future::Future;
 use std::pin::Pin;
