@@ -29,3 +29,31 @@ pub(crate) fn reply(message: &impl Message) -> Response<Body> {
         .insert("content-type", HeaderValue::from_static("application/grpc"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Buf;
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_reply_is_one_frame_then_grpc_status_0() {
+        let message = polaris_proto::v1::ConfigClientResponse {
+            code: Some(200_001),
+            ..Default::default()
+        };
+        let response = reply(&message);
+        assert_eq!(response.headers()["content-type"], "application/grpc");
+        let collected = response.into_body().collect().await.unwrap();
+        let trailers = collected.trailers().cloned().unwrap();
+        assert_eq!(trailers["grpc-status"], "0");
+        let mut bytes = collected.to_bytes();
+        assert_eq!(bytes.get_u8(), 0);
+        assert_eq!(bytes.get_u32() as usize, bytes.len());
+        assert_eq!(
+            polaris_proto::v1::ConfigClientResponse::decode(bytes).unwrap(),
+            message
+        );
+    }
+}
