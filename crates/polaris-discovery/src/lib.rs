@@ -3,8 +3,10 @@
 //! with revisions and `200001` when unchanged, service lists, and governance rules in the shapes
 //! the SDKs read (v2 routing rules become v1 inbounds/outbounds). Both the gRPC stream (with
 //! push) and the HTTP `/v1/Discover` route use it, so the two cannot drift apart. Full instance
-//! answers are encoded once per revision and shared ([`shared`]).
+//! answers are encoded once per revision and shared ([`shared`]). The config center's client
+//! answers (GetConfigFile, watches, listings) are built once for both ports in [`config_client`].
 
+pub mod config_client;
 pub mod convert;
 pub mod rules;
 pub mod shared;

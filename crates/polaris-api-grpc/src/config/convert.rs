@@ -1,12 +1,12 @@
-//! Config-center protobuf messages to domain requests and the domain's client answers
-//! (`polaris_config::client`) to protobuf messages; nothing here decides an answer.
+//! Config-center protobuf messages of the gRPC port to domain requests (the client answers'
+//! messages are `polaris_discovery::config_client`'s, shared with HTTP); nothing here decides
+//! an answer.
 
-use polaris_config::client::{
-    self, BetaLabel, ClientFile, FileQuery, PublishRequest, ReleaseNotice,
-};
-use polaris_config::{FileSpec, PublishSpec, WatchedFile};
+use polaris_config::client::{self, BetaLabel, PublishRequest};
+use polaris_config::{FileSpec, PublishSpec};
+use polaris_discovery::config_client::{self, text};
 use polaris_proto::v1;
-use polaris_types::{Code, ConfigFileKey, ConfigRelease, PolarisError, Result};
+use polaris_types::{Code, ConfigFileKey, PolarisError};
 
 /// A `ConfigClientResponse` carrying a code and its text.
 pub fn client_reply(
@@ -32,96 +32,9 @@ pub fn client_error(
     }
 }
 
-fn text(value: &Option<String>) -> String {
-    value.clone().unwrap_or_default()
-}
-
-/// `(key, value)` pairs of tags; missing parts become empty strings.
-pub fn tags(tags: &[v1::ConfigFileTag]) -> Vec<(String, String)> {
-    tags.iter()
-        .map(|t| (text(&t.key), text(&t.value)))
-        .collect()
-}
-
-/// Tag pairs as `ConfigFileTag`s.
-pub fn wire_tags(pairs: &[(String, String)]) -> Vec<v1::ConfigFileTag> {
-    pairs
-        .iter()
-        .map(|(key, value)| v1::ConfigFileTag {
-            key: Some(key.clone()),
-            value: Some(value.clone()),
-        })
-        .collect()
-}
-
 /// The peer's address as a client label (see [`client::client_ip`]); empty when unknown.
 pub fn peer_ip(addr: Option<std::net::SocketAddr>) -> String {
     addr.map(|a| client::client_ip(a.ip())).unwrap_or_default()
-}
-
-/// A GetConfigFile request as the domain's query: matched with its tags, or with the peer's
-/// address when it sent none.
-pub fn file_query(info: &v1::ClientConfigFileInfo, peer: &str) -> FileQuery {
-    FileQuery {
-        namespace: text(&info.namespace),
-        group: text(&info.group),
-        file_name: text(&info.file_name),
-        version: info.version.unwrap_or(0),
-        labels: client::client_labels(tags(&info.tags), peer),
-        public_key: info.public_key.clone(),
-    }
-}
-
-/// A release as GetConfigFile returns it.
-pub fn client_file(file: &ClientFile) -> v1::ClientConfigFileInfo {
-    v1::ClientConfigFileInfo {
-        namespace: Some(file.key.namespace.clone()),
-        group: Some(file.key.group.clone()),
-        file_name: Some(file.key.name.clone()),
-        content: Some(file.content.clone()),
-        version: Some(file.version),
-        md5: Some(file.md5.clone()),
-        tags: wire_tags(&file.tags),
-        encrypted: Some(file.encrypted),
-        ..Default::default()
-    }
-}
-
-/// A release as a watch notification names it: no content, no tags, no time.
-pub fn watch_file(release: &ConfigRelease) -> v1::ClientConfigFileInfo {
-    let notice = ReleaseNotice::of(release);
-    v1::ClientConfigFileInfo {
-        md5: Some(notice.md5.clone()),
-        tags: Vec::new(),
-        release_time: None,
-        ..listed_file(notice)
-    }
-}
-
-/// A release as the file list shows it (no md5, as officially).
-pub fn listed_file(notice: ReleaseNotice) -> v1::ClientConfigFileInfo {
-    v1::ClientConfigFileInfo {
-        namespace: Some(notice.key.namespace),
-        group: Some(notice.key.group),
-        file_name: Some(notice.key.name),
-        name: Some(notice.name),
-        version: Some(notice.version),
-        release_time: Some(notice.release_time),
-        tags: wire_tags(&notice.tags),
-        ..Default::default()
-    }
-}
-
-/// The watched files of a watch request (see [`client::watched_files`]).
-pub fn watched_files(request: &v1::ClientWatchConfigFileRequest) -> Result<Vec<WatchedFile>> {
-    client::watched_files(request.watch_files.iter().map(|f| {
-        (
-            f.namespace.as_deref().unwrap_or_default(),
-            f.group.as_deref().unwrap_or_default(),
-            f.file_name.as_deref().unwrap_or_default(),
-            f.version.unwrap_or(0),
-        )
-    }))
 }
 
 /// A file as CreateConfigFile / UpdateConfigFile send it (plaintext content; the domain
@@ -132,7 +45,7 @@ pub fn file_spec(file: &v1::ConfigFile) -> FileSpec {
         content: text(&file.content),
         format: text(&file.format),
         comment: text(&file.comment),
-        tags: tags(&file.tags),
+        tags: config_client::tags(&file.tags),
         encrypted: file.encrypted.unwrap_or(false),
         encrypt_algo: text(&file.encrypt_algo),
     }
@@ -150,7 +63,7 @@ pub fn upsert_specs(info: &v1::ConfigFilePublishInfo) -> (FileSpec, PublishSpec)
         content: text(&info.content),
         format: text(&info.format),
         comment: text(&info.comment),
-        tags: tags(&info.tags),
+        tags: config_client::tags(&info.tags),
         // As officially (1.18.1 and main), `encrypted` and `encrypt_algo` of this request are
         // not applied: the file is written unencrypted.
         ..Default::default()

@@ -15,8 +15,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Status, Streaming};
 
-use super::convert::listed_file;
 use crate::metrics::GrpcMetrics;
+use polaris_discovery::config_client::listed_file;
 
 /// Replies answered but not yet sent before the reader stops reading the client.
 const PENDING_REPLIES: usize = 16;

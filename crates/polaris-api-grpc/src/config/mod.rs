@@ -21,10 +21,10 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::metrics::GrpcMetrics;
 pub(crate) use convert::peer_ip;
 use convert::{
-    client_error, client_file, client_reply, file_query, file_spec, invalid_beta_labels,
-    listed_file, publish_request, upsert_specs, watch_file, watched_files, wire_tags,
+    client_error, client_reply, file_spec, invalid_beta_labels, publish_request, upsert_specs,
 };
-use polaris_config::client::{self, FileAnswer, Listing};
+use polaris_config::client::{self, Listing};
+use polaris_discovery::config_client::{self, listed_file, watch_file, watched_files};
 
 /// Settings of the config port.
 #[derive(Clone, Debug)]
@@ -121,21 +121,10 @@ impl ConfigService {
 /// 200001 and 400202 carry the request with the tags it was matched with.
 pub(crate) fn get_file(
     center: &ConfigCenter,
-    mut info: v1::ClientConfigFileInfo,
+    info: v1::ClientConfigFileInfo,
     peer: &str,
 ) -> v1::ConfigClientResponse {
-    let query = file_query(&info, peer);
-    let answer = center.client_file(&query);
-    let file = match &answer {
-        FileAnswer::Release(file) => Some(client_file(file)),
-        FileAnswer::Echo(_) => {
-            if info.tags.is_empty() {
-                info.tags = wire_tags(&query.labels);
-            }
-            Some(info)
-        }
-        FileAnswer::Refused(_) => None,
-    };
+    let (answer, file) = config_client::file_answer(center, info, peer);
     v1::ConfigClientResponse {
         code: Some(answer.code().value()),
         info: Some(answer.info()),

@@ -12,13 +12,13 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use polaris_config::DEFAULT_WATCH_TIMEOUT;
-use polaris_config::client::{self, ClientFile, FileAnswer, FileQuery, Listing, ReleaseNotice};
+use polaris_config::client::{self, Listing};
+use polaris_discovery::config_client;
 use polaris_proto::v1;
 use polaris_proto::v1::config_discover_request::ConfigDiscoverRequestType as ReqType;
 use polaris_types::{Code, ConfigRelease, PolarisError};
 use serde_json::{Value, json};
 
-use super::convert::tags_out;
 use super::{PREFIX, some};
 use crate::AppState;
 use crate::body::{Query, read_body};
@@ -67,64 +67,16 @@ fn forwarded_ip(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-/// The protocol-free GetConfigFile request of `request` from `peer`.
-fn file_query(request: &v1::ClientConfigFileInfo, peer: &str) -> FileQuery {
-    FileQuery {
-        namespace: raw(&request.namespace),
-        group: raw(&request.group),
-        file_name: raw(&request.file_name),
-        version: request.version.unwrap_or(0),
-        labels: client::client_labels(
-            request
-                .tags
-                .iter()
-                .map(|t| (raw(&t.key), raw(&t.value)))
-                .collect(),
-            peer,
-        ),
-        public_key: request.public_key.clone(),
-    }
-}
-
 /// The domain's GetConfigFile answer as (code, info, configFile); the echoes of 200001 and
 /// 400202 carry the request with the tags it was matched with.
 fn answer_get(
     state: &AppState,
-    mut request: v1::ClientConfigFileInfo,
+    request: v1::ClientConfigFileInfo,
     peer: &str,
 ) -> (u32, String, Value) {
-    let query = file_query(&request, peer);
-    let answer = state.config.client_file(&query);
-    let file = match &answer {
-        FileAnswer::Release(file) => to_json(&client_file(file), "v1.ClientConfigFileInfo"),
-        FileAnswer::Echo(_) => {
-            if request.tags.is_empty() {
-                request.tags = tags_out(&query.labels);
-            }
-            to_json(&request, "v1.ClientConfigFileInfo")
-        }
-        FileAnswer::Refused(_) => Value::Null,
-    };
+    let (answer, file) = config_client::file_answer(&state.config, request, peer);
+    let file = file.map_or(Value::Null, |f| to_json(&f, "v1.ClientConfigFileInfo"));
     (answer.code().value(), answer.info(), file)
-}
-
-/// A wrapper string as sent (client names are not trimmed, as officially).
-fn raw(value: &Option<String>) -> String {
-    value.clone().unwrap_or_default()
-}
-
-fn client_file(file: &ClientFile) -> v1::ClientConfigFileInfo {
-    v1::ClientConfigFileInfo {
-        namespace: some(&file.key.namespace),
-        group: some(&file.key.group),
-        file_name: some(&file.key.name),
-        content: some(&file.content),
-        version: Some(file.version),
-        md5: some(&file.md5),
-        encrypted: Some(file.encrypted),
-        tags: tags_out(&file.tags),
-        ..Default::default()
-    }
 }
 
 /// `GET /v1/GetConfigFile?namespace&group&fileName&version&tags=k=v...`.
@@ -159,7 +111,9 @@ async fn get_file(
     };
     // A release answer is the same for every client given that release (it echoes only the
     // names): it is rendered once per release and file name and then shared.
-    let release = state.config.answer_release(&file_query(&info, &ip));
+    let release = state
+        .config
+        .answer_release(&config_client::file_query(&info, &ip));
     let shared_key = release.as_ref().map(|_| {
         let mut key = String::with_capacity(64);
         for part in [&info.namespace, &info.group, &info.file_name] {
@@ -197,14 +151,7 @@ async fn watch(State(state): State<AppState>, request: Request) -> Response {
         Ok(request) => request,
         Err(err) => return Reply::from(err).into_response(),
     };
-    let files = client::watched_files(request.watch_files.iter().map(|f| {
-        (
-            f.namespace.as_deref().unwrap_or_default(),
-            f.group.as_deref().unwrap_or_default(),
-            f.file_name.as_deref().unwrap_or_default(),
-            f.version.unwrap_or(0),
-        )
-    }));
+    let files = config_client::watched_files(&request);
     let files = match files {
         Ok(files) => files,
         Err(err) => return Reply::from(err).into_response(),
@@ -216,7 +163,7 @@ async fn watch(State(state): State<AppState>, request: Request) -> Response {
         .await
     {
         Ok(Some(release)) => {
-            let info = watch_info(&release);
+            let info = config_client::watch_file(&release);
             Reply::ok()
                 .with("configFile", to_json(&info, "v1.ClientConfigFileInfo"))
                 .into_response()
@@ -235,31 +182,6 @@ async fn watch(State(state): State<AppState>, request: Request) -> Response {
             }
             Reply::from(err).into_response()
         }
-    }
-}
-
-/// A release as a watch notice names it: no content, no tags, no time.
-fn watch_info(release: &ConfigRelease) -> v1::ClientConfigFileInfo {
-    let notice = ReleaseNotice::of(release);
-    v1::ClientConfigFileInfo {
-        md5: some(&notice.md5),
-        tags: Vec::new(),
-        release_time: None,
-        ..listed_info(notice)
-    }
-}
-
-/// A release as the file list shows it (no md5, as officially).
-fn listed_info(notice: ReleaseNotice) -> v1::ClientConfigFileInfo {
-    v1::ClientConfigFileInfo {
-        namespace: Some(notice.key.namespace),
-        group: Some(notice.key.group),
-        file_name: Some(notice.key.name),
-        name: Some(notice.name),
-        version: Some(notice.version),
-        release_time: Some(notice.release_time),
-        tags: tags_out(&notice.tags),
-        ..Default::default()
     }
 }
 
@@ -292,7 +214,12 @@ fn list_answer(state: &AppState, namespace: &str, group: &str, revision: &str) -
     listing_json(
         answer,
         "config_file_infos",
-        |notice| to_json(&listed_info(notice), "v1.ClientConfigFileInfo"),
+        |notice| {
+            to_json(
+                &config_client::listed_file(notice),
+                "v1.ClientConfigFileInfo",
+            )
+        },
         |object, changed| {
             if changed {
                 object.insert("namespace".into(), namespace.into());
@@ -326,9 +253,9 @@ async fn metadata_list(State(state): State<AppState>, body: Body) -> Response {
     let group = request.config_file_group.unwrap_or_default();
     reply_value(list_answer(
         &state,
-        &raw(&group.namespace),
-        &raw(&group.name),
-        &raw(&request.revision),
+        &config_client::text(&group.namespace),
+        &config_client::text(&group.name),
+        &config_client::text(&request.revision),
     ))
 }
 
@@ -363,8 +290,8 @@ async fn discover(State(state): State<AppState>, request: Request) -> Response {
         ReqType::ConfigFileNames => {
             let mut answer = list_answer(
                 &state,
-                &raw(&file.namespace),
-                &raw(&file.group),
+                &config_client::text(&file.namespace),
+                &config_client::text(&file.group),
                 &request.revision,
             );
             let items = answer
@@ -373,7 +300,9 @@ async fn discover(State(state): State<AppState>, request: Request) -> Response {
             json!({ "code": answer["code"], "info": answer["info"],
                     "revision": answer["revision"], "config_file_names": items })
         }
-        ReqType::ConfigFileGroups => groups_answer(&state, &raw(&file.namespace), &request),
+        ReqType::ConfigFileGroups => {
+            groups_answer(&state, &config_client::text(&file.namespace), &request)
+        }
         ReqType::Unknown => {
             let code = Code::InvalidDiscoverResource;
             json!({ "code": code.value(), "info": code.info() })

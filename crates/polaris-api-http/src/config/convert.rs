@@ -3,6 +3,7 @@
 
 use polaris_config::ConfigSnapshot;
 use polaris_config::client::BetaLabel;
+use polaris_discovery::config_client::wire_tags;
 use polaris_proto::v1;
 use polaris_proto::v1::match_string::MatchStringType;
 use polaris_types::{
@@ -24,16 +25,6 @@ pub(crate) fn plain(content: &str, data_key: &str) -> String {
         tracing::error!(target: "polaris_api_http", %err, "stored config content does not decrypt");
         content.to_string()
     })
-}
-
-/// Tag pairs as `ConfigFileTag`s.
-pub(crate) fn tags_out(tags: &[(String, String)]) -> Vec<v1::ConfigFileTag> {
-    tags.iter()
-        .map(|(k, v)| v1::ConfigFileTag {
-            key: some(k),
-            value: some(v),
-        })
-        .collect()
 }
 
 /// `ConfigFileTag`s as pairs (a repeated key keeps the last value, as the official map does).
@@ -94,7 +85,7 @@ pub(crate) fn file_proto(file: &ConfigFile, snapshot: &ConfigSnapshot) -> v1::Co
         format: some(&file.format),
         comment: some(&file.comment),
         status: some(status),
-        tags: tags_out(&file.tags),
+        tags: wire_tags(&file.tags),
         create_time: some(&time(file.ctime)),
         create_by: some(""),
         modify_time: some(&time(file.mtime)),
@@ -127,7 +118,7 @@ pub(crate) fn release_json(release: &ConfigRelease, with_content: bool) -> Value
         create_by: some(""),
         modify_time: some(&time(release.mtime)),
         modify_by: some(""),
-        tags: tags_out(&release.tags),
+        tags: wire_tags(&release.tags),
         active: Some(release.active),
         format: some(&release.format),
         release_description: some(&release.comment),
@@ -158,7 +149,7 @@ pub(crate) fn history_json(entry: &ReleaseHistory) -> Value {
         md5: some(&entry.md5),
         r#type: some(kind),
         status: some(&entry.status),
-        tags: tags_out(&entry.tags),
+        tags: wire_tags(&entry.tags),
         create_time: some(&time(entry.ctime)),
         create_by: some(""),
         modify_time: some(&time(entry.ctime)),
