@@ -10,7 +10,8 @@ use polaris_types::{
     PolarisError, Result,
 };
 
-use crate::{ConfigCenter, ConfigSnapshot, FORMATS, MAX_CONTENT_CHARS, crypto};
+use crate::crypto::{self, Sealed};
+use crate::{ConfigCenter, ConfigSnapshot, FORMATS, MAX_CONTENT_CHARS};
 
 /// A config group as a caller writes it.
 #[derive(Clone, Debug, Default)]
@@ -130,6 +131,31 @@ pub(crate) fn check_file(spec: &FileSpec) -> Result<()> {
     Ok(())
 }
 
+/// `base` (a new file's blank or the current file) with what a write sets: the sealed content,
+/// the format unless the write leaves it empty, comment and tags.
+fn written_file(
+    base: ConfigFile,
+    format: String,
+    comment: String,
+    tags: Vec<(String, String)>,
+    sealed: Sealed,
+) -> ConfigFile {
+    ConfigFile {
+        content: sealed.content,
+        format: if format.is_empty() {
+            base.format.clone()
+        } else {
+            format
+        },
+        comment,
+        tags,
+        encrypted: sealed.encrypted,
+        encrypt_algo: sealed.encrypt_algo,
+        data_key: sealed.data_key,
+        ..base
+    }
+}
+
 impl ConfigCenter {
     pub(crate) async fn commit(
         &self,
@@ -149,22 +175,30 @@ impl ConfigCenter {
     pub async fn create_group(&self, spec: GroupSpec) -> Result<Arc<ConfigGroup>> {
         check_group_name(&spec.namespace, &spec.name)?;
         let _writer = self.writer.lock().await;
-        let mut next = ConfigSnapshot::clone(&self.snapshot());
-        let id = (spec.namespace.clone(), spec.name.clone());
-        if next.groups.contains_key(&id) {
+        let next = ConfigSnapshot::clone(&self.snapshot());
+        if next
+            .groups
+            .contains_key(&(spec.namespace.clone(), spec.name.clone()))
+        {
             return Err(PolarisError::new(
                 Code::ExistedResource,
                 format!("group {}", spec.name),
             ));
         }
         let group = self.new_group(spec);
+        self.commit_group(next, group).await
+    }
+
+    /// Puts `group` into `next` and commits it.
+    async fn commit_group(
+        &self,
+        mut next: ConfigSnapshot,
+        group: Arc<ConfigGroup>,
+    ) -> Result<Arc<ConfigGroup>> {
+        let id = (group.namespace.clone(), group.name.clone());
         next.groups.insert(id, group.clone());
-        self.commit(
-            vec![Mutation::PutConfigGroup(ConfigGroup::clone(&group))],
-            next,
-            &[],
-        )
-        .await?;
+        let batch = vec![Mutation::PutConfigGroup(ConfigGroup::clone(&group))];
+        self.commit(batch, next, &[]).await?;
         Ok(group)
     }
 
@@ -189,7 +223,7 @@ impl ConfigCenter {
     pub async fn update_group(&self, spec: GroupSpec) -> Result<Arc<ConfigGroup>> {
         check_group_name(&spec.namespace, &spec.name)?;
         let _writer = self.writer.lock().await;
-        let mut next = ConfigSnapshot::clone(&self.snapshot());
+        let next = ConfigSnapshot::clone(&self.snapshot());
         let id = (spec.namespace.clone(), spec.name.clone());
         let Some(current) = next.groups.get(&id).cloned() else {
             return Err(PolarisError::new(
@@ -206,14 +240,7 @@ impl ConfigCenter {
             mtime: now_millis(),
             ..ConfigGroup::clone(&current)
         });
-        next.groups.insert(id, group.clone());
-        self.commit(
-            vec![Mutation::PutConfigGroup(ConfigGroup::clone(&group))],
-            next,
-            &[],
-        )
-        .await?;
-        Ok(group)
+        self.commit_group(next, group).await
     }
 
     /// Creates a file template; `ExistedResource` when the name is taken.
@@ -314,23 +341,21 @@ impl ConfigCenter {
             next.groups.insert(group_id, group);
         }
         let now = now_millis();
-        let file = Arc::new(ConfigFile {
+        let blank = ConfigFile {
             id: self.next_id(),
             key: spec.key.clone(),
-            content: sealed.content,
-            format: if spec.format.is_empty() {
-                "text".into()
-            } else {
-                spec.format
-            },
-            comment: spec.comment,
-            tags: spec.tags,
-            encrypted: sealed.encrypted,
-            encrypt_algo: sealed.encrypt_algo,
-            data_key: sealed.data_key,
+            format: "text".into(),
             ctime: now,
             mtime: now,
-        });
+            ..Default::default()
+        };
+        let file = Arc::new(written_file(
+            blank,
+            spec.format,
+            spec.comment,
+            spec.tags,
+            sealed,
+        ));
         batch.push(Mutation::PutConfigFile(ConfigFile::clone(&file)));
         next.files.insert(spec.key, file.clone());
         self.commit(batch, next, &[]).await?;
@@ -355,21 +380,17 @@ impl ConfigCenter {
             &spec.encrypt_algo,
             Some(&current),
         )?;
-        let file = Arc::new(ConfigFile {
-            content: sealed.content,
-            format: if spec.format.is_empty() {
-                current.format.clone()
-            } else {
-                spec.format
-            },
-            comment: spec.comment,
-            tags: spec.tags,
-            encrypted: sealed.encrypted,
-            encrypt_algo: sealed.encrypt_algo,
-            data_key: sealed.data_key,
+        let base = ConfigFile {
             mtime: now_millis(),
             ..ConfigFile::clone(&current)
-        });
+        };
+        let file = Arc::new(written_file(
+            base,
+            spec.format,
+            spec.comment,
+            spec.tags,
+            sealed,
+        ));
         next.files.insert(spec.key, file.clone());
         self.commit(
             vec![Mutation::PutConfigFile(ConfigFile::clone(&file))],
