@@ -7,8 +7,7 @@
 use std::sync::Arc;
 
 use polaris_store::Mutation;
-use polaris_store::feed::{ChangeFeed, FeedDomain};
-use polaris_types::Result;
+use polaris_store::feed::{FeedBatch, FeedDomain, FeedFollower};
 
 use crate::{Auth, AuthState};
 
@@ -24,16 +23,14 @@ fn unchanged(state: &AuthState, mutation: &Mutation) -> bool {
     }
 }
 
-impl Auth {
-    /// Reads what the auth domain committed after `after` (everything, when `None`) and
-    /// applies it. Returns the revision now held and how many records changed.
-    pub async fn catch_up(
-        &self,
-        feed: &dyn ChangeFeed,
-        after: Option<i64>,
-    ) -> Result<(i64, usize)> {
-        let _guard = self.writer.lock().await;
-        let batch = feed.changes_since(FeedDomain::Auth, after).await?;
+impl FeedFollower for Auth {
+    const DOMAIN: FeedDomain = FeedDomain::Auth;
+
+    fn writer(&self) -> &tokio::sync::Mutex<()> {
+        &self.writer
+    }
+
+    fn apply_batch(&self, batch: FeedBatch) -> usize {
         let current = self.state.load_full();
         if batch.full {
             let (mut users, mut groups, mut strategies) = (Vec::new(), Vec::new(), Vec::new());
@@ -52,7 +49,7 @@ impl Auth {
             if !same {
                 self.state.store(Arc::new(next));
             }
-            return Ok((batch.revision, usize::from(!same)));
+            return usize::from(!same);
         }
         let changes: Vec<Mutation> = batch
             .mutations
@@ -65,6 +62,6 @@ impl Auth {
             next.apply(changes);
             self.state.store(Arc::new(next));
         }
-        Ok((batch.revision, changed))
+        changed
     }
 }

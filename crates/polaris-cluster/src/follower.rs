@@ -20,7 +20,7 @@ use polaris_config::ConfigCenter;
 use polaris_governance::Governance;
 use polaris_naming::Naming;
 use polaris_store::NamingStore;
-use polaris_store::feed::{ChangeFeed, DomainRevision, FeedDomain};
+use polaris_store::feed::{ChangeFeed, DomainRevision, FeedDomain, catch_up};
 use polaris_types::{Code, PolarisError, Result};
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
@@ -264,9 +264,9 @@ impl Runner {
             FeedDomain::Naming | FeedDomain::Contracts => {
                 d.naming.catch_up(feed, domain, after).await?.revision
             }
-            FeedDomain::Governance => d.governance.catch_up(feed, after).await?.0,
-            FeedDomain::Config => d.config.catch_up(feed, after).await?.0,
-            FeedDomain::Auth => d.auth.catch_up(feed, after).await?.0,
+            FeedDomain::Governance => catch_up(&*d.governance, feed, after).await?.0,
+            FeedDomain::Config => catch_up(&*d.config, feed, after).await?.0,
+            FeedDomain::Auth => catch_up(&*d.auth, feed, after).await?.0,
         })
     }
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use polaris_store::Mutation;
-use polaris_store::feed::{ChangeFeed, FeedDomain};
-use polaris_types::{ConfigFileKey, Result};
+use polaris_store::feed::{FeedBatch, FeedDomain, FeedFollower};
+use polaris_types::ConfigFileKey;
 
 use crate::{ConfigCenter, ConfigSnapshot};
 
@@ -31,16 +31,14 @@ fn put<K: Ord + Clone, V: PartialEq>(map: &mut imbl::OrdMap<K, Arc<V>>, key: K, 
     true
 }
 
-impl ConfigCenter {
-    /// Reads what the config domain committed after `after` (everything, when `None`) and
-    /// applies it. Returns the revision now held and how many records changed.
-    pub async fn catch_up(
-        &self,
-        feed: &dyn ChangeFeed,
-        after: Option<i64>,
-    ) -> Result<(i64, usize)> {
-        let _writer = self.writer.lock().await;
-        let batch = feed.changes_since(FeedDomain::Config, after).await?;
+impl FeedFollower for ConfigCenter {
+    const DOMAIN: FeedDomain = FeedDomain::Config;
+
+    fn writer(&self) -> &tokio::sync::Mutex<()> {
+        &self.writer
+    }
+
+    fn apply_batch(&self, batch: FeedBatch) -> usize {
         let mut next = ConfigSnapshot::clone(&self.snapshot.load());
         let mut woken = BTreeSet::new();
         let mut listed = Listed::default();
@@ -94,7 +92,7 @@ impl ConfigCenter {
                 self.watchers.wake(key);
             }
         }
-        Ok((batch.revision, changed))
+        changed
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polaris_store::memory::MemoryStore;
-use polaris_types::{Code, ConfigFileKey, GrayLabel};
+use polaris_types::{Code, ConfigFileKey, GrayLabel, PolarisError};
 
 use crate::{ConfigCenter, FileSpec, PublishSpec, WatchedFile, writes::content_md5};
 
@@ -28,6 +28,11 @@ fn publish(name: &str) -> PublishSpec {
     }
 }
 
+/// The code of a call that must fail.
+fn code<T: std::fmt::Debug>(result: Result<T, PolarisError>) -> Code {
+    result.unwrap_err().code
+}
+
 async fn center() -> (Arc<MemoryStore>, Arc<ConfigCenter>) {
     let store = Arc::new(MemoryStore::new());
     let center = Arc::new(ConfigCenter::open(store.clone()).await.unwrap());
@@ -39,10 +44,7 @@ async fn publishing_makes_versioned_releases_with_md5() {
     let (store, config) = center().await;
     config.create_file(file("a.yaml", "x: 1")).await.unwrap();
     assert_eq!(
-        config
-            .client_release(&key("a.yaml"), 0, &[])
-            .unwrap_err()
-            .code,
+        code(config.client_release(&key("a.yaml"), 0, &[])),
         Code::NotFoundResource
     );
     let first = config.publish(publish("a.yaml")).await.unwrap();
@@ -231,11 +233,7 @@ async fn rollback_reactivates_an_earlier_release() {
         "a rollback takes the next version"
     );
     assert_eq!(
-        config
-            .delete_release(&key("r.yaml"), &first.name)
-            .await
-            .unwrap_err()
-            .code,
+        code(config.delete_release(&key("r.yaml"), &first.name).await),
         Code::ExistedResource,
         "the active release stays"
     );
@@ -270,11 +268,7 @@ async fn rollback_reactivates_an_earlier_release() {
         .collect();
     assert_eq!(kinds, ["normal", "normal", "rollback", "delete"]);
     assert_eq!(
-        config
-            .rollback(&key("r.yaml"), "nope")
-            .await
-            .unwrap_err()
-            .code,
+        code(config.rollback(&key("r.yaml"), "nope").await),
         Code::NotFoundResource
     );
 }
@@ -284,28 +278,16 @@ async fn groups_with_files_are_kept_and_bad_input_is_refused() {
     let (_, config) = center().await;
     config.create_file(file("f.yaml", "x")).await.unwrap();
     assert_eq!(
-        config
-            .delete_group("default", "app")
-            .await
-            .unwrap_err()
-            .code,
+        code(config.delete_group("default", "app").await),
         Code::ExistedResource
     );
     assert_eq!(
-        config
-            .create_file(file("f.yaml", "x"))
-            .await
-            .unwrap_err()
-            .code,
+        code(config.create_file(file("f.yaml", "x")).await),
         Code::ExistedResource
     );
     let huge = "x".repeat(crate::MAX_CONTENT_CHARS + 1);
     assert_eq!(
-        config
-            .create_file(file("big.yaml", &huge))
-            .await
-            .unwrap_err()
-            .code,
+        code(config.create_file(file("big.yaml", &huge)).await),
         Code::InvalidConfigFileContentLength
     );
     let bad_format = FileSpec {
@@ -317,11 +299,7 @@ async fn groups_with_files_are_kept_and_bad_input_is_refused() {
         Code::InvalidConfigFileFormat
     );
     assert_eq!(
-        config
-            .watch(&[], &[], Duration::from_secs(1))
-            .await
-            .unwrap_err()
-            .code,
+        code(config.watch(&[], &[], Duration::from_secs(1)).await),
         Code::InvalidWatchConfigFileFormat
     );
     let updated = config

@@ -7,21 +7,20 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use polaris_store::Mutation;
-use polaris_store::feed::{ChangeFeed, FeedDomain};
-use polaris_types::{Result, RuleKind};
+use polaris_store::feed::{FeedBatch, FeedDomain, FeedFollower};
+use polaris_types::RuleKind;
 
 use crate::Governance;
 
-impl Governance {
-    /// Reads what the governance domain committed after `after` (everything, when `None`) and
-    /// applies it. Returns the revision now held and how many rule kinds changed.
-    pub async fn catch_up(
-        &self,
-        feed: &dyn ChangeFeed,
-        after: Option<i64>,
-    ) -> Result<(i64, usize)> {
-        let _writer = self.writer.lock().await;
-        let batch = feed.changes_since(FeedDomain::Governance, after).await?;
+impl FeedFollower for Governance {
+    const DOMAIN: FeedDomain = FeedDomain::Governance;
+
+    fn writer(&self) -> &tokio::sync::Mutex<()> {
+        &self.writer
+    }
+
+    /// How many rule kinds changed.
+    fn apply_batch(&self, batch: FeedBatch) -> usize {
         let current = self.rules.load_full();
         let mut next = imbl::OrdMap::clone(&current);
         let mut kinds = BTreeSet::new();
@@ -65,6 +64,6 @@ impl Governance {
                 let _ = self.events.send(kind);
             }
         }
-        Ok((batch.revision, changed))
+        changed
     }
 }

@@ -96,3 +96,32 @@ pub trait ChangeFeed: Send + Sync {
         None
     }
 }
+
+/// A domain's in-memory cache that follows the feed. [`catch_up`] is the one way such a cache
+/// reads it; the cache supplies only its writer lock and how a batch changes it.
+pub trait FeedFollower: Sync {
+    /// The domain whose changes the cache applies.
+    const DOMAIN: FeedDomain;
+
+    /// The lock every local write of the domain holds from before its commit until its
+    /// snapshot is swapped.
+    fn writer(&self) -> &tokio::sync::Mutex<()>;
+
+    /// Applies one batch (a full load drops what it does not list); how many records changed.
+    fn apply_batch(&self, batch: FeedBatch) -> usize;
+}
+
+/// Reads what `cache`'s domain committed after `after` (everything, when `None`) and applies
+/// it. The writer lock is held from before the read until the rows are applied, so a stale row
+/// never overwrites a newer local write. Returns the revision now held and how many records
+/// changed.
+pub async fn catch_up<F: FeedFollower>(
+    cache: &F,
+    feed: &dyn ChangeFeed,
+    after: Option<i64>,
+) -> StoreResult<(i64, usize)> {
+    let _writer = cache.writer().lock().await;
+    let batch = feed.changes_since(F::DOMAIN, after).await?;
+    let revision = batch.revision;
+    Ok((revision, cache.apply_batch(batch)))
+}
