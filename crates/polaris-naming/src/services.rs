@@ -258,13 +258,7 @@ impl Naming {
         }
         let mut next = Service::clone(&view.service);
         apply_spec(&mut next, spec);
-        if next == *view.service {
-            return Err(Code::NoNeedUpdate.into());
-        }
-        next.mtime = now_millis();
-        self.write(vec![Mutation::PutService(next.clone())]).await?;
-        self.cache.put_service(next.clone());
-        Ok(Arc::new(next))
+        self.put_changed_service(&view.service, next).await
     }
 
     /// Deletes a service without instances or aliases. Deleting a missing one succeeds.
@@ -387,10 +381,28 @@ impl Naming {
             mtime: now,
             ..Default::default()
         };
-        self.write(vec![Mutation::PutService(alias.clone())])
+        self.put_service(alias).await
+    }
+
+    /// Writes `next` over `current` with a new mtime; `NoNeedUpdate` when nothing differs.
+    async fn put_changed_service(
+        &self,
+        current: &Service,
+        mut next: Service,
+    ) -> Result<Arc<Service>> {
+        if next == *current {
+            return Err(Code::NoNeedUpdate.into());
+        }
+        next.mtime = now_millis();
+        self.put_service(next).await
+    }
+
+    /// Writes a service and, once it is durable, caches it.
+    async fn put_service(&self, service: Service) -> Result<Arc<Service>> {
+        self.write(vec![Mutation::PutService(service.clone())])
             .await?;
-        self.cache.put_service(alias.clone());
-        Ok(Arc::new(alias))
+        self.cache.put_service(service.clone());
+        Ok(Arc::new(service))
     }
 
     /// Points an alias at another source service or changes its comment and owners.
@@ -428,13 +440,7 @@ impl Naming {
         if let Some(owners) = spec.owners {
             next.owners = owners;
         }
-        if next == *view.service {
-            return Err(Code::NoNeedUpdate.into());
-        }
-        next.mtime = now_millis();
-        self.write(vec![Mutation::PutService(next.clone())]).await?;
-        self.cache.put_service(next.clone());
-        Ok(Arc::new(next))
+        self.put_changed_service(&view.service, next).await
     }
 
     /// Deletes an alias; `NotFoundServiceAlias` when there is none.
