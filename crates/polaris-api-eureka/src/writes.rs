@@ -153,20 +153,37 @@ fn reply(result: Result<()>, success: StatusCode) -> Response {
     }
 }
 
+/// A write to `app` in the request's namespace: the Write check on the application, then
+/// `write`; answers `success` or the refusal.
+async fn write_app(
+    state: &EurekaState,
+    headers: &HeaderMap,
+    app: &str,
+    success: StatusCode,
+    write: impl AsyncFnOnce(&str) -> Result<()>,
+) -> Response {
+    let ns = namespace(state, headers);
+    let result = match state.check(headers, &ns, Some(app), Access::Write) {
+        Ok(()) => write(&ns).await,
+        Err(err) => Err(err),
+    };
+    reply(result, success)
+}
+
 pub async fn register(
     State(state): State<EurekaState>,
     Path(app): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ns = namespace(&state, &headers);
-    let result = async {
-        let document = http::read_document(&headers, body).await?;
-        let instance = EurekaInstance::decode(&document)?;
-        state.check(&headers, &ns, Some(&app), Access::Write)?;
-        state.register(&ns, &app, &instance).await
+    // The body is read and checked before the caller's rights, as officially.
+    let document = http::read_document(&headers, body).await;
+    let instance = match document.and_then(|document| EurekaInstance::decode(&document)) {
+        Ok(instance) => instance,
+        Err(err) => return reply(Err(err), StatusCode::NO_CONTENT),
     };
-    reply(result.await, StatusCode::NO_CONTENT)
+    let register = async |ns: &str| state.register(ns, &app, &instance).await;
+    write_app(&state, &headers, &app, StatusCode::NO_CONTENT, register).await
 }
 
 pub async fn renew(
@@ -186,12 +203,8 @@ pub async fn cancel(
     Path((app, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let ns = namespace(&state, &headers);
-    let result = async {
-        state.check(&headers, &ns, Some(&app), Access::Write)?;
-        state.cancel(&ns, &app, &id).await
-    };
-    reply(result.await, StatusCode::OK)
+    let cancel = async |ns: &str| state.cancel(ns, &app, &id).await;
+    write_app(&state, &headers, &app, StatusCode::OK, cancel).await
 }
 
 fn query_pairs(query: Option<String>) -> Vec<(String, String)> {
@@ -206,28 +219,23 @@ pub async fn override_status(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let ns = namespace(&state, &headers);
     let value = query_pairs(query)
         .into_iter()
         .find(|(k, _)| k == "value")
         .map(|(_, v)| v.to_ascii_uppercase());
-    let result = async {
-        let value = match value {
-            Some(v) if STATUSES.contains(&v.as_str()) => v,
-            _ => {
-                return Err(PolarisError::new(
-                    Code::InvalidParameter,
-                    format!("value must be one of {STATUSES:?}"),
-                ));
-            }
-        };
-        state.check(&headers, &ns, Some(&app), Access::Write)?;
-        if value == STATUS_UNKNOWN {
-            return Ok(());
-        }
-        state.set_status(&ns, &app, &id, Some(&value)).await
+    // The value is checked before the caller's rights, as officially.
+    let Some(value) = value.filter(|v| STATUSES.contains(&v.as_str())) else {
+        let info = format!("value must be one of {STATUSES:?}");
+        return reply(
+            Err(PolarisError::new(Code::InvalidParameter, info)),
+            StatusCode::OK,
+        );
     };
-    reply(result.await, StatusCode::OK)
+    let set = async |ns: &str| match value.as_str() {
+        STATUS_UNKNOWN => Ok(()),
+        value => state.set_status(ns, &app, &id, Some(value)).await,
+    };
+    write_app(&state, &headers, &app, StatusCode::OK, set).await
 }
 
 pub async fn remove_override(
@@ -235,12 +243,8 @@ pub async fn remove_override(
     Path((app, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let ns = namespace(&state, &headers);
-    let result = async {
-        state.check(&headers, &ns, Some(&app), Access::Write)?;
-        state.set_status(&ns, &app, &id, None).await
-    };
-    reply(result.await, StatusCode::OK)
+    let remove = async |ns: &str| state.set_status(ns, &app, &id, None).await;
+    write_app(&state, &headers, &app, StatusCode::OK, remove).await
 }
 
 pub async fn update_metadata(
@@ -249,12 +253,7 @@ pub async fn update_metadata(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let ns = namespace(&state, &headers);
-    let result = async {
-        state.check(&headers, &ns, Some(&app), Access::Write)?;
-        state
-            .merge_metadata(&ns, &app, &id, query_pairs(query))
-            .await
-    };
-    reply(result.await, StatusCode::OK)
+    let pairs = query_pairs(query);
+    let merge = async |ns: &str| state.merge_metadata(ns, &app, &id, pairs).await;
+    write_app(&state, &headers, &app, StatusCode::OK, merge).await
 }
