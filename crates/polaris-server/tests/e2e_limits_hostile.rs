@@ -126,6 +126,25 @@ fn flood_tick() -> tokio::time::Interval {
     tick
 }
 
+/// One lane of the write flood: a write per [`flood_tick`] until `stop`, to ports
+/// `lane * 100 + 1 ..= lane * 100 + 50` in turn, counting the writes the server refused.
+async fn flood_lane(
+    lane: u32,
+    stop: Arc<AtomicBool>,
+    refused: Arc<AtomicU64>,
+    mut write: impl AsyncFnMut(u32) -> bool,
+) {
+    let mut n = 0;
+    let mut tick = flood_tick();
+    while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        n += 1;
+        if write(lane * 100 + n % 50 + 1).await {
+            refused.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 fn summary(samples: &mut [Duration]) -> (Duration, Duration) {
     (percentile(samples, 50.0), percentile(samples, 99.0))
 }
@@ -206,49 +225,33 @@ async fn a_hostile_client_leaves_a_normal_client_its_p99() {
         let client = server.naming(loopback(40 + flooder)).await;
         for lane in 0..4u32 {
             let (stop, refused, mut client) = (stop.clone(), refused.clone(), client.clone());
-            tasks.spawn(async move {
-                let mut n = 0;
-                let mut tick = flood_tick();
-                while !stop.load(Ordering::Relaxed) {
-                    tick.tick().await;
-                    n += 1;
-                    let port = lane * 100 + n % 50 + 1;
-                    let reply = client
-                        .register_instance(instance("flood", "10.6.6.6", port))
-                        .await
-                        .unwrap()
-                        .into_inner();
-                    if reply.code == Some(429_002) {
-                        refused.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
+            tasks.spawn(flood_lane(lane, stop, refused, async move |port| {
+                let reply = client
+                    .register_instance(instance("flood", "10.6.6.6", port))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                reply.code == Some(429_002)
+            }));
         }
     }
     let port_http = server.http;
     for lane in 0..2u32 {
         let mut conn = HttpConn::open(port_http, loopback(42)).await.unwrap();
         let (stop, refused) = (stop.clone(), refused.clone());
-        tasks.spawn(async move {
-            let mut n = 0;
-            let mut tick = flood_tick();
-            while !stop.load(Ordering::Relaxed) {
-                tick.tick().await;
-                n += 1;
-                let port = lane * 100 + n % 50 + 1;
-                let body = format!(
-                    r#"{{"namespace":"default","service":"flood","host":"10.7.7.7","port":{port}}}"#
-                );
-                match conn.request("POST", "/v1/RegisterInstance", &body).await {
-                    Ok((429, _)) => {
-                        refused.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(_) => {}
-                    // The server may close a keep-alive connection: open another.
-                    Err(_) => conn = HttpConn::open(port_http, loopback(42)).await.unwrap(),
+        tasks.spawn(flood_lane(lane, stop, refused, async move |port| {
+            let body = format!(
+                r#"{{"namespace":"default","service":"flood","host":"10.7.7.7","port":{port}}}"#
+            );
+            match conn.request("POST", "/v1/RegisterInstance", &body).await {
+                Ok((status, _)) => status == 429,
+                // The server may close a keep-alive connection: open another.
+                Err(_) => {
+                    conn = HttpConn::open(port_http, loopback(42)).await.unwrap();
+                    false
                 }
             }
-        });
+        }));
     }
     {
         // Keeps changing the service every hostile stream watches, within its own rate.
