@@ -6,11 +6,12 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use bytes::Bytes;
 use polaris_auth::{Access, Origin, ResourceRef};
 use polaris_types::{Code, PolarisError, Result};
 
 use crate::EurekaState;
-use crate::docs::AppsDoc;
+use crate::docs::{AppDoc, AppsDoc, Format};
 use crate::http::{self, answer_format, document, refuse, wants_gzip};
 use crate::registry::Apps;
 
@@ -72,17 +73,26 @@ pub async fn delta(State(state): State<EurekaState>, headers: HeaderMap) -> Resp
     )
 }
 
+/// A single document (one application or one instance) in the format the client accepts,
+/// never gzipped.
+fn single(headers: &HeaderMap, render: impl FnOnce(Format) -> Bytes) -> Result<Response> {
+    let format = answer_format(headers);
+    Ok(document(format, render(format), false))
+}
+
+fn app_of<'a>(apps: &'a Apps, app: &str) -> Result<&'a Arc<AppDoc>> {
+    apps.app(app)
+        .ok_or_else(|| not_found(format!("application {app}")))
+}
+
 pub async fn one_app(
     State(state): State<EurekaState>,
     Path(app): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     answer(state.read_model(&headers, Some(&app)).and_then(|apps| {
-        let doc = apps
-            .app(&app)
-            .ok_or_else(|| not_found(format!("application {app}")))?;
-        let format = answer_format(&headers);
-        Ok(document(format, doc.document(format), false))
+        let doc = app_of(&apps, &app)?;
+        single(&headers, |format| doc.document(format))
     }))
 }
 
@@ -92,14 +102,10 @@ pub async fn app_instance(
     headers: HeaderMap,
 ) -> Response {
     answer(state.read_model(&headers, Some(&app)).and_then(|apps| {
-        let doc = apps
-            .app(&app)
-            .ok_or_else(|| not_found(format!("application {app}")))?;
-        let instance = doc
+        let instance = app_of(&apps, &app)?
             .instance(&id)
             .ok_or_else(|| not_found(format!("instance {id} of {app}")))?;
-        let format = answer_format(&headers);
-        Ok(document(format, instance.document(format), false))
+        single(&headers, |format| instance.document(format))
     }))
 }
 
@@ -112,8 +118,7 @@ pub async fn instance(
         let instance = apps
             .instance(&id)
             .ok_or_else(|| not_found(format!("instance {id}")))?;
-        let format = answer_format(&headers);
-        Ok(document(format, instance.document(format), false))
+        single(&headers, |format| instance.document(format))
     }))
 }
 
