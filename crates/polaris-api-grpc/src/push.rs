@@ -467,3 +467,7 @@ impl Drop for StreamPush {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "push_tests.rs"]
+mod tests;
