@@ -2,14 +2,14 @@
 //! `v1.CircuitBreakerRule`, replies `data` = Any (governance.md §4).
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::put;
 use polaris_discovery::rules::CircuitBreakers;
 use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
 
 use super::by_id::{self, IdKind, plain_id};
-use super::{ConsoleKind, ListKind, Listed, contains, list};
+use super::{ConsoleKind, ListKind, Listed, contains};
 use crate::AppState;
 use crate::body::Query;
 
@@ -46,21 +46,10 @@ impl ListKind for CircuitBreakers {
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/naming/v1/circuitbreaker/rules",
-            get(list::<C>)
-                .post(by_id::create::<C>)
-                .put(by_id::update::<C>),
-        )
-        .route(
-            "/naming/v1/circuitbreaker/rules/delete",
-            post(by_id::delete::<C>),
-        )
-        .route(
-            "/naming/v1/circuitbreaker/rules/enable",
-            put(by_id::enable::<C>),
-        )
+    by_id::routes::<C>("/naming/v1/circuitbreaker/rules").route(
+        "/naming/v1/circuitbreaker/rules/enable",
+        put(by_id::enable::<C>),
+    )
 }
 
 const LIST_KEYS: &[&str] = &[

@@ -2,14 +2,13 @@
 //! `v1.FaultDetectRule`, replies `data` = Any (governance.md §5).
 
 use axum::Router;
-use axum::routing::{get, post};
 use polaris_discovery::rules::FaultDetectors;
 use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
 
 use super::by_id::{self, IdKind, plain_id};
-use super::{ConsoleKind, ListKind, Listed, contains, list};
+use super::{ConsoleKind, ListKind, Listed, contains};
 use crate::AppState;
 use crate::body::Query;
 
@@ -49,14 +48,7 @@ impl ListKind for FaultDetectors {
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/naming/v1/faultdetectors",
-            get(list::<C>)
-                .post(by_id::create::<C>)
-                .put(by_id::update::<C>),
-        )
-        .route("/naming/v1/faultdetectors/delete", post(by_id::delete::<C>))
+    by_id::routes::<C>("/naming/v1/faultdetectors")
 }
 
 const LIST_KEYS: &[&str] = &[
