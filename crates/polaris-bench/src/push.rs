@@ -14,6 +14,8 @@ use crate::proc::CpuMark;
 use crate::report::{Recorder, Report, is_success, per_op};
 use crate::{Common, PushArgs};
 use polaris_proto::v1;
+use polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient;
+use tonic::transport::Channel;
 
 /// Streams opened at the same time while setting up.
 const OPENING: usize = 256;
@@ -57,6 +59,72 @@ pub(crate) async fn await_round(
         rec.error(format!("{what}: no push within {ROUND_TIMEOUT:?}"));
     }
     Ok(got as u64)
+}
+
+/// Registers instance `index` of `service` and answers the reply code.
+async fn register(
+    registrar: &mut PolarisGrpcClient<Channel>,
+    service: &str,
+    index: u64,
+) -> Result<u32> {
+    let reply = registrar
+        .register_instance(instance(service, index, None))
+        .await;
+    code_of(reply).map_err(anyhow::Error::msg)
+}
+
+/// Registers instance 0 of `service`, the one every stream lists when it subscribes.
+pub(crate) async fn register_first(
+    registrar: &mut PolarisGrpcClient<Channel>,
+    service: &str,
+) -> Result<()> {
+    let code = register(registrar, service, 0).await?;
+    if !is_success(code) {
+        bail!("registering the first instance of {service}: code {code}");
+    }
+    Ok(())
+}
+
+/// The timed rounds, with the CPU of the `server` process and of the bench measured over them:
+/// round `r` (from 1 to `rounds`) registers instance `r` of `service` and waits for each of the
+/// `subscribed` streams to get the push listing it ([`await_round`]; `what` follows the round's
+/// number in errors). Returns the report (pushes counted, without scenario or note) and each
+/// registration's ack time.
+pub(crate) async fn run_rounds(
+    server: Option<u32>,
+    (registrar, service): (&mut PolarisGrpcClient<Channel>, &str),
+    rounds: u64,
+    (pushed, subscribed): (&mut mpsc::UnboundedReceiver<Pushed>, usize),
+    mut rec: Recorder,
+    what: &str,
+) -> Result<(Report, Vec<Duration>)> {
+    let mark = CpuMark::start(server)?;
+    let start = Instant::now();
+    let (mut ops, mut acks) = (0u64, Vec::new());
+    for round in 1..=rounds {
+        // Let the previous round's stragglers (if any) go before timing this one.
+        while pushed.try_recv().is_ok() {}
+        let expected = usize::try_from(round).unwrap_or(usize::MAX) + 1;
+        let t0 = Instant::now();
+        let code = register(registrar, service, round).await?;
+        acks.push(t0.elapsed());
+        if !is_success(code) {
+            bail!("round {round}: registration code {code}");
+        }
+        let what = format!("round {round}{what}");
+        ops += await_round(pushed, (subscribed, expected), t0, &mut rec, &what).await?;
+    }
+    let elapsed = start.elapsed();
+    let usage = mark.finish().context("read CPU usage")?;
+    let report = Report {
+        scenario: String::new(),
+        ops,
+        elapsed,
+        rec,
+        usage,
+        note: String::new(),
+    };
+    Ok((report, acks))
 }
 
 /// Opens one push stream, reports its first reply on `ready`, then forwards every later reply.
@@ -110,15 +178,7 @@ pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let service = format!("bench-push-{stamp}");
     let mut registrar = client(&channels, 0);
-    let code = code_of(
-        registrar
-            .register_instance(instance(&service, 0, None))
-            .await,
-    )
-    .map_err(anyhow::Error::msg)?;
-    if !is_success(code) {
-        bail!("registering the first instance of {service}: code {code}");
-    }
+    register_first(&mut registrar, &service).await?;
 
     let opening = Arc::new(Semaphore::new(OPENING));
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
@@ -151,36 +211,16 @@ pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
         began.elapsed()
     );
 
-    let mark = CpuMark::start(common.server_pid)?;
-    let start = Instant::now();
-    let mut acks = Vec::new();
-    let mut ops = 0u64;
-    for round in 1..=args.rounds {
-        // Let the previous round's stragglers (if any) go before timing this one.
-        while pushed.try_recv().is_ok() {}
-        let expected = usize::try_from(round).unwrap_or(usize::MAX) + 1;
-        let t0 = Instant::now();
-        let ins = instance(&service, round, None);
-        let code = code_of(registrar.register_instance(ins).await).map_err(anyhow::Error::msg)?;
-        acks.push(t0.elapsed());
-        if !is_success(code) {
-            bail!("round {round}: registration code {code}");
-        }
-        let what = format!("round {round}");
-        ops += await_round(&mut pushed, (subscribed, expected), t0, &mut rec, &what).await?;
-    }
-    let elapsed = start.elapsed();
-    let usage = mark.finish().context("read CPU usage")?;
+    let registrar = (&mut registrar, service.as_str());
+    let pushed = (&mut pushed, subscribed);
+    let (report, acks) =
+        run_rounds(common.server_pid, registrar, args.rounds, pushed, rec, "").await?;
     streams.abort_all();
 
-    let per_push = per_op(ops);
+    let (per_push, usage) = (per_op(report.ops), report.usage);
     let max_ack = acks.iter().max().copied().unwrap_or_default();
     Ok(Report {
         scenario: format!("push {} streams", args.streams),
-        ops,
-        elapsed,
-        rec,
-        usage,
         note: format!(
             "rounds={} conns={conns}; µs CPU/notification: server {}, bench {}; register ack max {:.1} ms",
             args.rounds,
@@ -188,5 +228,6 @@ pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
             per_push(usage.bench_cpu),
             max_ack.as_secs_f64() * 1000.0
         ),
+        ..report
     })
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
@@ -16,10 +16,10 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 use tokio_stream::StreamExt;
 
-use crate::net::{client, code_of, connect, instance};
-use crate::proc::{CpuMark, Proc};
-use crate::push::{Pushed, await_round};
-use crate::report::{Recorder, Report, is_success, per_op};
+use crate::net::{client, connect};
+use crate::proc::Proc;
+use crate::push::{Pushed, register_first, run_rounds};
+use crate::report::{Recorder, Report, per_op};
 use crate::{Common, XdsArgs};
 
 const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
@@ -113,15 +113,7 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
     let service = format!("bench-xds-{stamp}");
     let cluster = format!("OUTBOUND|default|{service}");
     let mut registrar = client(&channels, 0);
-    let code = code_of(
-        registrar
-            .register_instance(instance(&service, 0, None))
-            .await,
-    )
-    .map_err(anyhow::Error::msg)?;
-    if !is_success(code) {
-        bail!("registering the first instance of {service}: code {code}");
-    }
+    register_first(&mut registrar, &service).await?;
     let rss_before = common
         .server_pid
         .map(|p| Proc::pid(p).rss_mib())
@@ -167,40 +159,23 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
         args.push.streams
     );
 
-    let mark = CpuMark::start(common.server_pid)?;
-    let start = Instant::now();
-    let mut ops = 0u64;
-    for round in 1..=args.push.rounds {
-        while pushed.try_recv().is_ok() {}
-        let expected = usize::try_from(round).unwrap_or(usize::MAX) + 1;
-        let t0 = Instant::now();
-        let code = code_of(
-            registrar
-                .register_instance(instance(&service, round, None))
-                .await,
-        )
-        .map_err(anyhow::Error::msg)?;
-        if !is_success(code) {
-            bail!("round {round}: registration code {code}");
-        }
-        let what = format!("round {round} (EDS)");
-        ops += await_round(&mut pushed, (subscribed, expected), t0, &mut rec, &what).await?;
-    }
-    let elapsed = start.elapsed();
-    let usage = mark.finish().context("read CPU usage")?;
+    let registrar = (&mut registrar, service.as_str());
+    let (pid, rounds, pushed) = (
+        common.server_pid,
+        args.push.rounds,
+        (&mut pushed, subscribed),
+    );
+    let (report, _) = run_rounds(pid, registrar, rounds, pushed, rec, " (EDS)").await?;
     streams.abort_all();
-    let per_push = per_op(ops);
+    let (per_push, usage) = (per_op(report.ops), report.usage);
     Ok(Report {
         scenario: format!("xds-push {} ADS streams", args.push.streams),
-        ops,
-        elapsed,
-        rec,
-        usage,
         note: format!(
             "rounds={} conns={conns}; µs CPU/pushed EDS resource: server {}, bench {}; server RSS/idle stream {per_stream_kib} KiB",
             args.push.rounds,
             usage.server_cpu.map_or("-".into(), per_push),
             per_push(usage.bench_cpu),
         ),
+        ..report
     })
 }
