@@ -61,6 +61,65 @@ pub(crate) async fn await_round(
     Ok(got as u64)
 }
 
+/// The subscribed streams of a push benchmark.
+pub(crate) struct Streams {
+    pub(crate) tasks: JoinSet<()>,
+    /// The pushes the streams forward after their first reply.
+    pub(crate) pushed: mpsc::UnboundedReceiver<Pushed>,
+    /// Kept, so that a round no stream answers times out rather than ending the run.
+    _forward: mpsc::UnboundedSender<Pushed>,
+    pub(crate) subscribed: usize,
+}
+
+/// Spawns `count` subscribers, stream `s` as `subscriber(s, opening, ready, pushed)` (at most
+/// [`OPENING`] of them opening at once), and waits for each to report on `ready` that it
+/// subscribed or why not (recorded in `rec` as it is).
+pub(crate) async fn open_streams<F, Fut>(
+    count: usize,
+    subscriber: F,
+    rec: &mut Recorder,
+) -> Result<Streams>
+where
+    F: Fn(
+        usize,
+        Arc<Semaphore>,
+        mpsc::UnboundedSender<Ready>,
+        mpsc::UnboundedSender<Pushed>,
+    ) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let opening = Arc::new(Semaphore::new(OPENING));
+    let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    let (forward, pushed) = mpsc::unbounded_channel();
+    let mut tasks = JoinSet::new();
+    for s in 0..count {
+        tasks.spawn(subscriber(
+            s,
+            opening.clone(),
+            ready_tx.clone(),
+            forward.clone(),
+        ));
+    }
+    drop(ready_tx);
+    let mut subscribed = 0usize;
+    for _ in 0..count {
+        match timeout(Duration::from_secs(120), ready.recv()).await {
+            Ok(Some(Ok(()))) => subscribed += 1,
+            Ok(Some(Err(err))) => rec.error(err),
+            Ok(None) | Err(_) => bail!("streams did not open within 120 s"),
+        }
+    }
+    Ok(Streams {
+        tasks,
+        pushed,
+        _forward: forward,
+        subscribed,
+    })
+}
+
+/// What a subscriber reports once: subscribed, or the error to record.
+pub(crate) type Ready = Result<(), String>;
+
 /// Registers instance `index` of `service` and answers the reply code.
 async fn register(
     registrar: &mut PolarisGrpcClient<Channel>,
@@ -132,7 +191,7 @@ async fn subscriber(
     channel: tonic::transport::Channel,
     service: String,
     opening: Arc<Semaphore>,
-    ready: mpsc::UnboundedSender<Result<u32, String>>,
+    ready: mpsc::UnboundedSender<Ready>,
     pushed: mpsc::UnboundedSender<Pushed>,
 ) {
     let permit = opening.acquire_owned().await;
@@ -150,11 +209,16 @@ async fn subscriber(
     drop(permit);
     let mut stream = match opened {
         Ok((stream, code)) => {
-            let _ = ready.send(Ok(code));
+            let first = if is_success(code) {
+                Ok(())
+            } else {
+                Err(format!("first reply code {code}"))
+            };
+            let _ = ready.send(first);
             stream
         }
         Err(err) => {
-            let _ = ready.send(Err(format!("{err:#}")));
+            let _ = ready.send(Err(format!("open: {err:#}")));
             return;
         }
     };
@@ -180,31 +244,14 @@ pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
     let mut registrar = client(&channels, 0);
     register_first(&mut registrar, &service).await?;
 
-    let opening = Arc::new(Semaphore::new(OPENING));
-    let (ready_tx, mut ready) = mpsc::unbounded_channel();
-    let (pushed_tx, mut pushed) = mpsc::unbounded_channel();
-    let mut streams = JoinSet::new();
     let began = Instant::now();
-    for s in 0..args.streams {
-        streams.spawn(subscriber(
-            channels[s % channels.len()].clone(),
-            service.clone(),
-            opening.clone(),
-            ready_tx.clone(),
-            pushed_tx.clone(),
-        ));
-    }
-    drop(ready_tx);
     let mut rec = Recorder::default();
-    let mut subscribed = 0usize;
-    for _ in 0..args.streams {
-        match timeout(Duration::from_secs(120), ready.recv()).await {
-            Ok(Some(Ok(code))) if is_success(code) => subscribed += 1,
-            Ok(Some(Ok(code))) => rec.error(format!("first reply code {code}")),
-            Ok(Some(Err(err))) => rec.error(format!("open: {err}")),
-            Ok(None) | Err(_) => bail!("streams did not open within 120 s"),
-        }
-    }
+    let subscriber = |s: usize, opening, ready, pushed| {
+        let channel = channels[s % channels.len()].clone();
+        subscriber(channel, service.clone(), opening, ready, pushed)
+    };
+    let mut streams = open_streams(args.streams, subscriber, &mut rec).await?;
+    let subscribed = streams.subscribed;
     eprintln!(
         "push: {subscribed}/{} streams subscribed over {conns} connections in {:.2?}",
         args.streams,
@@ -212,10 +259,10 @@ pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
     );
 
     let registrar = (&mut registrar, service.as_str());
-    let pushed = (&mut pushed, subscribed);
+    let pushed = (&mut streams.pushed, subscribed);
     let (report, acks) =
         run_rounds(common.server_pid, registrar, args.rounds, pushed, rec, "").await?;
-    streams.abort_all();
+    streams.tasks.abort_all();
 
     let (per_push, usage) = (per_op(report.ops), report.usage);
     let max_ack = acks.iter().max().copied().unwrap_or_default();

@@ -5,25 +5,22 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use prost::Message;
 use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
-use tokio::time::timeout;
 use tokio_stream::StreamExt;
 
 use crate::net::{client, connect};
 use crate::proc::Proc;
-use crate::push::{Pushed, register_first, run_rounds};
+use crate::push::{Pushed, Ready, open_streams, register_first, run_rounds};
 use crate::report::{Recorder, Report, per_op};
 use crate::{Common, XdsArgs};
 
 const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-const OPENING: usize = 256;
 
 fn request(cluster: &str, version: &str, nonce: &str, id: usize) -> DiscoveryRequest {
     DiscoveryRequest {
@@ -58,7 +55,7 @@ async fn subscriber(
     cluster: String,
     id: usize,
     opening: Arc<Semaphore>,
-    ready: mpsc::UnboundedSender<Result<(), String>>,
+    ready: mpsc::UnboundedSender<Ready>,
     pushed: mpsc::UnboundedSender<Pushed>,
 ) {
     let mut permit = Some(opening.acquire_owned().await);
@@ -72,7 +69,7 @@ async fn subscriber(
     let mut responses = match opened {
         Ok(r) => r.into_inner(),
         Err(status) => {
-            let _ = ready.send(Err(status.to_string()));
+            let _ = ready.send(Err(format!("open: {status}")));
             return;
         }
     };
@@ -99,7 +96,7 @@ async fn subscriber(
         }
     }
     if first {
-        let _ = ready.send(Err("stream ended before its first response".into()));
+        let _ = ready.send(Err("open: stream ended before its first response".into()));
     }
 }
 
@@ -118,30 +115,19 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
         .server_pid
         .map(|p| Proc::pid(p).rss_mib())
         .transpose()?;
-    let opening = Arc::new(Semaphore::new(OPENING));
-    let (ready_tx, mut ready) = mpsc::unbounded_channel();
-    let (pushed_tx, mut pushed) = mpsc::unbounded_channel();
-    let mut streams = JoinSet::new();
-    for s in 0..args.push.streams {
-        streams.spawn(subscriber(
+    let mut rec = Recorder::default();
+    let subscriber = |s: usize, opening, ready, pushed| {
+        subscriber(
             xds[s % xds.len()].clone(),
             cluster.clone(),
             s,
-            opening.clone(),
-            ready_tx.clone(),
-            pushed_tx.clone(),
-        ));
-    }
-    drop(ready_tx);
-    let mut rec = Recorder::default();
-    let mut subscribed = 0usize;
-    for _ in 0..args.push.streams {
-        match timeout(Duration::from_secs(120), ready.recv()).await {
-            Ok(Some(Ok(()))) => subscribed += 1,
-            Ok(Some(Err(err))) => rec.error(format!("open: {err}")),
-            Ok(None) | Err(_) => bail!("streams did not open within 120 s"),
-        }
-    }
+            opening,
+            ready,
+            pushed,
+        )
+    };
+    let mut streams = open_streams(args.push.streams, subscriber, &mut rec).await?;
+    let subscribed = streams.subscribed;
     // Let the ACKs land before measuring idle memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_after = common
@@ -163,10 +149,10 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
     let (pid, rounds, pushed) = (
         common.server_pid,
         args.push.rounds,
-        (&mut pushed, subscribed),
+        (&mut streams.pushed, subscribed),
     );
     let (report, _) = run_rounds(pid, registrar, rounds, pushed, rec, " (EDS)").await?;
-    streams.abort_all();
+    streams.tasks.abort_all();
     let (per_push, usage) = (per_op(report.ops), report.usage);
     Ok(Report {
         scenario: format!("xds-push {} ADS streams", args.push.streams),
