@@ -255,8 +255,7 @@ async fn count(State(state): State<AppState>) -> Response {
     query_reply("instances", state.naming.count_instances(), Vec::new())
 }
 
-async fn labels(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let query = Query::parse(raw.as_deref());
+async fn labels(State(state): State<AppState>, query: Query) -> Response {
     let namespace = query
         .get("namespace")
         .filter(|n| !n.is_empty())

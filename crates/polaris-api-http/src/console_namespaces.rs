@@ -1,7 +1,7 @@
 //! `/naming/v1/namespaces` and `/core/v1/namespaces`.
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use polaris_naming::{NamespaceFilter, Page};
@@ -72,9 +72,8 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
 async fn list(
     State(state): State<AppState>,
     Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
+    query: Query,
 ) -> Response {
-    let query = Query::parse(raw.as_deref());
     let page = match query.page() {
         // For namespaces, as officially, `limit=0` means "no limit".
         Ok(page) if query.get("limit") == Some("0") => Page {
@@ -120,8 +119,7 @@ async fn list(
     )
 }
 
-async fn get_token(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let query = Query::parse(raw.as_deref());
+async fn get_token(State(state): State<AppState>, query: Query) -> Response {
     let name = query.text("name");
     match state.naming.snapshot().namespaces.get(&name) {
         Some(ns) => Reply::ok()

@@ -1,7 +1,7 @@
 //! `/naming/v1/services` and `/naming/v1/service/alias(es)`.
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use polaris_naming::ServiceFilter;
@@ -132,9 +132,8 @@ fn service_filter(query: &Query) -> Result<ServiceFilter, PolarisError> {
 async fn list(
     State(state): State<AppState>,
     Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
+    query: Query,
 ) -> Response {
-    let query = Query::parse(raw.as_deref());
     let (mut filter, page) = match service_filter(&query).and_then(|f| Ok((f, query.page()?))) {
         Ok(parsed) => parsed,
         Err(err) => return query_error(&err),
@@ -151,9 +150,8 @@ async fn list(
 async fn list_all(
     State(state): State<AppState>,
     Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
+    query: Query,
 ) -> Response {
-    let query = Query::parse(raw.as_deref());
     let filter = ServiceFilter {
         visible,
         namespace: query.text("namespace"),
@@ -186,8 +184,7 @@ async fn count(State(state): State<AppState>) -> Response {
     query_reply("services", state.naming.count_services(), Vec::new())
 }
 
-async fn get_token(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let query = Query::parse(raw.as_deref());
+async fn get_token(State(state): State<AppState>, query: Query) -> Response {
     let key = ServiceKey::new(query.text("namespace"), query.text("name"));
     match state.naming.snapshot().service(&key) {
         Some(view) => Reply::ok()
@@ -242,9 +239,8 @@ async fn delete_aliases(State(state): State<AppState>, body: Payload) -> Respons
 async fn list_aliases(
     State(state): State<AppState>,
     Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
+    query: Query,
 ) -> Response {
-    let query = Query::parse(raw.as_deref());
     let allowed = [
         "alias",
         "alias_namespace",
