@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use polaris_limits::metrics::latency_histogram;
+use polaris_limits::register_fields;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -16,10 +18,6 @@ struct MethodLabels {
 }
 
 type LatencyFamily = Family<MethodLabels, Histogram, fn() -> Histogram>;
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
-}
 
 /// The naming gRPC adapter's metric families.
 pub struct GrpcMetrics {
@@ -46,26 +44,12 @@ impl GrpcMetrics {
     /// `discover_streams`.
     pub fn register(registry: &mut Registry) -> Arc<GrpcMetrics> {
         let metrics = GrpcMetrics::default();
-        registry.register(
-            "grpc_requests",
-            "gRPC requests (unary calls and discover requests) by method",
-            metrics.requests.clone(),
-        );
-        registry.register(
-            "grpc_request_seconds",
-            "gRPC handling latency by method",
-            metrics.latency.clone(),
-        );
-        registry.register(
-            "push_responses",
-            "Discover responses pushed unasked",
-            metrics.pushes.clone(),
-        );
-        registry.register(
-            "discover_streams",
-            "Open Discover streams",
-            metrics.discover_streams.clone(),
-        );
+        register_fields!(registry, metrics, {
+            requests: "grpc_requests", "gRPC requests (unary calls and discover requests) by method";
+            latency: "grpc_request_seconds", "gRPC handling latency by method";
+            pushes: "push_responses", "Discover responses pushed unasked";
+            discover_streams: "discover_streams", "Open Discover streams";
+        });
         Arc::new(metrics)
     }
 

@@ -66,12 +66,55 @@ pub(crate) async fn decode_batch<T: DeserializeOwned>(
         .map_err(|err| BatchReply::failed(&err))
 }
 
-/// The reply of one item that echoes `echo` under `field`, succeeded or not.
-pub(crate) fn echoed<T>(result: Result<T>, field: &str, echo: Value) -> Reply {
+/// A console item that its replies echo back, under one field.
+pub(crate) trait Echo {
+    /// The reply field of the echo (`namespace`, `service`, `alias`, `instance`).
+    const FIELD: &'static str;
+
+    /// The item as echoed back.
+    fn echo(&self) -> Value;
+}
+
+/// The reply of one item that echoes it, succeeded or not.
+pub(crate) fn echoed<T, I: Echo>(result: Result<T>, item: &I) -> Reply {
+    echoing(result, I::FIELD, item.echo())
+}
+
+/// The reply of one write that answers with what it wrote: `show` of it under the item's field,
+/// or the error with the item echoed.
+pub(crate) fn shown<T, I: Echo>(result: Result<Arc<T>>, item: &I, show: fn(&T) -> Value) -> Reply {
+    match result {
+        Ok(written) => Reply::ok().with(I::FIELD, show(&written)),
+        Err(err) => Reply::from(err).with(I::FIELD, item.echo()),
+    }
+}
+
+fn echoing<T>(result: Result<T>, field: &str, echo: Value) -> Reply {
     match result {
         Ok(_) => Reply::ok().with(field, echo),
         Err(err) => Reply::from(err).with(field, echo),
     }
+}
+
+/// [`naming_batch`] of writes whose every reply is [`echoed`]: `write` gets the naming domain
+/// with every item and answers the write's result.
+pub(crate) async fn echoing_batch<T, R, F, Fut>(
+    state: &AppState,
+    body: Payload,
+    rule: BatchRule,
+    write: F,
+) -> Response
+where
+    T: DeserializeOwned + Echo,
+    F: Fn(Arc<Naming>, T) -> Fut,
+    Fut: Future<Output = Result<R>>,
+{
+    naming_batch(state, body, rule, |naming, item: T| {
+        let echo = item.echo();
+        let written = write(naming, item);
+        async move { echoing(written.await, T::FIELD, echo) }
+    })
+    .await
 }
 
 /// Runs the items' futures concurrently (so their store writes share commits) and returns the

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::batch::{echoed, shown};
 use crate::body::Payload;
 use crate::console_namespaces::one;
 use crate::governance::json::parse_json;
@@ -45,10 +46,11 @@ async fn register(State(state): State<AppState>, body: Payload) -> Response {
         Ok(ins) => ins,
         Err(reply) => return reply.into_response(),
     };
-    match state.naming.register_instance(ins.spec()).await {
-        Ok(created) => Reply::ok().with("instance", instance_created(&created)),
-        Err(err) => Reply::from(err).with("instance", ins.echo()),
-    }
+    shown(
+        state.naming.register_instance(ins.spec()).await,
+        &ins,
+        instance_created,
+    )
     .into_response()
 }
 
@@ -57,11 +59,7 @@ async fn deregister(State(state): State<AppState>, body: Payload) -> Response {
         Ok(ins) => ins,
         Err(reply) => return reply.into_response(),
     };
-    match state.naming.deregister_instance(&ins.spec()).await {
-        Ok(()) => Reply::ok().with("instance", ins.echo()),
-        Err(err) => Reply::from(err).with("instance", ins.echo()),
-    }
-    .into_response()
+    echoed(state.naming.deregister_instance(&ins.spec()).await, &ins).into_response()
 }
 
 async fn heartbeat(State(state): State<AppState>, body: Payload) -> Response {
@@ -69,11 +67,7 @@ async fn heartbeat(State(state): State<AppState>, body: Payload) -> Response {
         Ok(ins) => ins,
         Err(reply) => return reply.into_response(),
     };
-    match state.health.heartbeat(&ins.spec()).await {
-        Ok(()) => Reply::ok().with("instance", ins.echo()),
-        Err(err) => Reply::from(err).with("instance", ins.echo()),
-    }
-    .into_response()
+    echoed(state.health.heartbeat(&ins.spec()).await, &ins).into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -16,7 +16,7 @@ use crate::auth::guard::Visibility;
 use crate::body::{Payload, Query};
 use std::collections::HashSet;
 
-use crate::batch::{decode_batch, echoed, join_in_order, naming_batch};
+use crate::batch::{Echo, decode_batch, echoing_batch, join_in_order, shown};
 use crate::rendered::Rendered;
 use crate::reply::{
     BatchReply, BatchRule, Reply, json_bytes_reply, query_body, query_error, query_reply,
@@ -59,10 +59,11 @@ async fn create(State(state): State<AppState>, body: Payload) -> Response {
                 if duplicate {
                     return Reply::of(Code::SameInstanceRequest).with("instance", ins.echo());
                 }
-                match naming.register_instance(ins.spec()).await {
-                    Ok(created) => Reply::ok().with("instance", instance_created(&created)),
-                    Err(err) => Reply::from(err).with("instance", ins.echo()),
-                }
+                shown(
+                    naming.register_instance(ins.spec()).await,
+                    &ins,
+                    instance_created,
+                )
             }
         })
         .collect();
@@ -74,23 +75,15 @@ async fn create(State(state): State<AppState>, body: Payload) -> Response {
 }
 
 async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
-        echoed(
-            naming.update_instance(ins.spec()).await,
-            "instance",
-            ins.echo(),
-        )
+    echoing_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        naming.update_instance(ins.spec()).await
     })
     .await
 }
 
 async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
-        echoed(
-            naming.deregister_instance(&ins.spec()).await,
-            "instance",
-            ins.echo(),
-        )
+    echoing_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+        naming.deregister_instance(&ins.spec()).await
     })
     .await
 }
@@ -104,25 +97,17 @@ fn host_target(ins: &InstanceIn) -> (ServiceKey, String) {
 }
 
 async fn delete_by_host(State(state): State<AppState>, body: Payload) -> Response {
-    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+    echoing_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
         let (key, host) = host_target(&ins);
-        echoed(
-            naming.delete_instances_by_host(&key, &host).await,
-            "instance",
-            ins.echo(),
-        )
+        naming.delete_instances_by_host(&key, &host).await
     })
     .await
 }
 
 async fn isolate_by_host(State(state): State<AppState>, body: Payload) -> Response {
-    naming_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
+    echoing_batch(&state, body, RULE, |naming, ins: InstanceIn| async move {
         let (key, host) = host_target(&ins);
-        echoed(
-            naming.isolate_host(&key, &host, ins.isolate).await,
-            "instance",
-            ins.echo(),
-        )
+        naming.isolate_host(&key, &host, ins.isolate).await
     })
     .await
 }
@@ -270,8 +255,7 @@ async fn count(State(state): State<AppState>) -> Response {
     query_reply("instances", state.naming.count_instances(), Vec::new())
 }
 
-async fn labels(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let query = Query::parse(raw.as_deref());
+async fn labels(State(state): State<AppState>, query: Query) -> Response {
     let namespace = query
         .get("namespace")
         .filter(|n| !n.is_empty())

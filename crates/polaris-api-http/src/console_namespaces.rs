@@ -1,7 +1,7 @@
 //! `/naming/v1/namespaces` and `/core/v1/namespaces`.
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use polaris_naming::{NamespaceFilter, Page};
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::guard::Visibility;
-use crate::batch::{echoed, naming_batch};
+use crate::batch::{echoing_batch, naming_batch, shown};
 use crate::body::{Payload, Query};
 use crate::reply::{BatchRule, Reply, json_reply, query_error};
 use crate::wire::naming::{NamespaceIn, namespace_created, namespace_out};
@@ -41,36 +41,29 @@ pub(crate) async fn one<T: DeserializeOwned>(body: Payload) -> Result<T, Reply> 
 
 async fn create(State(state): State<AppState>, body: Payload) -> Response {
     naming_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
-        match naming.create_namespace(ns.spec()).await {
-            Ok(created) => Reply::ok().with("namespace", namespace_created(&created)),
-            Err(err) => Reply::from(err).with("namespace", ns.echo()),
-        }
-    })
-    .await
-}
-
-async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    naming_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
-        echoed(
-            naming.update_namespace(ns.spec()).await,
-            "namespace",
-            ns.echo(),
+        shown(
+            naming.create_namespace(ns.spec()).await,
+            &ns,
+            namespace_created,
         )
     })
     .await
 }
 
+async fn update(State(state): State<AppState>, body: Payload) -> Response {
+    echoing_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
+        naming.update_namespace(ns.spec()).await
+    })
+    .await
+}
+
 async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    naming_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
+    echoing_batch(&state, body, RULE, |naming, ns: NamespaceIn| async move {
         let name = ns.name.clone().unwrap_or_default();
-        let result = if polaris_types::validate::is_valid_name(&name, usize::MAX) {
+        if polaris_types::validate::is_valid_name(&name, usize::MAX) {
             naming.delete_namespace(&name).await
         } else {
             Err(PolarisError::from(Code::InvalidNamespaceName))
-        };
-        match result {
-            Ok(()) => Reply::ok().with("namespace", ns.echo()),
-            Err(err) => Reply::from(err).with("namespace", ns.echo()),
         }
     })
     .await
@@ -79,9 +72,8 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
 async fn list(
     State(state): State<AppState>,
     Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
+    query: Query,
 ) -> Response {
-    let query = Query::parse(raw.as_deref());
     let page = match query.page() {
         // For namespaces, as officially, `limit=0` means "no limit".
         Ok(page) if query.get("limit") == Some("0") => Page {
@@ -127,8 +119,7 @@ async fn list(
     )
 }
 
-async fn get_token(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let query = Query::parse(raw.as_deref());
+async fn get_token(State(state): State<AppState>, query: Query) -> Response {
     let name = query.text("name");
     match state.naming.snapshot().namespaces.get(&name) {
         Some(ns) => Reply::ok()

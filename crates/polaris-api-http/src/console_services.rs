@@ -1,7 +1,7 @@
 //! `/naming/v1/services` and `/naming/v1/service/alias(es)`.
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use polaris_naming::ServiceFilter;
@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::guard::Visibility;
-use crate::batch::{echoed, naming_batch};
+use crate::batch::{Echo, echoing_batch, naming_batch, shown};
 use crate::body::{Payload, Query};
 use crate::console_namespaces::one;
 use crate::reply::{BatchRule, Reply, query_error, query_reply};
@@ -37,36 +37,31 @@ pub fn routes() -> Router<AppState> {
 async fn create(State(state): State<AppState>, body: Payload) -> Response {
     naming_batch(&state, body, RULE, |naming, svc: ServiceIn| async move {
         match naming.create_service(svc.spec()).await {
-            Ok(created) => Reply::ok().with("service", service_created(&created)),
             Err(err) if err.code == Code::ExistedResource => {
                 let mut echo = svc.echo();
                 echo["id"] = err.detail.clone().into();
                 Reply::of(Code::ExistedResource).with("service", echo)
             }
-            Err(err) => Reply::from(err).with("service", svc.echo()),
+            result => shown(result, &svc, service_created),
         }
     })
     .await
 }
 
 async fn update(State(state): State<AppState>, body: Payload) -> Response {
-    naming_batch(&state, body, RULE, |naming, svc: ServiceIn| async move {
-        echoed(
-            naming.update_service(svc.spec()).await,
-            "service",
-            svc.echo(),
-        )
+    echoing_batch(&state, body, RULE, |naming, svc: ServiceIn| async move {
+        naming.update_service(svc.spec()).await
     })
     .await
 }
 
 async fn delete(State(state): State<AppState>, body: Payload) -> Response {
-    naming_batch(&state, body, RULE, |naming, svc: ServiceIn| async move {
+    echoing_batch(&state, body, RULE, |naming, svc: ServiceIn| async move {
         let key = ServiceKey::new(
             svc.namespace.clone().unwrap_or_default(),
             svc.name.clone().unwrap_or_default(),
         );
-        echoed(naming.delete_service(&key).await, "service", svc.echo())
+        naming.delete_service(&key).await
     })
     .await
 }
@@ -137,9 +132,8 @@ fn service_filter(query: &Query) -> Result<ServiceFilter, PolarisError> {
 async fn list(
     State(state): State<AppState>,
     Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
+    query: Query,
 ) -> Response {
-    let query = Query::parse(raw.as_deref());
     let (mut filter, page) = match service_filter(&query).and_then(|f| Ok((f, query.page()?))) {
         Ok(parsed) => parsed,
         Err(err) => return query_error(&err),
@@ -156,9 +150,8 @@ async fn list(
 async fn list_all(
     State(state): State<AppState>,
     Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
+    query: Query,
 ) -> Response {
-    let query = Query::parse(raw.as_deref());
     let filter = ServiceFilter {
         visible,
         namespace: query.text("namespace"),
@@ -191,8 +184,7 @@ async fn count(State(state): State<AppState>) -> Response {
     query_reply("services", state.naming.count_services(), Vec::new())
 }
 
-async fn get_token(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let query = Query::parse(raw.as_deref());
+async fn get_token(State(state): State<AppState>, query: Query) -> Response {
     let key = ServiceKey::new(query.text("namespace"), query.text("name"));
     match state.naming.snapshot().service(&key) {
         Some(view) => Reply::ok()
@@ -213,10 +205,11 @@ async fn create_alias(State(state): State<AppState>, body: Payload) -> Response 
         Ok(alias) => alias,
         Err(reply) => return reply.into_response(),
     };
-    match state.naming.create_alias(alias.spec()).await {
-        Ok(created) => Reply::ok().with("alias", alias_reply(&created)),
-        Err(err) => Reply::from(err).with("alias", alias.echo()),
-    }
+    shown(
+        state.naming.create_alias(alias.spec()).await,
+        &alias,
+        alias_reply,
+    )
     .into_response()
 }
 
@@ -225,18 +218,20 @@ async fn update_alias(State(state): State<AppState>, body: Payload) -> Response 
         Ok(alias) => alias,
         Err(reply) => return reply.into_response(),
     };
-    match state.naming.update_alias(alias.spec()).await {
-        Ok(updated) => Reply::ok().with("alias", alias_out(&updated)),
-        Err(err) => Reply::from(err).with("alias", alias.echo()),
-    }
+    shown(
+        state.naming.update_alias(alias.spec()).await,
+        &alias,
+        alias_out,
+    )
     .into_response()
 }
 
 async fn delete_aliases(State(state): State<AppState>, body: Payload) -> Response {
-    naming_batch(&state, body, RULE, |naming, alias: AliasIn| async move {
+    echoing_batch(&state, body, RULE, |naming, alias: AliasIn| async move {
         let spec = alias.spec();
-        let key = ServiceKey::new(spec.alias_namespace, spec.alias);
-        echoed(naming.delete_alias(&key).await, "alias", alias.echo())
+        naming
+            .delete_alias(&ServiceKey::new(spec.alias_namespace, spec.alias))
+            .await
     })
     .await
 }
@@ -244,9 +239,8 @@ async fn delete_aliases(State(state): State<AppState>, body: Payload) -> Respons
 async fn list_aliases(
     State(state): State<AppState>,
     Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
+    query: Query,
 ) -> Response {
-    let query = Query::parse(raw.as_deref());
     let allowed = [
         "alias",
         "alias_namespace",

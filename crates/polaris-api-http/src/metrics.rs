@@ -7,10 +7,12 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use polaris_limits::metrics::latency_histogram;
+use polaris_limits::register_fields;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::AppState;
@@ -37,21 +39,15 @@ pub struct HttpMetrics {
 impl HttpMetrics {
     /// Creates the families and registers them as `http_*` (exposed with the registry prefix).
     pub fn register(registry: &mut Registry) -> Arc<HttpMetrics> {
-        let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<ApiLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+        let metrics = HttpMetrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+        };
+        register_fields!(registry, metrics, {
+            requests: "http_requests", "HTTP requests by API and status";
+            latency: "http_request_seconds", "HTTP request latency by API";
         });
-        registry.register(
-            "http_requests",
-            "HTTP requests by API and status",
-            requests.clone(),
-        );
-        registry.register(
-            "http_request_seconds",
-            "HTTP request latency by API",
-            latency.clone(),
-        );
-        Arc::new(HttpMetrics { requests, latency })
+        Arc::new(metrics)
     }
 }
 

@@ -10,9 +10,8 @@ use polaris_proto::v1::polaris_config_grpc_client::PolarisConfigGrpcClient;
 use tonic::transport::Channel;
 
 use crate::net::{Limit, NAMESPACE, connect};
-use crate::proc::CpuMark;
 use crate::report::{Report, is_success};
-use crate::unary::closed_loop;
+use crate::unary::closed_loop_report;
 use crate::{Common, Mode};
 
 /// The config group every bench file lives in (created with its first file).
@@ -175,10 +174,17 @@ pub async fn config_get(common: &Common, args: &ConfigGetArgs) -> Result<Report>
         "config-get: {} files of {} bytes published",
         args.files, args.content_bytes
     );
-    let mode = args.mode;
     let limit = common.limit(Limit::For(std::time::Duration::from_secs(10)))?;
-    let mark = CpuMark::start(common.server_pid)?;
-    let (rec, ops, elapsed) = closed_loop(common.concurrency, limit, move |worker, n| {
+    let scenario = match args.mode {
+        Mode::Changed => "config-get full file",
+        Mode::Unchanged => "config-get 200001",
+    };
+    let note = format!(
+        "c={} conns={} files={} content={} B",
+        common.concurrency, common.connections, args.files, args.content_bytes
+    );
+    let mode = args.mode;
+    closed_loop_report(common, limit, (scenario.into(), note), move |worker, n| {
         let mut client = config_client(&channels, worker);
         let (name, version) = &files[usize::try_from(n).unwrap_or(0) % files.len()];
         let held = match mode {
@@ -188,20 +194,5 @@ pub async fn config_get(common: &Common, args: &ConfigGetArgs) -> Result<Report>
         let request = file_info(name, held);
         async move { config_code(client.get_config_file(request).await) }
     })
-    .await?;
-    let mode = match args.mode {
-        Mode::Changed => "full file",
-        Mode::Unchanged => "200001",
-    };
-    Ok(Report {
-        scenario: format!("config-get {mode}"),
-        ops,
-        elapsed,
-        rec,
-        usage: mark.finish()?,
-        note: format!(
-            "c={} conns={} files={} content={} B",
-            common.concurrency, common.connections, args.files, args.content_bytes
-        ),
-    })
+    .await
 }

@@ -14,6 +14,8 @@ use crate::proc::CpuMark;
 use crate::report::{Recorder, Report, is_success, per_op};
 use crate::{Common, PushArgs};
 use polaris_proto::v1;
+use polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient;
+use tonic::transport::Channel;
 
 /// Streams opened at the same time while setting up.
 const OPENING: usize = 256;
@@ -59,12 +61,137 @@ pub(crate) async fn await_round(
     Ok(got as u64)
 }
 
+/// The subscribed streams of a push benchmark.
+pub(crate) struct Streams {
+    pub(crate) tasks: JoinSet<()>,
+    /// The pushes the streams forward after their first reply.
+    pub(crate) pushed: mpsc::UnboundedReceiver<Pushed>,
+    /// Kept, so that a round no stream answers times out rather than ending the run.
+    _forward: mpsc::UnboundedSender<Pushed>,
+    pub(crate) subscribed: usize,
+}
+
+/// Spawns `count` subscribers, stream `s` as `subscriber(s, opening, ready, pushed)` (at most
+/// [`OPENING`] of them opening at once), and waits for each to report on `ready` that it
+/// subscribed or why not (recorded in `rec` as it is).
+pub(crate) async fn open_streams<F, Fut>(
+    count: usize,
+    subscriber: F,
+    rec: &mut Recorder,
+) -> Result<Streams>
+where
+    F: Fn(
+        usize,
+        Arc<Semaphore>,
+        mpsc::UnboundedSender<Ready>,
+        mpsc::UnboundedSender<Pushed>,
+    ) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let opening = Arc::new(Semaphore::new(OPENING));
+    let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    let (forward, pushed) = mpsc::unbounded_channel();
+    let mut tasks = JoinSet::new();
+    for s in 0..count {
+        tasks.spawn(subscriber(
+            s,
+            opening.clone(),
+            ready_tx.clone(),
+            forward.clone(),
+        ));
+    }
+    drop(ready_tx);
+    let mut subscribed = 0usize;
+    for _ in 0..count {
+        match timeout(Duration::from_secs(120), ready.recv()).await {
+            Ok(Some(Ok(()))) => subscribed += 1,
+            Ok(Some(Err(err))) => rec.error(err),
+            Ok(None) | Err(_) => bail!("streams did not open within 120 s"),
+        }
+    }
+    Ok(Streams {
+        tasks,
+        pushed,
+        _forward: forward,
+        subscribed,
+    })
+}
+
+/// What a subscriber reports once: subscribed, or the error to record.
+pub(crate) type Ready = Result<(), String>;
+
+/// Registers instance `index` of `service` and answers the reply code.
+async fn register(
+    registrar: &mut PolarisGrpcClient<Channel>,
+    service: &str,
+    index: u64,
+) -> Result<u32> {
+    let reply = registrar
+        .register_instance(instance(service, index, None))
+        .await;
+    code_of(reply).map_err(anyhow::Error::msg)
+}
+
+/// Registers instance 0 of `service`, the one every stream lists when it subscribes.
+pub(crate) async fn register_first(
+    registrar: &mut PolarisGrpcClient<Channel>,
+    service: &str,
+) -> Result<()> {
+    let code = register(registrar, service, 0).await?;
+    if !is_success(code) {
+        bail!("registering the first instance of {service}: code {code}");
+    }
+    Ok(())
+}
+
+/// The timed rounds, with the CPU of the `server` process and of the bench measured over them:
+/// round `r` (from 1 to `rounds`) registers instance `r` of `service` and waits for each of the
+/// `subscribed` streams to get the push listing it ([`await_round`]; `what` follows the round's
+/// number in errors). Returns the report (pushes counted, without scenario or note) and each
+/// registration's ack time.
+pub(crate) async fn run_rounds(
+    server: Option<u32>,
+    (registrar, service): (&mut PolarisGrpcClient<Channel>, &str),
+    rounds: u64,
+    (pushed, subscribed): (&mut mpsc::UnboundedReceiver<Pushed>, usize),
+    mut rec: Recorder,
+    what: &str,
+) -> Result<(Report, Vec<Duration>)> {
+    let mark = CpuMark::start(server)?;
+    let start = Instant::now();
+    let (mut ops, mut acks) = (0u64, Vec::new());
+    for round in 1..=rounds {
+        // Let the previous round's stragglers (if any) go before timing this one.
+        while pushed.try_recv().is_ok() {}
+        let expected = usize::try_from(round).unwrap_or(usize::MAX) + 1;
+        let t0 = Instant::now();
+        let code = register(registrar, service, round).await?;
+        acks.push(t0.elapsed());
+        if !is_success(code) {
+            bail!("round {round}: registration code {code}");
+        }
+        let what = format!("round {round}{what}");
+        ops += await_round(pushed, (subscribed, expected), t0, &mut rec, &what).await?;
+    }
+    let elapsed = start.elapsed();
+    let usage = mark.finish().context("read CPU usage")?;
+    let report = Report {
+        scenario: String::new(),
+        ops,
+        elapsed,
+        rec,
+        usage,
+        note: String::new(),
+    };
+    Ok((report, acks))
+}
+
 /// Opens one push stream, reports its first reply on `ready`, then forwards every later reply.
 async fn subscriber(
     channel: tonic::transport::Channel,
     service: String,
     opening: Arc<Semaphore>,
-    ready: mpsc::UnboundedSender<Result<u32, String>>,
+    ready: mpsc::UnboundedSender<Ready>,
     pushed: mpsc::UnboundedSender<Pushed>,
 ) {
     let permit = opening.acquire_owned().await;
@@ -82,11 +209,16 @@ async fn subscriber(
     drop(permit);
     let mut stream = match opened {
         Ok((stream, code)) => {
-            let _ = ready.send(Ok(code));
+            let first = if is_success(code) {
+                Ok(())
+            } else {
+                Err(format!("first reply code {code}"))
+            };
+            let _ = ready.send(first);
             stream
         }
         Err(err) => {
-            let _ = ready.send(Err(format!("{err:#}")));
+            let _ = ready.send(Err(format!("open: {err:#}")));
             return;
         }
     };
@@ -110,77 +242,32 @@ pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let service = format!("bench-push-{stamp}");
     let mut registrar = client(&channels, 0);
-    let code = code_of(
-        registrar
-            .register_instance(instance(&service, 0, None))
-            .await,
-    )
-    .map_err(anyhow::Error::msg)?;
-    if !is_success(code) {
-        bail!("registering the first instance of {service}: code {code}");
-    }
+    register_first(&mut registrar, &service).await?;
 
-    let opening = Arc::new(Semaphore::new(OPENING));
-    let (ready_tx, mut ready) = mpsc::unbounded_channel();
-    let (pushed_tx, mut pushed) = mpsc::unbounded_channel();
-    let mut streams = JoinSet::new();
     let began = Instant::now();
-    for s in 0..args.streams {
-        streams.spawn(subscriber(
-            channels[s % channels.len()].clone(),
-            service.clone(),
-            opening.clone(),
-            ready_tx.clone(),
-            pushed_tx.clone(),
-        ));
-    }
-    drop(ready_tx);
     let mut rec = Recorder::default();
-    let mut subscribed = 0usize;
-    for _ in 0..args.streams {
-        match timeout(Duration::from_secs(120), ready.recv()).await {
-            Ok(Some(Ok(code))) if is_success(code) => subscribed += 1,
-            Ok(Some(Ok(code))) => rec.error(format!("first reply code {code}")),
-            Ok(Some(Err(err))) => rec.error(format!("open: {err}")),
-            Ok(None) | Err(_) => bail!("streams did not open within 120 s"),
-        }
-    }
+    let subscriber = |s: usize, opening, ready, pushed| {
+        let channel = channels[s % channels.len()].clone();
+        subscriber(channel, service.clone(), opening, ready, pushed)
+    };
+    let mut streams = open_streams(args.streams, subscriber, &mut rec).await?;
+    let subscribed = streams.subscribed;
     eprintln!(
         "push: {subscribed}/{} streams subscribed over {conns} connections in {:.2?}",
         args.streams,
         began.elapsed()
     );
 
-    let mark = CpuMark::start(common.server_pid)?;
-    let start = Instant::now();
-    let mut acks = Vec::new();
-    let mut ops = 0u64;
-    for round in 1..=args.rounds {
-        // Let the previous round's stragglers (if any) go before timing this one.
-        while pushed.try_recv().is_ok() {}
-        let expected = usize::try_from(round).unwrap_or(usize::MAX) + 1;
-        let t0 = Instant::now();
-        let ins = instance(&service, round, None);
-        let code = code_of(registrar.register_instance(ins).await).map_err(anyhow::Error::msg)?;
-        acks.push(t0.elapsed());
-        if !is_success(code) {
-            bail!("round {round}: registration code {code}");
-        }
-        let what = format!("round {round}");
-        ops += await_round(&mut pushed, (subscribed, expected), t0, &mut rec, &what).await?;
-    }
-    let elapsed = start.elapsed();
-    let usage = mark.finish().context("read CPU usage")?;
-    streams.abort_all();
+    let registrar = (&mut registrar, service.as_str());
+    let pushed = (&mut streams.pushed, subscribed);
+    let (report, acks) =
+        run_rounds(common.server_pid, registrar, args.rounds, pushed, rec, "").await?;
+    streams.tasks.abort_all();
 
-    let per_push = per_op(ops);
+    let (per_push, usage) = (per_op(report.ops), report.usage);
     let max_ack = acks.iter().max().copied().unwrap_or_default();
     Ok(Report {
         scenario: format!("push {} streams", args.streams),
-        ops,
-        elapsed,
-        rec,
-        usage,
         note: format!(
             "rounds={} conns={conns}; µs CPU/notification: server {}, bench {}; register ack max {:.1} ms",
             args.rounds,
@@ -188,5 +275,6 @@ pub async fn push(common: &Common, args: &PushArgs) -> Result<Report> {
             per_push(usage.bench_cpu),
             max_ack.as_secs_f64() * 1000.0
         ),
+        ..report
     })
 }

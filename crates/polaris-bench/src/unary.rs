@@ -53,6 +53,30 @@ where
     Ok((total, ops, start.elapsed()))
 }
 
+/// [`closed_loop`] on `common.concurrency` workers, with the CPU of `common`'s server and of
+/// the bench measured over it, as the report of `scenario` with `note`.
+pub async fn closed_loop_report<F, Fut>(
+    common: &Common,
+    limit: Limit,
+    (scenario, note): (String, String),
+    op: F,
+) -> Result<Report>
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<u32, String>> + Send + 'static,
+{
+    let mark = CpuMark::start(common.server_pid)?;
+    let (rec, ops, elapsed) = closed_loop(common.concurrency, limit, op).await?;
+    Ok(Report {
+        scenario,
+        ops,
+        elapsed,
+        rec,
+        usage: mark.finish()?,
+        note,
+    })
+}
+
 /// Registers instances `offset..offset + count` of `service` with `concurrency` calls in flight.
 pub async fn register_all(
     channels: &[Channel],
@@ -76,26 +100,23 @@ pub async fn register_all(
 pub async fn register(common: &Common, args: &RegisterArgs) -> Result<Report> {
     let channels = common.channels().await?;
     let limit = common.limit(Limit::Count(10_000))?;
-    let mark = CpuMark::start(common.server_pid)?;
+    let note = format!(
+        "c={} conns={} service={} services={}",
+        common.concurrency, common.connections, args.service, args.services
+    );
     let spread = args.clone();
     let offset = args.offset;
-    let (rec, ops, elapsed) = closed_loop(common.concurrency, limit, move |worker, n| {
-        let mut client = client(&channels, worker);
-        let ins = instance(&spread.service_of(offset + n), offset + n, None);
-        async move { code_of(client.register_instance(ins).await) }
-    })
-    .await?;
-    Ok(Report {
-        scenario: "register".into(),
-        ops,
-        elapsed,
-        rec,
-        usage: mark.finish()?,
-        note: format!(
-            "c={} conns={} service={} services={}",
-            common.concurrency, common.connections, args.service, args.services
-        ),
-    })
+    closed_loop_report(
+        common,
+        limit,
+        ("register".into(), note),
+        move |worker, n| {
+            let mut client = client(&channels, worker);
+            let ins = instance(&spread.service_of(offset + n), offset + n, None);
+            async move { code_of(client.register_instance(ins).await) }
+        },
+    )
+    .await
 }
 
 /// `heartbeat`: registers `instances` health-checked instances, then beats them round robin.
@@ -123,22 +144,19 @@ pub async fn heartbeat(common: &Common, instances: u64, ttl: u32) -> Result<Repo
     }
     eprintln!("heartbeat: registered {instances} instances in {took:.2?}");
     let limit = common.limit(Limit::For(Duration::from_secs(10)))?;
-    let mark = CpuMark::start(common.server_pid)?;
-    let (rec, ops, elapsed) = closed_loop(common.concurrency, limit, move |worker, n| {
-        let mut client = client(&channels, worker);
-        let ins = instance(&service, n % instances, None);
-        async move { code_of(client.heartbeat(ins).await) }
-    })
-    .await?;
-    Ok(Report {
-        scenario: "heartbeat".into(),
-        ops,
-        elapsed,
-        rec,
-        usage: mark.finish()?,
-        note: format!(
-            "c={} conns={} instances={instances} ttl={ttl}",
-            common.concurrency, common.connections
-        ),
-    })
+    let note = format!(
+        "c={} conns={} instances={instances} ttl={ttl}",
+        common.concurrency, common.connections
+    );
+    closed_loop_report(
+        common,
+        limit,
+        ("heartbeat".into(), note),
+        move |worker, n| {
+            let mut client = client(&channels, worker);
+            let ins = instance(&service, n % instances, None);
+            async move { code_of(client.heartbeat(ins).await) }
+        },
+    )
+    .await
 }

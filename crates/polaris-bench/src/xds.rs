@@ -5,25 +5,22 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use prost::Message;
 use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
-use tokio::time::timeout;
 use tokio_stream::StreamExt;
 
-use crate::net::{client, code_of, connect, instance};
-use crate::proc::{CpuMark, Proc};
-use crate::push::{Pushed, await_round};
-use crate::report::{Recorder, Report, is_success, per_op};
+use crate::net::{client, connect};
+use crate::proc::Proc;
+use crate::push::{Pushed, Ready, open_streams, register_first, run_rounds};
+use crate::report::{Recorder, Report, per_op};
 use crate::{Common, XdsArgs};
 
 const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-const OPENING: usize = 256;
 
 fn request(cluster: &str, version: &str, nonce: &str, id: usize) -> DiscoveryRequest {
     DiscoveryRequest {
@@ -58,7 +55,7 @@ async fn subscriber(
     cluster: String,
     id: usize,
     opening: Arc<Semaphore>,
-    ready: mpsc::UnboundedSender<Result<(), String>>,
+    ready: mpsc::UnboundedSender<Ready>,
     pushed: mpsc::UnboundedSender<Pushed>,
 ) {
     let mut permit = Some(opening.acquire_owned().await);
@@ -72,7 +69,7 @@ async fn subscriber(
     let mut responses = match opened {
         Ok(r) => r.into_inner(),
         Err(status) => {
-            let _ = ready.send(Err(status.to_string()));
+            let _ = ready.send(Err(format!("open: {status}")));
             return;
         }
     };
@@ -99,7 +96,7 @@ async fn subscriber(
         }
     }
     if first {
-        let _ = ready.send(Err("stream ended before its first response".into()));
+        let _ = ready.send(Err("open: stream ended before its first response".into()));
     }
 }
 
@@ -113,43 +110,24 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
     let service = format!("bench-xds-{stamp}");
     let cluster = format!("OUTBOUND|default|{service}");
     let mut registrar = client(&channels, 0);
-    let code = code_of(
-        registrar
-            .register_instance(instance(&service, 0, None))
-            .await,
-    )
-    .map_err(anyhow::Error::msg)?;
-    if !is_success(code) {
-        bail!("registering the first instance of {service}: code {code}");
-    }
+    register_first(&mut registrar, &service).await?;
     let rss_before = common
         .server_pid
         .map(|p| Proc::pid(p).rss_mib())
         .transpose()?;
-    let opening = Arc::new(Semaphore::new(OPENING));
-    let (ready_tx, mut ready) = mpsc::unbounded_channel();
-    let (pushed_tx, mut pushed) = mpsc::unbounded_channel();
-    let mut streams = JoinSet::new();
-    for s in 0..args.push.streams {
-        streams.spawn(subscriber(
+    let mut rec = Recorder::default();
+    let subscriber = |s: usize, opening, ready, pushed| {
+        subscriber(
             xds[s % xds.len()].clone(),
             cluster.clone(),
             s,
-            opening.clone(),
-            ready_tx.clone(),
-            pushed_tx.clone(),
-        ));
-    }
-    drop(ready_tx);
-    let mut rec = Recorder::default();
-    let mut subscribed = 0usize;
-    for _ in 0..args.push.streams {
-        match timeout(Duration::from_secs(120), ready.recv()).await {
-            Ok(Some(Ok(()))) => subscribed += 1,
-            Ok(Some(Err(err))) => rec.error(format!("open: {err}")),
-            Ok(None) | Err(_) => bail!("streams did not open within 120 s"),
-        }
-    }
+            opening,
+            ready,
+            pushed,
+        )
+    };
+    let mut streams = open_streams(args.push.streams, subscriber, &mut rec).await?;
+    let subscribed = streams.subscribed;
     // Let the ACKs land before measuring idle memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_after = common
@@ -167,40 +145,23 @@ pub async fn xds_push(common: &Common, args: &XdsArgs) -> Result<Report> {
         args.push.streams
     );
 
-    let mark = CpuMark::start(common.server_pid)?;
-    let start = Instant::now();
-    let mut ops = 0u64;
-    for round in 1..=args.push.rounds {
-        while pushed.try_recv().is_ok() {}
-        let expected = usize::try_from(round).unwrap_or(usize::MAX) + 1;
-        let t0 = Instant::now();
-        let code = code_of(
-            registrar
-                .register_instance(instance(&service, round, None))
-                .await,
-        )
-        .map_err(anyhow::Error::msg)?;
-        if !is_success(code) {
-            bail!("round {round}: registration code {code}");
-        }
-        let what = format!("round {round} (EDS)");
-        ops += await_round(&mut pushed, (subscribed, expected), t0, &mut rec, &what).await?;
-    }
-    let elapsed = start.elapsed();
-    let usage = mark.finish().context("read CPU usage")?;
-    streams.abort_all();
-    let per_push = per_op(ops);
+    let registrar = (&mut registrar, service.as_str());
+    let (pid, rounds, pushed) = (
+        common.server_pid,
+        args.push.rounds,
+        (&mut streams.pushed, subscribed),
+    );
+    let (report, _) = run_rounds(pid, registrar, rounds, pushed, rec, " (EDS)").await?;
+    streams.tasks.abort_all();
+    let (per_push, usage) = (per_op(report.ops), report.usage);
     Ok(Report {
         scenario: format!("xds-push {} ADS streams", args.push.streams),
-        ops,
-        elapsed,
-        rec,
-        usage,
         note: format!(
             "rounds={} conns={conns}; µs CPU/pushed EDS resource: server {}, bench {}; server RSS/idle stream {per_stream_kib} KiB",
             args.push.rounds,
             usage.server_cpu.map_or("-".into(), per_push),
             per_push(usage.bench_cpu),
         ),
+        ..report
     })
 }

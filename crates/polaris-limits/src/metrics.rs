@@ -4,6 +4,9 @@
 //! (open connections per listener) and `polaris_limit{limit, listener}` (the configured value of
 //! each limit, so a dashboard can show how close clients come). [`register`] adds them to the
 //! server's registry.
+//!
+//! The adapters' own families are registered the same way, through [`register_fields!`], and
+//! their request latencies share one bucket layout ([`latency_histogram`]).
 
 use std::sync::LazyLock;
 
@@ -11,7 +14,33 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+/// Registers fields of a struct of metric families in a registry, one line per field:
+/// `field: "name", "help";`. Each is registered as a clone, a handle on the same family, so
+/// what the struct counts is what `/metrics` shows.
+///
+/// ```
+/// # use prometheus_client::{metrics::counter::Counter, registry::Registry};
+/// # #[derive(Default)] struct Metrics { hits: Counter }
+/// let (mut registry, metrics) = (Registry::default(), Metrics::default());
+/// polaris_limits::register_fields!(&mut registry, metrics, {
+///     hits: "hits", "Requests answered";
+/// });
+/// ```
+#[macro_export]
+macro_rules! register_fields {
+    ($registry:expr, $metrics:expr, { $($field:ident: $name:literal, $help:literal;)+ }) => {{
+        let (registry, metrics) = ($registry, &$metrics);
+        $( registry.register($name, $help, metrics.$field.clone()); )+
+    }};
+}
+
+/// The buckets of every request-latency histogram: 100 µs doubling up to about 3.3 s.
+pub fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
 
 /// What was limited.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -76,22 +105,11 @@ pub fn metrics() -> &'static LimitMetrics {
 
 /// Registers the families in `registry` (they keep counting whether registered or not).
 pub fn register(registry: &mut Registry) {
-    let m = metrics();
-    registry.register(
-        "limit_refusals",
-        "Connections, requests, subscriptions and watches refused by a limit",
-        m.refusals.clone(),
-    );
-    registry.register(
-        "connections",
-        "Open connections per listener",
-        m.connections.clone(),
-    );
-    registry.register(
-        "limit",
-        "Configured value of each limit per listener",
-        m.configured.clone(),
-    );
+    register_fields!(registry, metrics(), {
+        refusals: "limit_refusals", "Connections, requests, subscriptions and watches refused by a limit";
+        connections: "connections", "Open connections per listener";
+        configured: "limit", "Configured value of each limit per listener";
+    });
 }
 
 impl LimitMetrics {
@@ -132,5 +150,33 @@ impl LimitMetrics {
                 listener: listener.to_string(),
             })
             .set(i64::try_from(value).unwrap_or(i64::MAX));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::encoding::text::encode;
+
+    #[test]
+    fn fields_are_registered_as_handles_on_the_families() {
+        #[derive(Default)]
+        struct Two {
+            hits: Counter,
+            open: Gauge,
+        }
+        let (mut registry, two) = (Registry::default(), Two::default());
+        register_fields!(&mut registry, two, {
+            hits: "hits", "Requests answered";
+            open: "open", "Open streams";
+        });
+        two.hits.inc();
+        two.open.set(3);
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        assert!(text.contains("# HELP hits Requests answered"), "{text}");
+        assert!(text.contains("hits_total 1"), "{text}");
+        assert!(text.contains("# HELP open Open streams"), "{text}");
+        assert!(text.contains("open 3"), "{text}");
     }
 }

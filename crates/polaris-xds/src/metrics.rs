@@ -1,5 +1,6 @@
 //! xDS counters for `/metrics`: open streams, pushed responses and resources, NACKs.
 
+use polaris_limits::register_fields;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -28,19 +29,12 @@ impl XdsMetrics {
     /// Registers the metrics under `xds_`.
     pub fn register(registry: &mut Registry) -> XdsMetrics {
         let metrics = XdsMetrics::default();
-        let xds = registry.sub_registry_with_prefix("xds");
-        xds.register("streams", "Open xDS streams", metrics.streams.clone());
-        xds.register("responses", "xDS responses sent", metrics.responses.clone());
-        xds.register(
-            "resources",
-            "Resources sent in xDS responses",
-            metrics.resources.clone(),
-        );
-        xds.register(
-            "nacks",
-            "xDS responses rejected by clients",
-            metrics.nacks.clone(),
-        );
+        register_fields!(registry.sub_registry_with_prefix("xds"), metrics, {
+            streams: "streams", "Open xDS streams";
+            responses: "responses", "xDS responses sent";
+            resources: "resources", "Resources sent in xDS responses";
+            nacks: "nacks", "xDS responses rejected by clients";
+        });
         metrics
     }
 

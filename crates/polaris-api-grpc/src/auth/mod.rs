@@ -149,13 +149,9 @@ impl Guard {
         endpoint: Endpoint,
         request: &Request<M>,
     ) -> Result<(), PolarisError> {
-        if !self.auth.checks(endpoint) {
-            return Ok(());
-        }
         let message = request.get_ref();
         let token = message.token().or_else(|| metadata_token(request));
-        let operator = self.auth.caller(endpoint, token)?;
-        self.auth.allowed(&operator, endpoint, &message.resources())
+        self.check(endpoint, token, || message.resources())
     }
 
     /// A read: the caller only.
@@ -164,11 +160,21 @@ impl Guard {
         endpoint: Endpoint,
         request: &Request<M>,
     ) -> Result<(), PolarisError> {
+        self.check(endpoint, metadata_token(request), Vec::new)
+    }
+
+    /// The caller of `token`, and its access to `resources`, where `endpoint` is checked.
+    fn check(
+        &self,
+        endpoint: Endpoint,
+        token: Option<&str>,
+        resources: impl FnOnce() -> Vec<ResourceRef>,
+    ) -> Result<(), PolarisError> {
         if !self.auth.checks(endpoint) {
             return Ok(());
         }
-        let operator = self.auth.caller(endpoint, metadata_token(request))?;
-        self.auth.allowed(&operator, endpoint, &[])
+        let operator = self.auth.caller(endpoint, token)?;
+        self.auth.allowed(&operator, endpoint, &resources())
     }
 }
 

@@ -2,12 +2,14 @@
 //! `{id}`-only echo (circuit breakers and fault detectors, governance.md §4 and §5): one
 //! handler per verb, the kind's codes and quirks stated as an [`IdKind`].
 
+use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
+use axum::routing::{get, post};
 use polaris_types::Code;
 use serde_json::Value;
 
-use super::{AS_IS, ConsoleKind, checks_first, delete_by_id, run_batch};
+use super::{AS_IS, ConsoleKind, ListKind, checks_first, delete_by_id, list, run_batch};
 use crate::AppState;
 use crate::body::Payload;
 use crate::reply::Reply;
@@ -50,6 +52,14 @@ macro_rules! plain_id {
     };
 }
 pub(crate) use plain_id;
+
+/// The routes of a kind written by id: list, create and update at `path`, delete at
+/// `{path}/delete`.
+pub(crate) fn routes<C: IdKind + ListKind>(path: &str) -> Router<AppState> {
+    Router::new()
+        .route(path, get(list::<C>).post(create::<C>).put(update::<C>))
+        .route(&format!("{path}/delete"), post(delete::<C>))
+}
 
 /// The `{id}`-only payload of update, enable and delete replies.
 fn id_only<C: IdKind>(id: &str) -> Value {

@@ -2,18 +2,16 @@
 //! `v1.CircuitBreakerRule`, replies `data` = Any (governance.md §4).
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::put;
 use polaris_discovery::rules::CircuitBreakers;
 use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
 
 use super::by_id::{self, IdKind, plain_id};
-use super::{ConsoleKind, ListKind, Listed, contains, list};
+use super::{ConsoleKind, ListKind, Listed, contains};
 use crate::AppState;
 use crate::body::Query;
-
-type C = CircuitBreakers;
 
 impl ConsoleKind for CircuitBreakers {}
 
@@ -40,27 +38,47 @@ impl ListKind for CircuitBreakers {
         }
     }
 
+    /// The filters of §4.3 (boltdb flavour) that the domain filter does not cover.
     fn keep((_, rule): &Listed<v1::CircuitBreakerRule>, query: &Query) -> bool {
-        matches(rule, query)
+        let matcher = rule.rule_matcher.clone().unwrap_or_default();
+        let src = matcher.source.unwrap_or_default();
+        let dst = matcher.destination.unwrap_or_default();
+        let method = dst
+            .method
+            .as_ref()
+            .and_then(|m| m.value.clone())
+            .unwrap_or_default();
+        let either = |a: &str, b: &str, want: &str| {
+            want.is_empty() || [a, b].iter().any(|v| *v == want || *v == "*")
+        };
+        let exact = |v: &str, want: &str| want.is_empty() || v == want;
+        let levels: Vec<i32> = query
+            .list("level")
+            .iter()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        contains(&rule.name, &query.text("name"))
+            && contains(&rule.description, &query.text("description"))
+            && either(&src.service, &dst.service, &query.text("service"))
+            && either(
+                &src.namespace,
+                &dst.namespace,
+                &query.text("serviceNamespace"),
+            )
+            && contains(&src.service, &query.text("srcService"))
+            && exact(&src.namespace, &query.text("srcNamespace"))
+            && contains(&dst.service, &query.text("dstService"))
+            && exact(&dst.namespace, &query.text("dstNamespace"))
+            && contains(&method, &query.text("dstMethod"))
+            && (levels.is_empty() || levels.contains(&rule.level))
     }
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/naming/v1/circuitbreaker/rules",
-            get(list::<C>)
-                .post(by_id::create::<C>)
-                .put(by_id::update::<C>),
-        )
-        .route(
-            "/naming/v1/circuitbreaker/rules/delete",
-            post(by_id::delete::<C>),
-        )
-        .route(
-            "/naming/v1/circuitbreaker/rules/enable",
-            put(by_id::enable::<C>),
-        )
+    by_id::routes::<CircuitBreakers>("/naming/v1/circuitbreaker/rules").route(
+        "/naming/v1/circuitbreaker/rules/enable",
+        put(by_id::enable::<CircuitBreakers>),
+    )
 }
 
 const LIST_KEYS: &[&str] = &[
@@ -81,38 +99,3 @@ const LIST_KEYS: &[&str] = &[
     "dstMethod",
     "description",
 ];
-
-/// The filters of §4.3 (boltdb flavour) that the domain filter does not cover.
-fn matches(rule: &v1::CircuitBreakerRule, query: &Query) -> bool {
-    let matcher = rule.rule_matcher.clone().unwrap_or_default();
-    let src = matcher.source.unwrap_or_default();
-    let dst = matcher.destination.unwrap_or_default();
-    let method = dst
-        .method
-        .as_ref()
-        .and_then(|m| m.value.clone())
-        .unwrap_or_default();
-    let either = |a: &str, b: &str, want: &str| {
-        want.is_empty() || [a, b].iter().any(|v| *v == want || *v == "*")
-    };
-    let exact = |v: &str, want: &str| want.is_empty() || v == want;
-    let levels: Vec<i32> = query
-        .list("level")
-        .iter()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    contains(&rule.name, &query.text("name"))
-        && contains(&rule.description, &query.text("description"))
-        && either(&src.service, &dst.service, &query.text("service"))
-        && either(
-            &src.namespace,
-            &dst.namespace,
-            &query.text("serviceNamespace"),
-        )
-        && contains(&src.service, &query.text("srcService"))
-        && exact(&src.namespace, &query.text("srcNamespace"))
-        && contains(&dst.service, &query.text("dstService"))
-        && exact(&dst.namespace, &query.text("dstNamespace"))
-        && contains(&method, &query.text("dstMethod"))
-        && (levels.is_empty() || levels.contains(&rule.level))
-}

@@ -2,18 +2,15 @@
 //! `v1.FaultDetectRule`, replies `data` = Any (governance.md §5).
 
 use axum::Router;
-use axum::routing::{get, post};
 use polaris_discovery::rules::FaultDetectors;
 use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
 
 use super::by_id::{self, IdKind, plain_id};
-use super::{ConsoleKind, ListKind, Listed, contains, list};
+use super::{ConsoleKind, ListKind, Listed, contains};
 use crate::AppState;
 use crate::body::Query;
-
-type C = FaultDetectors;
 
 impl ConsoleKind for FaultDetectors {}
 
@@ -43,20 +40,30 @@ impl ListKind for FaultDetectors {
         }
     }
 
+    /// The filters of §5.3 (boltdb flavour) that the domain filter does not cover.
     fn keep((_, rule): &Listed<v1::FaultDetectRule>, query: &Query) -> bool {
-        matches(rule, query)
+        let target = rule.target_service.clone().unwrap_or_default();
+        let method = target
+            .method
+            .as_ref()
+            .and_then(|m| m.value.clone())
+            .unwrap_or_default();
+        let (service, namespace) = (query.text("service"), query.text("serviceNamespace"));
+        // `service` and `serviceNamespace` apply only together, as an exact destination match.
+        let by_service = service.is_empty()
+            || namespace.is_empty()
+            || (target.service == service && target.namespace == namespace);
+        by_service
+            && contains(&rule.name, &query.text("name"))
+            && contains(&rule.description, &query.text("description"))
+            && contains(&target.service, &query.text("dstService"))
+            && contains(&target.namespace, &query.text("dstNamespace"))
+            && contains(&method, &query.text("dstMethod"))
     }
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/naming/v1/faultdetectors",
-            get(list::<C>)
-                .post(by_id::create::<C>)
-                .put(by_id::update::<C>),
-        )
-        .route("/naming/v1/faultdetectors/delete", post(by_id::delete::<C>))
+    by_id::routes::<FaultDetectors>("/naming/v1/faultdetectors")
 }
 
 const LIST_KEYS: &[&str] = &[
@@ -73,24 +80,3 @@ const LIST_KEYS: &[&str] = &[
     "dstMethod",
     "description",
 ];
-
-/// The filters of §5.3 (boltdb flavour) that the domain filter does not cover.
-fn matches(rule: &v1::FaultDetectRule, query: &Query) -> bool {
-    let target = rule.target_service.clone().unwrap_or_default();
-    let method = target
-        .method
-        .as_ref()
-        .and_then(|m| m.value.clone())
-        .unwrap_or_default();
-    let (service, namespace) = (query.text("service"), query.text("serviceNamespace"));
-    // `service` and `serviceNamespace` apply only together, as an exact destination match.
-    let by_service = service.is_empty()
-        || namespace.is_empty()
-        || (target.service == service && target.namespace == namespace);
-    by_service
-        && contains(&rule.name, &query.text("name"))
-        && contains(&rule.description, &query.text("description"))
-        && contains(&target.service, &query.text("dstService"))
-        && contains(&target.namespace, &query.text("dstNamespace"))
-        && contains(&method, &query.text("dstMethod"))
-}

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use polaris_discovery::rules::RuleCodec;
 use polaris_governance::{Governance, RuleFilter};
@@ -54,13 +54,12 @@ pub(crate) trait ListKind: ConsoleKind {
 pub(crate) async fn list<C>(
     State(state): State<AppState>,
     Visibility(visible): Visibility,
-    RawQuery(raw): RawQuery,
+    query: Query,
 ) -> Response
 where
     C: ListKind,
     C::Message: serde::Serialize,
 {
-    let query = Query::parse(raw.as_deref());
     if let Err(err) = query.check_keys(C::LIST_KEYS, C::LIST_KEYS) {
         return query_error(&err);
     }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{opt_u32, time};
+use crate::batch::Echo;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
@@ -32,9 +33,12 @@ impl NamespaceIn {
             service_export_to: self.service_export_to.clone(),
         }
     }
+}
 
-    /// The request as echoed back in a failed item.
-    pub fn echo(&self) -> Value {
+impl Echo for NamespaceIn {
+    const FIELD: &'static str = "namespace";
+
+    fn echo(&self) -> Value {
         json!({ "name": self.name, "comment": self.comment, "owners": self.owners, "token": self.token })
     }
 }
@@ -83,8 +87,12 @@ impl ServiceIn {
             export_to: self.export_to.clone(),
         }
     }
+}
 
-    pub fn echo(&self) -> Value {
+impl Echo for ServiceIn {
+    const FIELD: &'static str = "service";
+
+    fn echo(&self) -> Value {
         json!({ "id": self.id, "name": self.name, "namespace": self.namespace })
     }
 }
@@ -116,8 +124,12 @@ impl AliasIn {
             owners: self.owners.clone(),
         }
     }
+}
 
-    pub fn echo(&self) -> Value {
+impl Echo for AliasIn {
+    const FIELD: &'static str = "alias";
+
+    fn echo(&self) -> Value {
         json!({
             "service": self.service, "namespace": self.namespace,
             "alias": self.alias, "alias_namespace": self.alias_namespace,
@@ -209,9 +221,12 @@ impl InstanceIn {
             logic_set: self.logic_set.clone(),
         }
     }
+}
 
-    /// The request as echoed back.
-    pub fn echo(&self) -> Value {
+impl Echo for InstanceIn {
+    const FIELD: &'static str = "instance";
+
+    fn echo(&self) -> Value {
         json!({
             "id": self.id, "service": self.service, "namespace": self.namespace,
             "vpc_id": self.vpc_id, "host": self.host, "port": self.port,

@@ -9,7 +9,7 @@ use prost::Message;
 use super::checks::{
     add_target, callee_target, check_count, check_envelope, check_match, namespace_or_default,
 };
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, etime, rule_spec, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, body, rule_spec};
 
 /// The circuit-breaker codec.
 pub struct CircuitBreakers;
@@ -82,45 +82,27 @@ impl RuleCodec for CircuitBreakers {
         );
         let mut stored = rule.clone();
         stored.namespace = namespace.clone();
-        let envelope = (
-            rule.name.as_str(),
-            rule.enable,
-            rule.priority,
-            rule.description.as_str(),
-        );
+        let envelope = envelope!(rule);
         Ok(rule_spec::<Self>(id, namespace, envelope, targets, &stored))
     }
 
     fn console(rule: &Rule) -> Option<Self::Message> {
         let mut out = stamped(rule)?;
-        out.priority = rule.priority;
-        out.description = rule.description.clone();
-        out.etime = etime(rule);
-        out.editable = true;
-        out.deleteable = true;
+        stamp!(out, rule: priority, description, etime, editable, deleteable);
         Some(out)
     }
 }
 
 /// The stored body with the envelope Discover and the console both show.
 fn stamped(rule: &Rule) -> Option<v1::CircuitBreakerRule> {
-    let mut out = (*decoded::<CircuitBreakers>(rule)?).clone();
-    out.id = rule.id.clone();
-    out.name = rule.name.clone();
-    out.namespace = rule.namespace.clone();
-    out.enable = rule.enable;
-    out.revision = rule.revision.clone();
-    out.ctime = time(rule.ctime);
-    out.mtime = time(rule.mtime);
+    let mut out = body::<CircuitBreakers>(rule)?;
+    stamp!(out, rule: id, name, namespace, enable, revision, ctime, mtime);
     Some(out)
 }
 
 pub(super) fn payload(found: Applicable, asked: &ServiceKey) -> RulePayload {
     let asked = asked.clone();
-    RulePayload::of(found, move |found, response| {
-        if found.rules.is_empty() {
-            return;
-        }
+    RulePayload::unless_empty(found, move |found, response| {
         response.circuit_breaker = Some(v1::CircuitBreaker {
             service: Some(asked.name.clone()),
             service_namespace: Some(asked.namespace.clone()),

@@ -9,7 +9,7 @@ use prost::Message;
 use super::checks::{
     callee_target, check_count, check_envelope, check_match, namespace_or_default,
 };
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, rule_spec, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, body, rule_spec};
 
 /// The fault-detector codec.
 pub struct FaultDetectors;
@@ -61,42 +61,26 @@ impl RuleCodec for FaultDetectors {
         callee_target(&mut targets, &target.namespace, &target.service);
         let mut stored = rule.clone();
         stored.namespace = namespace.clone();
-        let envelope = (
-            rule.name.as_str(),
-            true,
-            rule.priority,
-            rule.description.as_str(),
-        );
+        let envelope = envelope!(rule, true);
         Ok(rule_spec::<Self>(id, namespace, envelope, targets, &stored))
     }
 
     fn console(rule: &Rule) -> Option<Self::Message> {
         let mut out = stamped(rule)?;
-        out.priority = rule.priority;
-        out.description = rule.description.clone();
-        out.editable = true;
-        out.deleteable = true;
+        stamp!(out, rule: priority, description, editable, deleteable);
         Some(out)
     }
 }
 
 /// The stored body with the envelope Discover and the console both show.
 fn stamped(rule: &Rule) -> Option<v1::FaultDetectRule> {
-    let mut out = (*decoded::<FaultDetectors>(rule)?).clone();
-    out.id = rule.id.clone();
-    out.name = rule.name.clone();
-    out.namespace = rule.namespace.clone();
-    out.revision = rule.revision.clone();
-    out.ctime = time(rule.ctime);
-    out.mtime = time(rule.mtime);
+    let mut out = body::<FaultDetectors>(rule)?;
+    stamp!(out, rule: id, name, namespace, revision, ctime, mtime);
     Some(out)
 }
 
 pub(super) fn payload(found: Applicable) -> RulePayload {
-    RulePayload::of(found, move |found, response| {
-        if found.rules.is_empty() {
-            return;
-        }
+    RulePayload::unless_empty(found, move |found, response| {
         response.fault_detector = Some(v1::FaultDetector {
             rules: found.rules.iter().filter_map(|r| stamped(r)).collect(),
             revision: found.revision.clone(),

@@ -8,7 +8,7 @@ use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, TargetRole};
 use prost::Message;
 
 use super::checks::{add_target, check_count, check_match};
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, rule_spec, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, body, rule_spec};
 
 const NAMESPACE: &str = "default";
 const MAX_LANE_RULES: usize = 100;
@@ -109,20 +109,15 @@ impl RuleCodec for LaneGroups {
 
     fn console(rule: &Rule) -> Option<v1::LaneGroup> {
         let mut out = stamped(rule)?;
-        out.description = rule.description.clone();
-        out.deleteable = true;
+        stamp!(out, rule: description, deleteable);
         Some(out)
     }
 }
 
 /// The stored body with the envelope Discover and the console both show.
 fn stamped(rule: &Rule) -> Option<v1::LaneGroup> {
-    let mut out = (*decoded::<LaneGroups>(rule)?).clone();
-    out.id = rule.id.clone();
-    out.name = rule.name.clone();
-    out.revision = rule.revision.clone();
-    out.ctime = time(rule.ctime);
-    out.mtime = time(rule.mtime);
+    let mut out = body::<LaneGroups>(rule)?;
+    stamp!(out, rule: id, name, revision, ctime, mtime);
     Some(out)
 }
 

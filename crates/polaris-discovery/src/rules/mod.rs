@@ -23,6 +23,45 @@ macro_rules! stored_as_message {
     };
 }
 
+/// Writes the listed envelope fields of the stored `$rule` into `$out` (a copy of its body),
+/// each as the official server shows it: ids, names and revisions as stored, times formatted,
+/// `disable` the negation of `enable`, `etime` the last change while enabled ([`etime`]),
+/// `editable` and `deleteable` true. A field the message holds as an `Option` takes `Some`.
+macro_rules! stamp {
+    ($out:ident, $rule:ident: $($field:ident),+) => {
+        $( $out.$field = stamp!(@ $rule, $field).into(); )+
+    };
+    (@ $rule:ident, id) => { $rule.id.clone() };
+    (@ $rule:ident, name) => { $rule.name.clone() };
+    (@ $rule:ident, namespace) => { $rule.namespace.clone() };
+    (@ $rule:ident, description) => { $rule.description.clone() };
+    (@ $rule:ident, revision) => { $rule.revision.clone() };
+    (@ $rule:ident, enable) => { $rule.enable };
+    (@ $rule:ident, disable) => { !$rule.enable };
+    (@ $rule:ident, priority) => { $rule.priority };
+    (@ $rule:ident, ctime) => { $crate::rules::time($rule.ctime) };
+    (@ $rule:ident, mtime) => { $crate::rules::time($rule.mtime) };
+    (@ $rule:ident, etime) => { $crate::rules::etime($rule) };
+    (@ $rule:ident, editable) => { true };
+    (@ $rule:ident, deleteable) => { true };
+}
+
+/// The envelope `(name, enable, priority, description)` [`rule_spec`] takes, from a message's
+/// own fields (`enable` given for kinds whose message has none).
+macro_rules! envelope {
+    ($rule:ident) => {
+        envelope!($rule, $rule.enable)
+    };
+    ($rule:ident, $enable:expr) => {
+        (
+            $rule.name.as_str(),
+            $enable,
+            $rule.priority,
+            $rule.description.as_str(),
+        )
+    };
+}
+
 pub mod checks;
 mod circuitbreaker;
 mod faultdetect;
@@ -113,6 +152,14 @@ pub(crate) fn rule_spec<C: RuleCodec>(
     }
 }
 
+/// A copy of the stored body of `rule`, for kinds whose stored body is their message, to stamp
+/// with the envelope.
+pub(crate) fn body<C: RuleCodec<Stored = <C as RuleCodec>::Message>>(
+    rule: &Rule,
+) -> Option<C::Message> {
+    decoded::<C>(rule).map(|body| (*body).clone())
+}
+
 /// The stored body of `rule` as `C` decodes it, at most once per revision. `None` (and an error
 /// in the log) when it does not decode.
 pub fn decoded<C: RuleCodec>(rule: &Rule) -> Option<Arc<C::Stored>> {
@@ -152,6 +199,18 @@ impl RulePayload {
             fill: Box::new(move |response| fill(found, response)),
         }
     }
+
+    /// As [`of`](Self::of), for the kinds whose reply carries no payload when no rule applies.
+    pub(crate) fn unless_empty(
+        found: Applicable,
+        fill: impl FnOnce(Applicable, &mut v1::DiscoverResponse) + Send + 'static,
+    ) -> RulePayload {
+        RulePayload::of(found, move |found, response| {
+            if !found.rules.is_empty() {
+                fill(found, response);
+            }
+        })
+    }
 }
 
 /// The rules of `kind` for `real` (the alias-resolved service), shaped for a reply that names
@@ -171,5 +230,64 @@ pub fn payload(
         }
         RuleKind::FaultDetector => faultdetect::payload(governance.rules_for(kind, real, callee)),
         RuleKind::Lane => lane::payload(governance.rules_for(kind, real, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    fn stored(kind: RuleKind, enable: bool, body: impl Message) -> Rule {
+        Rule {
+            kind,
+            id: "r1".into(),
+            name: "rule".into(),
+            namespace: "ns".into(),
+            enable,
+            priority: 3,
+            description: "about".into(),
+            targets: Vec::new(),
+            body: body.encode_to_vec().into(),
+            revision: "rev".into(),
+            ctime: 1_000,
+            mtime: 2_000,
+        }
+    }
+
+    #[test]
+    fn the_console_stamps_the_envelope_into_plain_fields() {
+        let rule = stored(
+            RuleKind::CircuitBreaker,
+            true,
+            v1::CircuitBreakerRule::default(),
+        );
+        let out = CircuitBreakers::console(&rule).unwrap();
+        assert_eq!((out.id.as_str(), out.name.as_str()), ("r1", "rule"));
+        assert_eq!(
+            (out.namespace.as_str(), out.revision.as_str()),
+            ("ns", "rev")
+        );
+        assert_eq!((out.enable, out.priority), (true, 3));
+        assert_eq!(out.description, "about");
+        assert_eq!(out.ctime, time(1_000));
+        assert_eq!(out.mtime, time(2_000));
+        assert_eq!(
+            out.etime, out.mtime,
+            "etime is the last change while enabled"
+        );
+        assert!(out.editable && out.deleteable);
+    }
+
+    #[test]
+    fn the_console_stamps_the_envelope_into_optional_fields() {
+        let rule = stored(RuleKind::RateLimit, false, v1::Rule::default());
+        let out = RateLimits::console(&rule).unwrap();
+        assert_eq!(out.id.as_deref(), Some("r1"));
+        assert_eq!(out.namespace.as_deref(), Some("ns"));
+        assert_eq!((out.disable, out.priority), (Some(true), Some(3)));
+        assert_eq!(out.ctime, Some(time(1_000)));
+        assert_eq!(out.etime.as_deref(), Some(""), "no etime while disabled");
+        assert!(out.editable && out.deleteable);
     }
 }

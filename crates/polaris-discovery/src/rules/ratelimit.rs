@@ -9,7 +9,7 @@ use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, ServiceKey, Targ
 use prost::Message;
 
 use super::checks::{add_target, check_count, check_match, runes};
-use super::{Refusal, RuleCodec, RulePayload, Write, decoded, etime, rule_spec, time};
+use super::{Refusal, RuleCodec, RulePayload, Write, body, rule_spec};
 
 /// The largest `google.protobuf.Duration`, in seconds (10,000 years).
 const MAX_DURATION_SECS: i64 = 315_576_000_000;
@@ -109,8 +109,7 @@ impl RuleCodec for RateLimits {
     /// The console form: `REJECT` when no action is set, labels listed as custom arguments.
     fn console(rule: &Rule) -> Option<v1::Rule> {
         let mut out = stamped(rule)?;
-        out.namespace = Some(rule.namespace.clone());
-        out.etime = Some(etime(rule));
+        stamp!(out, rule: namespace, etime, editable, deleteable);
         if text(&out.action).is_empty() {
             out.action = Some("REJECT".into());
         }
@@ -122,31 +121,20 @@ impl RuleCodec for RateLimits {
                 key,
                 value: Some(value),
             }));
-        out.editable = true;
-        out.deleteable = true;
         Some(out)
     }
 }
 
 /// The stored body with the envelope Discover and the console both show.
 fn stamped(rule: &Rule) -> Option<v1::Rule> {
-    let mut out = (*decoded::<RateLimits>(rule)?).clone();
-    out.id = Some(rule.id.clone());
-    out.name = Some(rule.name.clone());
-    out.revision = Some(rule.revision.clone());
-    out.disable = Some(!rule.enable);
-    out.priority = Some(rule.priority);
-    out.ctime = Some(time(rule.ctime));
-    out.mtime = Some(time(rule.mtime));
+    let mut out = body::<RateLimits>(rule)?;
+    stamp!(out, rule: id, name, revision, disable, priority, ctime, mtime);
     Some(out)
 }
 
 pub(super) fn payload(found: Applicable, asked: &ServiceKey) -> RulePayload {
     let asked = asked.clone();
-    RulePayload::of(found, move |found, response| {
-        if found.rules.is_empty() {
-            return;
-        }
+    RulePayload::unless_empty(found, move |found, response| {
         let rules = found
             .rules
             .iter()

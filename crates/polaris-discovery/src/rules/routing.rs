@@ -9,7 +9,7 @@ use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, RuleTarget, Targ
 use prost::Message;
 
 use super::checks::{add_target, check_count, check_match, runes};
-use super::{Refusal, RuleCodec, Write, decoded, etime, rule_spec, time};
+use super::{Refusal, RuleCodec, Write, decoded, rule_spec};
 
 /// The message a RulePolicy rule's `routing_config` holds.
 pub const RULE_CONFIG: &str = "v1.RuleRoutingConfig";
@@ -169,29 +169,15 @@ impl RuleCodec for RoutingRules {
         } else {
             "default".to_string()
         };
-        let envelope = (
-            rule.name.as_str(),
-            rule.enable,
-            rule.priority,
-            rule.description.as_str(),
-        );
+        let envelope = envelope!(rule);
         Ok(rule_spec::<Self>(id, namespace, envelope, targets, &stored))
     }
 
     fn console(rule: &Rule) -> Option<v1::RouteRule> {
         let mut out = decoded::<RoutingRules>(rule)?.rule.clone();
-        out.id = rule.id.clone();
-        out.name = rule.name.clone();
-        out.enable = rule.enable;
-        out.priority = rule.priority;
-        out.description = rule.description.clone();
-        out.revision = rule.revision.clone();
-        out.ctime = time(rule.ctime);
-        out.mtime = time(rule.mtime);
-        out.etime = etime(rule);
+        stamp!(out, rule: id, name, enable, priority, description, revision);
+        stamp!(out, rule: ctime, mtime, etime, editable, deleteable);
         out.metadata.clear();
-        out.editable = true;
-        out.deleteable = true;
         Some(out)
     }
 }
