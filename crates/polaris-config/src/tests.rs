@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polaris_store::memory::MemoryStore;
-use polaris_types::{Code, ConfigFileKey, GrayLabel, PolarisError};
+use polaris_types::{Code, ConfigFileKey, ConfigRelease, GrayLabel, PolarisError};
 
 use crate::{ConfigCenter, FileSpec, PublishSpec, WatchedFile, writes::content_md5};
 
@@ -31,6 +31,11 @@ fn publish(name: &str) -> PublishSpec {
 /// The code of a call that must fail.
 fn code<T: std::fmt::Debug>(result: Result<T, PolarisError>) -> Code {
     result.unwrap_err().code
+}
+
+/// The release a client without labels gets for `name` now.
+fn latest(config: &ConfigCenter, name: &str) -> Arc<ConfigRelease> {
+    config.client_release(&key(name), 0, &[]).unwrap().unwrap()
 }
 
 async fn center() -> (Arc<MemoryStore>, Arc<ConfigCenter>) {
@@ -71,14 +76,7 @@ async fn publishing_makes_versioned_releases_with_md5() {
     let reopened = ConfigCenter::open(Arc::new(MemoryStore::open(store.data())))
         .await
         .unwrap();
-    assert_eq!(
-        reopened
-            .client_release(&key("a.yaml"), 0, &[])
-            .unwrap()
-            .unwrap()
-            .version,
-        2
-    );
+    assert_eq!(latest(&reopened, "a.yaml").version, 2);
     assert_eq!(reopened.snapshot().next_version(&key("a.yaml")), 3);
 }
 
@@ -252,14 +250,7 @@ async fn rollback_reactivates_an_earlier_release() {
         .delete_release(&key("r.yaml"), "never existed")
         .await
         .unwrap();
-    assert_eq!(
-        config
-            .client_release(&key("r.yaml"), 0, &[])
-            .unwrap()
-            .unwrap()
-            .name,
-        "r-1"
-    );
+    assert_eq!(latest(&config, "r.yaml").name, "r-1");
     let kinds: Vec<_> = config
         .snapshot()
         .history
