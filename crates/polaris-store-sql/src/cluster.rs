@@ -15,8 +15,9 @@ use polaris_store::{StoreError, StoreResult};
 use polaris_types::Millis;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
+use crate::codec::Value;
 use crate::dialect::Dialect;
-use crate::write::Statements;
+use crate::write::{Statements, bind};
 use crate::{SqlStore, unavailable};
 
 /// The database's clock in Unix milliseconds, as an SQL expression.
@@ -25,6 +26,10 @@ fn now_ms(dialect: Dialect) -> &'static str {
         Dialect::MySql => "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)",
         Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
     }
+}
+
+fn text(value: &str) -> Value {
+    Value::Text(value.to_owned())
 }
 
 /// One node as the membership table lists it.
@@ -117,6 +122,13 @@ impl ClusterTables {
         }
     }
 
+    /// Runs one of the handle's statements with `values` bound in order.
+    async fn execute(&self, sql: &str, values: impl IntoIterator<Item = Value>) -> StoreResult<()> {
+        let query = bind(sqlx::query(AssertSqlSafe(sql.to_owned())), values);
+        query.execute(&self.pool).await.map_err(unavailable)?;
+        Ok(())
+    }
+
     /// The database's clock, in Unix milliseconds.
     pub async fn db_now(&self) -> StoreResult<Millis> {
         sqlx::query(AssertSqlSafe(self.now.clone()))
@@ -135,15 +147,17 @@ impl ClusterTables {
         detail: &str,
         lease_ms: i64,
     ) -> StoreResult<()> {
-        sqlx::query(AssertSqlSafe(self.upsert_node.clone()))
-            .bind(id)
-            .bind(host)
-            .bind(i64::from(port))
-            .bind(detail)
-            .bind(lease_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        self.execute(
+            &self.upsert_node,
+            [
+                text(id),
+                text(host),
+                Value::Int(i64::from(port)),
+                text(detail),
+                Value::Int(lease_ms),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -177,27 +191,20 @@ impl ClusterTables {
         lease_ms: i64,
     ) -> StoreResult<Lease> {
         if let Some(version) = fence {
-            sqlx::query(AssertSqlSafe(self.renew.clone()))
-                .bind(lease_ms)
-                .bind(key)
-                .bind(me)
-                .bind(version)
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable)?;
+            self.execute(
+                &self.renew,
+                [
+                    Value::Int(lease_ms),
+                    text(key),
+                    text(me),
+                    Value::Int(version),
+                ],
+            )
+            .await?;
         } else {
-            sqlx::query(AssertSqlSafe(self.ensure_key.clone()))
-                .bind(key)
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable)?;
-            sqlx::query(AssertSqlSafe(self.take.clone()))
-                .bind(me)
-                .bind(lease_ms)
-                .bind(key)
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable)?;
+            self.execute(&self.ensure_key, [text(key)]).await?;
+            self.execute(&self.take, [text(me), Value::Int(lease_ms), text(key)])
+                .await?;
         }
         self.lease(key)
             .await?
@@ -206,13 +213,8 @@ impl ClusterTables {
 
     /// Gives up `key`'s lease if `me` holds it at `version`.
     pub async fn resign(&self, key: &str, me: &str, version: i64) -> StoreResult<()> {
-        sqlx::query(AssertSqlSafe(self.resign.clone()))
-            .bind(key)
-            .bind(me)
-            .bind(version)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        self.execute(&self.resign, [text(key), text(me), Value::Int(version)])
+            .await?;
         Ok(())
     }
 

@@ -202,7 +202,7 @@ fn op(mutation: Mutation) -> Op {
     }
 }
 
-fn bind<'q>(
+pub(crate) fn bind<'q>(
     mut query: Query<'q, Any, AnyArguments>,
     values: impl IntoIterator<Item = Value>,
 ) -> Query<'q, Any, AnyArguments> {
