@@ -53,7 +53,7 @@ pub(crate) use auth::*;
 pub(crate) use config::*;
 
 /// One bound value.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Value {
     Int(i64),
     Text(String),

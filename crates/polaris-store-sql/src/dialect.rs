@@ -113,10 +113,12 @@ impl Dialect {
         sql
     }
 
-    /// Inserts one row of every column, replacing the row with the same primary key.
-    pub(crate) fn upsert(self, table: &Table) -> String {
+    /// Inserts `rows` rows of every column, each replacing the row with the same primary key
+    /// (the rows' keys must differ: PostgreSQL refuses to update one row twice in a statement).
+    pub(crate) fn upsert(self, table: &Table, rows: usize) -> String {
         let names: Vec<&str> = table.columns().map(|c| c.name).collect();
-        let values = vec!["?"; names.len()].join(", ");
+        let row = format!("({})", vec!["?"; names.len()].join(", "));
+        let values = vec![row.as_str(); rows.max(1)].join(", ");
         let update = |template: &str| {
             names
                 .iter()
@@ -126,7 +128,7 @@ impl Dialect {
                 .join(", ")
         };
         let head = format!(
-            "INSERT INTO \"{}\" ({}) VALUES ({values})",
+            "INSERT INTO \"{}\" ({}) VALUES {values}",
             table.name,
             quoted_list(names.iter().copied())
         );

@@ -18,7 +18,9 @@ use crate::unavailable;
 
 /// The statements of one table.
 struct TableSql {
-    upsert: Arc<str>,
+    /// Upserts of 1, 2, 4, ... [`MAX_ROWS`] rows: a run of puts is written in as few statements
+    /// as its size in binary has ones, each of a shape the connections' statement caches keep.
+    upserts: Vec<Arc<str>>,
     tombstone: Arc<str>,
     /// Soft-deletes a row by id without a tombstone time (users, groups, strategies).
     forget: Arc<str>,
@@ -38,6 +40,9 @@ pub(crate) struct Statements {
     namespace_used: Arc<str>,
 }
 
+/// The most rows one upsert writes (a power of two).
+const MAX_ROWS: usize = 64;
+
 /// The PostgreSQL channel that carries change-feed hints (payload: the domain's name).
 pub(crate) const HINT_CHANNEL: &str = "polaris_feed";
 
@@ -47,7 +52,9 @@ impl Statements {
             .map(|table| {
                 let mtime = table.mtime;
                 let sql = TableSql {
-                    upsert: dialect.sql(&dialect.upsert(table)),
+                    upserts: (0..=MAX_ROWS.trailing_zeros())
+                        .map(|power| dialect.sql(&dialect.upsert(table, 1 << power)))
+                        .collect(),
                     tombstone: dialect.sql(&dialect.tombstone(table)),
                     forget: dialect.sql(&format!(
                         "UPDATE \"{}\" SET \"flag\" = 1, \"seq\" = ? WHERE \"id\" = ?",
@@ -244,7 +251,19 @@ pub(crate) async fn commit(
                 .map_err(unavailable)?;
         }
     }
+    // Consecutive puts on one table (within a batch and across the grouped batches) are
+    // written together; every other op first writes the puts before it, so statements keep
+    // their order.
+    let mut run = PutRun::default();
     for op in all() {
+        if let Op::Put(table, encoded) = op {
+            if !run.takes(table, encoded) {
+                run.write(&mut tx, sql, &seqs).await?;
+            }
+            run.push(table, encoded);
+            continue;
+        }
+        run.write(&mut tx, sql, &seqs).await?;
         let table = op.table();
         let seq = seqs[&table.domain];
         let statements = sql.table(table);
@@ -260,14 +279,7 @@ pub(crate) async fn commit(
                 }
                 continue;
             }
-            Op::Put(_, encoded) => bind(
-                sqlx::query(AssertSqlSafe(statements.upsert.clone())),
-                encoded
-                    .values
-                    .iter()
-                    .cloned()
-                    .chain(tail(0, encoded.ctime, encoded.mtime, seq)),
-            ),
+            Op::Put(..) => unreachable!("puts are written as runs"),
             Op::Tombstone(_, key, mtime) => {
                 let empty = table.data.iter().map(|c| Value::empty(c.ty));
                 bind(
@@ -285,7 +297,67 @@ pub(crate) async fn commit(
         };
         query.execute(&mut *tx).await.map_err(unavailable)?;
     }
+    run.write(&mut tx, sql, &seqs).await?;
     tx.commit().await.map_err(unavailable)
+}
+
+/// Puts waiting to be written together: one table, distinct keys, at most [`MAX_ROWS`].
+#[derive(Default)]
+struct PutRun<'a> {
+    table: Option<&'static Table>,
+    rows: Vec<&'a Encoded>,
+}
+
+impl<'a> PutRun<'a> {
+    /// Whether a put of `row` on `table` can join the run.
+    fn takes(&self, table: &'static Table, row: &Encoded) -> bool {
+        let keys = table.key.len();
+        let same_table = self.table.is_none_or(|t| std::ptr::eq(t, table));
+        same_table
+            && self.rows.len() < MAX_ROWS
+            && !self
+                .rows
+                .iter()
+                .any(|r| r.values[..keys] == row.values[..keys])
+    }
+
+    fn push(&mut self, table: &'static Table, row: &'a Encoded) {
+        self.table = Some(table);
+        self.rows.push(row);
+    }
+
+    /// Writes the run (largest statements first) and empties it.
+    async fn write(
+        &mut self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        sql: &Statements,
+        seqs: &BTreeMap<Domain, i64>,
+    ) -> StoreResult<()> {
+        let Some(table) = self.table.take() else {
+            return Ok(());
+        };
+        let seq = seqs[&table.domain];
+        let statements = sql.table(table);
+        let mut rows = &self.rows[..];
+        while !rows.is_empty() {
+            let power = rows.len().ilog2();
+            let (chunk, rest) = rows.split_at(1 << power);
+            let values = chunk.iter().flat_map(|row| {
+                row.values
+                    .iter()
+                    .cloned()
+                    .chain(tail(0, row.ctime, row.mtime, seq))
+            });
+            let statement = statements.upserts[power as usize].clone();
+            bind(sqlx::query(AssertSqlSafe(statement)), values)
+                .execute(&mut **tx)
+                .await
+                .map_err(unavailable)?;
+            rows = rest;
+        }
+        self.rows.clear();
+        Ok(())
+    }
 }
 
 /// Deletes soft-deleted rows older than `before` and raises each domain's purge watermark to the

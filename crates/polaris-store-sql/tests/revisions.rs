@@ -216,6 +216,51 @@ async fn a_bad_request_fails_alone_in_a_group(dialect: Dialect) {
     store.close().await.unwrap();
 }
 
+/// Puts are written as multi-row statements: a long run (split 64 + 32 + 4 + 1), a key put
+/// twice in one batch (the later put wins, so the run is cut before it) and a put on another
+/// table in the middle all land as a sequence of single puts would.
+async fn runs_of_puts_land_as_single_puts_would(dialect: Dialect) {
+    let harness = SqlHarness::new(dialect);
+    let store = harness.open_sql().await;
+    let placed = |id: &str, host: &str| {
+        let Mutation::PutInstance(mut instance) = instance(id) else {
+            unreachable!()
+        };
+        instance.host = host.to_string();
+        Mutation::PutInstance(instance)
+    };
+    let mut batch: Vec<Mutation> = (0..60).map(|i| placed(&format!("i-{i}"), "a")).collect();
+    batch.push(placed("twice", "first"));
+    batch.push(namespace("between"));
+    batch.extend((60..100).map(|i| placed(&format!("i-{i}"), "a")));
+    batch.push(placed("twice", "second"));
+    batch.push(placed("i-3", "moved"));
+    store.apply(batch).await.unwrap();
+    let mut hosts: Vec<(String, String)> = store
+        .load_instances(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|change| {
+            let instance = change.upserted().expect("live instance");
+            (instance.id, instance.host)
+        })
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts.len(), 101);
+    let host = |id: &str| hosts.iter().find(|(i, _)| i == id).map(|(_, h)| h.as_str());
+    assert_eq!(host("twice"), Some("second"));
+    assert_eq!(host("i-3"), Some("moved"));
+    assert_eq!(host("i-99"), Some("a"));
+    let namespaces = store.load_namespaces(0).await.unwrap();
+    let names: Vec<String> = namespaces
+        .into_iter()
+        .filter_map(|change| change.upserted().map(|ns| ns.name))
+        .collect();
+    assert!(names.iter().any(|name| name == "between"), "{names:?}");
+    store.close().await.unwrap();
+}
+
 macro_rules! on_both_engines {
     ($($check:ident),*) => {
         mod mariadb {
@@ -241,5 +286,6 @@ on_both_engines!(
     revisions_follow_writes,
     concurrent_writers_get_consecutive_revisions,
     failed_batch_leaves_nothing,
-    a_bad_request_fails_alone_in_a_group
+    a_bad_request_fails_alone_in_a_group,
+    runs_of_puts_land_as_single_puts_would
 );
