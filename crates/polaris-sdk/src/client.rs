@@ -277,11 +277,7 @@ impl ClientBuilder {
     /// Where this application runs: `nearbyBasedRouter` prefers instances close to it unless
     /// a call's [`Criteria`](crate::Criteria) names another location.
     pub fn location(mut self, region: &str, zone: &str, campus: &str) -> Self {
-        self.location = Some(polaris_traffic::Location {
-            region: region.into(),
-            zone: zone.into(),
-            campus: campus.into(),
-        });
+        self.location = Some(polaris_traffic::Location::new(region, zone, campus));
         self
     }
 

@@ -311,3 +311,54 @@ impl Limiter {
         }
     }
 }
+
+/// The rate limit a server enforces on the calls it receives: the `RATE_LIMIT` rules of its
+/// own service (what the server rate-limit layers of `polaris-tonic` and `polaris-volo` ask
+/// before each call).
+#[derive(Clone)]
+pub struct ServerLimit {
+    limiter: Limiter,
+    service: ServiceKey,
+}
+
+impl ServerLimit {
+    /// Enforces the rules of `service` (the provider's own Polaris service) through `limiter`.
+    pub fn new(limiter: Limiter, service: ServiceKey) -> ServerLimit {
+        ServerLimit { limiter, service }
+    }
+
+    /// The quota request of one call: the full method (`$method`, e.g. `/echo.Echo/Echo`),
+    /// the request `headers` the rules may see (`$header.<key>`) and the caller's IP.
+    pub fn quota<'a>(
+        &self,
+        method: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        caller_ip: Option<String>,
+    ) -> Quota {
+        let mut quota = Quota::new(self.service.clone()).method(method);
+        for (name, value) in headers {
+            quota = quota.header(name, value);
+        }
+        if let Some(ip) = caller_ip {
+            quota = quota.caller_ip(ip);
+        }
+        quota
+    }
+
+    /// Admits a call: the permit to hold until the handler answers, or the message to answer
+    /// `RESOURCE_EXHAUSTED` with (`rate limited: <why>`). When the limiter cannot decide
+    /// (server unreachable, no rules) the call is admitted.
+    pub async fn admit(&self, quota: &Quota) -> std::result::Result<Permit, String> {
+        match self.limiter.acquire(quota).await {
+            Ok(permit) => Ok(permit),
+            Err(Error::RateLimited(why)) => {
+                tracing::debug!(method = ?quota.request.method, %why, "rate limited");
+                Err(format!("rate limited: {why}"))
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "rate limiter unavailable: call admitted");
+                Ok(Permit::default())
+            }
+        }
+    }
+}

@@ -58,7 +58,7 @@ pub use consumer::{
 };
 pub use error::{Error, Result, codes};
 pub use fault_detect::probe;
-pub use governance::{CallResult, Limiter, Permit, Quota, code_text};
+pub use governance::{CallResult, Limiter, Permit, Quota, ServerLimit, code_text};
 pub use lifecycle::{ServerRegistration, local_host};
 pub use polaris_matcher::RequestContext;
 pub use polaris_traffic::{Instance, Location, ServiceInstances};

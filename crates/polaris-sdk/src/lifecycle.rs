@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::consumer::ServiceKey;
-use crate::{Client, InstanceSpec, Registration};
+use crate::{Client, InstanceSpec, Registration, ServerLimit};
 
 /// The error of [`ServerRegistration::serve`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -154,6 +154,15 @@ impl ServerRegistration {
         self.services
             .first()
             .map(|name| ServiceKey::new(&self.template.namespace, name))
+    }
+
+    /// The rate limit of the first service to register ([`first_service`](Self::first_service),
+    /// `default/""` when none is named), which a server rate-limit layer enforces.
+    pub fn server_limit(&self) -> ServerLimit {
+        let service = self
+            .first_service()
+            .unwrap_or_else(|| ServiceKey::new("default", ""));
+        ServerLimit::new(self.client.limiter(), service)
     }
 
     /// The client registering.

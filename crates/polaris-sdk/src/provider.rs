@@ -96,11 +96,7 @@ impl InstanceSpec {
 
     /// Sets the location.
     pub fn location(mut self, region: &str, zone: &str, campus: &str) -> Self {
-        self.location = Some(polaris_traffic::Location {
-            region: region.into(),
-            zone: zone.into(),
-            campus: campus.into(),
-        });
+        self.location = Some(polaris_traffic::Location::new(region, zone, campus));
         self
     }
 

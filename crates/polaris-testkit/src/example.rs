@@ -1,5 +1,6 @@
-//! The examples' set-up: where the server is, the Polaris client, logs, and a tiny HTTP
-//! helper for the console API.
+//! The examples' set-up: where the server is, the Polaris client, logs, a tiny HTTP helper
+//! for the console API, and the Echo providers (with their rules) of the framework examples,
+//! served by the framework's own `serve` function.
 //!
 //! By default the examples talk to a server started with
 //! `cargo run --release -p polaris-server -- start` (HTTP 8090, naming gRPC 8091, config gRPC
@@ -8,7 +9,18 @@
 
 use std::time::Duration;
 
-use polaris_sdk::Client;
+use polaris_sdk::lifecycle::BoxError;
+use polaris_sdk::{Client, ServerRegistration};
+use tokio::net::TcpListener;
+
+use crate::echo::{EchoState, Provider, registration};
+use crate::fixtures;
+use crate::suite::Stop;
+
+/// How a framework example serves Echo: spawns a server of `echo` on the listener,
+/// registered through the registration (behind the rate-limit layer when `limited`), until
+/// the stop future resolves (the examples' `common::serve_echo`).
+pub type Serve = fn(ServerRegistration, TcpListener, EchoState, bool, Stop);
 
 /// The naming gRPC address.
 pub fn naming_addr() -> String {
@@ -104,4 +116,84 @@ pub fn init_logs() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Serves an Echo answering as `served_by` through `serve` on a free port of the local host
+/// and registers it as an instance of `service` with `metadata`; returns once it is
+/// registered.
+pub async fn spawn_provider(
+    client: &Client,
+    service: &str,
+    metadata: &[(&str, &str)],
+    served_by: &str,
+    limited: bool,
+    serve: Serve,
+) -> Result<Provider, BoxError> {
+    let host = polaris_sdk::local_host(client).await;
+    let listener = TcpListener::bind((host, 0)).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (polaris, registered) = registration(client, service, metadata);
+    let echo = EchoState::new(served_by);
+    let stopped: Stop = Box::pin(async move { drop(stopped.await) });
+    serve(polaris, listener, echo.clone(), limited, stopped);
+    registered.await?;
+    Ok(Provider::new(echo, stop))
+}
+
+/// The routing examples' providers: three Echo instances of `service` labelled (and
+/// answering as) env=dev/pre/prod, and the [`fixtures::route_by_uid`] rule named `rule`.
+pub async fn routing_providers(
+    client: &Client,
+    service: &str,
+    rule: &str,
+    serve: Serve,
+) -> Result<Vec<Provider>, BoxError> {
+    let mut providers = Vec::new();
+    for env in ["dev", "pre", "prod"] {
+        providers.push(spawn_provider(client, service, &[("env", env)], env, false, serve).await?);
+    }
+    let rule = fixtures::route_by_uid(service, rule);
+    println!(
+        "create routing rule: {}",
+        http("POST", "/naming/v2/routings", &rule)["code"]
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(providers)
+}
+
+/// The circuit-breaking examples' providers: `bad`, failing, and `good`.
+pub async fn breaker_providers(
+    client: &Client,
+    service: &str,
+    serve: Serve,
+) -> Result<(Provider, Provider), BoxError> {
+    let bad = spawn_provider(client, service, &[], "bad", false, serve).await?;
+    bad.set_failing(true);
+    let good = spawn_provider(client, service, &[], "good", false, serve).await?;
+    Ok((bad, good))
+}
+
+/// The rate-limiting examples' provider: `limited`, behind the rate-limit layer, and a
+/// [`fixtures::local_limit`] rule of 5 calls per 10 s.
+pub async fn limited_provider(
+    client: &Client,
+    service: &str,
+    serve: Serve,
+) -> Result<Provider, BoxError> {
+    let provider = spawn_provider(client, service, &[], "limited", true, serve).await?;
+    let rule = fixtures::local_limit(service, "five-per-10s", 5, "10s");
+    println!(
+        "create rate-limit rule: {}",
+        http("POST", "/naming/v1/ratelimits", &rule)["code"]
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(provider)
+}
+
+/// Ends an example: stops (deregistering) its `providers`, leaves them 500 ms, then shuts
+/// the client down.
+pub async fn finish<P>(client: &Client, providers: P) {
+    drop(providers);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client.shutdown().await;
 }

@@ -6,21 +6,31 @@ use serde_json::{Value, json};
 /// `x-user` header matches `^vip-.*$` to the instances of `default/<callee>` labelled
 /// `env=gray`.
 pub fn vip_to_gray(callee: &str) -> Value {
+    web_to_gray("vip-to-gray", callee, &[vip_user()])
+}
+
+/// A v2 routing rule (`POST /naming/v2/routings`) named `name` whose rule `vip` sends callers
+/// `default/web` matching every one of `arguments` to the instances of `default/<callee>`
+/// labelled `env=gray`.
+pub fn web_to_gray(name: &str, callee: &str, arguments: &[Value]) -> Value {
     json!([{
-        "name": "vip-to-gray", "namespace": "default", "enable": true, "priority": 1,
+        "name": name, "namespace": "default", "enable": true, "priority": 1,
         "routing_policy": "RulePolicy",
         "routing_config": {
             "@type": "type.googleapis.com/v2.RuleRoutingConfig",
             "rules": [{
                 "name": "vip",
-                "sources": [{"service": "web", "namespace": "default", "arguments": [
-                    {"type": "HEADER", "key": "x-user",
-                     "value": {"type": "REGEX", "value": "^vip-.*$"}}]}],
+                "sources": [{"service": "web", "namespace": "default", "arguments": arguments}],
                 "destinations": [{"service": callee, "namespace": "default", "weight": 100,
                     "labels": {"env": {"type": "EXACT", "value": "gray"}}}]
             }]
         }
     }])
+}
+
+/// The source argument of [`vip_to_gray`]: an `x-user` header matching `^vip-.*$`.
+pub fn vip_user() -> Value {
+    json!({"type": "HEADER", "key": "x-user", "value": {"type": "REGEX", "value": "^vip-.*$"}})
 }
 
 /// A local QPS limit (`POST /naming/v1/ratelimits`) named `name` of `max` calls per `window`

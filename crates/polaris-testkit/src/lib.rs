@@ -5,7 +5,7 @@
 //! `fixtures` holds the rules the tests and
 //! examples create, and, with the `sdk` feature, `echo` is the Echo test provider's behaviour,
 //! `suite` the scenarios every framework integration must pass and `example` the examples'
-//! client set-up; with the `tls` feature, `tls` makes certificates at test time.
+//! client set-up and providers; with the `tls` feature, `tls` makes certificates at test time.
 
 pub mod bench;
 pub mod docs;

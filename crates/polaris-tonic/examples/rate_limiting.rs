@@ -5,8 +5,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::time::Duration;
-
 use polaris_tonic::PolarisChannel;
 use polaris_tonic::echo::{EchoRequest, echo_client::EchoClient};
 
@@ -16,13 +14,7 @@ const SERVICE: &str = "LimitEchoServerTonic";
 async fn main() -> Result<(), polaris_tonic::BoxError> {
     common::init_logs();
     let client = common::client().await?;
-    let (_, stop) = common::spawn_provider(&client, SERVICE, &[], "limited", true).await?;
-    let rule = polaris_testkit::fixtures::local_limit(SERVICE, "five-per-10s", 5, "10s");
-    println!(
-        "create rate-limit rule: {}",
-        common::http("POST", "/naming/v1/ratelimits", &rule)["code"]
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let provider = common::limited_provider(&client, SERVICE, common::serve_echo).await?;
     let mut echo = EchoClient::new(PolarisChannel::builder(client.clone(), SERVICE).build());
     for i in 1..=10 {
         match echo
@@ -35,8 +27,6 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
             Err(status) => println!("call {i}: {:?} {}", status.code(), status.message()),
         }
     }
-    drop(stop);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    client.shutdown().await;
+    common::finish(&client, provider).await;
     Ok(())
 }

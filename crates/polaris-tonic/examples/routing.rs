@@ -6,8 +6,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::time::Duration;
-
 use polaris_tonic::PolarisChannel;
 use polaris_tonic::echo::{EchoRequest, echo_client::EchoClient};
 
@@ -17,19 +15,8 @@ const SERVICE: &str = "RouteEchoServerTonic";
 async fn main() -> Result<(), polaris_tonic::BoxError> {
     common::init_logs();
     let client = common::client().await?;
-    let mut stops = Vec::new();
-    for env in ["dev", "pre", "prod"] {
-        let (_, stop) =
-            common::spawn_provider(&client, SERVICE, &[("env", env)], env, false).await?;
-        stops.push(stop);
-    }
-    let rule = polaris_testkit::fixtures::route_by_uid(SERVICE, "route-by-uid");
-    println!(
-        "create routing rule: {}",
-        common::http("POST", "/naming/v2/routings", &rule)["code"]
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
+    let providers =
+        common::routing_providers(&client, SERVICE, "route-by-uid", common::serve_echo).await?;
     let channel = PolarisChannel::builder(client.clone(), SERVICE)
         .caller("default", "RouteEchoConsumer")
         .build();
@@ -42,8 +29,6 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
         let answer = echo.echo(request).await?.into_inner();
         println!("uid={uid} -> served by {}", answer.served_by);
     }
-    drop(stops);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    client.shutdown().await;
+    common::finish(&client, providers).await;
     Ok(())
 }

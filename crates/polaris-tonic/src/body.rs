@@ -86,35 +86,10 @@ impl Prepared {
     /// The body of the next attempt; `None` once a streaming body was sent.
     pub(crate) fn attempt(&mut self) -> Option<Body> {
         match self {
-            Prepared::Replayable(bytes) => Some(Body::new(Replay(Some(bytes.clone())))),
+            Prepared::Replayable(bytes) => Some(Body::new(Prefixed::replay(bytes.clone()))),
             Prepared::Streaming(body) => body.take().map(Body::new),
             Prepared::Once(body) => body.take(),
         }
-    }
-}
-
-/// A replayed request body: its bytes in one frame. Its size is not announced (like the
-/// encoding body tonic makes), so hyper adds no `content-length` header to the request.
-struct Replay(Option<Bytes>);
-
-impl HttpBody for Replay {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        Poll::Ready(
-            self.0
-                .take()
-                .filter(|b| !b.is_empty())
-                .map(|b| Ok(Frame::data(b))),
-        )
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.as_ref().is_none_or(Bytes::is_empty)
     }
 }
 
@@ -123,6 +98,19 @@ pub(crate) struct Prefixed {
     prefix: Option<Bytes>,
     trailers: Option<http::HeaderMap>,
     rest: Option<Body>,
+}
+
+impl Prefixed {
+    /// A replayed request body: its bytes in one frame (none when empty). Its size is not
+    /// announced (like the encoding body tonic makes), so hyper adds no `content-length`
+    /// header to the request.
+    fn replay(bytes: Bytes) -> Prefixed {
+        Prefixed {
+            prefix: Some(bytes).filter(|b| !b.is_empty()),
+            trailers: None,
+            rest: None,
+        }
+    }
 }
 
 impl HttpBody for Prefixed {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use polaris_sdk::{Error, Limiter, Quota, ServiceKey};
+use polaris_sdk::{Quota, ServerLimit};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::transport::server::TcpConnectInfo;
@@ -14,14 +14,13 @@ use tower::{Layer, Service};
 /// Wraps tonic services with [`RateLimit`]: `Server::builder().layer(RateLimitLayer::new(..))`.
 #[derive(Clone)]
 pub struct RateLimitLayer {
-    limiter: Limiter,
-    service: ServiceKey,
+    limit: ServerLimit,
 }
 
 impl RateLimitLayer {
-    /// Enforces the rules of `service` (the provider's own Polaris service).
-    pub fn new(limiter: Limiter, service: ServiceKey) -> RateLimitLayer {
-        RateLimitLayer { limiter, service }
+    /// Enforces `limit` (the rules of the provider's own Polaris service).
+    pub fn new(limit: ServerLimit) -> RateLimitLayer {
+        RateLimitLayer { limit }
     }
 }
 
@@ -31,8 +30,7 @@ impl<S> Layer<S> for RateLimitLayer {
     fn layer(&self, inner: S) -> RateLimit<S> {
         RateLimit {
             inner,
-            limiter: self.limiter.clone(),
-            service: self.service.clone(),
+            limit: self.limit.clone(),
         }
     }
 }
@@ -44,30 +42,27 @@ impl<S> Layer<S> for RateLimitLayer {
 #[derive(Clone)]
 pub struct RateLimit<S> {
     inner: S,
-    limiter: Limiter,
-    service: ServiceKey,
+    limit: ServerLimit,
 }
 
 /// The quota request of one call.
-fn quota_of<B>(service: &ServiceKey, request: &http::Request<B>) -> Quota {
-    let mut quota = Quota::new(service.clone()).method(request.uri().path());
-    for (name, value) in request.headers() {
+fn quota_of<B>(limit: &ServerLimit, request: &http::Request<B>) -> Quota {
+    let headers = request.headers().iter().filter_map(|(name, value)| {
         let name = name.as_str();
         if matches!(name, "te" | "content-type" | "user-agent") || name.starts_with("grpc-") {
-            continue;
+            return None;
         }
-        if let Ok(value) = value.to_str() {
-            quota = quota.header(name, value);
-        }
-    }
-    if let Some(peer) = request
+        Some((name, value.to_str().ok()?))
+    });
+    let peer = request
         .extensions()
         .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
-    {
-        quota = quota.caller_ip(peer.ip().to_string());
-    }
-    quota
+        .and_then(TcpConnectInfo::remote_addr);
+    limit.quota(
+        request.uri().path(),
+        headers,
+        peer.map(|peer| peer.ip().to_string()),
+    )
 }
 
 impl<S, B> Service<http::Request<B>> for RateLimit<S>
@@ -88,21 +83,12 @@ where
         // The ready service handles this call; its clone waits for the next poll_ready.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let limiter = self.limiter.clone();
-        let quota = quota_of(&self.service, &request);
+        let limit = self.limit.clone();
+        let quota = quota_of(&limit, &request);
         Box::pin(async move {
-            let permit = match limiter.acquire(&quota).await {
+            let permit = match limit.admit(&quota).await {
                 Ok(permit) => permit,
-                Err(Error::RateLimited(why)) => {
-                    tracing::debug!(method = ?quota.request.method, %why, "rate limited");
-                    return Ok(
-                        Status::resource_exhausted(format!("rate limited: {why}")).into_http()
-                    );
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "rate limiter unavailable: call admitted");
-                    return inner.call(request).await;
-                }
+                Err(refusal) => return Ok(Status::resource_exhausted(refusal).into_http()),
             };
             let response = inner.call(request).await;
             drop(permit);

@@ -14,6 +14,17 @@ pub struct Location {
     pub campus: String,
 }
 
+impl Location {
+    /// The location `region` / `zone` / `campus`.
+    pub fn new(region: &str, zone: &str, campus: &str) -> Location {
+        Location {
+            region: region.into(),
+            zone: zone.into(),
+            campus: campus.into(),
+        }
+    }
+}
+
 /// One instance of a service, decoded from the Discover answer.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Instance {

@@ -40,7 +40,15 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     let (calls, rounds) = (calls_from_env(20_000), rounds_from_env(5));
     let client = common::client().await?;
     let service = format!("BenchEchoVolo-{}", std::process::id());
-    let (_, stop) = common::spawn_provider(&client, &service, &[], "bench", false).await?;
+    let stop = polaris_testkit::example::spawn_provider(
+        &client,
+        &service,
+        &[],
+        "bench",
+        false,
+        common::serve_echo,
+    )
+    .await?;
     let address = client
         .consumer()
         .get_one_instance(

@@ -18,9 +18,7 @@ const SERVICE: &str = "BreakerEchoServerVolo";
 async fn main() -> Result<(), polaris_volo::BoxError> {
     common::init_logs();
     let client = common::framework_client_with_sleep_window(Duration::from_secs(5)).await?;
-    let (bad, stop_bad) = common::spawn_provider(&client, SERVICE, &[], "bad", false).await?;
-    bad.set_failing(true);
-    let (_, stop_good) = common::spawn_provider(&client, SERVICE, &[], "good", false).await?;
+    let (bad, good) = common::breaker_providers(&client, SERVICE, common::serve_echo).await?;
     let balance = PolarisLoadBalance::new().load_balancer(polaris_sdk::LbPolicy::RoundRobin);
     let echo = common::echo_client(&client, SERVICE, balance);
     let round = |label: &'static str| {
@@ -43,8 +41,6 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     tokio::time::sleep(Duration::from_secs(6)).await;
     round("after the window ").await;
     round("recovered        ").await;
-    drop((stop_bad, stop_good));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    client.shutdown().await;
+    common::finish(&client, (bad, good)).await;
     Ok(())
 }

@@ -5,8 +5,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::time::Duration;
-
 use polaris_volo::PolarisLoadBalance;
 use polaris_volo::echo::EchoRequest;
 
@@ -16,13 +14,7 @@ const SERVICE: &str = "LimitEchoServerVolo";
 async fn main() -> Result<(), polaris_volo::BoxError> {
     common::init_logs();
     let client = common::client().await?;
-    let (_, stop) = common::spawn_provider(&client, SERVICE, &[], "limited", true).await?;
-    let rule = polaris_testkit::fixtures::local_limit(SERVICE, "five-per-10s", 5, "10s");
-    println!(
-        "create rate-limit rule: {}",
-        common::http("POST", "/naming/v1/ratelimits", &rule)["code"]
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let provider = common::limited_provider(&client, SERVICE, common::serve_echo).await?;
     let echo = common::echo_client(&client, SERVICE, PolarisLoadBalance::new());
     for i in 1..=10 {
         let request = EchoRequest {
@@ -33,8 +25,6 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
             Err(status) => println!("call {i}: {:?} {}", status.code(), status.message()),
         }
     }
-    drop(stop);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    client.shutdown().await;
+    common::finish(&client, provider).await;
     Ok(())
 }

@@ -6,8 +6,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::time::Duration;
-
 use polaris_volo::PolarisLoadBalance;
 use polaris_volo::echo::EchoRequest;
 
@@ -17,19 +15,9 @@ const SERVICE: &str = "RouteEchoServerVolo";
 async fn main() -> Result<(), polaris_volo::BoxError> {
     common::init_logs();
     let client = common::client().await?;
-    let mut stops = Vec::new();
-    for env in ["dev", "pre", "prod"] {
-        let (_, stop) =
-            common::spawn_provider(&client, SERVICE, &[("env", env)], env, false).await?;
-        stops.push(stop);
-    }
-    let rule = polaris_testkit::fixtures::route_by_uid(SERVICE, "route-by-uid-volo");
-    println!(
-        "create routing rule: {}",
-        common::http("POST", "/naming/v2/routings", &rule)["code"]
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
+    let providers =
+        common::routing_providers(&client, SERVICE, "route-by-uid-volo", common::serve_echo)
+            .await?;
     let balance = PolarisLoadBalance::new().caller("default", "RouteEchoConsumer");
     let echo = common::echo_client(&client, SERVICE, balance);
     for uid in ["1", "2", "3", "1", "2", "3"] {
@@ -40,8 +28,6 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
         let answer = echo.echo(request).await?.into_inner();
         println!("uid={uid} -> served by {}", answer.served_by);
     }
-    drop(stops);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    client.shutdown().await;
+    common::finish(&client, providers).await;
     Ok(())
 }

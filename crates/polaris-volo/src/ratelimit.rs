@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use motore::layer::Layer;
 use motore::service::Service;
-use polaris_sdk::{Error, Limiter, Quota, ServiceKey};
+use polaris_sdk::{Quota, ServerLimit};
 use volo::context::Context;
 use volo::net::Address;
 use volo_grpc::context::ServerContext;
@@ -17,14 +17,13 @@ use crate::route::is_protocol_header;
 /// `Server::new().layer_front(RateLimitLayer::new(..))`.
 #[derive(Clone)]
 pub struct RateLimitLayer {
-    limiter: Limiter,
-    service: ServiceKey,
+    limit: ServerLimit,
 }
 
 impl RateLimitLayer {
-    /// Enforces the rules of `service` (the provider's own Polaris service).
-    pub fn new(limiter: Limiter, service: ServiceKey) -> RateLimitLayer {
-        RateLimitLayer { limiter, service }
+    /// Enforces `limit` (the rules of the provider's own Polaris service).
+    pub fn new(limit: ServerLimit) -> RateLimitLayer {
+        RateLimitLayer { limit }
     }
 }
 
@@ -34,8 +33,7 @@ impl<S> Layer<S> for RateLimitLayer {
     fn layer(self, inner: S) -> RateLimit<S> {
         RateLimit {
             inner,
-            limiter: self.limiter,
-            service: self.service,
+            limit: self.limit,
         }
     }
 }
@@ -48,8 +46,7 @@ impl<S> Layer<S> for RateLimitLayer {
 #[derive(Clone)]
 pub struct RateLimit<S> {
     inner: S,
-    limiter: Limiter,
-    service: ServiceKey,
+    limit: ServerLimit,
 }
 
 /// The caller's IP: the connection's peer as volo-grpc records it (`rip` metadata, or the
@@ -63,21 +60,17 @@ fn caller_ip<T>(cx: &ServerContext, request: &Request<T>) -> Option<String> {
 }
 
 /// The quota request of one call.
-fn quota_of<T>(service: &ServiceKey, cx: &ServerContext, request: &Request<T>) -> Quota {
-    let mut quota = Quota::new(service.clone()).method(cx.rpc_info().method().as_str());
-    for (name, value) in request.metadata().headers() {
+fn quota_of<T>(limit: &ServerLimit, cx: &ServerContext, request: &Request<T>) -> Quota {
+    let headers = request.metadata().headers().iter();
+    let headers = headers.filter_map(|(name, value)| {
         let name = name.as_str();
         if is_protocol_header(name) {
-            continue;
+            return None;
         }
-        if let Ok(value) = value.to_str() {
-            quota = quota.header(name, value);
-        }
-    }
-    if let Some(ip) = caller_ip(cx, request) {
-        quota = quota.caller_ip(ip);
-    }
-    quota
+        Some((name, value.to_str().ok()?))
+    });
+    let method = cx.rpc_info().method().as_str();
+    limit.quota(method, headers, caller_ip(cx, request))
 }
 
 impl<S, T> Service<ServerContext, Request<T>> for RateLimit<S>
@@ -94,17 +87,10 @@ where
         cx: &mut ServerContext,
         request: Request<T>,
     ) -> Result<S::Response, S::Error> {
-        let quota = quota_of(&self.service, cx, &request);
-        let permit = match self.limiter.acquire(&quota).await {
+        let quota = quota_of(&self.limit, cx, &request);
+        let permit = match self.limit.admit(&quota).await {
             Ok(permit) => permit,
-            Err(Error::RateLimited(why)) => {
-                tracing::debug!(method = ?quota.request.method, %why, "rate limited");
-                return Err(Status::resource_exhausted(format!("rate limited: {why}")).into());
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "rate limiter unavailable: call admitted");
-                return self.inner.call(cx, request).await;
-            }
+            Err(refusal) => return Err(Status::resource_exhausted(refusal).into()),
         };
         let response = self.inner.call(cx, request).await;
         drop(permit);

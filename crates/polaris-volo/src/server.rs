@@ -53,10 +53,7 @@ pub trait ServeVolo: Sized {
 
 impl ServeVolo for ServerRegistration {
     fn rate_limit_layer(&self) -> RateLimitLayer {
-        let service = self
-            .first_service()
-            .unwrap_or_else(|| polaris_sdk::ServiceKey::new("default", ""));
-        RateLimitLayer::new(self.client().limiter(), service)
+        RateLimitLayer::new(self.server_limit())
     }
 
     async fn serve_volo<F, Fut>(

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use polaris_sdk::{Client, InstanceSpec, LbPolicy, Registration, ServiceKey, Settings};
+use polaris_testkit::fixtures::{self, vip_user};
 use polaris_testkit::server as support;
 use polaris_testkit::server::{TestServer, eventually};
 use polaris_volo::{CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance};
@@ -145,23 +146,9 @@ async fn http_calls_are_routed_by_header_rules_and_destination_metadata() {
     let gray = HttpProvider::start(&c, "http-route", "gray", &[("env", "gray")], false).await;
     let prod = HttpProvider::start(&c, "http-route", "prod", &[("env", "prod")], false).await;
     wait_for_instances(&c, "http-route", 2).await;
-    let rule = json!([{
-        "name": "http-vip-to-gray", "namespace": "default", "enable": true, "priority": 1,
-        "routing_policy": "RulePolicy",
-        "routing_config": {
-            "@type": "type.googleapis.com/v2.RuleRoutingConfig",
-            "rules": [{
-                "name": "vip",
-                "sources": [{"service": "web", "namespace": "default", "arguments": [
-                    {"type": "HEADER", "key": "x-user",
-                     "value": {"type": "REGEX", "value": "^vip-.*$"}},
-                    {"type": "PATH", "key": "$path",
-                     "value": {"type": "EXACT", "value": "/who"}}]}],
-                "destinations": [{"service": "http-route", "namespace": "default", "weight": 100,
-                    "labels": {"env": {"type": "EXACT", "value": "gray"}}}]
-            }]
-        }
-    }]);
+    let on_who = json!({"type": "PATH", "key": "$path",
+        "value": {"type": "EXACT", "value": "/who"}});
+    let rule = fixtures::web_to_gray("http-vip-to-gray", "http-route", &[vip_user(), on_who]);
     let created = server.post("/naming/v2/routings", &rule);
     assert_eq!(created["code"], 200_000, "{created}");
     let client = http_client(&c, PolarisLoadBalance::new().caller("default", "web"));

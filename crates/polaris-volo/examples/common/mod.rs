@@ -2,16 +2,16 @@
 //! client, logs and the console HTTP helper (from `polaris_testkit::example`, shared with the
 //! SDK and polaris-tonic examples), the Echo
 //! service over `polaris_testkit::echo::EchoState`, a volo-grpc Echo client through Polaris,
-//! and a registered provider.
+//! and the serve function the providers of `polaris_testkit::example` are spawned with.
 
 #![allow(dead_code, unused_imports)]
 
-use std::future::Future;
-
 pub use polaris_testkit::echo::EchoState;
 pub use polaris_testkit::example::{
-    framework_client as client, framework_client_with_sleep_window, http, init_logs,
+    breaker_providers, finish, framework_client as client, framework_client_with_sleep_window,
+    http, init_logs, limited_provider, routing_providers,
 };
+use polaris_testkit::suite::Stop;
 use polaris_volo::echo::{
     Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse, EchoServer,
 };
@@ -57,7 +57,7 @@ pub fn serve_echo(
     listener: tokio::net::TcpListener,
     echo: EchoState,
     limited: bool,
-    stop: impl Future<Output = ()> + Send + 'static,
+    stop: Stop,
 ) {
     let service = ServiceBuilder::new(EchoServer::new(EchoService(echo))).build();
     if limited {
@@ -73,26 +73,4 @@ pub fn serve_echo(
             server.run_with_shutdown(incoming, shutdown)
         }));
     }
-}
-
-/// Serves an Echo answering as `served_by` on a free port and registers it as an instance
-/// of `service` with `metadata`; returns once it is registered, with its state (to make it
-/// fail) and the sender whose drop deregisters and stops it.
-pub async fn spawn_provider(
-    client: &polaris_sdk::Client,
-    service: &str,
-    metadata: &[(&str, &str)],
-    served_by: &str,
-    limited: bool,
-) -> Result<(EchoState, tokio::sync::oneshot::Sender<()>), polaris_volo::BoxError> {
-    let host = polaris_volo::local_host(client).await;
-    let listener = tokio::net::TcpListener::bind((host, 0)).await?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (polaris, registered) = polaris_testkit::echo::registration(client, service, metadata);
-    let echo = EchoState::new(served_by);
-    serve_echo(polaris, listener, echo.clone(), limited, async move {
-        drop(stopped.await)
-    });
-    registered.await?;
-    Ok((echo, stop))
 }
