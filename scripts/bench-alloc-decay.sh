@@ -15,9 +15,8 @@ BENCH="$CARGO_TARGET_DIR/release/polaris-bench"
 ROUNDS="${ROUNDS:-2}"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 
 rss_mib() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
@@ -30,21 +29,7 @@ four_sessions() {
   http="$(free_port)"
   grpc="$(free_port)"
   config="$(free_port)"
-  cat >"$dir/polaris-server.yaml" <<YAML
-bootstrap:
-  logger:
-    default: { outputLevel: warn }
-apiservers:
-  - name: api-http
-    option: { listenIP: "127.0.0.1", listenPort: $http }
-  - name: service-grpc
-    option: { listenIP: "127.0.0.1", listenPort: $grpc }
-  - name: config-grpc
-    option: { listenIP: "127.0.0.1", listenPort: $config }
-store:
-  name: embedded
-  option: { path: "$dir/data" }
-YAML
+  server_yaml "$dir" "$http" "$grpc" "$config"
   env "$@" "$SERVER" start --config "$dir/polaris-server.yaml" >"$dir/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do

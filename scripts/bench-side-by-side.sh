@@ -56,9 +56,8 @@ stop() {
 }
 trap 'stop; rm -rf "$WORK"' EXIT
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 
 wait_http() {
   for _ in $(seq 1 300); do
@@ -132,21 +131,7 @@ run_polaris() {
   local dir="$WORK/$label" http grpc cfg
   mkdir -p "$dir"
   http="$(free_port)"; grpc="$(free_port)"; cfg="$(free_port)"
-  cat >"$dir/polaris-server.yaml" <<EOF
-bootstrap:
-  logger:
-    default: { outputLevel: warn }
-apiservers:
-  - name: api-http
-    option: { listenIP: "127.0.0.1", listenPort: $http }
-  - name: service-grpc
-    option: { listenIP: "127.0.0.1", listenPort: $grpc }
-  - name: config-grpc
-    option: { listenIP: "127.0.0.1", listenPort: $cfg }
-store:
-  name: embedded
-  option: { path: "$dir/data" }
-EOF
+  server_yaml "$dir" "$http" "$grpc" "$cfg"
   (cd "$dir" && exec "$bin" start --config "$dir/polaris-server.yaml" >"$WORK/$label.log" 2>&1) &
   PID=$!
   local url="http://127.0.0.1:$http"

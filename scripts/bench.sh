@@ -27,9 +27,8 @@ PID=""
 GRPC_PORT=""
 CONFIG_PORT=""
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 
 start_server() {
   local dir="$WORK/server-$1"
@@ -42,22 +41,7 @@ start_server() {
   while [ "$CONFIG_PORT" = "$http_port" ] || [ "$CONFIG_PORT" = "$GRPC_PORT" ]; do
     CONFIG_PORT="$(free_port)"
   done
-  cat >"$dir/polaris-server.yaml" <<EOF
-# One log scope to stdout, as the embedded defaults have (each file scope adds a writer thread).
-bootstrap:
-  logger:
-    default: { outputLevel: warn }
-apiservers:
-  - name: api-http
-    option: { listenIP: "127.0.0.1", listenPort: $http_port }
-  - name: service-grpc
-    option: { listenIP: "127.0.0.1", listenPort: $GRPC_PORT }
-  - name: config-grpc
-    option: { listenIP: "127.0.0.1", listenPort: $CONFIG_PORT }
-store:
-  name: embedded
-  option: { path: "$dir/data" }
-EOF
+  server_yaml "$dir" "$http_port" "$GRPC_PORT" "$CONFIG_PORT"
   (cd "$dir" && exec "$SERVER" start --config "$dir/polaris-server.yaml" >"$dir/stdout.log" 2>"$dir/stderr.log") &
   PID=$!
   for _ in $(seq 1 200); do
