@@ -140,7 +140,8 @@ enum Scenario {
 #[derive(Args, Clone)]
 pub struct Common {
     /// Address of the gRPC port: the naming port (default 127.0.0.1:8091), or for `config-*`
-    /// the config port (default 127.0.0.1:8093).
+    /// the config port (default 127.0.0.1:8093). Several servers, comma separated, share the
+    /// connections round robin (`register`, `heartbeat`, `discover`).
     #[arg(long)]
     pub addr: Option<String>,
     /// Calls (or streams) in flight at once.

@@ -13,15 +13,27 @@ use tonic::transport::{Channel, Endpoint};
 pub const NAMESPACE: &str = "default";
 
 /// Opens `n` HTTP/2 connections to `addr` (one tonic `Channel` multiplexes all its calls over a
-/// single connection, so load is spread over several).
+/// single connection, so load is spread over several). `addr` may list several servers, comma
+/// separated (the nodes of a cluster): connection `i` goes to server `i % servers`, and at least
+/// one connection is opened to each.
 pub async fn connect(addr: &str, n: usize) -> Result<Vec<Channel>> {
-    let uri = if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
+    let uris: Vec<String> = addr
+        .split(',')
+        .map(str::trim)
+        .filter(|one| !one.is_empty())
+        .map(|one| {
+            if one.contains("://") {
+                one.to_string()
+            } else {
+                format!("http://{one}")
+            }
+        })
+        .collect();
+    anyhow::ensure!(!uris.is_empty(), "empty --addr");
+    let n = n.max(uris.len());
     let mut channels = Vec::with_capacity(n);
-    for _ in 0..n.max(1) {
+    for i in 0..n {
+        let uri = &uris[i % uris.len()];
         let channel = Endpoint::from_shared(uri.clone())
             .context("bad --addr")?
             .tcp_nodelay(true)

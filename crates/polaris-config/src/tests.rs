@@ -178,22 +178,12 @@ async fn gray_releases_reach_matching_clients_only_until_stopped() {
     config.publish(gray).await.unwrap();
     let canary_client = [("CLIENT_IP".to_string(), "10.0.0.9".to_string())];
     let other_client = [("CLIENT_IP".to_string(), "10.0.0.1".to_string())];
-    assert_eq!(
-        config
-            .client_release(&key("g.yaml"), 0, &canary_client)
-            .unwrap()
-            .unwrap()
-            .content,
-        "canary"
-    );
-    assert_eq!(
-        config
-            .client_release(&key("g.yaml"), 0, &other_client)
-            .unwrap()
-            .unwrap()
-            .content,
-        "stable"
-    );
+    let seen_by = |client: &[(String, String)]| {
+        let release = config.client_release(&key("g.yaml"), 0, client).unwrap();
+        release.unwrap().content.clone()
+    };
+    assert_eq!(seen_by(&canary_client), "canary");
+    assert_eq!(seen_by(&other_client), "stable");
     let blocked = config.publish(publish("g.yaml")).await.unwrap_err();
     assert_eq!(
         blocked.code,
@@ -201,14 +191,7 @@ async fn gray_releases_reach_matching_clients_only_until_stopped() {
         "no full publish during a gray release"
     );
     config.stop_gray(&key("g.yaml")).await.unwrap();
-    assert_eq!(
-        config
-            .client_release(&key("g.yaml"), 0, &canary_client)
-            .unwrap()
-            .unwrap()
-            .content,
-        "stable"
-    );
+    assert_eq!(seen_by(&canary_client), "stable");
 }
 
 #[tokio::test]

@@ -216,6 +216,26 @@ pub(crate) const CONFIG_GROUP: Table = config(
     ],
 );
 
+/// `head` followed by the [`FILE_BODY`] columns (`N` is their count together).
+const fn with_file_body<const N: usize>(head: &[Col]) -> [Col; N] {
+    assert!(
+        head.len() + FILE_BODY.len() == N,
+        "N must count head and FILE_BODY"
+    );
+    let mut out = [FILE_BODY[0]; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < head.len() {
+            head[i]
+        } else {
+            FILE_BODY[i - head.len()]
+        };
+        i += 1;
+    }
+    out
+}
+
+/// The columns a config file and its releases share, in the codec's order.
 const FILE_BODY: [Col; 7] = [
     text("format"),
     text("comment"),
@@ -229,38 +249,21 @@ const FILE_BODY: [Col; 7] = [
 pub(crate) const CONFIG_FILE: Table = config(
     "config_file",
     &[NS, GROUP, col("name", Ty::Str(255))],
-    &[
-        big("id"),
-        FILE_BODY[0],
-        FILE_BODY[1],
-        FILE_BODY[2],
-        FILE_BODY[3],
-        FILE_BODY[4],
-        FILE_BODY[5],
-        FILE_BODY[6],
-    ],
+    &with_file_body::<8>(&[big("id")]),
 );
 
 pub(crate) const CONFIG_RELEASE: Table = config(
     "config_file_release",
     &[NS, GROUP, FILE_NAME, NAME],
-    &[
+    &with_file_body::<13>(&[
         big("id"),
         text("md5"),
         big("version"),
         int("active"),
         text("release_type"),
         text("gray_labels"),
-        FILE_BODY[0],
-        FILE_BODY[1],
-        FILE_BODY[2],
-        FILE_BODY[3],
-        FILE_BODY[4],
-        FILE_BODY[5],
-        FILE_BODY[6],
-    ],
+    ]),
 );
-
 pub(crate) const RELEASE_HISTORY: Table = config(
     "config_file_release_history",
     &[big("id")],

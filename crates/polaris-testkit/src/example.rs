@@ -15,12 +15,11 @@ use tokio::net::TcpListener;
 
 use crate::echo::{EchoState, Provider, registration};
 use crate::fixtures;
-use crate::suite::Stop;
+use crate::suite::{Serving, Stop};
 
-/// How a framework example serves Echo: spawns a server of `echo` on the listener,
-/// registered through the registration (behind the rate-limit layer when `limited`), until
-/// the stop future resolves (the examples' `common::serve_echo`).
-pub type Serve = fn(ServerRegistration, TcpListener, EchoState, bool, Stop);
+/// How a framework example serves Echo: spawns a server as the [`Serving`] says, registered
+/// through the registration (the examples' `common::serve_echo`).
+pub type Serve = fn(ServerRegistration, Serving);
 
 /// The naming gRPC address.
 pub fn naming_addr() -> String {
@@ -135,7 +134,13 @@ pub async fn spawn_provider(
     let (polaris, registered) = registration(client, service, metadata);
     let echo = EchoState::new(served_by);
     let stopped: Stop = Box::pin(async move { drop(stopped.await) });
-    serve(polaris, listener, echo.clone(), limited, stopped);
+    let serving = Serving {
+        listener,
+        echo: echo.clone(),
+        limited,
+        stop: stopped,
+    };
+    serve(polaris, serving);
     registered.await?;
     Ok(Provider::new(echo, stop))
 }
@@ -161,17 +166,23 @@ pub async fn routing_providers(
     Ok(providers)
 }
 
-/// The circuit-breaking examples' providers: `bad`, failing, and `good`.
-pub async fn breaker_providers(
-    client: &Client,
+/// The circuit-breaking examples' start: logs, a client whose breakers half-open after a
+/// sleep window of [`BREAKER_SLEEP_WINDOW`], and two providers of `service`: `bad`, failing,
+/// and `good`.
+pub async fn breaker_example(
     service: &str,
     serve: Serve,
-) -> Result<(Provider, Provider), BoxError> {
-    let bad = spawn_provider(client, service, &[], "bad", false, serve).await?;
+) -> Result<(Client, Provider, Provider), BoxError> {
+    init_logs();
+    let client = framework_client_with_sleep_window(BREAKER_SLEEP_WINDOW).await?;
+    let bad = spawn_provider(&client, service, &[], "bad", false, serve).await?;
     bad.set_failing(true);
-    let good = spawn_provider(client, service, &[], "good", false, serve).await?;
-    Ok((bad, good))
+    let good = spawn_provider(&client, service, &[], "good", false, serve).await?;
+    Ok((client, bad, good))
 }
+
+/// The breakers' sleep window of [`breaker_example`].
+pub const BREAKER_SLEEP_WINDOW: Duration = Duration::from_secs(5);
 
 /// The rate-limiting examples' provider: `limited`, behind the rate-limit layer, and a
 /// [`fixtures::local_limit`] rule of 5 calls per 10 s.

@@ -52,20 +52,22 @@ pub struct CallOptions {
     pub policies: Option<RpcPolicies>,
 }
 
+/// What a framework's Echo server is handed: it serves `echo` on `listener` (behind the
+/// Polaris rate-limit layer when `limited`) until `stop` resolves.
+pub struct Serving {
+    pub listener: TcpListener,
+    pub echo: EchoState,
+    pub limited: bool,
+    pub stop: Stop,
+}
+
 /// A framework integration as the suite drives it.
 pub trait Framework {
     /// A client of one service through the framework with every Polaris layer.
     type Caller: Send + Sync;
 
-    /// Spawns a server of the framework serving `echo` on `listener`, registered through
-    /// `polaris` (behind its rate-limit layer when `limited`), until `stop` resolves.
-    fn serve(
-        polaris: ServerRegistration,
-        listener: TcpListener,
-        echo: EchoState,
-        limited: bool,
-        stop: Stop,
-    );
+    /// Spawns a server of the framework as `serving` says, registered through `polaris`.
+    fn serve(polaris: ServerRegistration, serving: Serving);
 
     /// A caller of `service` set up with `options`.
     fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller;
@@ -89,13 +91,13 @@ pub async fn provider<F: Framework>(
     let state = EchoState::new(listener.local_addr().unwrap().to_string());
     let (polaris, registered) = registration(client, service, metadata);
     let (stop, stopped) = oneshot::channel::<()>();
-    F::serve(
-        polaris,
+    let serving = Serving {
         listener,
-        state.clone(),
+        echo: state.clone(),
         limited,
-        Box::pin(async move { drop(stopped.await) }),
-    );
+        stop: Box::pin(async move { drop(stopped.await) }),
+    };
+    F::serve(polaris, serving);
     registered.await.expect("registered");
     Provider::new(state, stop)
 }

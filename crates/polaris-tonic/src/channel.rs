@@ -49,6 +49,11 @@ pub struct ChannelBuilder {
     client: Client,
     service: String,
     namespace: String,
+    settings: Settings,
+}
+
+/// What a [`ChannelBuilder`] sets and its channel keeps.
+struct Settings {
     caller: Option<ServiceKey>,
     lb: Option<LbPolicy>,
     policies: RpcPolicies,
@@ -57,7 +62,7 @@ pub struct ChannelBuilder {
     failover: u32,
     breaker: bool,
     route_headers: bool,
-    metadata: Vec<(String, String)>,
+    metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// Makes the channel of one instance from its endpoint.
@@ -72,13 +77,13 @@ impl ChannelBuilder {
 
     /// The calling service: its outbound routing rules and lanes apply.
     pub fn caller(mut self, namespace: &str, service: &str) -> Self {
-        self.caller = Some(ServiceKey::new(namespace, service));
+        self.settings.caller = Some(ServiceKey::new(namespace, service));
         self
     }
 
     /// The load balancer (default: the client's `consumer.loadbalancer.type`).
     pub fn load_balancer(mut self, policy: LbPolicy) -> Self {
-        self.lb = Some(policy);
+        self.settings.lb = Some(policy);
         self
     }
 
@@ -88,20 +93,20 @@ impl ChannelBuilder {
         key: impl Into<String>,
         value: impl Into<String>,
     ) -> Self {
-        self.metadata.push((key.into(), value.into()));
+        self.settings.metadata.insert(key.into(), value.into());
         self
     }
 
     /// Per-method timeouts, retries and degradation (fixed, or followed from the config
     /// center with [`RpcPolicies::watch`]).
     pub fn policies(mut self, policies: RpcPolicies) -> Self {
-        self.policies = policies;
+        self.settings.policies = policies;
         self
     }
 
     /// Adjusts the tonic endpoint of every instance (TLS, keep-alive, connect timeout...).
     pub fn endpoint(mut self, f: impl Fn(Endpoint) -> Endpoint + Send + Sync + 'static) -> Self {
-        self.endpoint = Arc::new(f);
+        self.settings.endpoint = Arc::new(f);
         self
     }
 
@@ -115,25 +120,25 @@ impl ChannelBuilder {
         mut self,
         f: impl Fn(&Endpoint) -> Channel + Send + Sync + 'static,
     ) -> Self {
-        self.connect = Arc::new(f);
+        self.settings.connect = Arc::new(f);
         self
     }
 
     /// How many other instances a call may try after connection errors (default 2).
     pub fn failover(mut self, attempts: u32) -> Self {
-        self.failover = attempts;
+        self.settings.failover = attempts;
         self
     }
 
     /// Whether calls are checked against and reported to the circuit breakers (default on).
     pub fn circuit_breaker(mut self, enable: bool) -> Self {
-        self.breaker = enable;
+        self.settings.breaker = enable;
         self
     }
 
     /// Whether request metadata is handed to routing rules as `$header.<key>` (default on).
     pub fn route_by_headers(mut self, enable: bool) -> Self {
-        self.route_headers = enable;
+        self.settings.route_headers = enable;
         self
     }
 
@@ -143,15 +148,7 @@ impl ChannelBuilder {
         let shared = Arc::new(Shared {
             consumer: self.client.consumer(),
             service,
-            caller: self.caller,
-            lb: self.lb,
-            policies: self.policies,
-            endpoint: self.endpoint,
-            connect: self.connect,
-            failover: self.failover,
-            breaker: self.breaker,
-            route_headers: self.route_headers,
-            metadata: self.metadata.into_iter().collect(),
+            settings: self.settings,
             methods: RwLock::default(),
             connections: RwLock::default(),
             header_maps: parking_lot::Mutex::new(Vec::new()),
@@ -202,15 +199,7 @@ const DOWN_FOR: Duration = Duration::from_secs(2);
 struct Shared {
     consumer: Consumer,
     service: ServiceKey,
-    caller: Option<ServiceKey>,
-    lb: Option<LbPolicy>,
-    policies: RpcPolicies,
-    endpoint: Arc<dyn Fn(Endpoint) -> Endpoint + Send + Sync>,
-    connect: Arc<ConnectFn>,
-    failover: u32,
-    breaker: bool,
-    route_headers: bool,
-    metadata: std::collections::BTreeMap<String, String>,
+    settings: Settings,
     /// What a call of each path shares (interned, so a call copies no text).
     methods: RwLock<FastMap<Arc<str>, Arc<MethodInfo>>>,
     connections: RwLock<FastMap<ConnKey, Arc<Conn>>>,
@@ -242,15 +231,17 @@ impl PolarisChannel {
             client,
             service: service.into(),
             namespace: "default".into(),
-            caller: None,
-            lb: None,
-            policies: RpcPolicies::default(),
-            endpoint: Arc::new(|e| e),
-            connect: Arc::new(Endpoint::connect_lazy),
-            failover: 2,
-            breaker: true,
-            route_headers: true,
-            metadata: Vec::new(),
+            settings: Settings {
+                caller: None,
+                lb: None,
+                policies: RpcPolicies::default(),
+                endpoint: Arc::new(|e| e),
+                connect: Arc::new(Endpoint::connect_lazy),
+                failover: 2,
+                breaker: true,
+                route_headers: true,
+                metadata: Default::default(),
+            },
         }
     }
 
@@ -332,7 +323,7 @@ impl Shared {
         }
         let request = RequestContext {
             path: Some(path.rsplit('/').next().unwrap_or(path).to_string()),
-            caller_service: self.caller.as_ref().map(|c| c.name.to_string()),
+            caller_service: self.settings.caller.as_ref().map(|c| c.name.to_string()),
             ..RequestContext::default()
         };
         let info = Arc::new(MethodInfo {
@@ -348,20 +339,20 @@ impl Shared {
 
     fn criteria(&self, method: &MethodInfo, parts: &http::request::Parts) -> Criteria {
         let mut criteria = Criteria {
-            caller: self.caller.clone(),
+            caller: self.settings.caller.clone(),
             request: method.request.clone(),
-            metadata: self.metadata.clone(),
+            metadata: self.settings.metadata.clone(),
             ..Criteria::default()
         };
         criteria.lb = parts
             .extensions
             .get::<CallLbPolicy>()
             .map(|p| p.0)
-            .or(self.lb);
+            .or(self.settings.lb);
         if let Some(key) = parts.extensions.get::<HashKey>() {
             criteria.hash_key = Some(key.0.to_vec());
         }
-        if self.route_headers {
+        if self.settings.route_headers {
             for (name, value) in &parts.headers {
                 let name = name.as_str();
                 if is_protocol_header(name) {
@@ -423,7 +414,7 @@ impl Shared {
         let uri = format!("http://{}:{}", instance.host, instance.port);
         let endpoint = Endpoint::from_shared(uri)
             .map_err(|e| Status::invalid_argument(format!("instance address: {e}")))?;
-        let channel = (self.connect)(&(self.endpoint)(endpoint));
+        let channel = (self.settings.connect)(&(self.settings.endpoint)(endpoint));
         let conn = Arc::new(Conn {
             channel,
             spares: parking_lot::Mutex::new(Vec::new()),
@@ -461,7 +452,7 @@ impl Shared {
         BreakerReport {
             consumer: self.consumer.clone(),
             service: self.service.clone(),
-            caller: self.caller.clone(),
+            caller: self.settings.caller.clone(),
             method: method.path.clone(),
             instance: instance.clone(),
         }
@@ -474,7 +465,7 @@ impl Shared {
         code: Code,
         start: Instant,
     ) {
-        if self.breaker {
+        if self.settings.breaker {
             let report = self.breaker_report(method, instance);
             report.report(code as i32, start.elapsed());
         }

@@ -16,9 +16,7 @@ const SERVICE: &str = "BreakerEchoServerVolo";
 
 #[tokio::main]
 async fn main() -> Result<(), polaris_volo::BoxError> {
-    common::init_logs();
-    let client = common::framework_client_with_sleep_window(Duration::from_secs(5)).await?;
-    let (bad, good) = common::breaker_providers(&client, SERVICE, common::serve_echo).await?;
+    let (client, bad, good) = common::breaker_example(SERVICE, common::serve_echo).await?;
     let balance = PolarisLoadBalance::new().load_balancer(polaris_sdk::LbPolicy::RoundRobin);
     let echo = common::echo_client(&client, SERVICE, balance);
     let round = |label: &'static str| {
@@ -38,7 +36,7 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     round("while `bad` fails").await;
     round("after ejection   ").await;
     bad.set_failing(false);
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    tokio::time::sleep(common::BREAKER_SLEEP_WINDOW + Duration::from_secs(1)).await;
     round("after the window ").await;
     round("recovered        ").await;
     common::finish(&client, (bad, good)).await;

@@ -7,10 +7,10 @@
 
 pub use polaris_testkit::echo::EchoState;
 pub use polaris_testkit::example::{
-    breaker_providers, finish, framework_client as client, framework_client_with_sleep_window,
-    http, init_logs, limited_provider, routing_providers,
+    BREAKER_SLEEP_WINDOW, breaker_example, finish, framework_client as client, http, init_logs,
+    limited_provider, routing_providers,
 };
-use polaris_testkit::suite::Stop;
+use polaris_testkit::suite::Serving;
 use polaris_tonic::echo::echo_server::{Echo, EchoServer};
 use polaris_tonic::echo::{EchoRequest, EchoResponse};
 use polaris_tonic::{PolarisServer, ServeTonic};
@@ -30,19 +30,13 @@ impl Echo for EchoService {
     }
 }
 
-/// Spawns a tonic server of `echo` on `listener`, registered through `polaris` (behind the
-/// Polaris rate-limit layer when `limited`), until `stop` resolves.
-pub fn serve_echo(
-    polaris: PolarisServer,
-    listener: tokio::net::TcpListener,
-    echo: EchoState,
-    limited: bool,
-    stop: Stop,
-) {
-    let layer = limited.then(|| polaris.rate_limit_layer());
+/// Spawns a tonic server as `serving` says, registered through `polaris`.
+pub fn serve_echo(polaris: PolarisServer, serving: Serving) {
+    let layer = serving.limited.then(|| polaris.rate_limit_layer());
     let router = tonic::transport::Server::builder()
         .layer(tower::util::option_layer(layer))
-        .add_service(EchoServer::new(EchoService(echo)));
+        .add_service(EchoServer::new(EchoService(serving.echo)));
+    let (listener, stop) = (serving.listener, serving.stop);
     tokio::spawn(polaris.serve_tonic(listener, stop, |incoming, shutdown| {
         router.serve_with_incoming_shutdown(incoming, shutdown)
     }));

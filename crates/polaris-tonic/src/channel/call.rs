@@ -257,14 +257,14 @@ impl Shared {
         let started = Instant::now();
         let path = parts.uri.path();
         let (timeout, retry) = {
-            let policy = self.policies.load();
+            let policy = self.settings.policies.load();
             (policy.timeout(path), policy.retry(path))
         };
-        if self.policies.degrade_now() {
+        if self.settings.policies.degrade_now() {
             return Err(Status::unavailable("refused by the degradation policy"));
         }
         let method = self.method(path);
-        if self.breaker {
+        if self.settings.breaker {
             self.consumer
                 .check(&self.service, Some(method.path.clone()))
                 .map_err(no_instance)?;
@@ -278,7 +278,7 @@ impl Shared {
             retry,
             method,
             criteria,
-            attempts: 1 + self.failover.max(retry.max_retries),
+            attempts: 1 + self.settings.failover.max(retry.max_retries),
             deadline: timeout.map(|t| started + t),
         })
     }
@@ -414,6 +414,7 @@ impl Shared {
                     };
                 }
                 let reporter = self
+                    .settings
                     .breaker
                     .then(|| (self.breaker_report(method, &instance), attempt_start));
                 let (head, inner) = response.into_parts();

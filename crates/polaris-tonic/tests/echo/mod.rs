@@ -8,12 +8,10 @@
 mod common;
 
 use polaris_sdk::Client;
-use polaris_testkit::echo::EchoState;
-use polaris_testkit::suite::{CallOptions, Failure, Framework, Stop};
+use polaris_testkit::suite::{CallOptions, Failure, Framework, Serving};
 use polaris_tonic::echo::EchoRequest;
 use polaris_tonic::echo::echo_client::EchoClient;
 use polaris_tonic::{ChannelBuilder, PolarisChannel, PolarisServer};
-use tokio::net::TcpListener;
 use tonic::Request;
 
 /// A channel builder for `service` in `default`.
@@ -27,8 +25,8 @@ pub struct Tonic;
 impl Framework for Tonic {
     type Caller = EchoClient<PolarisChannel>;
 
-    fn serve(reg: PolarisServer, on: TcpListener, echo: EchoState, limited: bool, stop: Stop) {
-        common::serve_echo(reg, on, echo, limited, stop);
+    fn serve(reg: PolarisServer, serving: Serving) {
+        common::serve_echo(reg, serving);
     }
 
     fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller {

@@ -8,10 +8,10 @@
 
 pub use polaris_testkit::echo::EchoState;
 pub use polaris_testkit::example::{
-    breaker_providers, finish, framework_client as client, framework_client_with_sleep_window,
-    http, init_logs, limited_provider, routing_providers,
+    BREAKER_SLEEP_WINDOW, breaker_example, finish, framework_client as client, http, init_logs,
+    limited_provider, routing_providers,
 };
-use polaris_testkit::suite::Stop;
+use polaris_testkit::suite::Serving;
 use polaris_volo::echo::{
     Echo, EchoClient, EchoClientBuilder, EchoRequest, EchoResponse, EchoServer,
 };
@@ -50,17 +50,11 @@ pub fn echo_client(
         .build()
 }
 
-/// Spawns a volo-grpc server of `echo` on `listener`, registered through `polaris` (behind
-/// the Polaris rate-limit layer when `limited`), until `stop` resolves.
-pub fn serve_echo(
-    polaris: PolarisServer,
-    listener: tokio::net::TcpListener,
-    echo: EchoState,
-    limited: bool,
-    stop: Stop,
-) {
-    let service = ServiceBuilder::new(EchoServer::new(EchoService(echo))).build();
-    if limited {
+/// Spawns a volo-grpc server as `serving` says, registered through `polaris`.
+pub fn serve_echo(polaris: PolarisServer, serving: Serving) {
+    let service = ServiceBuilder::new(EchoServer::new(EchoService(serving.echo))).build();
+    let (listener, stop) = (serving.listener, serving.stop);
+    if serving.limited {
         let server = Server::new()
             .layer_front(polaris.rate_limit_layer())
             .add_service(service);

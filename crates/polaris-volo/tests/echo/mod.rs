@@ -7,13 +7,11 @@
 mod common;
 
 use polaris_sdk::{Client, RpcPolicies};
-use polaris_testkit::echo::EchoState;
-use polaris_testkit::suite::{CallOptions, Failure, Framework, Stop};
+use polaris_testkit::suite::{CallOptions, Failure, Framework, Serving};
 use polaris_volo::echo::{EchoClient, EchoClientBuilder, EchoRequest};
 use polaris_volo::{
     CircuitBreakerLayer, PolarisDiscover, PolarisLoadBalance, PolarisServer, PolicyLayer,
 };
-use tokio::net::TcpListener;
 use volo_grpc::Request;
 
 /// An Echo client of `service` through Polaris with every layer of the crate.
@@ -51,8 +49,8 @@ pub struct Volo;
 impl Framework for Volo {
     type Caller = EchoClient;
 
-    fn serve(reg: PolarisServer, on: TcpListener, echo: EchoState, limited: bool, stop: Stop) {
-        common::serve_echo(reg, on, echo, limited, stop);
+    fn serve(reg: PolarisServer, serving: Serving) {
+        common::serve_echo(reg, serving);
     }
 
     fn caller(client: &Client, service: &str, options: CallOptions) -> Self::Caller {
