@@ -73,13 +73,15 @@ impl GrpcLimits {
         self.connections.listener()
     }
 
-    /// The connections of `listener` (plain or TLS), through the connection limits.
+    /// The connections of `listener` (plain or TLS), through the connection limits, with their
+    /// writes coalesced (HTTP/2 writes frame by frame otherwise).
     pub(crate) fn incoming(
         &self,
         listener: polaris_tls::Listener,
     ) -> impl tokio_stream::Stream<Item = std::io::Result<polaris_tls::Conn>> + Send + 'static {
         listener
             .admitting(self.connections.admission())
+            .coalescing_writes()
             .into_incoming()
     }
 

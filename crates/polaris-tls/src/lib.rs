@@ -9,6 +9,7 @@
 
 mod listener;
 mod load;
+mod socket;
 mod store;
 
 pub use listener::{Conn, Listener};

@@ -16,6 +16,7 @@ use tokio_stream::Stream;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::CertStore;
+use crate::socket::Socket;
 
 /// How long a client may take to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,6 +37,7 @@ pub struct Listener {
     local_addr: io::Result<SocketAddr>,
     kind: Kind,
     admission: Option<Admission>,
+    coalesce: bool,
 }
 
 enum Kind {
@@ -61,6 +63,7 @@ impl Listener {
             local_addr: listener.local_addr(),
             kind: Kind::Plain(listener),
             admission: None,
+            coalesce: false,
         }
     }
 
@@ -72,12 +75,20 @@ impl Listener {
             local_addr: listener.local_addr(),
             kind: Kind::TlsIdle(Some((listener, certs))),
             admission: None,
+            coalesce: false,
         }
     }
 
     /// Serves only the connections `admission` admits (see [`Admission`]).
     pub fn admitting(mut self, admission: Admission) -> Self {
         self.admission = Some(admission);
+        self
+    }
+
+    /// Coalesces each connection's writes (see [`crate::socket`]): for HTTP/2, where h2 hands
+    /// most frames to the socket one by one and flushes after each.
+    pub fn coalescing_writes(mut self) -> Self {
+        self.coalesce = true;
         self
     }
 
@@ -101,7 +112,8 @@ impl Listener {
         {
             let (sender, ready) = mpsc::channel(READY_QUEUE);
             let admission = self.admission.clone();
-            let acceptor = tokio::spawn(accept_tls(listener, certs, admission, sender));
+            let coalesce = self.coalesce;
+            let acceptor = tokio::spawn(accept_tls(listener, certs, (admission, coalesce), sender));
             self.kind = Kind::Tls { ready, acceptor };
         }
         match &mut self.kind {
@@ -109,7 +121,8 @@ impl Listener {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
                         if let Some(guard) = admit(self.admission.as_ref(), &stream, peer) {
-                            return (Conn::new(Io::Plain(stream), guard), peer);
+                            let socket = Socket::new(stream, self.coalesce);
+                            return (Conn::new(Io::Plain(socket), guard), peer);
                         }
                     }
                     Err(err) => accept_failed(err).await,
@@ -195,7 +208,7 @@ impl Stream for Incoming {
 async fn accept_tls(
     listener: TcpListener,
     certs: Arc<CertStore>,
-    admission: Option<Admission>,
+    (admission, coalesce): (Option<Admission>, bool),
     ready: mpsc::Sender<(Conn, SocketAddr)>,
 ) {
     loop {
@@ -212,7 +225,8 @@ async fn accept_tls(
         let acceptor = certs.acceptor();
         let ready = ready.clone();
         tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            let socket = Socket::new(stream, coalesce);
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
                 Ok(Ok(tls)) => {
                     let conn = Conn::new(Io::Tls(Box::new(tls)), guard);
                     let _ = ready.send((conn, peer)).await;
@@ -272,9 +286,9 @@ pub struct Conn {
 
 enum Io {
     /// Plain TCP.
-    Plain(TcpStream),
+    Plain(Socket),
     /// TLS over TCP, handshake done.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<Socket>>),
 }
 
 impl Conn {
@@ -282,9 +296,9 @@ impl Conn {
         Conn { io, _guard: guard }
     }
 
-    fn tcp(&self) -> &TcpStream {
+    fn socket(&self) -> &Socket {
         match &self.io {
-            Io::Plain(stream) => stream,
+            Io::Plain(socket) => socket,
             Io::Tls(tls) => tls.get_ref().0,
         }
     }
@@ -296,7 +310,7 @@ impl Connected for Conn {
     type ConnectInfo = TcpConnectInfo;
 
     fn connect_info(&self) -> TcpConnectInfo {
-        self.tcp().connect_info()
+        self.socket().connect_info()
     }
 }
 

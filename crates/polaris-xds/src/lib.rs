@@ -98,6 +98,7 @@ pub async fn serve_with(
     let incoming = listener
         .into()
         .admitting(connections.admission())
+        .coalescing_writes()
         .into_incoming();
     tonic::transport::Server::builder()
         .max_concurrent_streams(limits.max_streams_per_connection)
