@@ -62,14 +62,14 @@ sql() { # sql ENGINE QUERY: one value
 }
 
 # Statements (MariaDB: server-wide Questions; PostgreSQL: the database's committed transactions)
-# and rows written (inserted + updated + deleted; on MariaDB InnoDB's, so that the temporary
-# tables of SHOW STATUS do not count) so far.
+# and rows written (inserted + updated + deleted; on MariaDB the handler counters, which also
+# count the temporary table of SHOW STATUS: calibrate measures that) so far.
 db_counters() {
   case "$1" in
     mysql)
       mariadb -h 127.0.0.1 -P 3306 -u root -N -B -e "SHOW GLOBAL STATUS WHERE Variable_name IN
-        ('Questions','Innodb_rows_inserted','Innodb_rows_updated','Innodb_rows_deleted')" |
-        awk '{v[$1]=$2} END {print v["Questions"], v["Innodb_rows_inserted"]+v["Innodb_rows_updated"]+v["Innodb_rows_deleted"]}'
+        ('Questions','Handler_write','Handler_update','Handler_delete')" |
+        awk '{v[$1]=$2} END {print v["Questions"], v["Handler_write"]+v["Handler_update"]+v["Handler_delete"]}'
       ;;
     postgresql)
       sql postgresql "SELECT pg_stat_force_next_flush()" >/dev/null
@@ -196,7 +196,21 @@ mark_end() {
   c1="$(db_counters "$1")"
   read -r q0 w0 <<<"$C0"
   read -r q1 w1 <<<"$c1"
-  echo "$(echo "$t1 - $T0" | bc -l) $(cpu_delta "$WORK/s0" "$WORK/s1") $(cpu_delta "$WORK/d0" "$WORK/d1") $((q1 - q0)) $((w1 - w0))" >"$WORK/$2"
+  # Less what reading the counters itself adds (see calibrate).
+  echo "$(echo "$t1 - $T0" | bc -l) $(cpu_delta "$WORK/s0" "$WORK/s1") $(cpu_delta "$WORK/d0" "$WORK/d1") $((q1 - q0 - NOISE_Q)) $((w1 - w0 - NOISE_W))" >"$WORK/$2"
+}
+
+# calibrate ENGINE: what two back-to-back counter readings differ by with nothing else running
+# (the reading's own statements, and on MariaDB the temporary table SHOW STATUS fills).
+calibrate() {
+  local a b
+  a="$(db_counters "$1")"
+  b="$(db_counters "$1")"
+  read -r qa wa <<<"$a"
+  read -r qb wb <<<"$b"
+  NOISE_Q=$((qb - qa))
+  NOISE_W=$((wb - wa))
+  echo "== $1: reading the counters adds $NOISE_Q statements and $NOISE_W rows" >&2
 }
 
 # cell FILE N: the N-th cell of the last Markdown row polaris-bench wrote to FILE.
@@ -214,6 +228,7 @@ for engine in "${ENGINES[@]}"; do
     postgresql) sql postgresql "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null ;;
     *) echo "unknown engine $engine (mysql or postgresql)" >&2; exit 2 ;;
   esac
+  calibrate "$engine"
   start_cluster "$engine"
   sleep 5 # membership rows, leader lease and the first polls settle
   mark_start "$engine"
@@ -274,8 +289,20 @@ for engine in "${ENGINES[@]}"; do
 import json, os, signal, sys, time, urllib.request
 https, grpcs, pids = sys.argv[1].split(","), sys.argv[2].split(","), sys.argv[3].split()
 
+def token():
+    login = urllib.request.Request(
+        f"http://127.0.0.1:{https[0]}/core/v1/user/login",
+        data=json.dumps({"name": "polaris", "password": "polaris"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    return json.load(urllib.request.urlopen(login, timeout=5))["loginResponse"]["token"]
+
+TOKEN = token()
+
 def lease(http):
-    url = f"http://127.0.0.1:{http}/maintain/v1/cluster"
+    url = urllib.request.Request(
+        f"http://127.0.0.1:{http}/maintain/v1/cluster", headers={"X-Polaris-Token": TOKEN}
+    )
     try:
         view = json.load(urllib.request.urlopen(url, timeout=1))
     except Exception:

@@ -186,6 +186,13 @@ pub(crate) async fn run_rounds(
     Ok((report, acks))
 }
 
+/// `400202`: the service is not found.
+const NOT_FOUND: u32 = 400_202;
+
+/// How long a stream asks again for a service its server does not know yet (the registration
+/// went to another node of a cluster).
+const UNKNOWN_SERVICE_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Opens one push stream, reports its first reply on `ready`, then forwards every later reply.
 async fn subscriber(
     channel: tonic::transport::Channel,
@@ -195,17 +202,27 @@ async fn subscriber(
     pushed: mpsc::UnboundedSender<Pushed>,
 ) {
     let permit = opening.acquire_owned().await;
-    let opened = async {
-        let mut stream = DiscoverStream::<v1::DiscoverResponse>::open(
-            channel,
-            instance_request(&service, None),
-            true,
-        )
-        .await?;
-        let first = stream.next().await?;
-        anyhow::Ok((stream, first.code.unwrap_or(0)))
-    }
-    .await;
+    let began = Instant::now();
+    let opened = loop {
+        let opened = async {
+            let mut stream = DiscoverStream::<v1::DiscoverResponse>::open(
+                channel.clone(),
+                instance_request(&service, None),
+                true,
+            )
+            .await?;
+            let first = stream.next().await?;
+            anyhow::Ok((stream, first.code.unwrap_or(0)))
+        }
+        .await;
+        // Another node of a cluster may not know the new service yet: ask again.
+        match &opened {
+            Ok((_, NOT_FOUND)) if began.elapsed() < UNKNOWN_SERVICE_PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            _ => break opened,
+        }
+    };
     drop(permit);
     let mut stream = match opened {
         Ok((stream, code)) => {
