@@ -90,6 +90,22 @@ impl ClusterView {
             .map(|n| n.id.clone())
             .collect()
     }
+
+    /// Whether `MaintainJob`'s lease may have ended by now, as far as the last read tells:
+    /// never read, never taken, or the time it had left then has passed since (measured from
+    /// the start of that tick, so rather early than late).
+    pub fn lease_may_have_ended(&self) -> bool {
+        let Some(read_at) = self.last_renewed else {
+            return true;
+        };
+        match self.leases.iter().find(|held| held.key == MAINTAIN_JOB) {
+            None => true,
+            Some(held) => {
+                let left = u64::try_from(held.lease_left_ms).unwrap_or(0);
+                read_at.elapsed() >= Duration::from_millis(left)
+            }
+        }
+    }
 }
 
 /// The running membership task.
@@ -187,15 +203,25 @@ impl Runner {
             .renew_node(&id, &self.me.host, self.me.port, &self.me.detail, lease)
             .await
             .map_err(|e| e.to_string())?;
-        let fence = self.view.lock().leading;
-        let held = self
-            .tables
-            .lead(MAINTAIN_JOB, &id, fence, lease)
-            .await
-            .map_err(|e| e.to_string())?;
-        let leading = (held.leader == id && held.lease_left_ms > 0).then_some(held.version);
+        let (fence, may_take) = {
+            let view = self.view.lock();
+            (view.leading, view.lease_may_have_ended())
+        };
+        // The holder renews; the others only try to take a lease that may have ended (the
+        // statement is conditional on the database's clock, so trying early is harmless).
+        if fence.is_some() || may_take {
+            self.tables
+                .lead(MAINTAIN_JOB, &id, fence, lease)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let nodes = self.tables.nodes().await.map_err(|e| e.to_string())?;
         let leases = self.tables.leases().await.map_err(|e| e.to_string())?;
+        let leading = leases
+            .iter()
+            .find(|held| held.key == MAINTAIN_JOB)
+            .filter(|held| held.leader == id && held.lease_left_ms > 0)
+            .map(|held| held.version);
         {
             let mut view = self.view.lock();
             if leading != view.leading {

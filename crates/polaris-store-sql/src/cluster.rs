@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use polaris_store::{StoreError, StoreResult};
+use polaris_store::StoreResult;
 use polaris_types::Millis;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
@@ -181,15 +181,16 @@ impl ClusterTables {
             .map_err(unavailable)
     }
 
-    /// Takes `key`'s lease for `me` when it is free or has ended, else renews it when `me`
-    /// holds it at `fence`. Returns the lease as it stands afterwards.
+    /// Renews `key`'s lease when `me` holds it at `fence`, else takes it for `me` when it is
+    /// free or has ended. Either may change nothing: [`leases`](Self::leases) tells who holds
+    /// it afterwards.
     pub async fn lead(
         &self,
         key: &str,
         me: &str,
         fence: Option<i64>,
         lease_ms: i64,
-    ) -> StoreResult<Lease> {
+    ) -> StoreResult<()> {
         if let Some(version) = fence {
             self.execute(
                 &self.renew,
@@ -206,9 +207,7 @@ impl ClusterTables {
             self.execute(&self.take, [text(me), Value::Int(lease_ms), text(key)])
                 .await?;
         }
-        self.lease(key)
-            .await?
-            .ok_or_else(|| StoreError::Unavailable(format!("lease {key} vanished")))
+        Ok(())
     }
 
     /// Gives up `key`'s lease if `me` holds it at `version`.
