@@ -125,15 +125,9 @@ start_cluster() {
     http="$(free_port)"
     grpc="$(free_port)"
     while [ "$grpc" = "$http" ]; do grpc="$(free_port)"; done
-    cat >"$dir/polaris-server.yaml" <<YAML
-bootstrap:
-  logger:
-    default: { outputLevel: warn }
-apiservers:
-  - name: api-http
-    option: { listenIP: "127.0.0.1", listenPort: $http }
-  - name: service-grpc
-    option: { listenIP: "127.0.0.1", listenPort: $grpc }
+    {
+      listeners_yaml "$http" "$grpc"
+      cat <<YAML
 store:
   name: defaultStore
   option:
@@ -151,6 +145,7 @@ healthcheck:
     - name: heartbeatRedis
       option: { kvAddr: "127.0.0.1:$redis_port", kvPasswd: "" }
 YAML
+    } >"$dir/polaris-server.yaml"
     (cd "$dir" && exec "$SERVER" start --config "$dir/polaris-server.yaml" >"$dir/stdout.log" 2>"$dir/stderr.log") &
     PIDS+=($!)
     local up=""

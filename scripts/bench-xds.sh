@@ -16,27 +16,21 @@ OUT="${BENCH_OUT:-$CARGO_TARGET_DIR/bench-xds.md}"
 rm -f "$OUT"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 
 WORK="$(mktemp -d -t polaris-bench-xds.XXXXXX)"
 HTTP_PORT="$(free_port)"; GRPC_PORT="$(free_port)"; XDS_PORT="$(free_port)"
-cat >"$WORK/polaris-server.yaml" <<EOF
-bootstrap:
-  logger:
-    default: { outputLevel: warn }
-apiservers:
-  - name: api-http
-    option: { listenIP: "127.0.0.1", listenPort: $HTTP_PORT }
-  - name: service-grpc
-    option: { listenIP: "127.0.0.1", listenPort: $GRPC_PORT }
+{
+  listeners_yaml "$HTTP_PORT" "$GRPC_PORT"
+  cat <<EOF
   - name: xds-v3
     option: { listenIP: "127.0.0.1", listenPort: $XDS_PORT }
 store:
   name: embedded
   option: { path: "$WORK/data" }
 EOF
+} >"$WORK/polaris-server.yaml"
 (cd "$WORK" && exec "$SERVER" start --config "$WORK/polaris-server.yaml" >"$WORK/stdout.log" 2>"$WORK/stderr.log") &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
