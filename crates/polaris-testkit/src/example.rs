@@ -181,6 +181,30 @@ pub async fn breaker_example(
     Ok((client, bad, good))
 }
 
+/// The rest of the circuit-breaking examples: rounds of 20 calls through `call` (each answers
+/// who served it, or the status code), printed, while `bad` fails, after it is ejected, after it
+/// healed and the sleep window passed, and once recovered; then [`finish`].
+pub async fn breaker_rounds<F, Fut>(client: &Client, (bad, good): (Provider, Provider), call: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let round = async |label: &str| {
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            seen.push(call().await);
+        }
+        println!("{label}: {}", seen.join(" "));
+    };
+    round("while `bad` fails").await;
+    round("after ejection   ").await;
+    bad.set_failing(false);
+    tokio::time::sleep(BREAKER_SLEEP_WINDOW + Duration::from_secs(1)).await;
+    round("after the window ").await;
+    round("recovered        ").await;
+    finish(client, (bad, good)).await;
+}
+
 /// The breakers' sleep window of [`breaker_example`].
 pub const BREAKER_SLEEP_WINDOW: Duration = Duration::from_secs(5);
 

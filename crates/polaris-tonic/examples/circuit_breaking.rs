@@ -7,8 +7,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::time::Duration;
-
 use polaris_tonic::PolarisChannel;
 use polaris_tonic::echo::{EchoRequest, echo_client::EchoClient};
 
@@ -21,25 +19,13 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
         .load_balancer(polaris_sdk::LbPolicy::RoundRobin)
         .build();
     let echo = EchoClient::new(channel);
-    let round = |label: &'static str| {
+    let call = || {
         let mut echo = echo.clone();
         async move {
-            let mut seen = Vec::new();
-            for _ in 0..20 {
-                seen.push(match echo.echo(EchoRequest { value: "x".into() }).await {
-                    Ok(answer) => answer.into_inner().served_by,
-                    Err(status) => format!("{:?}", status.code()),
-                });
-            }
-            println!("{label}: {}", seen.join(" "));
+            let answer = echo.echo(EchoRequest { value: "x".into() }).await;
+            answer.map_or_else(|s| format!("{:?}", s.code()), |a| a.into_inner().served_by)
         }
     };
-    round("while `bad` fails").await;
-    round("after ejection   ").await;
-    bad.set_failing(false);
-    tokio::time::sleep(common::BREAKER_SLEEP_WINDOW + Duration::from_secs(1)).await;
-    round("after the window ").await;
-    round("recovered        ").await;
-    common::finish(&client, (bad, good)).await;
+    common::breaker_rounds(&client, (bad, good), call).await;
     Ok(())
 }

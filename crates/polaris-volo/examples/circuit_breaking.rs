@@ -7,8 +7,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::time::Duration;
-
 use polaris_volo::PolarisLoadBalance;
 use polaris_volo::echo::EchoRequest;
 
@@ -19,26 +17,14 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
     let (client, bad, good) = common::breaker_example(SERVICE, common::serve_echo).await?;
     let balance = PolarisLoadBalance::new().load_balancer(polaris_sdk::LbPolicy::RoundRobin);
     let echo = common::echo_client(&client, SERVICE, balance);
-    let round = |label: &'static str| {
+    let call = || {
         let echo = echo.clone();
         async move {
-            let mut seen = Vec::new();
-            for _ in 0..20 {
-                let request = EchoRequest { value: "x".into() };
-                seen.push(match echo.echo(request).await {
-                    Ok(answer) => answer.into_inner().served_by.to_string(),
-                    Err(status) => format!("{:?}", status.code()),
-                });
-            }
-            println!("{label}: {}", seen.join(" "));
+            let answer = echo.echo(EchoRequest { value: "x".into() }).await;
+            let served_by = answer.map(|a| a.into_inner().served_by.to_string());
+            served_by.unwrap_or_else(|s| format!("{:?}", s.code()))
         }
     };
-    round("while `bad` fails").await;
-    round("after ejection   ").await;
-    bad.set_failing(false);
-    tokio::time::sleep(common::BREAKER_SLEEP_WINDOW + Duration::from_secs(1)).await;
-    round("after the window ").await;
-    round("recovered        ").await;
-    common::finish(&client, (bad, good)).await;
+    common::breaker_rounds(&client, (bad, good), call).await;
     Ok(())
 }

@@ -8,8 +8,8 @@
 
 pub use polaris_testkit::echo::EchoState;
 pub use polaris_testkit::example::{
-    BREAKER_SLEEP_WINDOW, breaker_example, finish, framework_client as client, http, init_logs,
-    limited_provider, routing_providers,
+    BREAKER_SLEEP_WINDOW, breaker_example, breaker_rounds, finish, framework_client as client,
+    http, init_logs, limited_provider, routing_providers,
 };
 use polaris_testkit::suite::Serving;
 use polaris_volo::echo::{
