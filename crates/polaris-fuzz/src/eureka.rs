@@ -1,7 +1,7 @@
 //! The Eureka harness: an input becomes one request to the real Eureka router (registration
 //! bodies in XML or JSON, status and metadata updates, reads, peer replication batches).
 
-use crate::http::{exchange, request, split_query};
+use crate::http::{MAX_URI_LEN, exchange, request, split_query};
 use crate::stack::with_stack;
 
 const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
@@ -35,6 +35,10 @@ pub fn request_body(data: &[u8]) {
             }
         })
         .collect();
+    // A longer path cannot be a URI: hyper refuses it before any router sees it.
+    if "/eureka/".len() + path.len() > MAX_URI_LEN {
+        return;
+    }
     let mut request = request(
         method,
         &format!("/eureka/{path}"),

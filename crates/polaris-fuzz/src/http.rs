@@ -140,12 +140,21 @@ pub fn split_query(data: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// Writes the query bytes as a valid URI query: bytes a URI cannot hold are percent-encoded,
-/// everything else (`%`, `+`, `&`, `=` included) reaches the decoder as sent.
-pub fn uri_query(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len());
+/// The longest URI the `http` crate represents: a longer one never reaches a router (hyper
+/// refuses it while parsing the request line).
+pub(crate) const MAX_URI_LEN: usize = u16::MAX as usize - 1;
+
+/// Writes the query bytes as a valid URI query of at most `room` bytes: bytes a URI cannot
+/// hold are percent-encoded, everything else (`%`, `+`, `&`, `=` included) reaches the decoder
+/// as sent; what does not fit is left out.
+pub fn uri_query(raw: &[u8], room: usize) -> String {
+    let mut out = String::with_capacity(raw.len().min(room));
     for &b in raw {
-        if b.is_ascii_alphanumeric() || b"-._~%+&=,;:@/?!$'()*".contains(&b) {
+        let plain = b.is_ascii_alphanumeric() || b"-._~%+&=,;:@/?!$'()*".contains(&b);
+        if out.len() + if plain { 1 } else { 3 } > room {
+            break;
+        }
+        if plain {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -165,7 +174,8 @@ pub fn request(
     let uri = if query.is_empty() {
         path.to_string()
     } else {
-        format!("{path}?{}", uri_query(query))
+        let room = MAX_URI_LEN.saturating_sub(path.len() + 1);
+        format!("{path}?{}", uri_query(query, room))
     };
     Request::builder()
         .method(Method::from_bytes(method.as_bytes()).expect("a known method"))
