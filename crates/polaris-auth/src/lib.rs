@@ -39,6 +39,8 @@ pub const DEFAULT_ADMIN_ID: &str = "65e4789a6d5b49669adf1e9e8387549c";
 pub const DEFAULT_ADMIN_NAME: &str = "polaris";
 pub const DEFAULT_ADMIN_TOKEN: &str =
     "nu/0WRA4EqSR1FagrjRj0fZwPXuGlMpX+zCuWu4uMqy8xr1vRjisSbA25aAC3mtU8MeeRsKhQiDAynUR09I=";
+/// The default admin's password, of which the hash below is the official one at cost 10.
+const DEFAULT_ADMIN_PASSWORD: &str = "polaris";
 const DEFAULT_ADMIN_PASSWORD_HASH: &str =
     "$2a$10$3izWuZtE5SBdAtSZci.gs.iZ2pAn9I8hEqYrC6gwJp1dyjqQnrrum";
 const DEFAULT_ADMIN_STRATEGY_ID: &str = "fbca9bfa04ae4ead86e1ecf5811e32a9";
@@ -56,6 +58,10 @@ pub struct AuthOptions {
     pub client_strict: bool,
     /// The AES key of tokens (16, 24 or 32 bytes).
     pub salt: String,
+    /// The bcrypt cost of new password hashes: [`password::COST`] as officially. Only a test or
+    /// fuzz stack lowers it, to keep each input cheap; below the official cost the default
+    /// admin's password is hashed afresh at this cost instead of stored as the official hash.
+    pub password_cost: u32,
 }
 
 impl Default for AuthOptions {
@@ -66,6 +72,7 @@ impl Default for AuthOptions {
             client_open: false,
             client_strict: false,
             salt: "polarismesh@2021".to_string(),
+            password_cost: password::COST,
         }
     }
 }
@@ -122,10 +129,15 @@ impl Auth {
 
     async fn create_default_admin(&self) -> Result<()> {
         let now = now_millis();
+        let password_hash = if self.options.password_cost == password::COST {
+            DEFAULT_ADMIN_PASSWORD_HASH.to_string()
+        } else {
+            password::hash(DEFAULT_ADMIN_PASSWORD.to_string(), self.options.password_cost).await?
+        };
         let admin = polaris_types::User {
             id: DEFAULT_ADMIN_ID.to_string(),
             name: DEFAULT_ADMIN_NAME.to_string(),
-            password_hash: DEFAULT_ADMIN_PASSWORD_HASH.to_string(),
+            password_hash,
             owner: String::new(),
             source: "Polaris".to_string(),
             token: DEFAULT_ADMIN_TOKEN.to_string(),

@@ -18,9 +18,9 @@ pub const MAX_FAILURES: u32 = 10;
 /// How long a locked account stays locked.
 pub const LOCKOUT: Duration = Duration::from_secs(60);
 
-/// Hashes `password` on the blocking pool.
-pub async fn hash(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || bcrypt::hash(password, COST))
+/// Hashes `password` at `cost` on the blocking pool.
+pub async fn hash(password: String, cost: u32) -> Result<String> {
+    tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
         .await
         .map_err(|e| PolarisError::new(Code::ExecuteException, e.to_string()))?
         .map_err(|e| PolarisError::new(Code::ExecuteException, e.to_string()))
@@ -136,7 +136,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_the_default_admin_hash_is_polaris() {
-        let hashed = hash("secret123".to_string()).await.unwrap();
+        let hashed = hash("secret123".to_string(), COST).await.unwrap();
         assert!(verify("secret123".to_string(), hashed.clone()).await);
         assert!(!verify("secret124".to_string(), hashed).await);
         assert!(

@@ -77,6 +77,29 @@ async fn the_default_admin_is_created_once_and_survives_reopening() {
 }
 
 #[tokio::test]
+async fn a_lower_password_cost_hashes_new_passwords_and_the_default_admin_at_it() {
+    let (auth, admin) = admin_and_auth(AuthOptions {
+        password_cost: 4,
+        ..AuthOptions::default()
+    })
+    .await;
+    let cost = |id: &str| auth.state().users[id].password_hash[4..6].to_string();
+    assert_eq!(cost(DEFAULT_ADMIN_ID), "04");
+    assert!(auth.login(None, "polaris", "polaris").await.is_ok());
+    let user = auth.create_user(&admin, spec("carol")).await.unwrap();
+    assert_eq!(cost(&user.id), "04");
+    assert!(auth.login(Some("polaris"), "carol", "secret123").await.is_ok());
+    assert!(auth.login(Some("polaris"), "carol", "secret124").await.is_err());
+
+    let (official, _) = admin_and_auth(AuthOptions::default()).await;
+    assert_eq!(
+        official.state().users[DEFAULT_ADMIN_ID].password_hash,
+        DEFAULT_ADMIN_PASSWORD_HASH,
+        "at the official cost the official hash is kept"
+    );
+}
+
+#[tokio::test]
 async fn tokens_are_checked_by_origin_and_strictness() {
     let (auth, admin) = admin_and_auth(AuthOptions {
         client_open: true,

@@ -165,7 +165,7 @@ impl Auth {
         check_name(&spec.name, Code::InvalidUserName)?;
         check_password(&spec.password)?;
         check_profile(&spec.mobile, &spec.email, &spec.comment)?;
-        let hash = password::hash(spec.password).await?;
+        let hash = password::hash(spec.password, self.options.password_cost).await?;
         let _guard = self.writer.lock().await;
         let state = self.state.load();
         let clash = state.users.values().any(|u| {
@@ -303,7 +303,7 @@ impl Auth {
                 ));
             }
         }
-        let hash = password::hash(new.to_string()).await?;
+        let hash = password::hash(new.to_string(), self.options.password_cost).await?;
         let _guard = self.writer.lock().await;
         let mut user = self.user(operator, id)?;
         user.password_hash = hash;

@@ -1,7 +1,12 @@
 //! Membership, the leader lease and the leader's jobs.
 //!
 //! Every `renew` each node renews its row in `cluster_node` (identity `host:port`, lease in
-//! database time) and takes or renews the `MaintainJob` lease in `leader_election`. The lease's
+//! database time); the holder renews the `MaintainJob` lease in `leader_election`, and the
+//! others try to take it once the lease they last read may have ended (they also wake at the
+//! moment it ends, so a failover does not wait for the next renewal). The nodes and leases
+//! come from the store's latest reading of them, which the change-feed probe refreshes each
+//! second in the same statement: an idle node costs the database a probe a second and one
+//! write a renewal. The lease's
 //! version is the fencing token: the leader's purge of soft-deleted rows re-checks it inside its
 //! own transaction, so a deposed leader never purges. A node that cannot reach the database
 //! drops its leadership once its lease must have ended. Each node also registers itself in
@@ -43,6 +48,9 @@ impl NodeIdentity {
     }
 }
 
+/// How long after the end of the lease it last read a node tries to take it.
+const TAKE_MARGIN: Duration = Duration::from_millis(250);
+
 /// Timings of membership and the leader's jobs.
 #[derive(Clone, Copy, Debug)]
 pub struct MembershipOptions {
@@ -58,7 +66,7 @@ pub struct MembershipOptions {
 impl Default for MembershipOptions {
     fn default() -> Self {
         MembershipOptions {
-            renew: Duration::from_secs(2),
+            renew: Duration::from_secs(3),
             lease: Duration::from_secs(10),
             purge_every: Duration::from_secs(60),
             tombstone_retention: Duration::from_secs(3600),
@@ -74,6 +82,8 @@ pub struct ClusterView {
     pub leases: Vec<Lease>,
     /// The fence this node holds `MaintainJob` at, if it leads.
     pub leading: Option<i64>,
+    /// When the nodes and leases above were read (their ages count from then).
+    pub read_at: Option<Instant>,
     /// Every fence this node has led at (to show that fences never repeat).
     pub led_fences: BTreeSet<i64>,
     pub last_renewed: Option<Instant>,
@@ -93,18 +103,19 @@ impl ClusterView {
 
     /// Whether `MaintainJob`'s lease may have ended by now, as far as the last read tells:
     /// never read, never taken, or the time it had left then has passed since (measured from
-    /// the start of that tick, so rather early than late).
+    /// when the read was sent, so rather early than late).
     pub fn lease_may_have_ended(&self) -> bool {
-        let Some(read_at) = self.last_renewed else {
-            return true;
-        };
-        match self.leases.iter().find(|held| held.key == MAINTAIN_JOB) {
-            None => true,
-            Some(held) => {
-                let left = u64::try_from(held.lease_left_ms).unwrap_or(0);
-                read_at.elapsed() >= Duration::from_millis(left)
-            }
-        }
+        self.lease_ends_at()
+            .is_none_or(|end| Instant::now() >= end)
+    }
+
+    /// When `MaintainJob`'s lease ends as far as the last read tells (`None`: it has no holder
+    /// or was never read).
+    fn lease_ends_at(&self) -> Option<Instant> {
+        let read_at = self.read_at?;
+        let held = self.leases.iter().find(|held| held.key == MAINTAIN_JOB)?;
+        let left = u64::try_from(held.lease_left_ms).unwrap_or(0);
+        Some(read_at + Duration::from_millis(left))
     }
 }
 
@@ -136,6 +147,7 @@ impl Membership {
             live,
             registered: false,
             last_purge: None,
+            take_at: None,
         };
         let task = tokio::spawn(runner.run());
         Membership { view, task }
@@ -167,6 +179,16 @@ struct Runner {
     live: Arc<LiveNodes>,
     registered: bool,
     last_purge: Option<Instant>,
+    /// When to try to take the lease its holder lets end.
+    take_at: Option<Instant>,
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn ms(d: Duration) -> i64 {
@@ -178,7 +200,11 @@ impl Runner {
         let mut every = tokio::time::interval(self.options.renew);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            every.tick().await;
+            let take_at = self.take_at.take();
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = sleep_until(take_at) => {}
+            }
             if let Err(err) = self.tick().await {
                 tracing::warn!(target: "polaris_cluster", %err, "membership renewal failed");
                 let mut view = self.view.lock();
@@ -209,14 +235,27 @@ impl Runner {
         };
         // The holder renews; the others only try to take a lease that may have ended (the
         // statement is conditional on the database's clock, so trying early is harmless).
+        let mut moved = false;
         if fence.is_some() || may_take {
-            self.tables
+            let done = self
+                .tables
                 .lead(MAINTAIN_JOB, &id, fence, lease)
                 .await
                 .map_err(|e| e.to_string())?;
+            // A take that worked or a renewal that failed: who leads changed, read it now.
+            moved = done != fence.is_some();
         }
-        let nodes = self.tables.nodes().await.map_err(|e| e.to_string())?;
-        let leases = self.tables.leases().await.map_err(|e| e.to_string())?;
+        let max_age = if moved {
+            Duration::ZERO
+        } else {
+            self.options.renew / 2
+        };
+        let reading = self
+            .tables
+            .reading(max_age)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (nodes, leases) = (reading.nodes, reading.leases);
         let leading = leases
             .iter()
             .find(|held| held.key == MAINTAIN_JOB)
@@ -234,10 +273,20 @@ impl Runner {
             }
             view.nodes = nodes.clone();
             view.leases = leases;
+            view.read_at = Some(reading.at);
             // The lease was renewed at the latest when this tick started.
             view.last_renewed = Some(started);
             view.last_error = None;
             self.live.set(id.clone(), view.live_nodes());
+            // Wake when a running lease of another node ends (one already over is tried on
+            // the next tick, so a lost race never loops).
+            if leading.is_none() {
+                let now = Instant::now();
+                self.take_at = view
+                    .lease_ends_at()
+                    .filter(|end| *end > now)
+                    .map(|end| end + TAKE_MARGIN);
+            }
         }
         if !self.registered {
             self.registered = self.register_self().await;

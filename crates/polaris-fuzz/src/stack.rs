@@ -86,6 +86,7 @@ impl Stack {
         let config = Arc::new(ConfigCenter::open(store.clone()).await.expect("config"));
         let auth_options = AuthOptions {
             console_open: false,
+            password_cost: 4, // bcrypt's least: a third of the time went to hashing at cost 10
             ..AuthOptions::default()
         };
         let auth = Auth::open(store.clone(), auth_options).await.expect("auth");

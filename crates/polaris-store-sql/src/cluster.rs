@@ -9,16 +9,20 @@
 //! noticed yet can never write. Renewal keeps the version. Every age is computed by the
 //! database itself (`now_ms` below), so node clocks never matter.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use polaris_store::StoreResult;
 use polaris_types::Millis;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
+use tokio::time::Instant;
 
 use crate::codec::Value;
 use crate::dialect::Dialect;
 use crate::write::{Statements, bind};
-use crate::{SqlStore, unavailable};
+use crate::schema::Domain;
+use crate::{SqlStore, lock, unavailable};
 
 /// The database's clock in Unix milliseconds, as an SQL expression.
 fn now_ms(dialect: Dialect) -> &'static str {
@@ -55,24 +59,134 @@ pub struct Lease {
     pub lease_left_ms: i64,
 }
 
+/// The cluster tables as one statement read them.
+#[derive(Clone, Debug)]
+pub struct ClusterReading {
+    /// When the statement was sent: its lease ages are at least this old.
+    pub at: Instant,
+    /// Every node ever registered, in id order.
+    pub nodes: Vec<NodeRow>,
+    /// Every lease, in key order.
+    pub leases: Vec<Lease>,
+}
+
+/// How old the latest reading may grow before the change-feed probe reads the cluster tables
+/// again in its own statement.
+const PROBE_READS_AFTER: Duration = Duration::from_millis(500);
+
+/// The latest [`ClusterReading`], shared by membership and the change-feed probe: once a node
+/// runs membership, the probe that every node sends each second anyway also reads the nodes and
+/// leases (one statement, `UNION ALL`), so membership need not read them again.
+#[derive(Default)]
+pub(crate) struct ClusterSeen {
+    wanted: AtomicBool,
+    latest: Mutex<Option<ClusterReading>>,
+}
+
+impl ClusterSeen {
+    /// Whether the next probe should read the cluster tables too.
+    pub(crate) fn due(&self) -> bool {
+        self.wanted.load(Ordering::Relaxed)
+            && lock(&self.latest)
+                .as_ref()
+                .is_none_or(|r| r.at.elapsed() >= PROBE_READS_AFTER)
+    }
+
+    fn fresh(&self, max_age: Duration) -> Option<ClusterReading> {
+        lock(&self.latest)
+            .as_ref()
+            .filter(|r| r.at.elapsed() < max_age)
+            .cloned()
+    }
+
+    pub(crate) fn keep(&self, reading: ClusterReading) {
+        let mut latest = lock(&self.latest);
+        if latest.as_ref().is_none_or(|old| old.at <= reading.at) {
+            *latest = Some(reading);
+        }
+    }
+}
+
+/// The probe's statement with the cluster tables: revisions (`r`), nodes (`n`) and leases
+/// (`l`) in rows of one shape.
+pub(crate) fn probe_with_cluster(dialect: Dialect) -> String {
+    format!(
+        "SELECT 'r', \"domain\", \"revision\", \"purged_revision\", '', '' FROM \"polaris_revision\" \
+         UNION ALL {}",
+        cluster_rows(dialect)
+    )
+}
+
+fn cluster_rows(dialect: Dialect) -> String {
+    let now = now_ms(dialect);
+    format!(
+        "SELECT 'n', \"id\", \"port\", \"lease_until\" - {now}, \"host\", \"detail\" FROM \"cluster_node\" \
+         UNION ALL SELECT 'l', \"elect_key\", \"version\", \"lease_until\" - {now}, \"leader\", '' FROM \"leader_election\""
+    )
+}
+
+/// Splits the rows of [`probe_with_cluster`] (or of the cluster part alone) into revisions
+/// and a reading taken at `at`.
+pub(crate) fn split_probe(
+    rows: &[sqlx::any::AnyRow],
+    at: Instant,
+) -> Result<(Vec<(Domain, i64, i64)>, ClusterReading), sqlx::Error> {
+    let mut revisions = Vec::new();
+    let mut reading = ClusterReading {
+        at,
+        nodes: Vec::new(),
+        leases: Vec::new(),
+    };
+    for row in rows {
+        let tag: String = row.try_get(0)?;
+        let name: String = row.try_get(1)?;
+        let (a, b): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
+        let (c, d): (String, String) = (row.try_get(4)?, row.try_get(5)?);
+        match tag.as_str() {
+            "r" => {
+                if let Some(domain) = Domain::ALL.into_iter().find(|x| x.as_str() == name) {
+                    revisions.push((domain, a, b));
+                }
+            }
+            "n" => reading.nodes.push(NodeRow {
+                id: name,
+                host: c,
+                port: u32::try_from(a).unwrap_or(0),
+                detail: d,
+                lease_left_ms: b,
+            }),
+            _ => reading.leases.push(Lease {
+                key: name,
+                leader: c,
+                version: a,
+                lease_left_ms: b,
+            }),
+        }
+    }
+    revisions.sort();
+    reading.nodes.sort_by(|x, y| x.id.cmp(&y.id));
+    reading.leases.sort_by(|x, y| x.key.cmp(&y.key));
+    Ok((revisions, reading))
+}
+
 /// Statements of the cluster tables, rendered once for the engine.
 pub struct ClusterTables {
     pool: AnyPool,
     sql: Arc<Statements>,
     dialect: Dialect,
+    seen: Arc<ClusterSeen>,
+    read_cluster: Arc<str>,
     upsert_node: Arc<str>,
-    list_nodes: Arc<str>,
     ensure_key: Arc<str>,
     take: Arc<str>,
     renew: Arc<str>,
     resign: Arc<str>,
-    read_lease: Arc<str>,
-    list_leases: Arc<str>,
     now: Arc<str>,
 }
 
 impl ClusterTables {
     pub(crate) fn new(store: &SqlStore) -> Self {
+        store.cluster_seen.wanted.store(true, Ordering::Relaxed);
         let d = store.dialect;
         let now = now_ms(d);
         let upsert_node = match d {
@@ -95,10 +209,9 @@ impl ClusterTables {
             pool: store.pool.clone(),
             sql: store.sql.clone(),
             dialect: d,
+            seen: store.cluster_seen.clone(),
+            read_cluster: d.sql(&cluster_rows(d)),
             upsert_node: d.sql(&upsert_node),
-            list_nodes: d.sql(&format!(
-                "SELECT \"id\", \"host\", \"port\", \"detail\", \"lease_until\" - {now} FROM \"cluster_node\" ORDER BY \"id\""
-            )),
             ensure_key: d.sql(&ensure_key),
             take: d.sql(&format!(
                 "UPDATE \"leader_election\" SET \"leader\" = ?, \"version\" = \"version\" + 1, \
@@ -112,21 +225,36 @@ impl ClusterTables {
                 "UPDATE \"leader_election\" SET \"lease_until\" = 0 \
                  WHERE \"elect_key\" = ? AND \"leader\" = ? AND \"version\" = ?",
             ),
-            read_lease: d.sql(&format!(
-                "SELECT \"elect_key\", \"leader\", \"version\", \"lease_until\" - {now} FROM \"leader_election\" WHERE \"elect_key\" = ?"
-            )),
-            list_leases: d.sql(&format!(
-                "SELECT \"elect_key\", \"leader\", \"version\", \"lease_until\" - {now} FROM \"leader_election\" ORDER BY \"elect_key\""
-            )),
             now: d.sql(&format!("SELECT {now}")),
         }
     }
 
-    /// Runs one of the handle's statements with `values` bound in order.
-    async fn execute(&self, sql: &str, values: impl IntoIterator<Item = Value>) -> StoreResult<()> {
+    /// Runs one of the handle's statements with `values` bound in order; returns the number of
+    /// rows it changed.
+    async fn execute(
+        &self,
+        sql: &str,
+        values: impl IntoIterator<Item = Value>,
+    ) -> StoreResult<u64> {
         let query = bind(sqlx::query(AssertSqlSafe(sql.to_owned())), values);
-        query.execute(&self.pool).await.map_err(unavailable)?;
-        Ok(())
+        let done = query.execute(&self.pool).await.map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+
+    /// Nodes and leases no older than `max_age`: the latest reading (most often the change-feed
+    /// probe's), else a new one.
+    pub async fn reading(&self, max_age: Duration) -> StoreResult<ClusterReading> {
+        if let Some(reading) = self.seen.fresh(max_age) {
+            return Ok(reading);
+        }
+        let at = Instant::now();
+        let rows = sqlx::query(AssertSqlSafe(self.read_cluster.clone()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let (_, reading) = split_probe(&rows, at).map_err(unavailable)?;
+        self.seen.keep(reading.clone());
+        Ok(reading)
     }
 
     /// The database's clock, in Unix milliseconds.
@@ -161,37 +289,16 @@ impl ClusterTables {
         Ok(())
     }
 
-    /// Every node ever registered (live ones have `lease_left_ms > 0`).
-    pub async fn nodes(&self) -> StoreResult<Vec<NodeRow>> {
-        let rows = sqlx::query(AssertSqlSafe(self.list_nodes.clone()))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                Ok(NodeRow {
-                    id: row.try_get(0)?,
-                    host: row.try_get(1)?,
-                    port: u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0),
-                    detail: row.try_get(3)?,
-                    lease_left_ms: row.try_get(4)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(unavailable)
-    }
-
     /// Renews `key`'s lease when `me` holds it at `fence`, else takes it for `me` when it is
-    /// free or has ended. Either may change nothing: [`leases`](Self::leases) tells who holds
-    /// it afterwards.
+    /// free or has ended. Returns whether it did (a lease read afterwards tells the fence).
     pub async fn lead(
         &self,
         key: &str,
         me: &str,
         fence: Option<i64>,
         lease_ms: i64,
-    ) -> StoreResult<()> {
-        if let Some(version) = fence {
+    ) -> StoreResult<bool> {
+        let changed = if let Some(version) = fence {
             self.execute(
                 &self.renew,
                 [
@@ -201,13 +308,13 @@ impl ClusterTables {
                     Value::Int(version),
                 ],
             )
-            .await?;
+            .await?
         } else {
             self.execute(&self.ensure_key, [text(key)]).await?;
             self.execute(&self.take, [text(me), Value::Int(lease_ms), text(key)])
-                .await?;
-        }
-        Ok(())
+                .await?
+        };
+        Ok(changed > 0)
     }
 
     /// Gives up `key`'s lease if `me` holds it at `version`.
@@ -215,28 +322,6 @@ impl ClusterTables {
         self.execute(&self.resign, [text(key), text(me), Value::Int(version)])
             .await?;
         Ok(())
-    }
-
-    /// The lease of `key`, if it was ever taken.
-    pub async fn lease(&self, key: &str) -> StoreResult<Option<Lease>> {
-        let row = sqlx::query(AssertSqlSafe(self.read_lease.clone()))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        row.map(|row| lease(&row)).transpose().map_err(unavailable)
-    }
-
-    /// Every lease.
-    pub async fn leases(&self) -> StoreResult<Vec<Lease>> {
-        let rows = sqlx::query(AssertSqlSafe(self.list_leases.clone()))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        rows.iter()
-            .map(lease)
-            .collect::<Result<_, _>>()
-            .map_err(unavailable)
     }
 
     /// Purges tombstones older than `before` (database-independent: the domain's mtimes) only
@@ -271,15 +356,6 @@ impl ClusterTables {
         tx.commit().await.map_err(unavailable)?;
         Ok(true)
     }
-}
-
-fn lease(row: &sqlx::any::AnyRow) -> Result<Lease, sqlx::Error> {
-    Ok(Lease {
-        key: row.try_get(0)?,
-        leader: row.try_get(1)?,
-        version: row.try_get(2)?,
-        lease_left_ms: row.try_get(3)?,
-    })
 }
 
 /// Version 2 of the schema: the membership and lease tables.

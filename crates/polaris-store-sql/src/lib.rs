@@ -39,7 +39,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use cluster::{ClusterTables, Lease, NodeRow};
+pub use cluster::{ClusterReading, ClusterTables, Lease, NodeRow};
 pub use dialect::Dialect;
 pub use group::CommitHook;
 pub use open::{OpenError, drop_database};
@@ -111,6 +111,10 @@ pub struct SqlStore {
     hints: Option<hint::Hints>,
     /// Set once: told after every COMMIT which domains it touched.
     commit_hook: Arc<std::sync::OnceLock<group::CommitHook>>,
+    /// What membership and the change-feed probe last read of the cluster tables.
+    cluster_seen: Arc<cluster::ClusterSeen>,
+    /// The change-feed probe that also reads the cluster tables.
+    probe_with_cluster: Arc<str>,
 }
 
 /// Requests that may wait for the writer before `apply` callers are held back.
@@ -152,6 +156,10 @@ impl SqlStore {
             closed: AtomicBool::new(false),
             hints,
             commit_hook,
+            cluster_seen: Arc::default(),
+            probe_with_cluster: options
+                .dialect
+                .sql(&cluster::probe_with_cluster(options.dialect)),
         })
     }
 
@@ -161,9 +169,21 @@ impl SqlStore {
     }
 
     /// `(domain, revision, purged_revision)` of every domain, as the database holds them.
+    /// Once this node runs membership, a probe also reads the cluster tables whenever the
+    /// latest reading of them has aged (see [`ClusterTables::reading`]).
     pub async fn revisions(&self) -> StoreResult<Vec<(Domain, i64, i64)>> {
         self.check_open()?;
-        revision::current(&self.pool).await
+        if !self.cluster_seen.due() {
+            return revision::current(&self.pool).await;
+        }
+        let at = tokio::time::Instant::now();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.probe_with_cluster.clone()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let (revisions, reading) = cluster::split_probe(&rows, at).map_err(unavailable)?;
+        self.cluster_seen.keep(reading);
+        Ok(revisions)
     }
 
     /// Sets the function told, after every COMMIT, which domains it touched (a change-feed

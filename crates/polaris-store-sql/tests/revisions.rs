@@ -4,6 +4,7 @@
 //! revisions; a failed batch leaves nothing behind, its revision bump included, and does not fail
 //! the requests group-committed with it. Run on both engines.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -259,27 +260,6 @@ async fn runs_of_puts_land_as_single_puts_would(dialect: Dialect) {
         .collect();
     assert!(names.iter().any(|name| name == "between"), "{names:?}");
     store.close().await.unwrap();
-}
-
-macro_rules! on_both_engines {
-    ($($check:ident),*) => {
-        mod mariadb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    super::$check(super::Dialect::MySql).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    super::$check(super::Dialect::Postgres).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_engines!(

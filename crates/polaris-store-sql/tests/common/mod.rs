@@ -80,3 +80,27 @@ impl Drop for SqlHarness {
         }
     }
 }
+
+/// Defines `mariadb::<check>` and `postgres::<check>` tests that run `<check>(dialect)`; the
+/// test file must import `Dialect`.
+#[allow(unused_macros)] // not every test file runs on both engines
+macro_rules! on_both_engines {
+    ($($check:ident),*) => {
+        mod mariadb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check(super::Dialect::MySql).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check(super::Dialect::Postgres).await;
+                }
+            )*
+        }
+    };
+}
