@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use polaris_limits::metrics::latency_histogram;
@@ -19,14 +19,14 @@ use crate::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     path: String,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ApiLabels {
-    method: String,
+    method: &'static str,
     path: String,
 }
 
@@ -51,9 +51,30 @@ impl HttpMetrics {
     }
 }
 
+/// The method as a label: the standard ones by name, any other as `OTHER`. HTTP lets a client
+/// send any token as a method, so naming each would let one client grow the families (and every
+/// scrape) without bound, as the path label does not: it is the matched route or `unmatched`.
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PATCH, "PATCH"),
+        (Method::TRACE, "TRACE"),
+        (Method::CONNECT, "CONNECT"),
+    ];
+    STANDARD
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("OTHER", |(_, name)| name)
+}
+
 /// Middleware recording one count and one latency sample per request.
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let path = request
         .extensions()
         .get::<MatchedPath>()
@@ -92,5 +113,20 @@ pub async fn expose(State(state): State<AppState>) -> Response {
         )
             .into_response(),
         Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for token in ["FOO", "BAR", "get"] {
+            let method = Method::from_bytes(token.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "OTHER", "{token}");
+        }
     }
 }
