@@ -132,7 +132,11 @@ impl Auth {
         let password_hash = if self.options.password_cost == password::COST {
             DEFAULT_ADMIN_PASSWORD_HASH.to_string()
         } else {
-            password::hash(DEFAULT_ADMIN_PASSWORD.to_string(), self.options.password_cost).await?
+            password::hash(
+                DEFAULT_ADMIN_PASSWORD.to_string(),
+                self.options.password_cost,
+            )
+            .await?
         };
         let admin = polaris_types::User {
             id: DEFAULT_ADMIN_ID.to_string(),

@@ -88,8 +88,16 @@ async fn a_lower_password_cost_hashes_new_passwords_and_the_default_admin_at_it(
     assert!(auth.login(None, "polaris", "polaris").await.is_ok());
     let user = auth.create_user(&admin, spec("carol")).await.unwrap();
     assert_eq!(cost(&user.id), "04");
-    assert!(auth.login(Some("polaris"), "carol", "secret123").await.is_ok());
-    assert!(auth.login(Some("polaris"), "carol", "secret124").await.is_err());
+    assert!(
+        auth.login(Some("polaris"), "carol", "secret123")
+            .await
+            .is_ok()
+    );
+    assert!(
+        auth.login(Some("polaris"), "carol", "secret124")
+            .await
+            .is_err()
+    );
 
     let (official, _) = admin_and_auth(AuthOptions::default()).await;
     assert_eq!(

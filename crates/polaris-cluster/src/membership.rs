@@ -105,8 +105,7 @@ impl ClusterView {
     /// never read, never taken, or the time it had left then has passed since (measured from
     /// when the read was sent, so rather early than late).
     pub fn lease_may_have_ended(&self) -> bool {
-        self.lease_ends_at()
-            .is_none_or(|end| Instant::now() >= end)
+        self.lease_ends_at().is_none_or(|end| Instant::now() >= end)
     }
 
     /// When `MaintainJob`'s lease ends as far as the last read tells (`None`: it has no holder

@@ -20,8 +20,8 @@ use tokio::time::Instant;
 
 use crate::codec::Value;
 use crate::dialect::Dialect;
-use crate::write::{Statements, bind};
 use crate::schema::Domain;
+use crate::write::{Statements, bind};
 use crate::{SqlStore, lock, unavailable};
 
 /// The database's clock in Unix milliseconds, as an SQL expression.
@@ -125,12 +125,15 @@ fn cluster_rows(dialect: Dialect) -> String {
     )
 }
 
+/// Each domain's committed revision and purge watermark, as the probe reads them.
+pub(crate) type Revisions = Vec<(Domain, i64, i64)>;
+
 /// Splits the rows of [`probe_with_cluster`] (or of the cluster part alone) into revisions
 /// and a reading taken at `at`.
 pub(crate) fn split_probe(
     rows: &[sqlx::any::AnyRow],
     at: Instant,
-) -> Result<(Vec<(Domain, i64, i64)>, ClusterReading), sqlx::Error> {
+) -> Result<(Revisions, ClusterReading), sqlx::Error> {
     let mut revisions = Vec::new();
     let mut reading = ClusterReading {
         at,

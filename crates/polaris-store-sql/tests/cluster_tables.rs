@@ -36,7 +36,9 @@ async fn the_lease_is_fenced_and_the_probe_reads_the_cluster(dialect: Dialect) {
         "a running lease cannot be taken"
     );
     assert!(
-        !ta.lead(KEY, "127.0.0.1:1", Some(2), LEASE_MS).await.unwrap(),
+        !ta.lead(KEY, "127.0.0.1:1", Some(2), LEASE_MS)
+            .await
+            .unwrap(),
         "renewing needs the fence held"
     );
 
@@ -53,7 +55,11 @@ async fn the_lease_is_fenced_and_the_probe_reads_the_cluster(dialect: Dialect) {
     assert_eq!(probed.nodes[1].detail, "b");
     assert_eq!(holder(&probed), Some(("127.0.0.1:1".into(), 1, true)));
 
-    assert!(ta.lead(KEY, "127.0.0.1:1", Some(1), LEASE_MS).await.unwrap());
+    assert!(
+        ta.lead(KEY, "127.0.0.1:1", Some(1), LEASE_MS)
+            .await
+            .unwrap()
+    );
     ta.resign(KEY, "127.0.0.1:1", 1).await.unwrap();
     assert!(tb.lead(KEY, "127.0.0.1:2", None, LEASE_MS).await.unwrap());
     let fresh = tb.reading(Duration::ZERO).await.unwrap();
@@ -64,7 +70,9 @@ async fn the_lease_is_fenced_and_the_probe_reads_the_cluster(dialect: Dialect) {
         "a new holder gets a higher fence"
     );
     assert!(
-        !ta.lead(KEY, "127.0.0.1:1", Some(1), LEASE_MS).await.unwrap(),
+        !ta.lead(KEY, "127.0.0.1:1", Some(1), LEASE_MS)
+            .await
+            .unwrap(),
         "the deposed holder cannot renew"
     );
 }
