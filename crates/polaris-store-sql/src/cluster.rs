@@ -147,7 +147,7 @@ pub(crate) fn split_probe(
         let (c, d): (String, String) = (row.try_get(4)?, row.try_get(5)?);
         match tag.as_str() {
             "r" => {
-                if let Some(domain) = Domain::ALL.into_iter().find(|x| x.as_str() == name) {
+                if let Some(domain) = Domain::parse(&name) {
                     revisions.push((domain, a, b));
                 }
             }
@@ -158,12 +158,13 @@ pub(crate) fn split_probe(
                 detail: d,
                 lease_left_ms: b,
             }),
-            _ => reading.leases.push(Lease {
+            "l" => reading.leases.push(Lease {
                 key: name,
                 leader: c,
                 version: a,
                 lease_left_ms: b,
             }),
+            _ => {}
         }
     }
     revisions.sort();

@@ -99,7 +99,7 @@ pub(crate) async fn current(pool: &AnyPool) -> StoreResult<Vec<(Domain, i64, i64
     let mut out = Vec::new();
     for row in rows {
         let name: String = row.try_get(0).map_err(unavailable)?;
-        if let Some(domain) = Domain::ALL.into_iter().find(|d| d.as_str() == name) {
+        if let Some(domain) = Domain::parse(&name) {
             out.push((
                 domain,
                 row.try_get(1).map_err(unavailable)?,
