@@ -14,7 +14,7 @@ use polaris_governance::{Governance, RuleSpec};
 use polaris_naming::{InstanceSpec, NamespaceSpec, Naming, NamingOptions, ServiceSpec};
 use polaris_store::NamingStore;
 use polaris_store_sql::{Dialect, SqlOptions, SqlStore, drop_database};
-use polaris_types::{Code, ConfigFileKey, RuleKind, ServiceContract, ServiceKey};
+use polaris_types::{Code, ConfigFileKey, FileAttrs, RuleKind, ServiceContract, ServiceKey};
 use tokio::time::Instant;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -191,11 +191,14 @@ async fn writes_on_one_node_reach_the_other(dialect: Dialect) {
         .create_file(FileSpec {
             key: file.clone(),
             content: "a: 1".into(),
-            format: "yaml".into(),
-            comment: String::new(),
-            tags: vec![],
-            encrypted: false,
-            encrypt_algo: String::new(),
+            attrs: FileAttrs {
+                format: "yaml".into(),
+                comment: String::new(),
+                tags: vec![],
+                encrypted: false,
+                encrypt_algo: String::new(),
+                ..Default::default()
+            },
         })
         .await
         .unwrap();

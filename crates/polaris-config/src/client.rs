@@ -125,24 +125,25 @@ impl FileAnswer {
 /// `public_key` when one is given and works, else the stored base64 key (as officially).
 pub fn client_tags(release: &ConfigRelease, public_key: Option<&str>) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = release
+        .attrs
         .tags
         .iter()
         .filter(|(k, _)| k != ENCRYPTED_TAG && k != ENCRYPT_ALGO_TAG && k != DATA_KEY_TAG)
         .cloned()
         .collect();
-    if release.encrypted || !release.data_key.is_empty() {
+    if release.attrs.encrypted || !release.attrs.data_key.is_empty() {
         pairs.push((ENCRYPTED_TAG.into(), "true".into()));
-        if !release.encrypt_algo.is_empty() {
-            pairs.push((ENCRYPT_ALGO_TAG.into(), release.encrypt_algo.clone()));
+        if !release.attrs.encrypt_algo.is_empty() {
+            pairs.push((ENCRYPT_ALGO_TAG.into(), release.attrs.encrypt_algo.clone()));
         }
     }
-    if !release.data_key.is_empty() && !release.encrypt_algo.is_empty() {
+    if !release.attrs.data_key.is_empty() && !release.attrs.encrypt_algo.is_empty() {
         let key = match public_key.filter(|k| !k.is_empty()) {
-            None => release.data_key.clone(),
-            Some(public_key) => crypto::wrap_data_key(&release.data_key, public_key)
+            None => release.attrs.data_key.clone(),
+            Some(public_key) => crypto::wrap_data_key(&release.attrs.data_key, public_key)
                 .unwrap_or_else(|err| {
                     tracing::debug!(target: "polaris_config", %err, file = %release.key, "cannot wrap the data key; sending it unwrapped");
-                    release.data_key.clone()
+                    release.attrs.data_key.clone()
                 }),
         };
         pairs.push((DATA_KEY_TAG.into(), key));
@@ -175,7 +176,7 @@ impl ConfigCenter {
                 content: release.content.clone(),
                 version: release.version,
                 md5: release.md5.clone(),
-                encrypted: !release.data_key.is_empty(),
+                encrypted: !release.attrs.data_key.is_empty(),
                 tags: client_tags(&release, query.public_key.as_deref()),
                 key,
             }),

@@ -1,6 +1,7 @@
 //! Tests of the config client read model.
 
 use super::*;
+use polaris_types::FileAttrs;
 
 #[test]
 fn mapped_ipv4_peers_are_ipv4() {
@@ -63,14 +64,17 @@ fn gray_publish_needs_compiling_labels() {
 #[test]
 fn internal_tags_are_replaced_by_the_release_encryption() {
     let release = ConfigRelease {
-        tags: vec![
-            ("user".into(), "1".into()),
-            (ENCRYPTED_TAG.into(), "false".into()),
-            (DATA_KEY_TAG.into(), "stale".into()),
-        ],
-        encrypted: true,
-        encrypt_algo: "AES".into(),
-        data_key: "a2V5".into(),
+        attrs: FileAttrs {
+            tags: vec![
+                ("user".into(), "1".into()),
+                (ENCRYPTED_TAG.into(), "false".into()),
+                (DATA_KEY_TAG.into(), "stale".into()),
+            ],
+            encrypted: true,
+            encrypt_algo: "AES".into(),
+            data_key: "a2V5".into(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     assert_eq!(

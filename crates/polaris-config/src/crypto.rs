@@ -15,7 +15,7 @@ use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, Bloc
 use aes::cipher::{KeyInit, KeyIvInit};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use polaris_types::{Code, ConfigFile, PolarisError};
+use polaris_types::{Code, ConfigFile, FileAttrs, PolarisError};
 use rsa::pkcs1::der::Decode;
 use rsa::rand_core::{OsRng, RngCore};
 use rsa::{BigUint, Pkcs1v15Encrypt, RsaPublicKey};
@@ -216,49 +216,34 @@ pub fn wrap_data_key(
     Ok(STANDARD.encode(out))
 }
 
-/// The stored form of a file's content: ciphertext and key when encrypted, else plaintext.
-pub(crate) struct Sealed {
-    pub content: String,
-    pub encrypted: bool,
-    pub encrypt_algo: String,
-    pub data_key: String,
-}
-
-/// Applies a write's encryption choice. An encrypted write keeps the current file's data key
-/// when it stays encrypted with the same algorithm (as officially), else draws a new one; an
-/// unencrypted write drops the key and the algorithm.
+/// Applies a write's encryption choice to its content and attributes: the stored content is
+/// the ciphertext when `attrs.encrypted`, with the algorithm and data key filled in. An
+/// encrypted write keeps the current file's data key when it stays encrypted with the same
+/// algorithm (as officially), else draws a new one; an unencrypted write drops the key and the
+/// algorithm. A caller's data key is never used.
 pub(crate) fn seal(
     content: String,
-    encrypted: bool,
-    algo: &str,
+    mut attrs: FileAttrs,
     current: Option<&ConfigFile>,
-) -> Result<Sealed, CryptoError> {
-    if !encrypted {
-        return Ok(Sealed {
-            content,
-            encrypted: false,
-            encrypt_algo: String::new(),
-            data_key: String::new(),
-        });
+) -> Result<(String, FileAttrs), CryptoError> {
+    if !attrs.encrypted {
+        attrs.encrypt_algo.clear();
+        attrs.data_key.clear();
+        return Ok((content, attrs));
     }
-    let algo = if algo.is_empty() {
-        DEFAULT_ALGORITHM
-    } else {
-        algo
-    };
-    if !ALGORITHMS.contains(&algo) {
-        return Err(CryptoError::UnknownAlgorithm(algo.to_string()));
+    if attrs.encrypt_algo.is_empty() {
+        attrs.encrypt_algo = DEFAULT_ALGORITHM.to_string();
+    }
+    if !ALGORITHMS.contains(&attrs.encrypt_algo.as_str()) {
+        return Err(CryptoError::UnknownAlgorithm(attrs.encrypt_algo));
     }
     let reused = current
-        .filter(|f| f.encrypted && f.encrypt_algo == algo)
-        .and_then(|f| decode_data_key(&f.data_key).ok());
+        .map(|f| &f.attrs)
+        .filter(|a| a.encrypted && a.encrypt_algo == attrs.encrypt_algo)
+        .and_then(|a| decode_data_key(&a.data_key).ok());
     let key = reused.unwrap_or_else(new_data_key);
-    Ok(Sealed {
-        content: encrypt(&content, &key)?,
-        encrypted: true,
-        encrypt_algo: algo.to_string(),
-        data_key: STANDARD.encode(&key),
-    })
+    attrs.data_key = STANDARD.encode(&key);
+    Ok((encrypt(&content, &key)?, attrs))
 }
 
 #[cfg(test)]
@@ -422,32 +407,34 @@ mod tests {
 
     #[test]
     fn seal_reuses_the_key_only_for_the_same_algorithm() {
-        let plain = seal("x".into(), false, "", None).expect("plain");
+        let encrypted = |algo: &str| FileAttrs {
+            encrypted: true,
+            encrypt_algo: algo.into(),
+            // A caller's key is never used.
+            data_key: STANDARD.encode([7u8; 16]),
+            ..Default::default()
+        };
+        let (content, plain) = seal("x".into(), FileAttrs::default(), None).expect("plain");
         assert_eq!(
-            (
-                plain.content.as_str(),
-                plain.encrypted,
-                plain.data_key.as_str()
-            ),
+            (content.as_str(), plain.encrypted, plain.data_key.as_str()),
             ("x", false, "")
         );
-        let first = seal("x: 1".into(), true, "", None).expect("sealed");
+        let (content, first) = seal("x: 1".into(), encrypted(""), None).expect("sealed");
         assert_eq!(first.encrypt_algo, "AES");
+        assert_ne!(first.data_key, encrypted("").data_key);
         assert_eq!(
-            decrypt_with_data_key(&first.content, &first.data_key).as_deref(),
+            decrypt_with_data_key(&content, &first.data_key).as_deref(),
             Ok("x: 1")
         );
         let current = ConfigFile {
-            content: first.content.clone(),
-            encrypted: true,
-            encrypt_algo: first.encrypt_algo.clone(),
-            data_key: first.data_key.clone(),
+            content,
+            attrs: first.clone(),
             ..Default::default()
         };
-        let second = seal("x: 2".into(), true, "AES", Some(&current)).expect("sealed");
+        let (_, second) = seal("x: 2".into(), encrypted("AES"), Some(&current)).expect("sealed");
         assert_eq!(second.data_key, first.data_key, "same algorithm: same key");
         assert!(matches!(
-            seal("x".into(), true, "SM4", None),
+            seal("x".into(), encrypted("SM4"), None),
             Err(CryptoError::UnknownAlgorithm(a)) if a == "SM4"
         ));
     }

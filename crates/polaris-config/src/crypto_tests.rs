@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use polaris_store::memory::MemoryStore;
-use polaris_types::{Code, ConfigFileKey};
+use polaris_types::{Code, ConfigFileKey, FileAttrs};
 
 use crate::crypto::{self, CryptoError};
 use crate::writes::content_md5;
@@ -25,9 +25,11 @@ fn encrypted(content: &str) -> FileSpec {
     FileSpec {
         key: key(),
         content: content.into(),
-        format: "yaml".into(),
-        encrypted: true,
-        ..Default::default()
+        attrs: FileAttrs {
+            format: "yaml".into(),
+            encrypted: true,
+            ..Default::default()
+        },
     }
 }
 
@@ -42,11 +44,11 @@ fn publish() -> PublishSpec {
 async fn an_encrypted_release_carries_ciphertext_and_its_md5() {
     let (store, config) = center().await;
     let file = config.create_file(encrypted(PLAIN)).await.expect("create");
-    assert!(file.encrypted);
-    assert_eq!(file.encrypt_algo, "AES");
+    assert!(file.attrs.encrypted);
+    assert_eq!(file.attrs.encrypt_algo, "AES");
     assert_ne!(file.content, PLAIN, "stored as ciphertext");
     assert_eq!(
-        crypto::decode_data_key(&file.data_key).map(|k| k.len()),
+        crypto::decode_data_key(&file.attrs.data_key).map(|k| k.len()),
         Ok(16)
     );
 
@@ -59,10 +61,10 @@ async fn an_encrypted_release_carries_ciphertext_and_its_md5() {
         "MD5 of ciphertext"
     );
     assert_ne!(release.md5, content_md5(PLAIN));
-    assert!(release.encrypted);
-    assert_eq!(release.data_key, file.data_key);
+    assert!(release.attrs.encrypted);
+    assert_eq!(release.attrs.data_key, file.attrs.data_key);
     assert_eq!(
-        crypto::decrypt_with_data_key(&release.content, &release.data_key).as_deref(),
+        crypto::decrypt_with_data_key(&release.content, &release.attrs.data_key).as_deref(),
         Ok(PLAIN)
     );
     // What a client gets is the same ciphertext, and its wrapped key is the data key.
@@ -81,7 +83,7 @@ async fn an_encrypted_release_carries_ciphertext_and_its_md5() {
         .expect("released")
         .expect("newer");
     assert_eq!(
-        crypto::decrypt_with_data_key(&again.content, &again.data_key).as_deref(),
+        crypto::decrypt_with_data_key(&again.content, &again.attrs.data_key).as_deref(),
         Ok(PLAIN)
     );
 }
@@ -92,16 +94,19 @@ async fn updates_keep_the_key_and_turning_off_strips_it() {
     let first = config.create_file(encrypted("a: 1")).await.expect("create");
     let second = config.update_file(encrypted("a: 2")).await.expect("update");
     assert_eq!(
-        second.data_key, first.data_key,
+        second.attrs.data_key, first.attrs.data_key,
         "same algorithm: key reused"
     );
     assert_eq!(
-        crypto::decrypt_with_data_key(&second.content, &second.data_key).as_deref(),
+        crypto::decrypt_with_data_key(&second.content, &second.attrs.data_key).as_deref(),
         Ok("a: 2")
     );
     let plain = config
         .update_file(FileSpec {
-            encrypted: false,
+            attrs: FileAttrs {
+                encrypted: false,
+                ..encrypted("").attrs
+            },
             ..encrypted("a: 3")
         })
         .await
@@ -109,15 +114,15 @@ async fn updates_keep_the_key_and_turning_off_strips_it() {
     assert_eq!(
         (
             plain.content.as_str(),
-            plain.encrypted,
-            plain.encrypt_algo.as_str(),
-            plain.data_key.as_str()
+            plain.attrs.encrypted,
+            plain.attrs.encrypt_algo.as_str(),
+            plain.attrs.data_key.as_str()
         ),
         ("a: 3", false, "", "")
     );
     let third = config.update_file(encrypted("a: 4")).await.expect("update");
     assert_ne!(
-        third.data_key, first.data_key,
+        third.attrs.data_key, first.attrs.data_key,
         "re-encrypting draws a new key"
     );
 }
@@ -139,9 +144,9 @@ async fn cas_compares_against_the_ciphertext_md5() {
         )
         .await
         .expect("ciphertext md5 matches");
-    assert_eq!(release.data_key, file.data_key);
+    assert_eq!(release.attrs.data_key, file.attrs.data_key);
     assert_eq!(
-        crypto::decrypt_with_data_key(&release.content, &release.data_key).as_deref(),
+        crypto::decrypt_with_data_key(&release.content, &release.attrs.data_key).as_deref(),
         Ok("v: 2")
     );
 }
@@ -151,7 +156,10 @@ async fn an_unknown_algorithm_is_refused_before_anything_is_written() {
     let (_store, config) = center().await;
     let err = config
         .create_file(FileSpec {
-            encrypt_algo: "SM4".into(),
+            attrs: FileAttrs {
+                encrypt_algo: "SM4".into(),
+                ..encrypted("").attrs
+            },
             ..encrypted("x")
         })
         .await

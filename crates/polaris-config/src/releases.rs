@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use polaris_store::Mutation;
 use polaris_types::{
-    Code, ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, Millis, PolarisError,
+    Code, ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, FileAttrs, Millis, PolarisError,
     ReleaseHistory, ReleaseKind, Result,
 };
 
 use crate::writes::{
-    FileSpec, GroupSpec, PublishSpec, check_file, check_key, content_md5, now_millis,
+    FileSpec, GroupSpec, PublishSpec, check_file, check_key, content_md5, now_millis, written_file,
 };
 use crate::{ConfigCenter, ConfigSnapshot, crypto};
 
@@ -57,34 +57,17 @@ impl ConfigCenter {
                 "the file changed since it was read",
             ));
         }
-        let sealed = crypto::seal(
-            file.content,
-            file.encrypted,
-            &file.encrypt_algo,
-            current.as_deref(),
-        )?;
+        let (content, attrs) = crypto::seal(file.content, file.attrs, current.as_deref())?;
         // An existing file keeps its id, creation time and (when none is given) format.
-        let (id, ctime, format) = match &current {
-            Some(current) => (current.id, current.ctime, current.format.clone()),
-            None => (self.next_id(), now, "text".to_string()),
+        let base = match &current {
+            Some(current) => ConfigFile::clone(current),
+            None => self.blank_file(file.key.clone(), now),
         };
-        let stored = Arc::new(ConfigFile {
-            id,
-            key: file.key.clone(),
-            content: sealed.content,
-            format: if file.format.is_empty() {
-                format
-            } else {
-                file.format
-            },
-            comment: file.comment,
-            tags: file.tags,
-            encrypted: sealed.encrypted,
-            encrypt_algo: sealed.encrypt_algo,
-            data_key: sealed.data_key,
-            ctime,
-            mtime: now,
-        });
+        let stored = Arc::new(written_file(
+            ConfigFile { mtime: now, ..base },
+            content,
+            attrs,
+        ));
         let mut mutations = Vec::new();
         let group_id = (file.key.namespace.clone(), file.key.group.clone());
         if !next.groups.contains_key(&group_id) {
@@ -224,9 +207,9 @@ impl ConfigCenter {
             content: release.content.clone(),
             md5: release.md5.clone(),
             version: release.version,
-            format: release.format.clone(),
-            comment: release.comment.clone(),
-            tags: release.tags.clone(),
+            format: release.attrs.format.clone(),
+            comment: release.attrs.comment.clone(),
+            tags: release.attrs.tags.clone(),
             ctime: now,
         })
     }
@@ -280,12 +263,10 @@ impl ConfigCenter {
             active: true,
             kind,
             gray_labels: spec.gray_labels.unwrap_or_default(),
-            format: file.format.clone(),
-            comment: spec.comment,
-            tags: file.tags.clone(),
-            encrypted: file.encrypted,
-            encrypt_algo: file.encrypt_algo.clone(),
-            data_key: file.data_key.clone(),
+            attrs: FileAttrs {
+                comment: spec.comment,
+                ..file.attrs.clone()
+            },
             ctime: now,
             mtime: now,
         });

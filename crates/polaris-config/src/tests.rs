@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polaris_store::memory::MemoryStore;
-use polaris_types::{Code, ConfigFileKey, ConfigRelease, GrayLabel, PolarisError};
+use polaris_types::{Code, ConfigFileKey, ConfigRelease, FileAttrs, GrayLabel, PolarisError};
 
 use crate::{ConfigCenter, FileSpec, PublishSpec, WatchedFile, writes::content_md5};
 
@@ -16,8 +16,10 @@ fn file(name: &str, content: &str) -> FileSpec {
     FileSpec {
         key: key(name),
         content: content.into(),
-        format: "yaml".into(),
-        ..Default::default()
+        attrs: FileAttrs {
+            format: "yaml".into(),
+            ..Default::default()
+        },
     }
 }
 
@@ -265,7 +267,10 @@ async fn groups_with_files_are_kept_and_bad_input_is_refused() {
         Code::InvalidConfigFileContentLength
     );
     let bad_format = FileSpec {
-        format: "exe".into(),
+        attrs: FileAttrs {
+            format: "exe".into(),
+            ..file("b.yaml", "x").attrs
+        },
         ..file("b.yaml", "x")
     };
     assert_eq!(

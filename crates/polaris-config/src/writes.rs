@@ -6,11 +6,11 @@ use md5::{Digest, Md5};
 use polaris_store::Mutation;
 use polaris_types::validate::is_valid_name;
 use polaris_types::{
-    Code, ConfigFile, ConfigFileKey, ConfigGroup, ConfigTemplate, GrayLabel, Metadata, Millis,
-    PolarisError, Result,
+    Code, ConfigFile, ConfigFileKey, ConfigGroup, ConfigTemplate, FileAttrs, GrayLabel, Metadata,
+    Millis, PolarisError, Result,
 };
 
-use crate::crypto::{self, Sealed};
+use crate::crypto;
 use crate::{ConfigCenter, ConfigSnapshot, FORMATS, MAX_CONTENT_CHARS};
 
 /// A config group as a caller writes it.
@@ -39,14 +39,10 @@ pub struct TemplateSpec {
 pub struct FileSpec {
     pub key: ConfigFileKey,
     pub content: String,
-    pub format: String,
-    pub comment: String,
-    pub tags: Vec<(String, String)>,
-    /// Store the content encrypted with a per-file data key (see [`crate::crypto`]); releases
-    /// then carry the ciphertext and its MD5, as officially.
-    pub encrypted: bool,
-    /// The algorithm when encrypted; empty means AES, the only one supported.
-    pub encrypt_algo: String,
+    /// With `encrypted`, the content is stored encrypted with a per-file data key (see
+    /// [`crate::crypto`]); releases then carry the ciphertext and its MD5, as officially. The
+    /// data key is made here: a caller's is ignored.
+    pub attrs: FileAttrs,
 }
 
 /// A publish: the release name (generated when empty), a comment, and gray labels for a gray
@@ -117,46 +113,50 @@ pub(crate) fn check_file(spec: &FileSpec) -> Result<()> {
             format!("content is longer than {MAX_CONTENT_CHARS} characters"),
         ));
     }
-    if !spec.format.is_empty() && !FORMATS.contains(&spec.format.as_str()) {
+    let attrs = &spec.attrs;
+    if !attrs.format.is_empty() && !FORMATS.contains(&attrs.format.as_str()) {
         return Err(Code::InvalidConfigFileFormat.into());
     }
-    if spec
+    if attrs
         .tags
         .iter()
         .any(|(k, v)| k.trim().is_empty() || v.trim().is_empty())
-        || spec.tags.len() > 64
+        || attrs.tags.len() > 64
     {
         return Err(Code::InvalidConfigFileTags.into());
     }
     Ok(())
 }
 
-/// `base` (a new file's blank or the current file) with what a write sets: the sealed content,
-/// the format unless the write leaves it empty, comment and tags.
-fn written_file(
-    base: ConfigFile,
-    format: String,
-    comment: String,
-    tags: Vec<(String, String)>,
-    sealed: Sealed,
-) -> ConfigFile {
+/// `base` (a new file's blank or the current file) with what a write sets: the sealed content
+/// and attributes, keeping the base's format when the write leaves it empty.
+pub(crate) fn written_file(base: ConfigFile, content: String, mut attrs: FileAttrs) -> ConfigFile {
+    if attrs.format.is_empty() {
+        attrs.format = base.attrs.format.clone();
+    }
     ConfigFile {
-        content: sealed.content,
-        format: if format.is_empty() {
-            base.format.clone()
-        } else {
-            format
-        },
-        comment,
-        tags,
-        encrypted: sealed.encrypted,
-        encrypt_algo: sealed.encrypt_algo,
-        data_key: sealed.data_key,
+        content,
+        attrs,
         ..base
     }
 }
 
 impl ConfigCenter {
+    /// A new file's starting point: a fresh id, format `text`, created and modified `now`.
+    pub(crate) fn blank_file(&self, key: ConfigFileKey, now: Millis) -> ConfigFile {
+        ConfigFile {
+            id: self.next_id(),
+            key,
+            attrs: FileAttrs {
+                format: "text".into(),
+                ..Default::default()
+            },
+            ctime: now,
+            mtime: now,
+            ..Default::default()
+        }
+    }
+
     pub(crate) async fn commit(
         &self,
         batch: Vec<Mutation>,
@@ -328,7 +328,7 @@ impl ConfigCenter {
                 format!("file {}", spec.key),
             ));
         }
-        let sealed = crypto::seal(spec.content, spec.encrypted, &spec.encrypt_algo, None)?;
+        let (content, attrs) = crypto::seal(spec.content, spec.attrs, None)?;
         let mut batch = Vec::new();
         let group_id = (spec.key.namespace.clone(), spec.key.group.clone());
         if !next.groups.contains_key(&group_id) {
@@ -340,22 +340,8 @@ impl ConfigCenter {
             batch.push(Mutation::PutConfigGroup(ConfigGroup::clone(&group)));
             next.groups.insert(group_id, group);
         }
-        let now = now_millis();
-        let blank = ConfigFile {
-            id: self.next_id(),
-            key: spec.key.clone(),
-            format: "text".into(),
-            ctime: now,
-            mtime: now,
-            ..Default::default()
-        };
-        let file = Arc::new(written_file(
-            blank,
-            spec.format,
-            spec.comment,
-            spec.tags,
-            sealed,
-        ));
+        let blank = self.blank_file(spec.key.clone(), now_millis());
+        let file = Arc::new(written_file(blank, content, attrs));
         batch.push(Mutation::PutConfigFile(ConfigFile::clone(&file)));
         next.files.insert(spec.key, file.clone());
         self.commit(batch, next, &[]).await?;
@@ -374,23 +360,12 @@ impl ConfigCenter {
                 format!("file {}", spec.key),
             ));
         };
-        let sealed = crypto::seal(
-            spec.content,
-            spec.encrypted,
-            &spec.encrypt_algo,
-            Some(&current),
-        )?;
+        let (content, attrs) = crypto::seal(spec.content, spec.attrs, Some(&current))?;
         let base = ConfigFile {
             mtime: now_millis(),
             ..ConfigFile::clone(&current)
         };
-        let file = Arc::new(written_file(
-            base,
-            spec.format,
-            spec.comment,
-            spec.tags,
-            sealed,
-        ));
+        let file = Arc::new(written_file(base, content, attrs));
         next.files.insert(spec.key, file.clone());
         self.commit(
             vec![Mutation::PutConfigFile(ConfigFile::clone(&file))],

@@ -215,7 +215,7 @@ fn a_discover_answer_renders_to_the_same_bytes() {
     let response = v1::DiscoverResponse {
         code: Some(200000),
         info: Some("execute success".into()),
-        r#type: v1::discover_response::DiscoverResponseType::Instance as i32,
+        r#type: v1::discover_request::DiscoverRequestType::Instance as i32,
         service: Some(v1::Service {
             name: Some("svc".into()),
             namespace: Some("default".into()),

@@ -3,8 +3,8 @@
 
 use polaris_store::{ConfigGroupKey, ConfigReleaseKey, StoreError, StoreResult};
 use polaris_types::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel, Metadata,
-    Millis, ReleaseHistory, ReleaseKind,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, FileAttrs, GrayLabel,
+    Metadata, Millis, ReleaseHistory, ReleaseKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -24,17 +24,26 @@ struct GroupV1 {
     mtime: Millis,
 }
 
+/// A file's and a release's attributes, stored as fields of the record itself (flattened), so
+/// the JSON is the one written before they were grouped.
 #[derive(Serialize, Deserialize)]
-struct FileV1 {
-    id: u64,
-    key: (String, String, String),
-    content: String,
+#[serde(remote = "FileAttrs")]
+struct FileAttrsV1 {
     format: String,
     comment: String,
     tags: Vec<(String, String)>,
     encrypted: bool,
     encrypt_algo: String,
     data_key: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileV1 {
+    id: u64,
+    key: (String, String, String),
+    content: String,
+    #[serde(flatten, with = "FileAttrsV1")]
+    attrs: FileAttrs,
     ctime: Millis,
     mtime: Millis,
 }
@@ -51,12 +60,8 @@ struct ReleaseV1 {
     gray: bool,
     /// (key, match type, value)
     gray_labels: Vec<(String, String, String)>,
-    format: String,
-    comment: String,
-    tags: Vec<(String, String)>,
-    encrypted: bool,
-    encrypt_algo: String,
-    data_key: String,
+    #[serde(flatten, with = "FileAttrsV1")]
+    attrs: FileAttrs,
     ctime: Millis,
     mtime: Millis,
 }
@@ -161,12 +166,7 @@ pub(crate) fn encode_file(f: &ConfigFile) -> Vec<u8> {
         id: f.id,
         key: key_parts(&f.key),
         content: f.content.clone(),
-        format: f.format.clone(),
-        comment: f.comment.clone(),
-        tags: f.tags.clone(),
-        encrypted: f.encrypted,
-        encrypt_algo: f.encrypt_algo.clone(),
-        data_key: f.data_key.clone(),
+        attrs: f.attrs.clone(),
         ctime: f.ctime,
         mtime: f.mtime,
     })
@@ -178,14 +178,9 @@ pub(crate) fn decode_file(bytes: &[u8]) -> StoreResult<ConfigFile> {
         id: f.id,
         key: key_of(f.key),
         content: f.content,
-        format: f.format,
-        comment: f.comment,
-        tags: f.tags,
-        encrypted: f.encrypted,
-        encrypt_algo: f.encrypt_algo,
-        data_key: f.data_key,
         ctime: f.ctime,
         mtime: f.mtime,
+        attrs: f.attrs,
     })
 }
 
@@ -204,12 +199,7 @@ pub(crate) fn encode_release(r: &ConfigRelease) -> Vec<u8> {
             .iter()
             .map(|l| (l.key.clone(), l.match_type.clone(), l.value.clone()))
             .collect(),
-        format: r.format.clone(),
-        comment: r.comment.clone(),
-        tags: r.tags.clone(),
-        encrypted: r.encrypted,
-        encrypt_algo: r.encrypt_algo.clone(),
-        data_key: r.data_key.clone(),
+        attrs: r.attrs.clone(),
         ctime: r.ctime,
         mtime: r.mtime,
     })
@@ -239,14 +229,9 @@ pub(crate) fn decode_release(bytes: &[u8]) -> StoreResult<ConfigRelease> {
                 value,
             })
             .collect(),
-        format: r.format,
-        comment: r.comment,
-        tags: r.tags,
-        encrypted: r.encrypted,
-        encrypt_algo: r.encrypt_algo,
-        data_key: r.data_key,
         ctime: r.ctime,
         mtime: r.mtime,
+        attrs: r.attrs,
     })
 }
 
@@ -339,4 +324,60 @@ pub(crate) fn parse_release_key(key: &str) -> StoreResult<ConfigReleaseKey> {
 /// History keys sort by id.
 pub(crate) fn history_key(id: u64) -> String {
     format!("{id:020}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs() -> FileAttrs {
+        FileAttrs {
+            format: "yaml".into(),
+            comment: "c".into(),
+            tags: vec![("t".into(), "1".into())],
+            encrypted: true,
+            encrypt_algo: "AES".into(),
+            data_key: "k".into(),
+        }
+    }
+
+    /// The attributes are fields of the record itself, as they were before being grouped, so
+    /// files and releases written by earlier builds read back.
+    #[test]
+    fn the_stored_format_of_files_and_releases_is_pinned() {
+        let file = ConfigFile {
+            id: 3,
+            key: ConfigFileKey::new("ns", "g", "a.yaml"),
+            content: "x".into(),
+            attrs: attrs(),
+            ctime: 1,
+            mtime: 2,
+        };
+        let bytes = encode_file(&file);
+        let json = r#"{"id":3,"key":["ns","g","a.yaml"],"content":"x","format":"yaml","comment":"c","tags":[["t","1"]],"encrypted":true,"encrypt_algo":"AES","data_key":"k","ctime":1,"mtime":2}"#;
+        assert_eq!((bytes[0], std::str::from_utf8(&bytes[1..])), (1, Ok(json)));
+        assert_eq!(decode_file(&bytes).unwrap(), file);
+
+        let release = ConfigRelease {
+            id: 4,
+            key: file.key.clone(),
+            name: "r".into(),
+            content: "x".into(),
+            md5: "m".into(),
+            version: 5,
+            active: true,
+            kind: ReleaseKind::Gray,
+            gray_labels: vec![GrayLabel {
+                key: "CLIENT_ID".into(),
+                ..Default::default()
+            }],
+            attrs: attrs(),
+            ctime: 6,
+            mtime: 7,
+        };
+        let bytes = encode_release(&release);
+        let json = r#"{"id":4,"key":["ns","g","a.yaml"],"name":"r","content":"x","md5":"m","version":5,"active":true,"gray":true,"gray_labels":[["CLIENT_ID","",""]],"format":"yaml","comment":"c","tags":[["t","1"]],"encrypted":true,"encrypt_algo":"AES","data_key":"k","ctime":6,"mtime":7}"#;
+        assert_eq!((bytes[0], std::str::from_utf8(&bytes[1..])), (1, Ok(json)));
+        assert_eq!(decode_release(&bytes).unwrap(), release);
+    }
 }

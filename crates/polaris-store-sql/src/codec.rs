@@ -5,10 +5,10 @@
 use polaris_store::{Change, StoreError, StoreResult};
 use polaris_types::{
     AuthAction, ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate,
-    ContractInterface, GrayLabel, HealthCheck, Instance, InstanceMetadata, Location, Metadata,
-    Millis, Namespace, ReleaseHistory, ReleaseKind, ResourceKind, Revision, Rule, RuleKind,
-    RuleTarget, Service, ServiceContract, ServiceKey, Strategy, StrategyResource, TargetRole, User,
-    UserGroup, UserRole,
+    ContractInterface, FileAttrs, GrayLabel, HealthCheck, Instance, InstanceMetadata, Location,
+    Metadata, Millis, Namespace, ReleaseHistory, ReleaseKind, ResourceKind, Revision, Rule,
+    RuleKind, RuleTarget, Service, ServiceContract, ServiceKey, Strategy, StrategyResource,
+    TargetRole, User, UserGroup, UserRole,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;

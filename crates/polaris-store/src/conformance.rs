@@ -13,8 +13,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, ContractInterface,
-    GrayLabel, HealthCheck, Instance, Location, Millis, Namespace, ReleaseHistory, ReleaseKind,
-    Revision, Rule, RuleKind, RuleTarget, Service, ServiceContract, ServiceKey, TargetRole,
+    FileAttrs, GrayLabel, HealthCheck, Instance, Location, Millis, Namespace, ReleaseHistory,
+    ReleaseKind, Revision, Rule, RuleKind, RuleTarget, Service, ServiceContract, ServiceKey,
+    TargetRole,
 };
 
 use crate::{Change, Mutation, NamingStore, StoreError};
@@ -473,12 +474,14 @@ pub async fn config_records_round_trip(harness: &impl StoreHarness) {
         id: 8,
         key: key.clone(),
         content: "a: 1\nzh: 中文".into(),
-        format: "yaml".into(),
-        comment: "c".into(),
-        tags: vec![("t".into(), "1".into()), ("t".into(), "2".into())],
-        encrypted: true,
-        encrypt_algo: "AES".into(),
-        data_key: "k3y".into(),
+        attrs: FileAttrs {
+            format: "yaml".into(),
+            comment: "c".into(),
+            tags: vec![("t".into(), "1".into()), ("t".into(), "2".into())],
+            encrypted: true,
+            encrypt_algo: "AES".into(),
+            data_key: "k3y".into(),
+        },
         ctime: 12,
         mtime: 13,
     };
@@ -496,12 +499,14 @@ pub async fn config_records_round_trip(harness: &impl StoreHarness) {
             match_type: "IN".into(),
             value: "1.1.1.1".into(),
         }],
-        format: "yaml".into(),
-        comment: "r".into(),
-        tags: vec![("t".into(), "1".into())],
-        encrypted: true,
-        encrypt_algo: "AES".into(),
-        data_key: "k3y".into(),
+        attrs: FileAttrs {
+            format: "yaml".into(),
+            comment: "r".into(),
+            tags: vec![("t".into(), "1".into())],
+            encrypted: true,
+            encrypt_algo: "AES".into(),
+            data_key: "k3y".into(),
+        },
         ctime: 14,
         mtime: 15,
     };

@@ -46,21 +46,30 @@ pub struct ConfigGroup {
     pub mtime: Millis,
 }
 
-/// A config file being edited (its published state lives in [`ConfigRelease`]).
+/// What a config file and each of its releases carry beside the content: its format, comment,
+/// tags and encryption.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ConfigFile {
-    pub id: u64,
-    pub key: ConfigFileKey,
-    pub content: String,
+pub struct FileAttrs {
     /// text, yaml, json, xml, html or properties.
     pub format: String,
     pub comment: String,
     pub tags: Vec<(String, String)>,
     /// The content is stored encrypted with `data_key` (AES), as the official crypto plugin does.
     pub encrypted: bool,
+    /// The algorithm when encrypted; empty means AES, the only one supported.
     pub encrypt_algo: String,
-    /// The per-file data key, when encrypted (never returned to console users).
+    /// The per-file data key, when encrypted (never returned to console users). A caller's
+    /// write leaves it empty: the config center makes it.
     pub data_key: String,
+}
+
+/// A config file being edited (its published state lives in [`ConfigRelease`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigFile {
+    pub id: u64,
+    pub key: ConfigFileKey,
+    pub content: String,
+    pub attrs: FileAttrs,
     pub ctime: Millis,
     pub mtime: Millis,
 }
@@ -99,12 +108,8 @@ pub struct ConfigRelease {
     pub active: bool,
     pub kind: ReleaseKind,
     pub gray_labels: Vec<GrayLabel>,
-    pub format: String,
-    pub comment: String,
-    pub tags: Vec<(String, String)>,
-    pub encrypted: bool,
-    pub encrypt_algo: String,
-    pub data_key: String,
+    /// The file's attributes as they were at the publish.
+    pub attrs: FileAttrs,
     pub ctime: Millis,
     pub mtime: Millis,
 }

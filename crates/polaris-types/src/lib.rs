@@ -20,7 +20,7 @@ mod visible;
 pub use auth::{AuthAction, ResourceKind, Strategy, StrategyResource, User, UserGroup, UserRole};
 pub use code::{BatchRule, Code};
 pub use config::{
-    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, GrayLabel,
+    ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, FileAttrs, GrayLabel,
     ReleaseHistory, ReleaseKind,
 };
 pub use contract::{ContractInterface, ContractKey, ServiceContract};

@@ -6,7 +6,7 @@ use polaris_config::client::{self, BetaLabel, PublishRequest};
 use polaris_config::{FileSpec, PublishSpec};
 use polaris_discovery::config_client::{self, text};
 use polaris_proto::v1;
-use polaris_types::{Code, ConfigFileKey, PolarisError};
+use polaris_types::{Code, ConfigFileKey, FileAttrs, PolarisError};
 
 /// A `ConfigClientResponse` carrying a code and its text.
 pub fn client_reply(
@@ -43,11 +43,14 @@ pub fn file_spec(file: &v1::ConfigFile) -> FileSpec {
     FileSpec {
         key: ConfigFileKey::new(text(&file.namespace), text(&file.group), text(&file.name)),
         content: text(&file.content),
-        format: text(&file.format),
-        comment: text(&file.comment),
-        tags: config_client::tags(&file.tags),
-        encrypted: file.encrypted.unwrap_or(false),
-        encrypt_algo: text(&file.encrypt_algo),
+        attrs: FileAttrs {
+            format: text(&file.format),
+            comment: text(&file.comment),
+            tags: config_client::tags(&file.tags),
+            encrypted: file.encrypted.unwrap_or(false),
+            encrypt_algo: text(&file.encrypt_algo),
+            ..Default::default()
+        },
     }
 }
 
@@ -61,12 +64,14 @@ pub fn upsert_specs(info: &v1::ConfigFilePublishInfo) -> (FileSpec, PublishSpec)
     let file = FileSpec {
         key: key.clone(),
         content: text(&info.content),
-        format: text(&info.format),
-        comment: text(&info.comment),
-        tags: config_client::tags(&info.tags),
         // As officially (1.18.1 and main), `encrypted` and `encrypt_algo` of this request are
         // not applied: the file is written unencrypted.
-        ..Default::default()
+        attrs: FileAttrs {
+            format: text(&info.format),
+            comment: text(&info.comment),
+            tags: config_client::tags(&info.tags),
+            ..Default::default()
+        },
     };
     let publish = PublishSpec {
         key,

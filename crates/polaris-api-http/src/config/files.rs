@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use polaris_config::FileSpec;
 use polaris_proto::v1;
-use polaris_types::{Code, ConfigFileKey, PolarisError, Result};
+use polaris_types::{Code, ConfigFileKey, FileAttrs, PolarisError, Result};
 
 use super::convert::{file_json, tags_in};
 use super::{PREFIX, page, query_error, query_reply, read_many, read_one, text, wildcard};
@@ -54,11 +54,14 @@ pub(crate) fn spec_of(file: &v1::ConfigFile) -> FileSpec {
     FileSpec {
         key: key_of(file),
         content: file.content.clone().unwrap_or_default(),
-        format: text(&file.format),
-        comment: file.comment.clone().unwrap_or_default(),
-        tags: tags_in(&file.tags),
-        encrypted: file.encrypted.unwrap_or(false),
-        encrypt_algo: text(&file.encrypt_algo),
+        attrs: FileAttrs {
+            format: text(&file.format),
+            comment: file.comment.clone().unwrap_or_default(),
+            tags: tags_in(&file.tags),
+            encrypted: file.encrypted.unwrap_or(false),
+            encrypt_algo: text(&file.encrypt_algo),
+            ..Default::default()
+        },
     }
 }
 

@@ -9,7 +9,7 @@ use axum::routing::{get, post, put};
 use polaris_config::{FileSpec, PublishSpec};
 use polaris_proto::v1;
 use polaris_types::validate::is_valid_name;
-use polaris_types::{Code, ConfigFileKey, PolarisError, ReleaseKind, Result};
+use polaris_types::{Code, ConfigFileKey, FileAttrs, PolarisError, ReleaseKind, Result};
 use serde_json::json;
 
 use super::convert::{beta_label, history_json, release_json, tags_in};
@@ -302,10 +302,12 @@ async fn create_and_publish(State(state): State<AppState>, body: Body) -> Respon
         let file = FileSpec {
             key: key.clone(),
             content: info.content.clone().unwrap_or_default(),
-            format: text(&info.format),
-            comment: info.comment.clone().unwrap_or_default(),
-            tags: tags_in(&info.tags),
-            ..Default::default()
+            attrs: FileAttrs {
+                format: text(&info.format),
+                comment: info.comment.clone().unwrap_or_default(),
+                tags: tags_in(&info.tags),
+                ..Default::default()
+            },
         };
         let publish = PublishSpec {
             key,

@@ -15,7 +15,7 @@ use axum::routing::post;
 use polaris_config::{FORMATS, FileSpec, MAX_CONTENT_CHARS};
 use polaris_proto::v1;
 use polaris_types::validate::is_valid_name;
-use polaris_types::{Code, ConfigFile, ConfigFileKey, PolarisError, Result};
+use polaris_types::{Code, ConfigFile, ConfigFileKey, FileAttrs, PolarisError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zip::write::SimpleFileOptions;
@@ -114,8 +114,8 @@ fn write_zip(files: &[(String, Arc<ConfigFile>)]) -> Result<Vec<u8>> {
         writer
             .write_all(file.content.as_bytes())
             .map_err(|e| fail(&e))?;
-        let tags = file.tags.iter().cloned().collect();
-        let comment = file.comment.clone();
+        let tags = file.attrs.tags.iter().cloned().collect();
+        let comment = file.attrs.comment.clone();
         meta.insert(entry.clone(), Meta { tags, comment });
     }
     let mut meta_bytes = Vec::new();
@@ -196,10 +196,12 @@ fn specs(entries: Vec<super::zipread::Entry>, query: &Query) -> Result<Vec<FileS
         specs.push(FileSpec {
             key: ConfigFileKey::new(namespace.as_str(), group, name),
             content,
-            format: format.to_string(),
-            comment: meta.map(|m| m.comment.clone()).unwrap_or_default(),
-            tags,
-            ..Default::default()
+            attrs: FileAttrs {
+                format: format.to_string(),
+                comment: meta.map(|m| m.comment.clone()).unwrap_or_default(),
+                tags,
+                ..Default::default()
+            },
         });
     }
     Ok(specs)

@@ -25,67 +25,37 @@ fn file_key(key: &ConfigFileKey) -> [Value; 3] {
     [s(&key.namespace), s(&key.group), s(&key.name)]
 }
 
-/// The columns config files and releases share, in schema order.
-struct FileBody<'a> {
-    format: &'a str,
-    comment: &'a str,
-    tags: &'a [(String, String)],
-    encrypted: bool,
-    encrypt_algo: &'a str,
-    data_key: &'a str,
-    content: &'a str,
+/// The columns config files and releases share, in schema order: the attributes, then the
+/// content.
+fn file_body(attrs: &FileAttrs, content: &str) -> [Value; 7] {
+    [
+        s(&attrs.format),
+        s(&attrs.comment),
+        json(&attrs.tags),
+        b(attrs.encrypted),
+        s(&attrs.encrypt_algo),
+        s(&attrs.data_key),
+        s(content),
+    ]
 }
 
-impl FileBody<'_> {
-    fn values(&self) -> [Value; 7] {
-        [
-            s(self.format),
-            s(self.comment),
-            json(&self.tags),
-            b(self.encrypted),
-            s(self.encrypt_algo),
-            s(self.data_key),
-            s(self.content),
-        ]
-    }
-}
-
-/// Decoded [`FileBody`] columns: format, comment, tags, encrypted, algorithm, data key, content.
-type FileColumns = (
-    String,
-    String,
-    Vec<(String, String)>,
-    bool,
-    String,
-    String,
-    String,
-);
-
-fn decode_file_body(c: &mut Cursor) -> StoreResult<FileColumns> {
-    Ok((
-        c.text()?,
-        c.text()?,
-        c.json()?,
-        c.bool()?,
-        c.text()?,
-        c.text()?,
-        c.text()?,
-    ))
+/// Reads the columns [`file_body`] writes (fields are evaluated in the order written).
+fn decode_file_body(c: &mut Cursor) -> StoreResult<(FileAttrs, String)> {
+    let attrs = FileAttrs {
+        format: c.text()?,
+        comment: c.text()?,
+        tags: c.json()?,
+        encrypted: c.bool()?,
+        encrypt_algo: c.text()?,
+        data_key: c.text()?,
+    };
+    Ok((attrs, c.text()?))
 }
 
 pub(crate) fn config_file(f: &ConfigFile) -> Encoded {
-    let body = FileBody {
-        format: &f.format,
-        comment: &f.comment,
-        tags: &f.tags,
-        encrypted: f.encrypted,
-        encrypt_algo: &f.encrypt_algo,
-        data_key: &f.data_key,
-        content: &f.content,
-    };
     let mut values = file_key(&f.key).to_vec();
     values.push(u(f.id));
-    values.extend(body.values());
+    values.extend(file_body(&f.attrs, &f.content));
     Encoded {
         values,
         ctime: f.ctime,
@@ -95,20 +65,15 @@ pub(crate) fn config_file(f: &ConfigFile) -> Encoded {
 
 pub(crate) fn decode_config_file(c: &mut Cursor) -> StoreResult<ConfigFile> {
     let (key, id) = (decode_file_key(c)?, c.u64()?);
-    let (format, comment, tags, encrypted, encrypt_algo, data_key, content) = decode_file_body(c)?;
+    let (attrs, content) = decode_file_body(c)?;
     let (ctime, mtime) = c.times()?;
     Ok(ConfigFile {
         id,
         key,
         content,
-        format,
-        comment,
-        tags,
-        encrypted,
-        encrypt_algo,
-        data_key,
         ctime,
         mtime,
+        attrs,
     })
 }
 
@@ -122,19 +87,10 @@ pub(crate) fn config_release(r: &ConfigRelease) -> Encoded {
         .iter()
         .map(|l| (l.key.as_str(), l.match_type.as_str(), l.value.as_str()))
         .collect();
-    let body = FileBody {
-        format: &r.format,
-        comment: &r.comment,
-        tags: &r.tags,
-        encrypted: r.encrypted,
-        encrypt_algo: &r.encrypt_algo,
-        data_key: &r.data_key,
-        content: &r.content,
-    };
     let mut values = file_key(&r.key).to_vec();
     values.extend([s(&r.name), u(r.id), s(&r.md5), u(r.version), b(r.active)]);
     values.extend([s(kind), json(&labels)]);
-    values.extend(body.values());
+    values.extend(file_body(&r.attrs, &r.content));
     Encoded {
         values,
         ctime: r.ctime,
@@ -163,7 +119,7 @@ pub(crate) fn decode_config_release(c: &mut Cursor) -> StoreResult<ConfigRelease
             value,
         })
         .collect();
-    let (format, comment, tags, encrypted, encrypt_algo, data_key, content) = decode_file_body(c)?;
+    let (attrs, content) = decode_file_body(c)?;
     let (ctime, mtime) = c.times()?;
     Ok(ConfigRelease {
         id,
@@ -175,14 +131,9 @@ pub(crate) fn decode_config_release(c: &mut Cursor) -> StoreResult<ConfigRelease
         active,
         kind,
         gray_labels,
-        format,
-        comment,
-        tags,
-        encrypted,
-        encrypt_algo,
-        data_key,
         ctime,
         mtime,
+        attrs,
     })
 }
 
