@@ -193,10 +193,6 @@ async fn writes_on_one_node_reach_the_other(dialect: Dialect) {
             content: "a: 1".into(),
             attrs: FileAttrs {
                 format: "yaml".into(),
-                comment: String::new(),
-                tags: vec![],
-                encrypted: false,
-                encrypt_algo: String::new(),
                 ..Default::default()
             },
         })

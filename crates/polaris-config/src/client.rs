@@ -124,26 +124,26 @@ impl FileAnswer {
 /// encrypted releases the encryption flag, the algorithm and the data key, RSA-wrapped for
 /// `public_key` when one is given and works, else the stored base64 key (as officially).
 pub fn client_tags(release: &ConfigRelease, public_key: Option<&str>) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = release
-        .attrs
+    let attrs = &release.attrs;
+    let mut pairs: Vec<(String, String)> = attrs
         .tags
         .iter()
         .filter(|(k, _)| k != ENCRYPTED_TAG && k != ENCRYPT_ALGO_TAG && k != DATA_KEY_TAG)
         .cloned()
         .collect();
-    if release.attrs.encrypted || !release.attrs.data_key.is_empty() {
+    if attrs.encrypted || !attrs.data_key.is_empty() {
         pairs.push((ENCRYPTED_TAG.into(), "true".into()));
-        if !release.attrs.encrypt_algo.is_empty() {
-            pairs.push((ENCRYPT_ALGO_TAG.into(), release.attrs.encrypt_algo.clone()));
+        if !attrs.encrypt_algo.is_empty() {
+            pairs.push((ENCRYPT_ALGO_TAG.into(), attrs.encrypt_algo.clone()));
         }
     }
-    if !release.attrs.data_key.is_empty() && !release.attrs.encrypt_algo.is_empty() {
+    if !attrs.data_key.is_empty() && !attrs.encrypt_algo.is_empty() {
         let key = match public_key.filter(|k| !k.is_empty()) {
-            None => release.attrs.data_key.clone(),
-            Some(public_key) => crypto::wrap_data_key(&release.attrs.data_key, public_key)
+            None => attrs.data_key.clone(),
+            Some(public_key) => crypto::wrap_data_key(&attrs.data_key, public_key)
                 .unwrap_or_else(|err| {
                     tracing::debug!(target: "polaris_config", %err, file = %release.key, "cannot wrap the data key; sending it unwrapped");
-                    release.attrs.data_key.clone()
+                    attrs.data_key.clone()
                 }),
         };
         pairs.push((DATA_KEY_TAG.into(), key));
