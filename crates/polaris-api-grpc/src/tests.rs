@@ -3,14 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use polaris_governance::{Governance, RuleSpec};
+use polaris_governance::Governance;
 use polaris_health::{Health, HealthOptions, MemoryBeats};
 use polaris_naming::{InstanceSpec, Naming, NamingOptions};
 use polaris_proto::v1;
 use polaris_proto::v1::discover_request::DiscoverRequestType;
 use polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient;
 use polaris_store::memory::MemoryStore;
-use polaris_types::{RuleKind, RuleTarget, TargetRole};
+use polaris_types::{Rule, RuleKind, RuleTarget, TargetRole};
 use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -328,7 +328,7 @@ async fn rate_limits_are_discovered_with_revisions_and_pushed_on_change() {
     .encode_to_vec();
     let created = f
         .governance
-        .create(RuleSpec::new(
+        .create(Rule::new(
             RuleKind::RateLimit,
             "rl",
             vec![callee("svc")],
@@ -423,7 +423,7 @@ async fn v2_routing_rules_arrive_as_v1_inbounds_and_outbounds() {
         callee("callee"),
     ];
     f.governance
-        .create(RuleSpec::new(
+        .create(Rule::new(
             RuleKind::Routing,
             "r",
             targets,

@@ -10,11 +10,11 @@ use std::time::Duration;
 use polaris_auth::{Auth, AuthOptions};
 use polaris_cluster::{Domains, Follower, FollowerOptions};
 use polaris_config::{ConfigCenter, FileSpec, PublishSpec, WatchedFile};
-use polaris_governance::{Governance, RuleSpec};
+use polaris_governance::Governance;
 use polaris_naming::{InstanceSpec, NamespaceSpec, Naming, NamingOptions, ServiceSpec};
 use polaris_store::NamingStore;
 use polaris_store_sql::{Dialect, SqlOptions, SqlStore, drop_database};
-use polaris_types::{Code, ConfigFileKey, FileAttrs, RuleKind, ServiceContract, ServiceKey};
+use polaris_types::{Code, ConfigFileKey, FileAttrs, Rule, RuleKind, ServiceContract, ServiceKey};
 use tokio::time::Instant;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -164,7 +164,7 @@ async fn writes_on_one_node_reach_the_other(dialect: Dialect) {
     let rule = a
         .domains
         .governance
-        .create(RuleSpec::new(
+        .create(Rule::new(
             RuleKind::RateLimit,
             "limit-orders",
             vec![],

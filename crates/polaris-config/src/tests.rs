@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polaris_store::memory::MemoryStore;
-use polaris_types::{Code, ConfigFileKey, ConfigRelease, FileAttrs, GrayLabel, PolarisError};
+use polaris_types::{
+    Code, ConfigFileKey, ConfigRelease, FileAttrs, GrayLabel, GroupAttrs, PolarisError,
+};
 
 use crate::{ConfigCenter, FileSpec, PublishSpec, WatchedFile, writes::content_md5};
 
@@ -285,12 +287,14 @@ async fn groups_with_files_are_kept_and_bad_input_is_refused() {
         .update_group(crate::GroupSpec {
             namespace: "default".into(),
             name: "app".into(),
-            comment: "c".into(),
-            ..Default::default()
+            attrs: GroupAttrs {
+                comment: "c".into(),
+                ..Default::default()
+            },
         })
         .await
         .unwrap();
-    assert_eq!(updated.comment, "c");
+    assert_eq!(updated.attrs.comment, "c");
     let missing = crate::GroupSpec {
         namespace: "default".into(),
         name: "nope".into(),

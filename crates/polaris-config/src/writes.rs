@@ -6,7 +6,7 @@ use md5::{Digest, Md5};
 use polaris_store::Mutation;
 use polaris_types::validate::is_valid_name;
 use polaris_types::{
-    Code, ConfigFile, ConfigFileKey, ConfigGroup, ConfigTemplate, FileAttrs, GrayLabel, Metadata,
+    Code, ConfigFile, ConfigFileKey, ConfigGroup, ConfigTemplate, FileAttrs, GrayLabel, GroupAttrs,
     Millis, PolarisError, Result,
 };
 
@@ -18,11 +18,7 @@ use crate::{ConfigCenter, ConfigSnapshot, FORMATS, MAX_CONTENT_CHARS};
 pub struct GroupSpec {
     pub namespace: String,
     pub name: String,
-    pub comment: String,
-    pub owners: String,
-    pub business: String,
-    pub department: String,
-    pub metadata: Metadata,
+    pub attrs: GroupAttrs,
 }
 
 /// A file template as a caller writes it.
@@ -208,11 +204,7 @@ impl ConfigCenter {
             id: self.next_id(),
             namespace: spec.namespace,
             name: spec.name,
-            comment: spec.comment,
-            owners: spec.owners,
-            business: spec.business,
-            department: spec.department,
-            metadata: spec.metadata,
+            attrs: spec.attrs,
             ctime: now,
             mtime: now,
         })
@@ -232,11 +224,7 @@ impl ConfigCenter {
             ));
         };
         let group = Arc::new(ConfigGroup {
-            comment: spec.comment,
-            owners: spec.owners,
-            business: spec.business,
-            department: spec.department,
-            metadata: spec.metadata,
+            attrs: spec.attrs,
             mtime: now_millis(),
             ..ConfigGroup::clone(&current)
         });

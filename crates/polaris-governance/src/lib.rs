@@ -14,8 +14,8 @@ use imbl::OrdMap;
 use polaris_store::{Mutation, NamingStore};
 use polaris_types::validate::is_valid_name;
 use polaris_types::{
-    Code, Millis, PolarisError, Result, Rule, RuleKind, RuleTarget, ServiceKey, TargetRole,
-    new_revision, new_uuid,
+    Code, Millis, PolarisError, Result, Rule, RuleKind, ServiceKey, TargetRole, new_revision,
+    new_uuid,
 };
 use sha1::{Digest, Sha1};
 
@@ -28,38 +28,6 @@ pub const MAX_RULE_NAME_LEN: usize = 64;
 pub const MAX_TARGETS: usize = 1024;
 /// Largest encoded rule body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// A rule as a caller writes it. `id` is absent on create.
-#[derive(Clone, Debug)]
-pub struct RuleSpec {
-    pub kind: RuleKind,
-    pub id: Option<String>,
-    pub name: String,
-    pub namespace: String,
-    pub enable: bool,
-    pub priority: u32,
-    pub description: String,
-    pub targets: Vec<RuleTarget>,
-    pub body: Vec<u8>,
-}
-
-impl RuleSpec {
-    /// A new rule of `kind` named `name`: enabled, in namespace `default`, priority 0, no
-    /// description.
-    pub fn new(kind: RuleKind, name: &str, targets: Vec<RuleTarget>, body: Vec<u8>) -> RuleSpec {
-        RuleSpec {
-            kind,
-            id: None,
-            name: name.to_string(),
-            namespace: "default".to_string(),
-            enable: true,
-            priority: 0,
-            description: String::new(),
-            targets,
-            body,
-        }
-    }
-}
 
 /// List filters. Empty strings match everything; `name` accepts a trailing `*`.
 #[derive(Clone, Debug, Default)]
@@ -125,7 +93,7 @@ fn now_millis() -> Millis {
         .unwrap_or(0)
 }
 
-fn validate(spec: &RuleSpec) -> Result<()> {
+fn validate(spec: &Rule) -> Result<()> {
     let name_ok =
         spec.name.chars().count() <= MAX_RULE_NAME_LEN && !spec.name.chars().any(char::is_control);
     if !name_ok {
@@ -219,21 +187,23 @@ impl Governance {
     /// Creates a rule with a fresh id (a client id is kept; an existing rule with that id is
     /// replaced, as the official server does for routing rules). For kinds whose names are
     /// unique, the name must be unused in its namespace.
-    pub async fn create(&self, spec: RuleSpec) -> Result<Arc<Rule>> {
+    pub async fn create(&self, spec: Rule) -> Result<Arc<Rule>> {
         self.write_rule(spec, false).await
     }
 
     /// Replaces the rule with the spec's id, keeping its creation time.
-    pub async fn update(&self, spec: RuleSpec) -> Result<Arc<Rule>> {
+    pub async fn update(&self, spec: Rule) -> Result<Arc<Rule>> {
         self.write_rule(spec, true).await
     }
 
-    async fn write_rule(&self, spec: RuleSpec, must_exist: bool) -> Result<Arc<Rule>> {
+    /// Stores `spec` as written, with its revision and times set here and, on create, an id
+    /// when it has none.
+    async fn write_rule(&self, spec: Rule, must_exist: bool) -> Result<Arc<Rule>> {
         validate(&spec)?;
         let kind_codes = codes(spec.kind);
         let _writer = self.writer.lock().await;
-        let id = match spec.id.as_deref() {
-            Some(id) if !id.is_empty() => id.to_string(),
+        let id = match spec.id.as_str() {
+            id if !id.is_empty() => id.to_string(),
             _ if must_exist => {
                 return Err(PolarisError::new(
                     kind_codes.not_found,
@@ -260,18 +230,11 @@ impl Governance {
         }
         let now = now_millis();
         let rule = Rule {
-            kind: spec.kind,
             id,
-            name: spec.name,
-            namespace: spec.namespace,
-            enable: spec.enable,
-            priority: spec.priority,
-            description: spec.description,
-            targets: spec.targets,
-            body: spec.body.into(),
             revision: new_revision(),
             ctime: current.map_or(now, |c| c.ctime),
             mtime: now,
+            ..spec
         };
         self.store
             .apply(vec![Mutation::PutRule(rule.clone())])

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use polaris_store::NamingStore;
 use polaris_store::memory::MemoryStore;
-use polaris_types::{Code, RuleKind, RuleTarget, ServiceKey, TargetRole};
+use polaris_types::{Code, Rule, RuleKind, RuleTarget, ServiceKey, TargetRole};
 
-use crate::{Governance, RuleFilter, RuleSpec};
+use crate::{Governance, RuleFilter};
 
 fn target(ns: &str, svc: &str, role: TargetRole) -> RuleTarget {
     RuleTarget {
@@ -16,10 +16,10 @@ fn target(ns: &str, svc: &str, role: TargetRole) -> RuleTarget {
     }
 }
 
-fn spec(kind: RuleKind, name: &str, priority: u32, targets: Vec<RuleTarget>) -> RuleSpec {
-    RuleSpec {
+fn spec(kind: RuleKind, name: &str, priority: u32, targets: Vec<RuleTarget>) -> Rule {
+    Rule {
         priority,
-        ..RuleSpec::new(kind, name, targets, name.as_bytes().to_vec())
+        ..Rule::new(kind, name, targets, name.as_bytes().to_vec())
     }
 }
 
@@ -87,7 +87,7 @@ async fn the_revision_follows_every_change_and_disabled_rules_are_excluded() {
         .unwrap();
     let r1 = g.rules_for(RuleKind::Routing, &key, None).revision;
     let mut changed = spec(RuleKind::Routing, "r", 3, rule.targets.clone());
-    changed.id = Some(rule.id.clone());
+    changed.id = rule.id.clone();
     g.update(changed).await.unwrap();
     let r2 = g.rules_for(RuleKind::Routing, &key, None).revision;
     assert_ne!(r1, r2);
@@ -134,7 +134,7 @@ async fn names_are_unique_per_kind_and_namespace_with_official_codes() {
         .unwrap_err();
     assert_eq!(missing.code, Code::NotFoundRateLimit);
     let mut update = spec(RuleKind::CircuitBreaker, "y", 0, targets.clone());
-    update.id = Some("nope".into());
+    update.id = "nope".into();
     assert_eq!(
         g.update(update).await.unwrap_err().code,
         Code::NotFoundCircuitBreaker

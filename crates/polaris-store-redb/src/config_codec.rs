@@ -4,7 +4,7 @@
 use polaris_store::{ConfigGroupKey, ConfigReleaseKey, StoreError, StoreResult};
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, FileAttrs, GrayLabel,
-    Metadata, Millis, ReleaseHistory, ReleaseKind,
+    GroupAttrs, Metadata, Millis, ReleaseHistory, ReleaseKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -15,13 +15,21 @@ struct GroupV1 {
     id: u64,
     namespace: String,
     name: String,
+    #[serde(flatten, with = "GroupAttrsV1")]
+    attrs: GroupAttrs,
+    ctime: Millis,
+    mtime: Millis,
+}
+
+/// A group's attributes, flattened into the record as [`FileAttrsV1`] is.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "GroupAttrs")]
+struct GroupAttrsV1 {
     comment: String,
     owners: String,
     business: String,
     department: String,
     metadata: Metadata,
-    ctime: Millis,
-    mtime: Millis,
 }
 
 /// A file's and a release's attributes, stored as fields of the record itself (flattened), so
@@ -135,11 +143,7 @@ pub(crate) fn encode_group(g: &ConfigGroup) -> Vec<u8> {
         id: g.id,
         namespace: g.namespace.clone(),
         name: g.name.clone(),
-        comment: g.comment.clone(),
-        owners: g.owners.clone(),
-        business: g.business.clone(),
-        department: g.department.clone(),
-        metadata: g.metadata.clone(),
+        attrs: g.attrs.clone(),
         ctime: g.ctime,
         mtime: g.mtime,
     })
@@ -151,11 +155,7 @@ pub(crate) fn decode_group(bytes: &[u8]) -> StoreResult<ConfigGroup> {
         id: g.id,
         namespace: g.namespace,
         name: g.name,
-        comment: g.comment,
-        owners: g.owners,
-        business: g.business,
-        department: g.department,
-        metadata: g.metadata,
+        attrs: g.attrs,
         ctime: g.ctime,
         mtime: g.mtime,
     })
@@ -342,9 +342,22 @@ mod tests {
     }
 
     /// The attributes are fields of the record itself, as they were before being grouped, so
-    /// files and releases written by earlier builds read back.
+    /// groups, files and releases written by earlier builds read back.
     #[test]
-    fn the_stored_format_of_files_and_releases_is_pinned() {
+    fn the_stored_format_of_groups_files_and_releases_is_pinned() {
+        let group = ConfigGroup {
+            id: 2,
+            namespace: "ns".into(),
+            name: "g".into(),
+            attrs: polaris_store::conformance::group_attrs(),
+            ctime: 1,
+            mtime: 2,
+        };
+        let bytes = encode_group(&group);
+        let json = r#"{"id":2,"namespace":"ns","name":"g","comment":"c","owners":"o","business":"b","department":"d","metadata":{"k":"v"},"ctime":1,"mtime":2}"#;
+        assert_eq!((bytes[0], std::str::from_utf8(&bytes[1..])), (1, Ok(json)));
+        assert_eq!(decode_group(&bytes).unwrap(), group);
+
         let file = ConfigFile {
             id: 3,
             key: ConfigFileKey::new("ns", "g", "a.yaml"),

@@ -5,9 +5,9 @@
 use polaris_store::{Change, StoreError, StoreResult};
 use polaris_types::{
     AuthAction, ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate,
-    ContractInterface, FileAttrs, GrayLabel, HealthCheck, Instance, InstanceMetadata, Location,
-    Metadata, Millis, Namespace, ReleaseHistory, ReleaseKind, ResourceKind, Revision, Rule,
-    RuleKind, RuleTarget, Service, ServiceContract, ServiceKey, Strategy, StrategyResource,
+    ContractInterface, FileAttrs, GrayLabel, GroupAttrs, HealthCheck, Instance, InstanceMetadata,
+    Location, Metadata, Millis, Namespace, ReleaseHistory, ReleaseKind, ResourceKind, Revision,
+    Rule, RuleKind, RuleTarget, Service, ServiceContract, ServiceKey, Strategy, StrategyResource,
     TargetRole, User, UserGroup, UserRole,
 };
 use serde::Serialize;

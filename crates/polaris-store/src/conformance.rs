@@ -13,9 +13,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use polaris_types::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, ContractInterface,
-    FileAttrs, GrayLabel, HealthCheck, Instance, Location, Millis, Namespace, ReleaseHistory,
-    ReleaseKind, Revision, Rule, RuleKind, RuleTarget, Service, ServiceContract, ServiceKey,
-    TargetRole,
+    FileAttrs, GrayLabel, GroupAttrs, HealthCheck, Instance, Location, Millis, Namespace,
+    ReleaseHistory, ReleaseKind, Revision, Rule, RuleKind, RuleTarget, Service, ServiceContract,
+    ServiceKey, TargetRole,
 };
 
 use crate::{Change, Mutation, NamingStore, StoreError};
@@ -453,6 +453,18 @@ pub async fn rules_round_trip_with_tombstones(harness: &impl StoreHarness) {
     store.close().await.expect("close");
 }
 
+/// A config group's attributes with every field set (for this suite and for a backend's tests
+/// of its stored format).
+pub fn group_attrs() -> GroupAttrs {
+    GroupAttrs {
+        comment: "c".into(),
+        owners: "o".into(),
+        business: "b".into(),
+        department: "d".into(),
+        metadata: [("k".to_string(), "v".to_string())].into_iter().collect(),
+    }
+}
+
 /// Config groups, files, releases and history keep every field, files and releases leave
 /// tombstones, history is kept in id order, and all of it survives a reopen.
 pub async fn config_records_round_trip(harness: &impl StoreHarness) {
@@ -462,11 +474,7 @@ pub async fn config_records_round_trip(harness: &impl StoreHarness) {
         id: 7,
         namespace: "ns".into(),
         name: "group".into(),
-        comment: "c".into(),
-        owners: "o".into(),
-        business: "b".into(),
-        department: "d".into(),
-        metadata: [("k".to_string(), "v".to_string())].into_iter().collect(),
+        attrs: group_attrs(),
         ctime: 10,
         mtime: 11,
     };

@@ -37,13 +37,20 @@ pub struct ConfigGroup {
     pub id: u64,
     pub namespace: String,
     pub name: String,
+    pub attrs: GroupAttrs,
+    pub ctime: Millis,
+    pub mtime: Millis,
+}
+
+/// What a config group carries beside its name, as its writer gives it and an update replaces
+/// it: a comment, who owns it, what it is for, and free metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupAttrs {
     pub comment: String,
     pub owners: String,
     pub business: String,
     pub department: String,
     pub metadata: Metadata,
-    pub ctime: Millis,
-    pub mtime: Millis,
 }
 
 /// What a config file and each of its releases carry beside the content: its format, comment,

@@ -21,7 +21,7 @@ pub use auth::{AuthAction, ResourceKind, Strategy, StrategyResource, User, UserG
 pub use code::{BatchRule, Code};
 pub use config::{
     ConfigFile, ConfigFileKey, ConfigGroup, ConfigRelease, ConfigTemplate, FileAttrs, GrayLabel,
-    ReleaseHistory, ReleaseKind,
+    GroupAttrs, ReleaseHistory, ReleaseKind,
 };
 pub use contract::{ContractInterface, ContractKey, ServiceContract};
 pub use error::{PolarisError, Result};

@@ -87,6 +87,27 @@ pub struct Rule {
     pub mtime: Millis,
 }
 
+impl Rule {
+    /// A rule of `kind` named `name` as a caller writes it: enabled, in namespace `default`,
+    /// priority 0, no description, and no id, revision or times yet (the domain sets them).
+    pub fn new(kind: RuleKind, name: &str, targets: Vec<RuleTarget>, body: Vec<u8>) -> Rule {
+        Rule {
+            kind,
+            id: String::new(),
+            name: name.to_string(),
+            namespace: "default".to_string(),
+            enable: true,
+            priority: 0,
+            description: String::new(),
+            targets,
+            body: body.into(),
+            revision: String::new(),
+            ctime: 0,
+            mtime: 0,
+        }
+    }
+}
+
 /// A rule's encoded body and, once an adapter has asked for it, its decoded form. A rule is
 /// immutable (a change makes a new [`Rule`] with a new revision), so the body is decoded at most
 /// once per revision, whoever reads it, and the decoded form goes away with the rule.

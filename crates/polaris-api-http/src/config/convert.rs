@@ -46,16 +46,17 @@ pub(crate) fn group_json(group: &ConfigGroup, file_count: usize) -> Value {
         id: Some(group.id),
         name: some(&group.name),
         namespace: some(&group.namespace),
-        comment: some(&group.comment),
+        comment: some(&group.attrs.comment),
         create_time: some(&time(group.ctime)),
         modify_time: some(&time(group.mtime)),
         create_by: some(""),
         modify_by: some(""),
         file_count: Some(file_count as u64),
-        owner: some(&group.owners),
-        business: some(&group.business),
-        department: some(&group.department),
+        owner: some(&group.attrs.owners),
+        business: some(&group.attrs.business),
+        department: some(&group.attrs.department),
         metadata: group
+            .attrs
             .metadata
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))

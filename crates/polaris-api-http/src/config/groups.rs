@@ -8,7 +8,7 @@ use axum::routing::get;
 use polaris_config::GroupSpec;
 use polaris_proto::v1;
 use polaris_types::validate::is_valid_name;
-use polaris_types::{Code, PolarisError, Result};
+use polaris_types::{Code, GroupAttrs, PolarisError, Result};
 
 use super::convert::group_json;
 use super::{PREFIX, page, query_error, query_reply, read_one, text, wildcard};
@@ -39,18 +39,20 @@ fn spec_of(group: &v1::ConfigFileGroup) -> Result<GroupSpec> {
     let spec = GroupSpec {
         namespace: text(&group.namespace),
         name: text(&group.name),
-        comment: text(&group.comment),
-        owners: text(&group.owner),
-        business: text(&group.business),
-        department: text(&group.department),
-        metadata: group
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        attrs: GroupAttrs {
+            comment: text(&group.comment),
+            owners: text(&group.owner),
+            business: text(&group.business),
+            department: text(&group.department),
+            metadata: group
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        },
     };
     check_names(&spec.namespace, &spec.name)?;
-    if spec.metadata.len() > 64 {
+    if spec.attrs.metadata.len() > 64 {
         return Err(Code::InvalidMetadata.into());
     }
     Ok(spec)
@@ -90,10 +92,11 @@ async fn update(State(state): State<AppState>, body: Body) -> Response {
     else {
         return Reply::from(PolarisError::from(Code::NotFoundResource)).into_response();
     };
-    let unchanged = current.comment == spec.comment
-        && current.business == spec.business
-        && current.department == spec.department
-        && current.metadata == spec.metadata;
+    let (now, next) = (&current.attrs, &spec.attrs);
+    let unchanged = now.comment == next.comment
+        && now.business == next.business
+        && now.department == next.department
+        && now.metadata == next.metadata;
     if unchanged {
         return Reply::from(PolarisError::from(Code::NoNeedUpdate)).into_response();
     }
@@ -150,8 +153,8 @@ async fn list(
         .filter(|g| {
             wildcard(&g.namespace, &query.text("namespace"))
                 && wildcard(&g.name, &name)
-                && wildcard(&g.business, &query.text("business"))
-                && wildcard(&g.department, &query.text("department"))
+                && wildcard(&g.attrs.business, &query.text("business"))
+                && wildcard(&g.attrs.department, &query.text("department"))
                 && visible.config_group(&g.namespace, &g.name)
         })
         .cloned()

@@ -4,12 +4,11 @@
 use axum::Router;
 use axum::routing::put;
 use polaris_discovery::rules::CircuitBreakers;
-use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
 
 use super::by_id::{self, IdKind, plain_id};
-use super::{ConsoleKind, ListKind, Listed, contains};
+use super::{ConsoleKind, EnableKey, ListKind, Listed, contains};
 use crate::AppState;
 use crate::body::Query;
 
@@ -29,14 +28,8 @@ impl IdKind for CircuitBreakers {
 impl ListKind for CircuitBreakers {
     const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
     const ALL_OUT_OF_RANGE: bool = true;
-
-    fn filter(query: &Query, base: RuleFilter) -> RuleFilter {
-        RuleFilter {
-            namespace: query.text("namespace"),
-            enable: query.boolean("enable"),
-            ..base
-        }
-    }
+    const BY_NAMESPACE: bool = true;
+    const ENABLE_KEY: EnableKey = EnableKey::Enable;
 
     /// The filters of §4.3 (boltdb flavour) that the domain filter does not cover.
     fn keep((_, rule): &Listed<v1::CircuitBreakerRule>, query: &Query) -> bool {
@@ -83,12 +76,6 @@ pub fn routes() -> Router<AppState> {
 
 const LIST_KEYS: &[&str] = &[
     "brief",
-    "offset",
-    "limit",
-    "id",
-    "name",
-    "namespace",
-    "enable",
     "level",
     "service",
     "serviceNamespace",

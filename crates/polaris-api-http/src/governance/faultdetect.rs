@@ -3,7 +3,6 @@
 
 use axum::Router;
 use polaris_discovery::rules::FaultDetectors;
-use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::Code;
 
@@ -32,13 +31,7 @@ impl IdKind for FaultDetectors {
 impl ListKind for FaultDetectors {
     const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
     const ALL_OUT_OF_RANGE: bool = true;
-
-    fn filter(query: &Query, base: RuleFilter) -> RuleFilter {
-        RuleFilter {
-            namespace: query.text("namespace"),
-            ..base
-        }
-    }
+    const BY_NAMESPACE: bool = true;
 
     /// The filters of §5.3 (boltdb flavour) that the domain filter does not cover.
     fn keep((_, rule): &Listed<v1::FaultDetectRule>, query: &Query) -> bool {
@@ -68,11 +61,6 @@ pub fn routes() -> Router<AppState> {
 
 const LIST_KEYS: &[&str] = &[
     "brief",
-    "offset",
-    "limit",
-    "id",
-    "name",
-    "namespace",
     "service",
     "serviceNamespace",
     "dstService",

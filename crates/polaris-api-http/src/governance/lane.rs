@@ -108,15 +108,7 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     .await
 }
 
-const LIST_KEYS: &[&str] = &[
-    "id",
-    "name",
-    "offset",
-    "limit",
-    "brief",
-    "order_field",
-    "order_type",
-];
+const LIST_KEYS: &[&str] = &["brief", "order_field", "order_type"];
 
 impl ListKind for LaneGroups {
     const LIST_KEYS: &'static [&'static str] = LIST_KEYS;

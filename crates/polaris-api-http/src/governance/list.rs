@@ -21,9 +21,45 @@ use crate::reply::{query_error, query_reply};
 /// A stored rule with its console form.
 pub(crate) type Listed<M> = (Arc<Rule>, M);
 
+/// How a kind's list query filters by the rules' enabled state.
+pub(crate) enum EnableKey {
+    /// It does not: enabled and disabled rules alike.
+    None,
+    /// `enable`, a boolean (an unparsable value filters nothing).
+    Enable,
+    /// `disable`, read with Go's ParseBool, where an unparsable value counts as false.
+    Disable,
+}
+
+/// The keys every kind's list accepts: the id, the name, and the page.
+pub(crate) const EVERY_LIST_KEY: [&str; 4] = ["id", "name", "offset", "limit"];
+
+impl EnableKey {
+    /// The query key, if any.
+    fn key(&self) -> Option<&'static str> {
+        match self {
+            EnableKey::None => None,
+            EnableKey::Enable => Some("enable"),
+            EnableKey::Disable => Some("disable"),
+        }
+    }
+
+    fn read(&self, query: &Query) -> Option<bool> {
+        match self {
+            EnableKey::None => None,
+            EnableKey::Enable => query.boolean("enable"),
+            EnableKey::Disable => query
+                .get("disable")
+                .map(|_| !query.boolean("disable").unwrap_or(false)),
+        }
+    }
+}
+
 /// What a kind's list endpoint reads and how it filters, orders and answers.
 pub(crate) trait ListKind: ConsoleKind {
-    /// The query keys the endpoint accepts (others are refused with the official code).
+    /// The query keys the endpoint accepts beside [`EVERY_LIST_KEY`] and the keys of the
+    /// domain filter ([`BY_NAMESPACE`](Self::BY_NAMESPACE), [`ENABLE_KEY`](Self::ENABLE_KEY));
+    /// others are refused with the official code.
     const LIST_KEYS: &'static [&'static str];
     /// The reply field of the page.
     const LIST_FIELD: &'static str = "data";
@@ -36,10 +72,10 @@ pub(crate) trait ListKind: ConsoleKind {
         err
     }
 
-    /// The domain filter: `base` holds the caller's visibility and the `id` key.
-    fn filter(_query: &Query, base: RuleFilter) -> RuleFilter {
-        base
-    }
+    /// Whether the `namespace` key filters by the rule's own namespace.
+    const BY_NAMESPACE: bool = false;
+    /// The key that filters by the enabled state, if any.
+    const ENABLE_KEY: EnableKey = EnableKey::None;
 
     /// The kind's filters that the domain filter does not cover.
     fn keep(_found: &Listed<Self::Message>, _query: &Query) -> bool {
@@ -60,19 +96,27 @@ where
     C: ListKind,
     C::Message: serde::Serialize,
 {
-    if let Err(err) = query.check_keys(C::LIST_KEYS, C::LIST_KEYS) {
+    let allowed: Vec<&str> = (EVERY_LIST_KEY.iter().chain(C::LIST_KEYS).copied())
+        .chain(C::BY_NAMESPACE.then_some("namespace"))
+        .chain(C::ENABLE_KEY.key())
+        .collect();
+    if let Err(err) = query.check_keys(&allowed, &allowed) {
         return query_error(&err);
     }
     let page = match query.page() {
         Ok(page) => page,
         Err(err) => return query_error(&C::bad_page(err)),
     };
-    let base = RuleFilter {
+    let filter = RuleFilter {
         visible,
         id: query.text("id"),
+        namespace: match C::BY_NAMESPACE {
+            true => query.text("namespace"),
+            false => String::new(),
+        },
+        enable: C::ENABLE_KEY.read(&query),
         ..RuleFilter::default()
     };
-    let filter = C::filter(&query, base);
     let mut found: Vec<_> = listed::<C>(&state.governance, &filter)
         .into_iter()
         .filter(|found| C::keep(found, &query))

@@ -5,7 +5,7 @@
 //! Every write endpoint takes a JSON array whose items are parsed through prost-reflect
 //! ([`json`]) into the prost messages of `polaris-proto`; the kind's codec in
 //! `polaris_discovery::rules` checks each item with the official codes and turns it into a
-//! [`polaris_governance::RuleSpec`] for [`polaris_governance::Governance`], and the same codec
+//! [`polaris_types::Rule`] (as written) for [`polaris_governance::Governance`], and the same codec
 //! stamps stored rules for lists (and for Discover). This module holds what the five kinds'
 //! handlers share: the batch runner, codec-driven create, update and enable, and delete by id;
 //! [`by_id`] holds the write handlers of the kinds written by id, [`list`] the one list
@@ -32,7 +32,7 @@ use polaris_types::{Code, Result, Rule, RuleKind};
 use serde_json::Value;
 
 pub(crate) use crate::listing::contains;
-pub(crate) use list::{ListKind, Listed, list};
+pub(crate) use list::{EnableKey, ListKind, Listed, list};
 
 use crate::AppState;
 use crate::batch::answer_each;

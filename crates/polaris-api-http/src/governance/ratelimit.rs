@@ -7,13 +7,12 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 use polaris_discovery::rules::checks::require_id;
 use polaris_discovery::rules::{RateLimits, RuleCodec};
-use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
 use super::json::to_json;
-use super::{AS_IS, ConsoleKind, ListKind, Listed, list};
+use super::{AS_IS, ConsoleKind, EnableKey, ListKind, Listed, list};
 use crate::AppState;
 use crate::body::{Payload, Query};
 use crate::listing::contains_star_stripped;
@@ -103,34 +102,14 @@ async fn delete(State(state): State<AppState>, body: Payload) -> Response {
     .await
 }
 
-const LIST_KEYS: &[&str] = &[
-    "id",
-    "name",
-    "service",
-    "namespace",
-    "brief",
-    "method",
-    "labels",
-    "disable",
-    "offset",
-    "limit",
-];
+const LIST_KEYS: &[&str] = &["service", "brief", "method", "labels"];
 
 impl ListKind for RateLimits {
     const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
     const LIST_FIELD: &'static str = "rateLimits";
 
-    fn filter(query: &Query, base: RuleFilter) -> RuleFilter {
-        // `disable` is read with ParseBool; an unparsable value counts as false.
-        let enable = query
-            .get("disable")
-            .map(|_| !query.boolean("disable").unwrap_or(false));
-        RuleFilter {
-            namespace: query.text("namespace"),
-            enable,
-            ..base
-        }
-    }
+    const BY_NAMESPACE: bool = true;
+    const ENABLE_KEY: EnableKey = EnableKey::Disable;
 
     fn keep((r, out): &Listed<v1::Rule>, query: &Query) -> bool {
         let service = query.text("service");

@@ -11,13 +11,12 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 use polaris_discovery::rules::checks::require_id;
 use polaris_discovery::rules::{RULE_CONFIG, Refusal, RoutingRules, RuleCodec, routing_config};
-use polaris_governance::RuleFilter;
 use polaris_proto::v1;
 use polaris_types::{Code, PolarisError};
 use serde_json::Value;
 
 use super::json::TYPE_PREFIX;
-use super::{ConsoleKind, ListKind, Listed, Reading, list};
+use super::{ConsoleKind, EnableKey, ListKind, Listed, Reading, list};
 use crate::AppState;
 use crate::batch::run_batch;
 use crate::body::{Payload, Query};
@@ -150,17 +149,12 @@ fn deprecation() -> PolarisError {
 }
 
 const LIST_KEYS: &[&str] = &[
-    "id",
-    "name",
     "service",
     "namespace",
     "source_service",
     "source_namespace",
     "destination_service",
     "destination_namespace",
-    "enable",
-    "offset",
-    "limit",
     "order_field",
     "order_type",
 ];
@@ -222,12 +216,7 @@ fn services_match(cfg: &v1::RuleRoutingConfig, query: &Query) -> bool {
 impl ListKind for RoutingRules {
     const LIST_KEYS: &'static [&'static str] = LIST_KEYS;
 
-    fn filter(query: &Query, base: RuleFilter) -> RuleFilter {
-        RuleFilter {
-            enable: query.boolean("enable"),
-            ..base
-        }
-    }
+    const ENABLE_KEY: EnableKey = EnableKey::Enable;
 
     fn keep((r, _): &Listed<v1::RouteRule>, query: &Query) -> bool {
         contains_or_exact(&r.name, &query.text("name"))

@@ -1,7 +1,7 @@
 //! Circuit-breaker rules (`v1.CircuitBreakerRule`): aimed at a destination service (every
 //! service when it names none), optionally from a source.
 
-use polaris_governance::{Applicable, RuleSpec};
+use polaris_governance::Applicable;
 use polaris_proto::v1;
 use polaris_types::{Code, Rule, RuleKind, ServiceKey, TargetRole};
 use prost::Message;
@@ -65,7 +65,7 @@ fn check_matches(rule: &v1::CircuitBreakerRule) -> polaris_types::Result<()> {
 impl RuleCodec for CircuitBreakers {
     stored_as_message!(CircuitBreakerRule, RuleKind::CircuitBreaker);
 
-    fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
+    fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<Rule, Refusal> {
         Self::check_envelope(rule)?;
         check_matches(rule)?;
         let namespace = namespace_or_default(&rule.namespace);

@@ -1,7 +1,7 @@
 //! Fault detectors (`v1.FaultDetectRule`): aimed at a target service (every service when it
 //! names none). They have no enable flag: the domain keeps them enabled.
 
-use polaris_governance::{Applicable, RuleSpec};
+use polaris_governance::Applicable;
 use polaris_proto::v1;
 use polaris_types::{Code, Rule, RuleKind};
 use prost::Message;
@@ -52,7 +52,7 @@ fn check_matches(rule: &v1::FaultDetectRule) -> polaris_types::Result<()> {
 impl RuleCodec for FaultDetectors {
     stored_as_message!(FaultDetectRule, RuleKind::FaultDetector);
 
-    fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
+    fn spec(rule: &Self::Message, id: Option<String>, _: Write) -> Result<Rule, Refusal> {
         Self::check_envelope(rule)?;
         check_matches(rule)?;
         let namespace = namespace_or_default(&rule.namespace);

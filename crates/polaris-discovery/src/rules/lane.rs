@@ -1,7 +1,7 @@
 //! Lane groups (`v1.LaneGroup`, official `main` only). Groups have no namespace: the domain keeps
 //! them all in `default`, so a group name is unique, as officially.
 
-use polaris_governance::{Applicable, RuleSpec};
+use polaris_governance::Applicable;
 use polaris_proto::v1;
 use polaris_types::validate::is_valid_name;
 use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, TargetRole};
@@ -88,7 +88,7 @@ impl LaneGroups {
 impl RuleCodec for LaneGroups {
     stored_as_message!(LaneGroup, RuleKind::Lane);
 
-    fn spec(group: &v1::LaneGroup, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
+    fn spec(group: &v1::LaneGroup, id: Option<String>, _: Write) -> Result<Rule, Refusal> {
         Self::check(group)?;
         let mut targets = Vec::new();
         for d in &group.destinations {

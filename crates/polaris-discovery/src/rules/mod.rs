@@ -1,8 +1,9 @@
 //! Governance rule kinds as data: one [`RuleCodec`] per kind knows the kind's protobuf message,
-//! its limits and official codes, how a rule written by a client becomes the domain's
-//! [`RuleSpec`], and how a stored rule is stamped with its envelope for the console and for
-//! Discover. The HTTP console handlers and the Discover answers (gRPC and HTTP) both go through
-//! these codecs, and a stored body is decoded once per revision ([`decoded`]), whoever reads it.
+//! its limits and official codes, how a rule written by a client becomes a domain [`Rule`] (with
+//! its id, revision and times left to the domain), and how a stored rule is stamped with its
+//! envelope for the console and for Discover. The HTTP console handlers and the Discover answers
+//! (gRPC and HTTP) both go through these codecs, and a stored body is decoded once per revision
+//! ([`decoded`]), whoever reads it.
 //!
 //! Discover delivers ROUTING (v2 rules in the v1 inbound/outbound shape the SDKs read),
 //! RATE_LIMIT, CIRCUIT_BREAKER, FAULT_DETECTOR and LANE ([`payload`]).
@@ -72,7 +73,7 @@ mod routing_v1;
 
 use std::sync::Arc;
 
-use polaris_governance::{Applicable, Governance, RuleSpec};
+use polaris_governance::{Applicable, Governance};
 use polaris_proto::v1;
 use polaris_types::{PolarisError, Rule, RuleKind, ServiceKey, TargetRole};
 
@@ -123,7 +124,7 @@ pub trait RuleCodec: Send + Sync + 'static {
         rule: &Self::Message,
         id: Option<String>,
         write: Write,
-    ) -> std::result::Result<RuleSpec, Refusal>;
+    ) -> std::result::Result<Rule, Refusal>;
 
     /// The stored rule as the console lists it: its body with the envelope stamped in.
     fn console(rule: &Rule) -> Option<Self::Message>;
@@ -138,17 +139,14 @@ pub(crate) fn rule_spec<C: RuleCodec>(
     (name, enable, priority, description): (&str, bool, u32, &str),
     targets: Vec<polaris_types::RuleTarget>,
     body: &impl prost::Message,
-) -> RuleSpec {
-    RuleSpec {
-        kind: C::KIND,
-        id,
-        name: name.to_string(),
+) -> Rule {
+    Rule {
+        id: id.unwrap_or_default(),
         namespace,
         enable,
         priority,
         description: description.to_string(),
-        targets,
-        body: body.encode_to_vec(),
+        ..Rule::new(C::KIND, name, targets, body.encode_to_vec())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use polaris_governance::{Applicable, RuleSpec};
+use polaris_governance::Applicable;
 use polaris_proto::v1;
 use polaris_types::validate::is_valid_name;
 use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, ServiceKey, TargetRole};
@@ -71,7 +71,7 @@ impl RuleCodec for RateLimits {
     stored_as_message!(Rule, RuleKind::RateLimit);
 
     /// A create also checks namespace and service against the name pattern.
-    fn spec(rule: &v1::Rule, id: Option<String>, write: Write) -> Result<RuleSpec, Refusal> {
+    fn spec(rule: &v1::Rule, id: Option<String>, write: Write) -> Result<Rule, Refusal> {
         let create = write == Write::Create;
         let (namespace, service) = (text(&rule.namespace), text(&rule.service));
         if create && !is_valid_name(namespace, usize::MAX) || runes(namespace) > 64 {

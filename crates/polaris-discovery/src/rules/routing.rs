@@ -2,7 +2,6 @@
 //! only, as in 1.18.1). The stored config is normalised the official way (every sub-rule has
 //! its sources and destinations), and both messages are decoded once per revision.
 
-use polaris_governance::RuleSpec;
 use polaris_proto::v1;
 use polaris_types::validate::is_valid_name;
 use polaris_types::{Code, PolarisError, Result, Rule, RuleKind, RuleTarget, TargetRole};
@@ -146,7 +145,7 @@ impl RuleCodec for RoutingRules {
         Some(StoredRoute { rule, config })
     }
 
-    fn spec(rule: &v1::RouteRule, id: Option<String>, _: Write) -> Result<RuleSpec, Refusal> {
+    fn spec(rule: &v1::RouteRule, id: Option<String>, _: Write) -> Result<Rule, Refusal> {
         let mut cfg = checked_config(rule)?;
         check_config(&cfg)?;
         normalize(&mut cfg);

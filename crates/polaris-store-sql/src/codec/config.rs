@@ -2,20 +2,44 @@
 
 use super::*;
 
-plain_record!(
-    config_group,
-    decode_config_group,
-    ConfigGroup {
-        namespace: text,
-        name: text,
-        id: u64,
-        comment: text,
-        owners: text,
-        business: text,
-        department: text,
-        metadata: json,
+pub(crate) fn config_group(g: &ConfigGroup) -> Encoded {
+    let a = &g.attrs;
+    Encoded {
+        values: vec![
+            s(&g.namespace),
+            s(&g.name),
+            u(g.id),
+            s(&a.comment),
+            s(&a.owners),
+            s(&a.business),
+            s(&a.department),
+            json(&a.metadata),
+        ],
+        ctime: g.ctime,
+        mtime: g.mtime,
     }
-);
+}
+
+/// Reads the columns [`config_group`] writes (fields are evaluated in the order written).
+pub(crate) fn decode_config_group(c: &mut Cursor) -> StoreResult<ConfigGroup> {
+    let (namespace, name, id) = (c.text()?, c.text()?, c.u64()?);
+    let attrs = GroupAttrs {
+        comment: c.text()?,
+        owners: c.text()?,
+        business: c.text()?,
+        department: c.text()?,
+        metadata: c.json()?,
+    };
+    let (ctime, mtime) = c.times()?;
+    Ok(ConfigGroup {
+        id,
+        namespace,
+        name,
+        attrs,
+        ctime,
+        mtime,
+    })
+}
 
 pub(crate) fn decode_file_key(c: &mut Cursor) -> StoreResult<ConfigFileKey> {
     Ok(ConfigFileKey::new(c.text()?, c.text()?, c.text()?))
