@@ -27,7 +27,6 @@ const FILES: &[&str] = &[
     "lossless.proto",
     "block_allow_list.proto",
     "response.proto",
-    "heartbeat.proto",
     "grpc.proto",
     "config_file.proto",
     "config_file_response.proto",

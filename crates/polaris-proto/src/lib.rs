@@ -5,8 +5,9 @@
 //! which compiles the files with the pure-Rust `protox`, so no system `protoc` is needed. It
 //! covers what the official SDKs of specification 1.5 to 1.8 send and expect on the naming
 //! port: `PolarisGRPC` (`ReportClient`, `RegisterInstance`, `DeregisterInstance`, `Heartbeat`,
-//! `Discover`), `PolarisServiceContractGRPC` and the server-to-server `PolarisHeartbeatGRPC`,
-//! with the messages they carry, including the governance rules: routing (v1 `Routing` and v2
+//! `Discover`) and `PolarisServiceContractGRPC`, with the messages they carry (not the official
+//! servers' own `PolarisHeartbeatGRPC`, which no client calls: polaris-rs nodes share
+//! heartbeats through Redis), including the governance rules: routing (v1 `Routing` and v2
 //! `RouteRule` with its `RuleRoutingConfig` / `MetadataRoutingConfig` / `NearbyRoutingConfig`
 //! bodies), rate limits (`RateLimit`, `Rule`), circuit breakers (`CircuitBreaker`,
 //! `CircuitBreakerRule`), fault detectors (`FaultDetector`, `FaultDetectRule`), lanes

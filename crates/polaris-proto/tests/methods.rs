@@ -5,11 +5,9 @@ mod common;
 use common::*;
 
 use polaris_proto::v1::polaris_grpc_client::PolarisGrpcClient;
-use polaris_proto::v1::polaris_heartbeat_grpc_client::PolarisHeartbeatGrpcClient;
 use polaris_proto::v1::polaris_service_contract_grpc_client::PolarisServiceContractGrpcClient;
 use polaris_proto::v1::{
-    Client, DelHeartbeatsRequest, DiscoverRequest, GetHeartbeatsRequest, HeartbeatsRequest,
-    Instance, ServiceContract, polaris_grpc_server, polaris_heartbeat_grpc_server,
+    Client, DiscoverRequest, Instance, ServiceContract, polaris_grpc_server,
     polaris_service_contract_grpc_server,
 };
 use tonic::codegen::tokio_stream;
@@ -38,25 +36,6 @@ async fn naming_client_paths() {
 }
 
 #[tokio::test]
-async fn heartbeat_client_paths() {
-    let rec = Recorder::default();
-    let mut c = PolarisHeartbeatGrpcClient::new(rec.clone());
-    let _ = c
-        .batch_heartbeat(tokio_stream::iter(vec![HeartbeatsRequest::default()]))
-        .await;
-    let _ = c.batch_get_heartbeat(GetHeartbeatsRequest::default()).await;
-    let _ = c.batch_del_heartbeat(DelHeartbeatsRequest::default()).await;
-    assert_eq!(
-        rec.paths(),
-        [
-            "/v1.PolarisHeartbeatGRPC/BatchHeartbeat",
-            "/v1.PolarisHeartbeatGRPC/BatchGetHeartbeat",
-            "/v1.PolarisHeartbeatGRPC/BatchDelHeartbeat",
-        ]
-    );
-}
-
-#[tokio::test]
 async fn contract_client_paths() {
     let rec = Recorder::default();
     let mut c = PolarisServiceContractGrpcClient::new(rec.clone());
@@ -74,10 +53,6 @@ async fn contract_client_paths() {
 #[test]
 fn server_names() {
     assert_eq!(polaris_grpc_server::SERVICE_NAME, "v1.PolarisGRPC");
-    assert_eq!(
-        polaris_heartbeat_grpc_server::SERVICE_NAME,
-        "v1.PolarisHeartbeatGRPC"
-    );
     assert_eq!(
         polaris_service_contract_grpc_server::SERVICE_NAME,
         "v1.PolarisServiceContractGRPC"

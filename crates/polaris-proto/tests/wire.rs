@@ -7,8 +7,7 @@ use common::*;
 use polaris_proto::v1::discover_request::DiscoverRequestType;
 use polaris_proto::v1::health_check::HealthCheckType;
 use polaris_proto::v1::{
-    DiscoverDirection, DiscoverRequest, DiscoverResponse, HeartbeatRecord, Instance, Namespace,
-    Response, Service,
+    DiscoverDirection, DiscoverRequest, DiscoverResponse, Instance, Namespace, Response, Service,
 };
 use prost::Message;
 
@@ -179,21 +178,6 @@ fn response_fields() {
     let c = r.service_contract.expect("serviceContract");
     assert_eq!((c.name.as_str(), c.service.as_str()), ("grpc", "echo"));
     assert_eq!(c.revision, "r");
-}
-
-#[test]
-fn heartbeat_record_fields() {
-    let wire = cat(&[
-        bytes(1, b"inst-1"),
-        int(6, 1_700_000_000),
-        int(7, 1),
-        int(8, 12),
-    ]);
-    let r = HeartbeatRecord::decode(wire.as_slice()).expect("decode record");
-    assert_eq!(r.instance_id, "inst-1");
-    assert_eq!(r.last_heartbeat_sec, 1_700_000_000);
-    assert!(r.exist);
-    assert_eq!(r.count, 12);
 }
 
 #[test]

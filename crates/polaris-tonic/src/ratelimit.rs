@@ -11,18 +11,11 @@ use tonic::body::Body;
 use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 
-/// Wraps tonic services with [`RateLimit`]: `Server::builder().layer(RateLimitLayer::new(..))`.
+/// Wraps tonic services with [`RateLimit`], enforcing the limit it holds (the rules of the
+/// provider's own Polaris service): `Server::builder().layer(RateLimitLayer(limit))`, or
+/// [`ServeTonic::rate_limit_layer`](crate::ServeTonic::rate_limit_layer).
 #[derive(Clone)]
-pub struct RateLimitLayer {
-    limit: ServerLimit,
-}
-
-impl RateLimitLayer {
-    /// Enforces `limit` (the rules of the provider's own Polaris service).
-    pub fn new(limit: ServerLimit) -> RateLimitLayer {
-        RateLimitLayer { limit }
-    }
-}
+pub struct RateLimitLayer(pub ServerLimit);
 
 impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
@@ -30,7 +23,7 @@ impl<S> Layer<S> for RateLimitLayer {
     fn layer(&self, inner: S) -> RateLimit<S> {
         RateLimit {
             inner,
-            limit: self.limit.clone(),
+            limit: self.0.clone(),
         }
     }
 }

@@ -57,7 +57,7 @@ impl ServeTonic for ServerRegistration {
     }
 
     fn rate_limit_layer(&self) -> RateLimitLayer {
-        RateLimitLayer::new(self.server_limit())
+        RateLimitLayer(self.server_limit())
     }
 
     async fn serve_tonic<F, Fut, E>(

@@ -13,19 +13,11 @@ use volo_grpc::{Request, Status};
 
 use crate::route::is_protocol_header;
 
-/// Wraps a volo-grpc server's services with [`RateLimit`]:
-/// `Server::new().layer_front(RateLimitLayer::new(..))`.
+/// Wraps a volo-grpc server's services with [`RateLimit`], enforcing the limit it holds (the
+/// rules of the provider's own Polaris service): `Server::new().layer_front(RateLimitLayer(limit))`,
+/// or [`ServeVolo::rate_limit_layer`](crate::ServeVolo::rate_limit_layer).
 #[derive(Clone)]
-pub struct RateLimitLayer {
-    limit: ServerLimit,
-}
-
-impl RateLimitLayer {
-    /// Enforces `limit` (the rules of the provider's own Polaris service).
-    pub fn new(limit: ServerLimit) -> RateLimitLayer {
-        RateLimitLayer { limit }
-    }
-}
+pub struct RateLimitLayer(pub ServerLimit);
 
 impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
@@ -33,7 +25,7 @@ impl<S> Layer<S> for RateLimitLayer {
     fn layer(self, inner: S) -> RateLimit<S> {
         RateLimit {
             inner,
-            limit: self.limit,
+            limit: self.0,
         }
     }
 }

@@ -53,7 +53,7 @@ pub trait ServeVolo: Sized {
 
 impl ServeVolo for ServerRegistration {
     fn rate_limit_layer(&self) -> RateLimitLayer {
-        RateLimitLayer::new(self.server_limit())
+        RateLimitLayer(self.server_limit())
     }
 
     async fn serve_volo<F, Fut>(
