@@ -25,7 +25,7 @@ pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// let local = listener.local_addr()?;
 /// polaris_sdk::ServerRegistration::builder(client)
 ///     .service_name("echo")
-///     .serve(local, polaris_sdk::shutdown_signal(), |shutdown| async move {
+///     .serve(local, |shutdown| async move {
 ///         // run the framework's server on `listener` until `shutdown` resolves
 ///         shutdown.await;
 ///         Ok::<(), std::io::Error>(())
@@ -44,6 +44,9 @@ pub struct ServerRegistration {
     drain: Duration,
     max_wait: Duration,
     on_registered: Option<OnRegistered>,
+    /// What starts the shutdown; SIGINT or SIGTERM ([`crate::shutdown_signal`]) when unset. In
+    /// a mutex only so that the registration is `Sync` (the future need not be).
+    signal: std::sync::Mutex<Option<ShutdownSignal>>,
 }
 
 /// A callback given the registered host and port.
@@ -79,6 +82,7 @@ impl ServerRegistration {
             drain: Duration::from_secs(1),
             max_wait: Duration::from_secs(30),
             on_registered: None,
+            signal: std::sync::Mutex::new(None),
         }
     }
 
@@ -139,6 +143,12 @@ impl ServerRegistration {
     pub fn graceful(mut self, drain: Duration, max_wait: Duration) -> Self {
         self.drain = drain;
         self.max_wait = max_wait;
+        self
+    }
+
+    /// Shuts down when `signal` resolves instead of on SIGINT or SIGTERM.
+    pub fn shutdown_on(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+        *self.signal.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(Box::pin(signal));
         self
     }
 
@@ -203,15 +213,11 @@ impl ServerRegistration {
     }
 
     /// Serves through `serve` (given the shutdown signal to hand to the framework; the
-    /// framework already listens on `local`), registers every service once listening, and when `signal` resolves: deregisters,
-    /// keeps serving for the drain time, then shuts tonic down gracefully (calls in flight
+    /// framework already listens on `local`), registers every service once listening, and
+    /// on the shutdown signal ([`shutdown_on`](Self::shutdown_on)): deregisters, keeps
+    /// serving for the drain time, then shuts the framework down gracefully (calls in flight
     /// finish, bounded by the max wait). A registration failure stops the server.
-    pub async fn serve<F, Fut, E>(
-        mut self,
-        local: SocketAddr,
-        signal: impl Future<Output = ()>,
-        serve: F,
-    ) -> Result<(), BoxError>
+    pub async fn serve<F, Fut, E>(mut self, local: SocketAddr, serve: F) -> Result<(), BoxError>
     where
         F: FnOnce(ShutdownSignal) -> Fut,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
@@ -226,7 +232,12 @@ impl ServerRegistration {
             let _ = stopped.await;
         });
         let mut serving = tokio::spawn(serve(shutdown));
-        tokio::pin!(signal);
+        let signal = self
+            .signal
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let mut signal = signal.unwrap_or_else(|| Box::pin(crate::shutdown_signal()));
         let registered = tokio::select! {
             r = async {
                 tokio::time::sleep(self.delay_register).await;

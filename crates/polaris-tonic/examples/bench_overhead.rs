@@ -97,14 +97,13 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
         .graceful(Duration::ZERO, Duration::from_secs(5))
         .on_registered(move |_, _| {
             let _ = up.send(());
-        });
-    let serving = tokio::spawn(polaris.serve_tonic(
-        listener,
-        async move {
+        })
+        .shutdown_on(async move {
             let _ = stopped.await;
-        },
-        |incoming, shutdown| router.serve_with_incoming_shutdown(incoming, shutdown),
-    ));
+        });
+    let serving = tokio::spawn(polaris.serve_tonic(listener, |incoming, shutdown| {
+        router.serve_with_incoming_shutdown(incoming, shutdown)
+    }));
     is_up.await?;
 
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?;

@@ -25,11 +25,9 @@ async fn main() -> Result<(), polaris_tonic::BoxError> {
             println!("EchoServerTonic registered in namespace default at {host}:{port}");
             println!("port {port}");
         })
-        .serve_tonic(
-            listener,
-            polaris_sdk::shutdown_signal(),
-            |incoming, shutdown| router.serve_with_incoming_shutdown(incoming, shutdown),
-        )
+        .serve_tonic(listener, |incoming, shutdown| {
+            router.serve_with_incoming_shutdown(incoming, shutdown)
+        })
         .await?;
     client.shutdown().await;
     println!("deregistered and stopped");

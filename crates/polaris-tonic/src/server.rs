@@ -18,7 +18,7 @@ use crate::ratelimit::RateLimitLayer;
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 /// polaris_tonic::PolarisServer::builder(client)
 ///     .service_name("EchoServerTonic")
-///     .serve_tonic(listener, polaris_sdk::shutdown_signal(), |incoming, shutdown| {
+///     .serve_tonic(listener, |incoming, shutdown| {
 ///         router.serve_with_incoming_shutdown(incoming, shutdown)
 ///     })
 ///     .await
@@ -37,12 +37,12 @@ pub trait ServeTonic: Sized {
     fn rate_limit_layer(&self) -> RateLimitLayer;
 
     /// Serves through `serve` (given tonic's incoming connections on `listener` and its
-    /// shutdown signal), registering once listening and, when `signal` resolves,
-    /// deregistering, draining, then shutting tonic down gracefully.
+    /// shutdown signal), registering once listening and, on SIGINT or SIGTERM (or the
+    /// builder's `shutdown_on` signal), deregistering, draining, then shutting tonic down
+    /// gracefully.
     fn serve_tonic<F, Fut, E>(
         self,
         listener: tokio::net::TcpListener,
-        signal: impl Future<Output = ()> + Send,
         serve: F,
     ) -> impl Future<Output = Result<(), BoxError>> + Send
     where
@@ -63,7 +63,6 @@ impl ServeTonic for ServerRegistration {
     async fn serve_tonic<F, Fut, E>(
         self,
         listener: tokio::net::TcpListener,
-        signal: impl Future<Output = ()> + Send,
         serve: F,
     ) -> Result<(), BoxError>
     where
@@ -73,7 +72,7 @@ impl ServeTonic for ServerRegistration {
     {
         let local = listener.local_addr()?;
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        self.serve(local, signal, move |shutdown| serve(incoming, shutdown))
+        self.serve(local, move |shutdown| serve(incoming, shutdown))
             .await
     }
 }

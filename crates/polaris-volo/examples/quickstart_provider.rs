@@ -26,11 +26,9 @@ async fn main() -> Result<(), polaris_volo::BoxError> {
             println!("EchoServerVolo registered in namespace default at {host}:{port}");
             println!("port {port}");
         })
-        .serve_volo(
-            listener,
-            polaris_sdk::shutdown_signal(),
-            |incoming, shutdown| server.run_with_shutdown(incoming, shutdown),
-        )
+        .serve_volo(listener, |incoming, shutdown| {
+            server.run_with_shutdown(incoming, shutdown)
+        })
         .await?;
     client.shutdown().await;
     println!("deregistered and stopped");

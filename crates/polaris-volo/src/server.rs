@@ -19,7 +19,7 @@ use crate::ratelimit::RateLimitLayer;
 /// let server = volo_grpc::server::Server::new(); // .add_service(...)
 /// polaris_volo::PolarisServer::builder(client)
 ///     .service_name("EchoServerVolo")
-///     .serve_volo(listener, polaris_sdk::shutdown_signal(), |incoming, shutdown| {
+///     .serve_volo(listener, |incoming, shutdown| {
 ///         server.run_with_shutdown(incoming, shutdown)
 ///     })
 ///     .await
@@ -37,13 +37,12 @@ pub trait ServeVolo: Sized {
     fn rate_limit_layer(&self) -> RateLimitLayer;
 
     /// Serves through `serve` (given Volo's incoming connections on `listener` and its
-    /// shutdown signal), registering once listening and, when `signal` resolves,
-    /// deregistering, draining, then shutting Volo down gracefully (calls in flight finish,
-    /// bounded by the max wait).
+    /// shutdown signal), registering once listening and, on SIGINT or SIGTERM (or the
+    /// builder's `shutdown_on` signal), deregistering, draining, then shutting Volo down
+    /// gracefully (calls in flight finish, bounded by the max wait).
     fn serve_volo<F, Fut>(
         self,
         listener: tokio::net::TcpListener,
-        signal: impl Future<Output = ()> + Send,
         serve: F,
     ) -> impl Future<Output = Result<(), BoxError>> + Send
     where
@@ -59,7 +58,6 @@ impl ServeVolo for ServerRegistration {
     async fn serve_volo<F, Fut>(
         self,
         listener: tokio::net::TcpListener,
-        signal: impl Future<Output = ()> + Send,
         serve: F,
     ) -> Result<(), BoxError>
     where
@@ -68,7 +66,7 @@ impl ServeVolo for ServerRegistration {
     {
         let local = listener.local_addr()?;
         let incoming = DefaultIncoming::from(listener);
-        self.serve(local, signal, move |shutdown| {
+        self.serve(local, move |shutdown| {
             let shutdown: VoloShutdown = Box::pin(async move {
                 shutdown.await;
                 Ok(())

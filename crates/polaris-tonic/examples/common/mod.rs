@@ -36,8 +36,8 @@ pub fn serve_echo(polaris: PolarisServer, serving: Serving) {
     let router = tonic::transport::Server::builder()
         .layer(tower::util::option_layer(layer))
         .add_service(EchoServer::new(EchoService(serving.echo)));
-    let (listener, stop) = (serving.listener, serving.stop);
-    tokio::spawn(polaris.serve_tonic(listener, stop, |incoming, shutdown| {
+    let polaris = polaris.shutdown_on(serving.stop);
+    tokio::spawn(polaris.serve_tonic(serving.listener, |incoming, shutdown| {
         router.serve_with_incoming_shutdown(incoming, shutdown)
     }));
 }

@@ -53,17 +53,17 @@ pub fn echo_client(
 /// Spawns a volo-grpc server as `serving` says, registered through `polaris`.
 pub fn serve_echo(polaris: PolarisServer, serving: Serving) {
     let service = ServiceBuilder::new(EchoServer::new(EchoService(serving.echo))).build();
-    let (listener, stop) = (serving.listener, serving.stop);
+    let (listener, polaris) = (serving.listener, polaris.shutdown_on(serving.stop));
     if serving.limited {
         let server = Server::new()
             .layer_front(polaris.rate_limit_layer())
             .add_service(service);
-        tokio::spawn(polaris.serve_volo(listener, stop, |incoming, shutdown| {
+        tokio::spawn(polaris.serve_volo(listener, |incoming, shutdown| {
             server.run_with_shutdown(incoming, shutdown)
         }));
     } else {
         let server = Server::new().add_service(service);
-        tokio::spawn(polaris.serve_volo(listener, stop, |incoming, shutdown| {
+        tokio::spawn(polaris.serve_volo(listener, |incoming, shutdown| {
             server.run_with_shutdown(incoming, shutdown)
         }));
     }
