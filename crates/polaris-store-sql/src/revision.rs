@@ -18,23 +18,34 @@ use polaris_store::StoreResult;
 use crate::dialect::Dialect;
 use crate::schema::Domain;
 use crate::unavailable;
+use crate::write::HINT_CHANNEL;
 
 /// Statements on `polaris_revision`, with placeholders for the engine.
 pub(crate) struct RevisionSql {
+    dialect: Dialect,
+    /// Increments a domain's revision and yields the new value in one round trip: on
+    /// PostgreSQL through `RETURNING`, where the same statement also queues the change-feed
+    /// hint (`pg_notify`, delivered at COMMIT); on MySQL as `LAST_INSERT_ID(expr)`, which the
+    /// server reports in the statement's OK packet.
     bump: std::sync::Arc<str>,
-    read: std::sync::Arc<str>,
     lock: std::sync::Arc<str>,
     purged: std::sync::Arc<str>,
 }
 
 impl RevisionSql {
     pub fn new(dialect: Dialect) -> Self {
-        RevisionSql {
-            bump: dialect.sql(
-                "UPDATE \"polaris_revision\" SET \"revision\" = \"revision\" + 1 WHERE \"domain\" = ?",
+        let bump = match dialect {
+            Dialect::Postgres => format!(
+                "UPDATE \"polaris_revision\" SET \"revision\" = \"revision\" + 1 WHERE \"domain\" = ? \
+                 RETURNING \"revision\", (SELECT count(*) FROM pg_notify('{HINT_CHANNEL}', ?))"
             ),
-            read: dialect
-                .sql("SELECT \"revision\" FROM \"polaris_revision\" WHERE \"domain\" = ?"),
+            Dialect::MySql => "UPDATE \"polaris_revision\" SET \"revision\" = LAST_INSERT_ID(\"revision\" + 1) \
+                 WHERE \"domain\" = ?"
+                .to_string(),
+        };
+        RevisionSql {
+            dialect,
+            bump: dialect.sql(&bump),
             lock: dialect.sql(
                 "SELECT \"revision\" FROM \"polaris_revision\" WHERE \"domain\" = ? FOR UPDATE",
             ),
@@ -45,19 +56,30 @@ impl RevisionSql {
         }
     }
 
-    /// Increments `domain`'s revision inside `tx` and returns the new value.
+    /// Increments `domain`'s revision inside `tx` and returns the new value (on PostgreSQL also
+    /// queueing the change-feed hint).
     pub async fn bump(&self, tx: &mut Transaction<'_, Any>, domain: Domain) -> StoreResult<i64> {
-        sqlx::query(sqlx::AssertSqlSafe(self.bump.clone()))
-            .bind(domain.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(unavailable)?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(self.read.clone()))
-            .bind(domain.as_str())
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(unavailable)?;
-        row.try_get(0).map_err(unavailable)
+        let query = sqlx::query(sqlx::AssertSqlSafe(self.bump.clone())).bind(domain.as_str());
+        match self.dialect {
+            Dialect::Postgres => {
+                let row = query
+                    .bind(domain.as_str())
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(unavailable)?;
+                row.try_get(0).map_err(unavailable)
+            }
+            Dialect::MySql => {
+                let done = query.execute(&mut **tx).await.map_err(unavailable)?;
+                match (done.rows_affected(), done.last_insert_id()) {
+                    (1, Some(revision)) => Ok(revision),
+                    other => Err(polaris_store::StoreError::Corrupt(format!(
+                        "revision of {} not bumped: {other:?}",
+                        domain.as_str()
+                    ))),
+                }
+            }
+        }
     }
 
     /// Takes `domain`'s revision lock without changing it (purges do, to order themselves with

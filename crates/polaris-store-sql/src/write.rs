@@ -32,9 +32,8 @@ struct TableSql {
 /// Every statement the writer runs, rendered once for the engine.
 pub(crate) struct Statements {
     tables: HashMap<&'static str, TableSql>,
+    /// Revision bumps (on PostgreSQL with the change-feed hint).
     revision: RevisionSql,
-    /// PostgreSQL only: queues a change-feed hint, delivered to listeners at COMMIT.
-    notify: Option<Arc<str>>,
     /// Precondition probes.
     service_live: Arc<str>,
     namespace_used: Arc<str>,
@@ -72,12 +71,9 @@ impl Statements {
                 (table.name, sql)
             })
             .collect();
-        let notify = (dialect == Dialect::Postgres)
-            .then(|| dialect.sql(&format!("SELECT pg_notify('{HINT_CHANNEL}', ?)")));
         Statements {
             tables,
             revision: RevisionSql::new(dialect),
-            notify,
             service_live: dialect.sql(
                 "SELECT 1 FROM \"service\" WHERE \"namespace\" = ? AND \"name\" = ? AND \"flag\" = 0",
             ),
@@ -243,13 +239,6 @@ pub(crate) async fn commit(
     let mut seqs = BTreeMap::new();
     for domain in domains {
         seqs.insert(domain, sql.revision.bump(&mut tx, domain).await?);
-        if let Some(notify) = &sql.notify {
-            sqlx::query(AssertSqlSafe(notify.clone()))
-                .bind(domain.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-        }
     }
     // Consecutive puts on one table (within a batch and across the grouped batches) are
     // written together; every other op first writes the puts before it, so statements keep
