@@ -2,8 +2,8 @@
 //!
 //! `polaris_revision` holds one row per [`Domain`]. A write transaction first increments the row
 //! of every domain it touches (in [`Domain`] order, so two transactions never wait on each other
-//! in a cycle), reads the new value back and stamps it into the `seq` column of every row it
-//! changes. The increment takes the row's exclusive lock, held until COMMIT or ROLLBACK: a second
+//! in a cycle), gets the new value back from the same statement and stamps it into the `seq`
+//! column of every row it changes. The increment takes the row's exclusive lock, held until COMMIT or ROLLBACK: a second
 //! writer of the same domain blocks on its own increment until the first has finished, and then
 //! reads the committed value. Revisions of one domain are therefore handed out one transaction at
 //! a time, in commit order and without gaps (a rollback undoes its increment). A reader that has
@@ -39,9 +39,11 @@ impl RevisionSql {
                 "UPDATE \"polaris_revision\" SET \"revision\" = \"revision\" + 1 WHERE \"domain\" = ? \
                  RETURNING \"revision\", (SELECT count(*) FROM pg_notify('{HINT_CHANNEL}', ?))"
             ),
-            Dialect::MySql => "UPDATE \"polaris_revision\" SET \"revision\" = LAST_INSERT_ID(\"revision\" + 1) \
+            Dialect::MySql => {
+                "UPDATE \"polaris_revision\" SET \"revision\" = LAST_INSERT_ID(\"revision\" + 1) \
                  WHERE \"domain\" = ?"
-                .to_string(),
+                    .to_string()
+            }
         };
         RevisionSql {
             dialect,
