@@ -3,17 +3,17 @@
 //! `polaris_revision` holds one row per [`Domain`]. A write transaction first increments the row
 //! of every domain it touches (in [`Domain`] order, so two transactions never wait on each other
 //! in a cycle), gets the new value back from the same statement and stamps it into the `seq`
-//! column of every row it changes. The increment takes the row's exclusive lock, held until COMMIT or ROLLBACK: a second
-//! writer of the same domain blocks on its own increment until the first has finished, and then
-//! reads the committed value. Revisions of one domain are therefore handed out one transaction at
-//! a time, in commit order and without gaps (a rollback undoes its increment). A reader that has
-//! seen revision R of a domain has seen every row stamped <= R, so "changed since R" is
-//! `seq > R`. `purged_revision` is the highest `seq` a purge of soft-deleted rows removed: a
-//! reader behind it must reload fully.
+//! column of every row it changes. The increment takes the row's exclusive lock, held until
+//! COMMIT or ROLLBACK: a second writer of the same domain blocks on its own increment until the
+//! first has finished, and then reads the committed value. Revisions of one domain are
+//! therefore handed out one transaction at a time, in commit order and without gaps (a rollback
+//! undoes its increment). A reader that has seen revision R of a domain has seen every row
+//! stamped <= R, so "changed since R" is `seq > R`. `purged_revision` is the highest `seq` a
+//! purge of soft-deleted rows removed: a reader behind it must reload fully.
 
 use sqlx::{Any, AnyPool, Row, Transaction};
 
-use polaris_store::StoreResult;
+use polaris_store::{StoreError, StoreResult};
 
 use crate::dialect::Dialect;
 use crate::schema::Domain;
@@ -75,7 +75,7 @@ impl RevisionSql {
                 let done = query.execute(&mut **tx).await.map_err(unavailable)?;
                 match (done.rows_affected(), done.last_insert_id()) {
                     (1, Some(revision)) => Ok(revision),
-                    other => Err(polaris_store::StoreError::Corrupt(format!(
+                    other => Err(StoreError::Corrupt(format!(
                         "revision of {} not bumped: {other:?}",
                         domain.as_str()
                     ))),
